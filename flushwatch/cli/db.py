@@ -1,0 +1,121 @@
+"""``flushwatch db path|info|migrate`` and ``flushwatch sql``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from flushwatch.cli._app import PANEL_DATA, app, db_app
+from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
+from flushwatch.cli.output import render, to_json
+from flushwatch.config import resolve_db_path
+
+
+@db_app.command("path")
+def db_path(db: DbOption = None) -> None:
+    """Print where the database file lives.
+
+    Example: [bold]flushwatch db path[/]
+    """
+    typer.echo(str(resolve_db_path(db)))
+
+
+@db_app.command("info")
+def db_info(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Show file size, schema version, rows per table and the last run of each command.
+
+    Creates and migrates the file if it does not exist yet.
+
+    Example: [bold]flushwatch db info --format json[/]
+    """
+    from flushwatch.storage.info import database_info
+
+    info = database_info(open_db(db, wait))
+    if fmt is OutputFormat.json:
+        typer.echo(
+            to_json(
+                {
+                    "path": info.path,
+                    "size_bytes": info.size_bytes,
+                    "schema_version": info.schema_version,
+                    "tables": dict(info.tables),
+                    "views": info.views,
+                    "last_runs": [
+                        dict(
+                            zip(
+                                ("command", "run_id", "started_at", "finished_at", "status", "counts"),
+                                (*r[:5], json.loads(r[5]) if r[5] else None),
+                                strict=True,
+                            )
+                        )
+                        for r in info.last_runs
+                    ],
+                }
+            )
+        )
+        return
+    head = [
+        ("path", info.path),
+        ("size", f"{info.size_bytes / 1e6:.2f} MB"),
+        ("schema version", info.schema_version),
+        ("views", ", ".join(info.views) or "-"),
+    ]
+    render(["property", "value"], head, fmt, title="database")
+    render(["table", "rows"], info.tables, fmt, title="tables")
+    render(
+        ["command", "run_id", "started_at", "finished_at", "status", "counts"],
+        info.last_runs,
+        fmt,
+        title="last run of each command",
+    )
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None, wait: WaitOption = None) -> None:
+    """Create the database or bring it to the current schema version.
+
+    Every flushwatch command does this on first use; run it by hand after an upgrade.
+
+    Example: [bold]flushwatch db migrate --db ~/flush.duckdb[/]
+    """
+    from flushwatch.storage.schema import migrate
+    from flushwatch.storage.db import connect
+
+    database = open_db(db, wait)
+    database.path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(database.path, read_only=False, wait_s=database.wait_s)
+    try:
+        applied = migrate(con, path=database.path)
+        from flushwatch.storage.schema import read_version
+
+        version = read_version(con)
+    finally:
+        con.close()
+    if applied:
+        typer.echo(f"migrated {database.path} to schema version {version} (applied {applied})")
+    else:
+        typer.echo(f"{database.path} is at schema version {version}; nothing to do")
+
+
+@app.command("sql", rich_help_panel=PANEL_DATA)
+def sql(
+    query: Annotated[str, typer.Argument(help="One SQL query. The database is opened read-only.")],
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    limit: LimitOption = None,
+) -> None:
+    """Run a read-only SQL query against the database.
+
+    Example: [bold]flushwatch sql "SELECT source, count(*) FROM headlines GROUP BY 1" -f csv[/]
+    """
+    from flushwatch.storage.info import run_readonly_sql
+
+    columns, rows = run_readonly_sql(open_db(db, wait), query, limit)
+    render(columns, rows, fmt)

@@ -1,0 +1,1 @@
+"""Trained heads and adapters committed with the code (see models/README.md)."""

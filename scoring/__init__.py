@@ -1,0 +1,1 @@
+"""Flush detection and catalyst attribution: from stored market data and scored headlines."""

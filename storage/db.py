@@ -1,0 +1,207 @@
+"""Opening the one DuckDB file, and DuckDB's one-writer rule designed for.
+
+DuckDB lets one process hold a database file read-write, and while it does no other process
+can open the file at all, not even read-only. flushwatch is built around that:
+
+* writers hold the file for one short transaction at a time (:meth:`Database.write`) and close
+  it straight after, so cron jobs, the live recorder and readers take turns;
+* readers open read-only (:meth:`Database.read`) and close promptly;
+* a process that finds the file locked retries with capped exponential backoff for up to
+  ``wait_s`` seconds, then raises :class:`DatabaseBusy` naming the process that holds it;
+* analysts who want to query while writers run use the snapshot file
+  (:mod:`flushwatch.storage.snapshot`) or a Parquet export, never the live file.
+
+All sessions run with ``TimeZone = 'UTC'`` so TIMESTAMPTZ values render and truncate in UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from flushwatch.errors import DatabaseBusy, StorageError
+
+if TYPE_CHECKING:
+    from flushwatch.storage.runs import Run
+
+log = logging.getLogger(__name__)
+
+Connection = duckdb.DuckDBPyConnection
+
+_LOCK_RE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
+_PID_RE = re.compile(r"PID (\d+)")
+
+
+def _holder_description(message: str) -> str | None:
+    """Turn DuckDB's lock message into 'PID 123 (flushwatch ingest --loop)' where possible."""
+    match = _PID_RE.search(message)
+    if not match:
+        return None
+    pid = match.group(1)
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    except OSError:
+        return f"PID {pid}"
+    if not argv:
+        return f"PID {pid}"
+    # Show 'flushwatch ingest ...' rather than '/path/to/python /path/to/flushwatch ingest ...'.
+    shown = argv
+    for i, arg in enumerate(argv):
+        if arg.endswith("flushwatch") or arg.endswith("flushwatch/__main__.py") or arg == "flushwatch":
+            shown = ["flushwatch", *argv[i + 1 :]]
+            break
+    text = " ".join(shown)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"PID {pid} ({text})"
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and bool(_LOCK_RE.search(str(exc)))
+
+
+def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
+    """Open ``path``, waiting out another process's lock with backoff for up to ``wait_s``.
+
+    Raises :class:`DatabaseBusy` when the lock is still held at the deadline, and
+    :class:`StorageError` for anything else (not a DuckDB file, no permission, ...).
+    """
+    start = time.monotonic()
+    delay = 0.05
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise StorageError(
+                    f"cannot open database {path}: {exc}",
+                    path=path,
+                    hint="check the path, or point --db / FLUSHWATCH_DB at a flushwatch database",
+                ) from exc
+            waited = time.monotonic() - start
+            if waited >= wait_s:
+                raise DatabaseBusy(path, holder=_holder_description(str(exc)), waited_s=round(waited, 1)) from exc
+            if attempt == 1 or attempt % 10 == 0:
+                log.info("database %s is locked (%s); waiting", path, _holder_description(str(exc)) or "?")
+            # Jittered backoff so two cron jobs started in the same second do not retry in step.
+            sleep = min(delay, max(0.0, wait_s - waited)) * random.uniform(0.5, 1.0)
+            time.sleep(sleep)
+            delay = min(delay * 2, 1.0)
+            continue
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+
+class Database:
+    """One flushwatch DuckDB file. Cheap to create; it holds no connection between calls.
+
+    ``snapshot`` controls whether write runs refresh the read-only analyst snapshot
+    (``<name>.snapshot.duckdb`` beside the file) when they finish.
+    """
+
+    def __init__(self, path: Path | str, *, wait_s: float = 30.0, snapshot: bool | None = None) -> None:
+        self.path = Path(path)
+        self.wait_s = wait_s
+        if snapshot is None:
+            snapshot = os.environ.get("FLUSHWATCH_SNAPSHOT", "1") not in ("0", "false", "no")
+        self.snapshot = snapshot
+        self._migrated = False
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        """Create or migrate the file once per Database object (cheap when up to date)."""
+        if self._migrated:
+            return
+        from flushwatch.storage.schema import migrate
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = connect(self.path, read_only=False, wait_s=self.wait_s)
+        try:
+            migrate(con, path=self.path)
+        finally:
+            con.close()
+        self._migrated = True
+
+    @contextmanager
+    def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
+        """A raw connection, closed on exit. No transaction is opened for you."""
+        if read_only:
+            if not self.path.exists() or not self._migrated:
+                self._ensure_schema_for_read()
+        else:
+            self._ensure_schema()
+        con = connect(self.path, read_only=read_only, wait_s=self.wait_s)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _ensure_schema_for_read(self) -> None:
+        """Readers need the current schema too; create or migrate first if the file lags."""
+        from flushwatch.storage.schema import CURRENT_VERSION, read_version
+
+        if self.path.exists():
+            con = connect(self.path, read_only=True, wait_s=self.wait_s)
+            try:
+                version = read_version(con)
+            finally:
+                con.close()
+            if version == CURRENT_VERSION:
+                self._migrated = True
+                return
+        self._ensure_schema()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One short write transaction: committed on success, rolled back on any error.
+
+        A process killed inside the block leaves the file as it was before the block:
+        DuckDB's WAL only replays committed transactions.
+        """
+        with self.connection(read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection, closed on exit."""
+        with self.connection(read_only=True) as con:
+            yield con
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def run(self, command: str, args: str | None = None) -> Iterator[Run]:
+        """Record one command run in ``runs``; see :class:`flushwatch.storage.runs.Run`."""
+        from flushwatch.storage.runs import track_run
+
+        try:
+            with track_run(self, command, args) as run:
+                yield run
+        finally:
+            # Good rows stored before a failure are worth publishing too.
+            if self.snapshot:
+                from flushwatch.storage.snapshot import refresh_snapshot
+
+                refresh_snapshot(self)

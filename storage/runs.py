@@ -1,0 +1,84 @@
+"""One row in ``runs`` per command run: what ran, when, how it ended, and its counts.
+
+The row is written when the run starts (status ``running``) and updated when it ends, each in
+its own short transaction, so a run killed half-way still shows up in ``flushwatch db info``.
+Every derived row (headline, score, flush, ...) carries the ``run_id`` that wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flushwatch import __version__
+from flushwatch.errors import PartialFailure
+
+if TYPE_CHECKING:
+    from flushwatch.storage.db import Database
+
+
+@dataclass
+class Run:
+    """A command run in progress. Add to ``counts``; set ``status``/``message`` if needed."""
+
+    run_id: int
+    command: str
+    counts: dict[str, int | float | str] = field(default_factory=dict)
+    status: str = "ok"
+    message: str | None = None
+
+    def add(self, key: str, n: int = 1) -> None:
+        current = self.counts.get(key, 0)
+        self.counts[key] = (current if isinstance(current, int | float) else 0) + n
+
+
+def start_run(db: Database, command: str, args: str | None = None) -> Run:
+    if args is None:
+        args = " ".join(sys.argv[1:]) or None
+    with db.write() as con:
+        row = con.execute(
+            """
+            INSERT INTO runs (command, args, started_at, status, pid, version)
+            VALUES (?, ?, now(), 'running', ?, ?)
+            RETURNING run_id
+            """,
+            [command, args, os.getpid(), __version__],
+        ).fetchone()
+    assert row is not None
+    return Run(run_id=int(row[0]), command=command)
+
+
+def finish_run(db: Database, run: Run) -> None:
+    with db.write() as con:
+        con.execute(
+            """
+            UPDATE runs
+               SET finished_at = now(), status = ?, counts = ?, message = ?
+             WHERE run_id = ?
+            """,
+            [run.status, json.dumps(run.counts, sort_keys=True), run.message, run.run_id],
+        )
+
+
+@contextmanager
+def track_run(db: Database, command: str, args: str | None = None) -> Iterator[Run]:
+    """Start a run, yield it, and record how it ended, also when the body raises."""
+    run = start_run(db, command, args)
+    try:
+        yield run
+    except PartialFailure as exc:
+        run.status = "partial"
+        run.message = str(exc)[:1000]
+        finish_run(db, run)
+        raise
+    except BaseException as exc:
+        run.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run.message = (str(exc) or type(exc).__name__)[:1000]
+        finish_run(db, run)
+        raise
+    finish_run(db, run)

@@ -1,0 +1,45 @@
+-- Detected flushes and the headlines ranked as their catalysts.
+
+CREATE SEQUENCE IF NOT EXISTS flush_id_seq START 1;
+
+-- Natural key: (asset, start_at, detector_version); re-detection updates in place.
+CREATE TABLE flushes (
+    flush_id           BIGINT PRIMARY KEY DEFAULT nextval('flush_id_seq'),
+    asset              VARCHAR NOT NULL,      -- 'BTC', 'ETH', ...
+    venue              VARCHAR,
+    market             VARCHAR,
+    symbol             VARCHAR,
+    interval           VARCHAR NOT NULL,      -- candle interval it was detected on
+    start_at           TIMESTAMPTZ NOT NULL,
+    peak_at            TIMESTAMPTZ NOT NULL,  -- the extreme price of the move
+    end_at             TIMESTAMPTZ NOT NULL,
+    direction          VARCHAR NOT NULL,      -- long_flush (down) | short_squeeze (up)
+    price_move_pct     DOUBLE NOT NULL,       -- close-to-close over the window, percent
+    extreme_move_pct   DOUBLE,                -- drawdown (long flush) or run-up, percent from start
+    liquidated_usd     DOUBLE,                -- NULL when no liquidations were recorded
+    liquidation_note   VARCHAR,               -- venue coverage caveat, e.g. 'binance: floor (1/s/symbol)'
+    volume_multiple    DOUBLE,                -- window volume / trailing baseline
+    oi_change_pct      DOUBLE,
+    funding_before     DOUBLE,                -- last funding rate before start, fraction
+    signals            VARCHAR[] NOT NULL,    -- which detectors fired
+    severity           DOUBLE NOT NULL,       -- 0..100
+    market_wide        BOOLEAN NOT NULL DEFAULT FALSE,
+    detector_version   VARCHAR NOT NULL,
+    run_id             BIGINT,
+    detected_at        TIMESTAMPTZ NOT NULL,
+    UNIQUE (asset, start_at, detector_version)
+);
+
+CREATE TABLE catalysts (
+    flush_id            BIGINT NOT NULL,
+    headline_id         BIGINT NOT NULL,
+    attribution_version VARCHAR NOT NULL,
+    rank                INTEGER NOT NULL,      -- 1 = most likely cause; coverage rows rank after causes
+    score               DOUBLE NOT NULL,
+    is_coverage         BOOLEAN NOT NULL,      -- merely reports the move: shown, never the cause
+    components          JSON NOT NULL,         -- each component's contribution to score
+    headline_time       TIMESTAMPTZ NOT NULL,  -- the time used (first_seen_at live, published_at backfill)
+    delay_s             DOUBLE NOT NULL,       -- headline_time - flush start (negative = before)
+    run_id              BIGINT,
+    PRIMARY KEY (flush_id, headline_id, attribution_version)
+);

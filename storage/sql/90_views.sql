@@ -1,0 +1,2 @@
+-- Stable analyst views. Re-created by every migration; changing a view needs a new migration.
+-- (Filled in by the flush/attribution work; docs/schema.md documents each column.)
