@@ -31,6 +31,7 @@ from flushwatch.cli import flushes as _flushes  # noqa: F401,E402
 from flushwatch.cli import market as _market  # noqa: F401,E402
 from flushwatch.cli import model as _model  # noqa: F401,E402
 from flushwatch.cli import news as _news  # noqa: F401,E402
+from flushwatch.cli import report as _report  # noqa: F401,E402
 
 app.add_typer(db_app, name="db", rich_help_panel=PANEL_DATA)
 app.add_typer(feeds_app, name="feeds", rich_help_panel=PANEL_NEWS)

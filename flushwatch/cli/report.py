@@ -1,0 +1,1 @@
+"""Commands for this domain are registered here (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Market data: file imports, exchange REST fetch, live liquidation streams."""

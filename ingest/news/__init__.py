@@ -1,0 +1,1 @@
+"""News: the feed catalogue, fetching, parsing, normalising, dedup, stories and assets."""
