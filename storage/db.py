@@ -92,7 +92,8 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
                 ) from exc
             waited = time.monotonic() - start
             if waited >= wait_s:
-                raise DatabaseBusy(path, holder=_holder_description(str(exc)), waited_s=round(waited, 1)) from exc
+                holder = _holder_description(str(exc))
+                raise DatabaseBusy(path, holder=holder, waited_s=round(waited, 1)) from exc
             if attempt == 1 or attempt % 10 == 0:
                 log.info("database %s is locked (%s); waiting", path, _holder_description(str(exc)) or "?")
             # Jittered backoff so two cron jobs started in the same second do not retry in step.

@@ -62,7 +62,9 @@ def database_info(db: Database) -> DatabaseInfo:
     )
 
 
-def run_readonly_sql(db: Database, query: str, limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_readonly_sql(
+    db: Database, query: str, limit: int | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one user query on a read-only connection; return (columns, rows)."""
     import duckdb
 

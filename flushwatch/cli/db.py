@@ -84,8 +84,8 @@ def db_migrate(db: DbOption = None, wait: WaitOption = None) -> None:
 
     Example: [bold]flushwatch db migrate --db ~/flush.duckdb[/]
     """
-    from flushwatch.storage.schema import migrate
     from flushwatch.storage.db import connect
+    from flushwatch.storage.schema import migrate
 
     database = open_db(db, wait)
     database.path.parent.mkdir(parents=True, exist_ok=True)

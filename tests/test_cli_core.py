@@ -1,0 +1,121 @@
+"""The CLI's own contract: help everywhere, db commands, sql, exit codes and error lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import typer
+
+from flushwatch import __version__
+from flushwatch.storage.schema import CURRENT_VERSION
+
+
+def _all_commands() -> list[tuple[list[str], Any]]:
+    """Every command and group, by path. (typer vendors its own click, so walk by duck typing.)"""
+    from flushwatch.cli.main import app
+
+    root = typer.main.get_command(app)
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        found.append((path, cmd))
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+
+    walk(root, [])
+    return found
+
+
+def test_every_command_has_help_with_an_example(cli) -> None:
+    commands = _all_commands()
+    assert len(commands) >= 8
+    for path, cmd in commands:
+        result = cli(*path, "--help")
+        assert result.code == 0, (path, result.err)
+        assert "Usage" in result.out
+        if hasattr(cmd, "commands"):
+            assert (cmd.help or "").strip(), f"group {path} has no help"
+        else:
+            assert "Example" in (cmd.help or ""), f"`flushwatch {' '.join(path)}` has no example in its help"
+    short = cli("-h")
+    assert short.code == 0 and "Usage" in short.out
+
+
+def test_version(cli) -> None:
+    result = cli("--version")
+    assert result.code == 0 and result.out.strip() == f"flushwatch {__version__}"
+
+
+def test_db_path_follows_option_and_env(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("db", "path", "--db", str(tmp_path / "a.duckdb")).out.strip() == str(tmp_path / "a.duckdb")
+    monkeypatch.setenv("FLUSHWATCH_DB", str(tmp_path / "b.duckdb"))
+    assert cli("db", "path").out.strip() == str(tmp_path / "b.duckdb")
+
+
+def test_db_info_on_a_new_file_shows_version_and_empty_tables(cli, db_path: Path) -> None:
+    result = cli("db", "info", "--db", str(db_path), "--format", "json")
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert info["schema_version"] == CURRENT_VERSION
+    assert info["tables"]["headlines"] == 0 and info["tables"]["candles"] == 0
+    assert info["size_bytes"] > 0
+    table = cli("db", "info", "--db", str(db_path))
+    assert "schema version" in table.out and "headline_scores" in table.out
+
+
+def test_db_migrate_is_idempotent(cli, db_path: Path) -> None:
+    first = cli("db", "migrate", "--db", str(db_path))
+    assert first.code == 0 and f"schema version {CURRENT_VERSION}" in first.out
+    second = cli("db", "migrate", "--db", str(db_path))
+    assert second.code == 0 and "nothing to do" in second.out
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+def test_sql_formats(cli, db_path: Path, fmt: str) -> None:
+    result = cli("sql", "SELECT 1 AS one, 'x|y' AS two, TIMESTAMPTZ '2024-08-05 06:15:00+00' AS t",
+                 "--db", str(db_path), "--format", fmt)
+    assert result.code == 0, result.err
+    if fmt == "json":
+        assert json.loads(result.out) == [{"one": 1, "two": "x|y", "t": "2024-08-05T06:15:00Z"}]
+    elif fmt == "csv":
+        assert result.out.splitlines() == ["one,two,t", "1,x|y,2024-08-05T06:15:00Z"]
+    elif fmt == "markdown":
+        assert result.out.splitlines()[0] == "| one | two | t |"
+        assert "x\\|y" in result.out
+    else:
+        assert "one" in result.out and "2024-08-05T06:15:00Z" in result.out
+
+
+def test_sql_limit(cli, db_path: Path) -> None:
+    result = cli("sql", "SELECT * FROM range(10)", "--db", str(db_path), "-f", "csv", "--limit", "3")
+    assert result.out.splitlines()[1:] == ["0", "1", "2"]
+
+
+def test_sql_is_read_only_and_errors_are_one_line(cli, db_path: Path) -> None:
+    result = cli("sql", "DELETE FROM runs", "--db", str(db_path))
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flushwatch: error: query failed")
+    assert "Traceback" not in result.err
+    bad = cli("sql", "SELEC nonsense", "--db", str(db_path))
+    assert bad.code == 1 and "query failed" in bad.err
+
+
+def test_newer_database_exits_1_with_a_hint(cli, db_path: Path) -> None:
+    assert cli("db", "migrate", "--db", str(db_path)).code == 0
+    con = duckdb.connect(str(db_path))
+    con.execute("INSERT INTO schema_version VALUES (999, now(), 'future')")
+    con.close()
+    result = cli("db", "info", "--db", str(db_path))
+    assert result.code == 1
+    assert "schema version 999" in result.err and "upgrade flushwatch" in result.err
+
+
+def test_usage_error_exits_2(cli) -> None:
+    assert cli("db", "info", "--format", "yaml").code == 2
+    assert cli("no-such-command").code == 2

@@ -1,0 +1,67 @@
+"""`flushwatch --help` and every command that needs no model never import torch/transformers.
+
+Each case runs the real CLI in a fresh interpreter and inspects sys.modules afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "transformers", "sentence_transformers")
+
+PROBE = """
+import json, sys
+from flushwatch.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
+"""
+
+# Commands that need no model. Each entry: argv after `flushwatch` ({db} is replaced).
+NON_MODEL_COMMANDS = [
+    ["--help"],
+    ["db", "path", "--db", "{db}"],
+    ["db", "info", "--db", "{db}"],
+    ["db", "migrate", "--db", "{db}"],
+    ["sql", "SELECT 1", "--db", "{db}"],
+    ["feeds", "list", "--db", "{db}"],
+    ["flushes", "--db", "{db}"],
+    ["digest", "--db", "{db}", "--date", "2025-10-10"],
+    ["detect", "--db", "{db}"],
+    ["import", "--help"],
+    ["market", "--help"],
+    ["liquidations", "--help"],
+    ["model", "--help"],
+]
+
+
+def _available(argv: list[str]) -> bool:
+    import typer
+
+    from flushwatch.cli.main import app
+
+    group = typer.main.get_command(app)
+    name = argv[0]
+    return name.startswith("-") or name in getattr(group, "commands", {})
+
+
+@pytest.mark.parametrize("argv", NON_MODEL_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_non_model_command_does_not_import_torch(argv: list[str], tmp_path: Path) -> None:
+    if not _available(argv):
+        pytest.skip(f"`flushwatch {argv[0]}` is not part of this build")
+    args = [a.replace("{db}", str(tmp_path / "h.duckdb")) for a in argv]
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"`flushwatch {' '.join(argv)}` imported {loaded}"
