@@ -10,6 +10,14 @@ from typing import Annotated
 import typer
 
 from flushwatch import __version__
+
+# Importing a command module registers its commands on the apps in flushwatch.cli._app.
+from flushwatch.cli import db as _db  # noqa: F401
+from flushwatch.cli import flushes as _flushes  # noqa: F401
+from flushwatch.cli import market as _market  # noqa: F401
+from flushwatch.cli import model as _model  # noqa: F401
+from flushwatch.cli import news as _news  # noqa: F401
+from flushwatch.cli import report as _report  # noqa: F401
 from flushwatch.cli._app import (
     PANEL_DATA,
     PANEL_MARKET,
@@ -24,14 +32,6 @@ from flushwatch.cli._app import (
     model_app,
 )
 from flushwatch.errors import EXIT_INTERRUPTED, FlushwatchError
-
-# Importing a command module registers its commands on the apps above.
-from flushwatch.cli import db as _db  # noqa: F401,E402
-from flushwatch.cli import flushes as _flushes  # noqa: F401,E402
-from flushwatch.cli import market as _market  # noqa: F401,E402
-from flushwatch.cli import model as _model  # noqa: F401,E402
-from flushwatch.cli import news as _news  # noqa: F401,E402
-from flushwatch.cli import report as _report  # noqa: F401,E402
 
 app.add_typer(db_app, name="db", rich_help_panel=PANEL_DATA)
 app.add_typer(feeds_app, name="feeds", rich_help_panel=PANEL_NEWS)
