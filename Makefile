@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: help demo test lint typecheck pytest test-slow eval bench train clean
+.PHONY: help demo test lint typecheck pytest test-slow eval bench train docs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -53,6 +53,9 @@ train: $(VENV)/.installed-dev  ## retrain the committed heads under models/ (nee
 
 bench: $(VENV)/.installed-dev  ## all performance benchmarks (prints measured ratios)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+docs: $(VENV)/.installed  ## regenerate docs/schema.md from storage/sql
+	$(BIN)/python -m flushwatch.storage.schema_docs docs/schema.md
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

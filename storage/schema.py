@@ -21,11 +21,11 @@ from flushwatch.errors import SchemaTooNew, StorageError
 
 Connection = duckdb.DuckDBPyConnection
 
-_TABLE_FILES = ("00_core.sql", "10_news.sql", "20_scores.sql", "30_market.sql", "40_flushes.sql")
-_VIEWS_FILE = "90_views.sql"
+TABLE_FILES = ("00_core.sql", "10_news.sql", "20_scores.sql", "30_market.sql", "40_flushes.sql")
+VIEWS_FILE = "90_views.sql"
 
 
-def _sql(name: str) -> str:
+def sql_text(name: str) -> str:
     return resources.files("flushwatch.storage").joinpath("sql", name).read_text(encoding="utf-8")
 
 
@@ -44,8 +44,8 @@ class Migration:
 
 def _v1_initial(con: Connection) -> None:
     # Why: the first schema, every table later stages fill (see docs/schema.md).
-    for name in _TABLE_FILES:
-        _execute_script(con, _sql(name))
+    for name in TABLE_FILES:
+        _execute_script(con, sql_text(name))
 
 
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
@@ -53,7 +53,7 @@ CURRENT_VERSION = MIGRATIONS[-1].version
 
 
 def apply_views(con: Connection) -> None:
-    _execute_script(con, _sql(_VIEWS_FILE))
+    _execute_script(con, sql_text(VIEWS_FILE))
 
 
 def read_version(con: Connection) -> int:
