@@ -12,7 +12,8 @@ CREATE TABLE flushes (
     interval           VARCHAR NOT NULL,      -- candle interval it was detected on
     start_at           TIMESTAMPTZ NOT NULL,
     peak_at            TIMESTAMPTZ NOT NULL,  -- the extreme price of the move
-    end_at             TIMESTAMPTZ NOT NULL,
+    end_at             TIMESTAMPTZ NOT NULL,  -- close time of the last bar whose signals fired
+    trigger_at         TIMESTAMPTZ NOT NULL,  -- open time of the first bar whose signals fired
     direction          VARCHAR NOT NULL,      -- long_flush (down) | short_squeeze (up)
     price_move_pct     DOUBLE NOT NULL,       -- close-to-close over the window, percent
     extreme_move_pct   DOUBLE,                -- drawdown (long flush) or run-up, percent from start
@@ -42,4 +43,20 @@ CREATE TABLE catalysts (
     delay_s             DOUBLE NOT NULL,       -- headline_time - flush start (negative = before)
     run_id              BIGINT,
     PRIMARY KEY (flush_id, headline_id, attribution_version)
+);
+
+-- Incremental detection: per candle series, the last bar already examined and the thresholds
+-- used. A later run re-examines only a trailing-baseline overlap before the watermark; changed
+-- thresholds (a different fingerprint) force a full re-detection of that series.
+CREATE TABLE detector_state (
+    venue            VARCHAR NOT NULL,
+    market           VARCHAR NOT NULL,
+    symbol           VARCHAR NOT NULL,
+    interval         VARCHAR NOT NULL,
+    detector_version VARCHAR NOT NULL,
+    watermark        TIMESTAMPTZ NOT NULL,   -- open_time of the newest bar examined
+    fingerprint      VARCHAR NOT NULL,       -- hash of the thresholds used
+    updated_at       TIMESTAMPTZ NOT NULL,
+    run_id           BIGINT,
+    PRIMARY KEY (venue, market, symbol, interval, detector_version)
 );

@@ -1,0 +1,427 @@
+"""Flush detection over the candles (and liquidations, open interest, funding) in DuckDB SQL.
+
+A flush is a short run of bars where leveraged positions were forced out. Per candle series
+(venue, market, symbol, interval) each bar is compared with its own trailing baseline:
+
+* ``move``: the log return over the horizon (30 min by default) against trailing 1-bar
+  realised volatility scaled by sqrt(bars) — a z-score;
+* ``range``: the bar's high-low range against the trailing mean range (wicks that recover);
+* ``volume``: volume over the horizon against the trailing mean (needed with move/range when
+  the series has volume);
+* ``liquidations``: liquidated notional in the bar against the trailing mean, with a floor.
+
+Flagged bars close together form one flush; ``oi_drop`` and ``funding_extreme`` strengthen it
+afterwards. Windows are set in minutes and turned into bars per interval
+(:meth:`DetectThresholds.bars`), so 1m data gives sharp flushes and 1h data coarser ones.
+
+Incremental: ``detector_state`` keeps a watermark per series. A later run computes bars from
+``watermark - overlap - baseline`` and replaces only flushes whose trigger bar is at or after
+``watermark - overlap``; every bar's flags depend only on trailing data, so the result equals
+a full run (tests/test_detect.py proves it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from flushwatch.scoring.thresholds import DETECTOR_VERSION, DetectThresholds
+from flushwatch.storage.db import Connection, Database
+
+log = logging.getLogger(__name__)
+
+#: Candle markets detection reads; mark and index candles carry no volume and duplicate perp.
+DETECT_MARKETS = ("perp", "spot")
+
+#: Priority when two series of one asset both flag the same flush: perp over spot, fine over coarse.
+_MARKET_RANK = "CASE market WHEN 'perp' THEN 0 WHEN 'spot' THEN 1 ELSE 2 END"
+
+ASSET_SQL = "regexp_replace(upper({col}), '(USDT|USDC|BUSD|FDUSD|USD)$', '')"
+
+
+def asset_of(symbol: str) -> str:
+    """'BTCUSDT' -> 'BTC': the venue symbol without its quote currency (same rule as the SQL)."""
+    import re
+
+    return re.sub(r"(USDT|USDC|BUSD|FDUSD|USD)$", "", symbol.upper())
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    """What one detection run did."""
+
+    series: int  # candle series examined
+    bars: int  # bars computed (including baseline overlap)
+    flushes_found: int  # flushes written in the re-examined ranges (new or updated)
+    flushes_removed: int  # stale flushes removed from those ranges
+    full: bool
+
+
+def _series_plan(con: Connection, det: DetectThresholds, full: bool, symbols: list[str] | None) -> list[tuple]:
+    """One row per series: (venue, market, symbol, interval, compute_from, cutoff, newest)."""
+    fp = det.fingerprint()
+    where_sym = ""
+    params: list[object] = [DETECTOR_VERSION]
+    if symbols:
+        where_sym = "AND c.symbol IN (SELECT unnest(?))"
+        params.append([s.upper() for s in symbols])
+    rows = con.execute(
+        f"""
+        SELECT c.venue, c.market, c.symbol, c.interval, min(c.open_time), max(c.open_time),
+               any_value(s.watermark), any_value(s.fingerprint)
+          FROM candles c
+          LEFT JOIN detector_state s
+            ON s.venue = c.venue AND s.market = c.market AND s.symbol = c.symbol
+           AND s.interval = c.interval AND s.detector_version = ?
+         WHERE c.market IN {DETECT_MARKETS} {where_sym}
+         GROUP BY ALL
+         ORDER BY 1, 2, 3, 4
+        """,
+        params,
+    ).fetchall()
+    plan = []
+    for venue, market, symbol, interval, first, newest, watermark, fingerprint in rows:
+        try:
+            b = det.bars(interval)
+        except Exception:  # an interval we do not detect on (1d): skip quietly
+            continue
+        step = dt.timedelta(minutes=b["minutes"])
+        if full or watermark is None or fingerprint != fp:
+            cutoff = first
+            compute_from = first
+        else:
+            if newest <= watermark:
+                continue
+            overlap = (b["k"] + b["gap"] + 2) * step
+            cutoff = watermark - overlap
+            # A flush still running at the old watermark is re-examined from its trigger bar.
+            row = con.execute(
+                """
+                SELECT min(trigger_at) FROM flushes
+                 WHERE venue = ? AND market = ? AND symbol = ? AND interval = ?
+                   AND detector_version = ? AND end_at >= ?
+                """,
+                [venue, market, symbol, interval, DETECTOR_VERSION, cutoff - b["gap"] * step],
+            ).fetchone()
+            if row and row[0] is not None and row[0] < cutoff:
+                cutoff = row[0]
+            compute_from = cutoff - (b["baseline"] + b["k"] + b["gap"] + 2) * step
+        plan.append((venue, market, symbol, interval, compute_from, cutoff, newest))
+    return plan
+
+
+def _events_sql(det: DetectThresholds, interval: str) -> str:
+    """Flagged bars -> islands -> one row per candidate flush, for one interval's series."""
+    b = det.bars(interval)
+    k, base, gap, m = b["k"], b["baseline"], b["gap"], b["minutes"]
+    return f"""
+    WITH c AS (
+        SELECT c.venue, c.market, c.symbol, c.open_time, c.open, c.high, c.low, c.close,
+               coalesce(c.quote_volume, c.volume * c.close, 0) AS vol,
+               s.cutoff
+          FROM candles c
+          JOIN _detect_series s
+            ON s.venue = c.venue AND s.market = c.market AND s.symbol = c.symbol
+           AND s.interval = c.interval
+         WHERE c.interval = '{interval}' AND c.open_time >= s.compute_from AND c.close > 0
+    ),
+    liq AS (  -- liquidated notional per bar, per symbol
+        SELECT l.venue, l.symbol,
+               time_bucket(INTERVAL '{m} minutes', l.event_time) AS open_time,
+               sum(l.notional_usd) AS liq_usd
+          FROM liquidations l
+          JOIN (SELECT venue, symbol, min(compute_from) AS f FROM _detect_series
+                 WHERE interval = '{interval}' GROUP BY ALL) s
+            ON s.venue = l.venue AND s.symbol = l.symbol AND l.event_time >= s.f
+         GROUP BY ALL
+    ),
+    gaps AS (  -- a gap of more than 6 hours starts a new segment: no baseline across it
+        SELECT c.*, coalesce(liq.liq_usd, 0) AS liq,
+               CASE WHEN c.open_time - lag(c.open_time) OVER w <= INTERVAL '6 hours'
+                    THEN 0 ELSE 1 END AS new_segment
+          FROM c LEFT JOIN liq USING (venue, symbol, open_time)
+        WINDOW w AS (PARTITION BY c.venue, c.market, c.symbol ORDER BY c.open_time)
+    ),
+    bars AS (
+        SELECT *,
+               sum(new_segment) OVER (PARTITION BY venue, market, symbol ORDER BY open_time) AS segment,
+               (high - low) / nullif(open, 0) AS rng
+          FROM gaps
+    ),
+    rets AS (
+        SELECT *,
+               ln(close / lag(close) OVER w) AS r,
+               lag(open_time, {k}) OVER w AS open_time_k,
+               lag(close, {k}) OVER w AS close_k
+          FROM bars
+        WINDOW w AS (PARTITION BY venue, market, symbol, segment ORDER BY open_time)
+    ),
+    stats AS (
+        SELECT *,
+               -- horizon return, only when the k bars back are really k intervals back
+               CASE WHEN open_time - open_time_k <= INTERVAL '{(k + 2) * m} minutes'
+                    THEN ln(close / close_k) END AS rk,
+               sum(vol) OVER (w ROWS BETWEEN {k - 1} PRECEDING AND CURRENT ROW) AS vol_k,
+               stddev_samp(r) OVER wb AS sigma,
+               avg(vol) OVER wb AS vol_base,
+               avg(rng) OVER wb AS rng_base,
+               avg(liq) OVER wb AS liq_base,
+               count(*) OVER wb AS n_base
+          FROM rets
+        WINDOW w AS (PARTITION BY venue, market, symbol, segment ORDER BY open_time),
+               wb AS (PARTITION BY venue, market, symbol, segment ORDER BY open_time
+                      ROWS BETWEEN {base} PRECEDING AND 1 PRECEDING)
+    ),
+    flags AS (
+        SELECT *,
+               abs(rk) / nullif(sigma * sqrt({k}), 0) AS z,
+               vol_k / nullif(vol_base * {k}, 0) AS vol_mult,
+               coalesce(abs(rk) / nullif(sigma * sqrt({k}), 0) >= {det.move_z}, FALSE) AS f_move,
+               coalesce(abs(rk) >= ln(1 + {det.big_move_pct / 100}), FALSE) AS f_big,
+               coalesce(rng / nullif(rng_base, 0) >= {det.range_multiple}, FALSE) AS f_range,
+               coalesce(vol_k / nullif(vol_base * {k}, 0) >= {det.volume_multiple}, FALSE) AS f_volume,
+               liq >= {det.liq_min_usd_per_min * m} AND liq >= {det.liq_multiple} * liq_base AS f_liq
+          FROM stats
+    ),
+    hits AS (
+        SELECT *,
+               CASE WHEN open_time - lag(open_time) OVER w <= INTERVAL '{gap * m} minutes'
+                    THEN 0 ELSE 1 END AS new_island
+          FROM flags
+         WHERE n_base >= {det.min_history_bars}
+           AND (((f_move OR f_range) AND (f_volume OR coalesce(vol_base, 0) = 0)) OR f_big OR f_liq)
+        WINDOW w AS (PARTITION BY venue, market, symbol ORDER BY open_time)
+    ),
+    islands AS (
+        SELECT *, sum(new_island) OVER (PARTITION BY venue, market, symbol ORDER BY open_time) AS island
+          FROM hits
+    ),
+    ev AS (
+        SELECT venue, market, symbol, island,
+               min(open_time) AS trigger_at,
+               max(open_time) + INTERVAL '{m} minutes' AS end_at,
+               min(open_time) - INTERVAL '{(k - 1) * m} minutes' AS start_at,
+               max(z) AS max_z,
+               bool_or(f_move OR f_big) AS s_move, bool_or(f_range) AS s_range,
+               bool_or(f_volume) AS s_volume, bool_or(f_liq) AS s_liq,
+               arg_min(vol_base, open_time) AS vol_base,
+               max(liq_base) AS liq_base,
+               any_value(cutoff) AS cutoff
+          FROM islands
+         GROUP BY venue, market, symbol, island
+    )
+    SELECT ev.venue, ev.market, ev.symbol, '{interval}' AS interval,
+           min(b.open_time) AS start_at, ev.trigger_at, ev.end_at, ev.max_z,
+           ev.s_move, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff,
+           arg_min(b.open, b.open_time) AS open_start,
+           arg_max(b.close, b.open_time) AS close_end,
+           min(b.low) AS min_low, max(b.high) AS max_high,
+           arg_min(b.open_time, b.low) AS low_at, arg_max(b.open_time, b.high) AS high_at,
+           sum(b.vol) / nullif(ev.vol_base * count(*), 0) AS volume_multiple,
+           sum(b.liq) AS liq_sum,
+           ev.liq_base > 0 OR sum(b.liq) > 0 AS liq_seen
+      FROM ev
+      JOIN bars b
+        ON b.venue = ev.venue AND b.market = ev.market AND b.symbol = ev.symbol
+       AND b.open_time >= ev.start_at AND b.open_time < ev.end_at
+     WHERE ev.trigger_at >= ev.cutoff
+     GROUP BY ev.venue, ev.market, ev.symbol, ev.island, ev.start_at, ev.trigger_at, ev.end_at,
+              ev.max_z, ev.s_move, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff, ev.vol_base, ev.liq_base
+    """
+
+
+_FINISH_SQL = """
+CREATE OR REPLACE TEMP TABLE _detect_new AS
+WITH e AS (
+    SELECT *,
+           CASE WHEN open_start - min_low >= max_high - open_start
+                THEN 'long_flush' ELSE 'short_squeeze' END AS direction
+      FROM _detect_events
+),
+m AS (
+    SELECT e.*,
+           CASE direction WHEN 'long_flush' THEN low_at ELSE high_at END AS peak_at,
+           100 * (close_end / open_start - 1) AS price_move_pct,
+           100 * (CASE direction WHEN 'long_flush' THEN min_low ELSE max_high END / open_start - 1)
+               AS extreme_move_pct,
+           CASE WHEN liq_seen THEN liq_sum END AS liquidated_usd
+      FROM e
+),
+oi AS (  -- open interest at (last sample before) start and end
+    SELECT m.venue, m.symbol, m.start_at,
+           100 * (o2.open_interest / nullif(o1.open_interest, 0) - 1) AS oi_change_pct
+      FROM m
+      ASOF JOIN open_interest o1
+        ON o1.venue = m.venue AND o1.symbol = m.symbol AND o1.ts <= m.start_at
+      ASOF JOIN open_interest o2
+        ON o2.venue = m.venue AND o2.symbol = m.symbol AND o2.interval = o1.interval
+       AND o2.ts <= m.end_at
+     WHERE o1.ts >= m.start_at - INTERVAL '2 hours'
+),
+fu AS (  -- last funding rate published before start
+    SELECT m.venue, m.symbol, m.start_at, f.rate AS funding_before
+      FROM m
+      ASOF JOIN funding_rates f
+        ON f.venue = m.venue AND f.symbol = m.symbol AND f.funding_time <= m.start_at
+     WHERE f.funding_time >= m.start_at - INTERVAL '1 day'
+),
+j AS (
+    SELECT m.*, oi.oi_change_pct, fu.funding_before
+      FROM m
+      LEFT JOIN oi USING (venue, symbol, start_at)
+      LEFT JOIN fu USING (venue, symbol, start_at)
+)
+SELECT j.*,
+       {asset} AS asset,
+       list_filter([
+           CASE WHEN s_move THEN 'move' END,
+           CASE WHEN s_range THEN 'range' END,
+           CASE WHEN s_volume THEN 'volume' END,
+           CASE WHEN s_liq THEN 'liquidations' END,
+           CASE WHEN oi_change_pct <= -$oi_drop THEN 'oi_drop' END,
+           CASE WHEN abs(funding_before) >= $funding_extreme THEN 'funding_extreme' END
+       ], lambda x: x IS NOT NULL) AS signals,
+       least(100.0,
+             least(35.0, 3.5 * abs(extreme_move_pct))
+           + least(20.0, 2.0 * coalesce(max_z, 0))
+           + least(15.0, 7.5 * log2(greatest(coalesce(volume_multiple, 1), 1)))
+           + least(20.0, greatest(0.0, 5.0 * log10(greatest(coalesce(liquidated_usd, 0), 1) / 1e5)))
+           + least(5.0, greatest(0.0, -coalesce(oi_change_pct, 0)))
+           + least(5.0, 2.5 * abs(coalesce(funding_before, 0)) / $funding_extreme)
+       ) AS severity,
+       CASE venue
+           WHEN 'binance' THEN 'binance forceOrder: a floor (at most one liquidation per symbol per second is published)'
+           ELSE venue || ': as recorded; other venues not included'
+       END AS liquidation_note
+  FROM j
+ WHERE abs(extreme_move_pct) >= $min_move OR s_liq
+"""
+
+
+def detect(
+    db: Database,
+    det: DetectThresholds | None = None,
+    *,
+    full: bool = False,
+    symbols: list[str] | None = None,
+    run_id: int | None = None,
+) -> DetectResult:
+    """Detect flushes in every candle series, incrementally unless ``full``.
+
+    Reads and computes in one read-write transaction (the candle scan is the heavy part and
+    must see a consistent snapshot), then upserts flushes by their natural key so flush ids
+    stay stable across runs, and moves each series' watermark.
+    """
+    det = det or DetectThresholds()
+    with db.write() as con:
+        plan = _series_plan(con, det, full, symbols)
+        if not plan:
+            return DetectResult(0, 0, 0, 0, full)
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _detect_series (
+                venue VARCHAR, market VARCHAR, symbol VARCHAR, interval VARCHAR,
+                compute_from TIMESTAMPTZ, cutoff TIMESTAMPTZ, newest TIMESTAMPTZ)
+            """
+        )
+        con.executemany("INSERT INTO _detect_series VALUES (?, ?, ?, ?, ?, ?, ?)", plan)
+        intervals = sorted({p[3] for p in plan})
+        con.execute("CREATE OR REPLACE TEMP TABLE _detect_events AS " + _events_sql(det, intervals[0]))
+        for interval in intervals[1:]:
+            con.execute("INSERT INTO _detect_events " + _events_sql(det, interval))
+        bars_row = con.execute(
+            """SELECT count(*) FROM candles c JOIN _detect_series s USING (venue, market, symbol, interval)
+               WHERE c.open_time >= s.compute_from"""
+        ).fetchone()
+        con.execute(
+            _FINISH_SQL.replace("{asset}", ASSET_SQL.format(col="j.symbol")),
+            {"oi_drop": det.oi_drop_pct, "funding_extreme": det.funding_extreme, "min_move": det.min_move_pct},
+        )
+        removed = _replace_flushes(con, det, run_id)
+        found_row = con.execute("SELECT count(*) FROM _detect_new").fetchone()
+        con.execute(
+            """
+            INSERT OR REPLACE INTO detector_state
+            SELECT venue, market, symbol, interval, ?, newest, ?, now(), ? FROM _detect_series
+            """,
+            [DETECTOR_VERSION, det.fingerprint(), run_id],
+        )
+    result = DetectResult(
+        series=len(plan),
+        bars=int(bars_row[0]) if bars_row else 0,
+        flushes_found=int(found_row[0]) if found_row else 0,
+        flushes_removed=removed,
+        full=full,
+    )
+    log.info("detect: %s", result)
+    return result
+
+
+def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None) -> int:
+    """Upsert the new flushes, drop stale ones in the re-examined ranges, then dedupe and flag."""
+    # Flushes in the re-examined ranges that this run did not find again are stale.
+    stale = con.execute(
+        """
+        SELECT f.flush_id FROM flushes f
+          JOIN _detect_series s
+            ON s.venue = f.venue AND s.market = f.market AND s.symbol = f.symbol AND s.interval = f.interval
+         WHERE f.detector_version = $v AND f.trigger_at >= s.cutoff
+           AND NOT EXISTS (SELECT 1 FROM _detect_new n
+                            WHERE n.asset = f.asset AND n.start_at = f.start_at)
+        """,
+        {"v": DETECTOR_VERSION},
+    ).fetchall()
+    stale_ids = [r[0] for r in stale]
+    if stale_ids:
+        con.execute("DELETE FROM catalysts WHERE flush_id IN (SELECT unnest(?))", [stale_ids])
+        con.execute("DELETE FROM flushes WHERE flush_id IN (SELECT unnest(?))", [stale_ids])
+    cols = (
+        "asset, venue, market, symbol, interval, start_at, peak_at, end_at, trigger_at, direction, "
+        "price_move_pct, extreme_move_pct, liquidated_usd, liquidation_note, volume_multiple, "
+        "oi_change_pct, funding_before, signals, severity"
+    )
+    updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",") if c.strip() != "asset")
+    con.execute(
+        f"""
+        INSERT INTO flushes ({cols}, market_wide, detector_version, run_id, detected_at)
+        SELECT {cols}, FALSE, $v, $run, now() FROM _detect_new
+        ON CONFLICT (asset, start_at, detector_version) DO UPDATE SET {updates},
+            run_id = excluded.run_id, detected_at = excluded.detected_at
+        """,
+        {"v": DETECTOR_VERSION, "run": run_id},
+    )
+    # One flush per asset and time: drop one overlapped by a flush from a preferred series
+    # (perp over spot, finer interval over coarser).
+    interval_min = "CASE {t}.interval WHEN '1m' THEN 1 WHEN '3m' THEN 3 WHEN '5m' THEN 5 WHEN '15m' THEN 15 WHEN '30m' THEN 30 WHEN '1h' THEN 60 ELSE 240 END"
+    dup = con.execute(
+        f"""
+        SELECT a.flush_id FROM flushes a JOIN flushes b
+          ON a.asset = b.asset AND a.detector_version = b.detector_version AND a.flush_id <> b.flush_id
+         AND a.start_at < b.end_at AND b.start_at < a.end_at
+         AND (a.venue, a.market, a.symbol, a.interval) IS DISTINCT FROM (b.venue, b.market, b.symbol, b.interval)
+         AND ({_MARKET_RANK.replace('market', 'b.market')}, {interval_min.format(t='b')}, b.venue)
+           < ({_MARKET_RANK.replace('market', 'a.market')}, {interval_min.format(t='a')}, a.venue)
+         WHERE a.detector_version = $v
+        """,
+        {"v": DETECTOR_VERSION},
+    ).fetchall()
+    dup_ids = sorted({r[0] for r in dup})
+    if dup_ids:
+        con.execute("DELETE FROM catalysts WHERE flush_id IN (SELECT unnest(?))", [dup_ids])
+        con.execute("DELETE FROM flushes WHERE flush_id IN (SELECT unnest(?))", [dup_ids])
+    # market_wide: enough distinct assets flushing the same way with starts close together.
+    con.execute(
+        """
+        UPDATE flushes SET market_wide = x.mw FROM (
+            SELECT a.flush_id, count(DISTINCT b.asset) >= $n AS mw
+              FROM flushes a JOIN flushes b
+                ON b.detector_version = a.detector_version AND b.direction = a.direction
+               AND abs(epoch(b.start_at) - epoch(a.start_at)) <= $w
+             WHERE a.detector_version = $v
+             GROUP BY a.flush_id) x
+         WHERE flushes.flush_id = x.flush_id AND flushes.market_wide IS DISTINCT FROM x.mw
+        """,
+        {"n": det.market_wide_assets, "w": det.market_wide_window_min * 60, "v": DETECTOR_VERSION},
+    )
+    return len(stale_ids) + len(dup_ids)
