@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from flushwatch.scoring.thresholds import DETECTOR_VERSION, DetectThresholds
+from flushwatch.scoring.thresholds import DETECTOR_VERSION, AttributionWeights, DetectThresholds
 from flushwatch.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
@@ -176,11 +176,13 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
     flags AS (
         SELECT *,
                abs(rk) / nullif(sigma * sqrt({k}), 0) AS z,
-               vol_k / nullif(vol_base * {k}, 0) AS vol_mult,
+               -- the horizon's volume or the bar's own, whichever stands out more
+               greatest(vol_k / nullif(vol_base * {k}, 0), vol / nullif(vol_base, 0)) AS vol_mult,
                coalesce(abs(rk) / nullif(sigma * sqrt({k}), 0) >= {det.move_z}, FALSE) AS f_move,
                coalesce(abs(rk) >= ln(1 + {det.big_move_pct / 100}), FALSE) AS f_big,
                coalesce(rng / nullif(rng_base, 0) >= {det.range_multiple}, FALSE) AS f_range,
-               coalesce(vol_k / nullif(vol_base * {k}, 0) >= {det.volume_multiple}, FALSE) AS f_volume,
+               coalesce(greatest(vol_k / nullif(vol_base * {k}, 0), vol / nullif(vol_base, 0))
+                        >= {det.volume_multiple}, FALSE) AS f_volume,
                liq >= {det.liq_min_usd_per_min * m} AND liq >= {det.liq_multiple} * liq_base AS f_liq
           FROM stats
     ),
@@ -290,8 +292,8 @@ SELECT j.*,
            + least(5.0, greatest(0.0, -coalesce(oi_change_pct, 0)))
            + least(5.0, 2.5 * abs(coalesce(funding_before, 0)) / $funding_extreme)
        ) AS severity,
-       CASE venue
-           WHEN 'binance' THEN 'binance forceOrder: a floor (at most one liquidation per symbol per second is published)'
+       CASE WHEN liquidated_usd IS NULL THEN 'no liquidations recorded for this symbol'
+           WHEN venue = 'binance' THEN 'binance forceOrder: a floor (at most one liquidation per symbol per second is published)'
            ELSE venue || ': as recorded; other venues not included'
        END AS liquidation_note
   FROM j
@@ -425,3 +427,50 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
         {"n": det.market_wide_assets, "w": det.market_wide_window_min * 60, "v": DETECTOR_VERSION},
     )
     return len(stale_ids) + len(dup_ids)
+
+
+@dataclass(frozen=True)
+class DetectReport:
+    """One `flushwatch detect` run: detection, then attribution of what it found."""
+
+    run_id: int
+    detect: DetectResult
+    flushes_attributed: int
+    catalysts: int
+
+
+def detect_and_attribute(
+    db: Database,
+    det: DetectThresholds | None = None,
+    weights: AttributionWeights | None = None,
+    *,
+    full: bool = False,
+    symbols: list[str] | None = None,
+    reattribute_since: dt.datetime | None = None,
+) -> DetectReport:
+    """Detect flushes (incrementally unless ``full``) and rank catalysts for every flush this
+    run wrote, every flush still without catalysts, and every flush starting at or after
+    ``reattribute_since`` (headlines keep arriving after a flush: `run` passes the last day)."""
+    from flushwatch.scoring.attribution import attribute_in
+
+    w = weights or AttributionWeights()
+    with db.run("detect") as run:
+        res = detect(db, det, full=full, symbols=symbols, run_id=run.run_id)
+        with db.write() as con:
+            rows = con.execute(
+                """
+                SELECT flush_id FROM flushes
+                 WHERE detector_version = $v
+                   AND (run_id = $run
+                        OR flush_id NOT IN (SELECT flush_id FROM catalysts)
+                        OR ($since IS NOT NULL AND start_at >= $since))
+                """,
+                {"v": DETECTOR_VERSION, "run": run.run_id, "since": reattribute_since},
+            ).fetchall()
+            att = attribute_in(con, w, flush_ids=[r[0] for r in rows], run_id=run.run_id)
+        run.add("series", res.series)
+        run.add("bars", res.bars)
+        run.add("flushes_found", res.flushes_found)
+        run.add("flushes_removed", res.flushes_removed)
+        run.add("catalysts", att.catalysts)
+    return DetectReport(run.run_id, res, att.flushes, att.catalysts)

@@ -1,1 +1,216 @@
-"""Commands for this domain are registered here (filled in by its issue)."""
+"""``flushwatch detect``, ``flushwatch flushes`` and ``flushwatch export``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from flushwatch.cli._app import PANEL_DATA, PANEL_FLUSH, app
+from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
+from flushwatch.cli.output import render, to_json
+from flushwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from flushwatch.records.flushes import Flush
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """'7d', '24h', '90m', '2w' -> the UTC time that long ago."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"--since {text!r}: expected a duration like 90m, 24h, 7d or 2w")
+    n, unit = float(match.group(1)), match.group(2)
+    minutes = n * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
+    return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(minutes=minutes)
+
+
+def parse_time(text: str, option: str) -> dt.datetime:
+    """'2022-11-08' or an ISO time; naive means UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r}: expected a date (YYYY-MM-DD) or ISO time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@app.command("detect", rich_help_panel=PANEL_FLUSH)
+def detect_cmd(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-detect every series from its first bar.")] = False,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="Only this venue symbol (repeatable), e.g. BTCUSDT.")
+    ] = None,
+    move_z: Annotated[float | None, typer.Option(help="Horizon-move z-score that fires 'move'.")] = None,
+    min_move_pct: Annotated[float | None, typer.Option(help="Smallest drawdown/run-up kept, percent.")] = None,
+    volume_multiple: Annotated[float | None, typer.Option(help="Volume multiple that fires 'volume'.")] = None,
+    horizon_min: Annotated[int | None, typer.Option(help="Minutes the move is measured over.")] = None,
+    lookback_min: Annotated[
+        int | None, typer.Option(help="Attribution: minutes of headlines before the flush start.")
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Detect flushes in the stored candles and rank their catalyst headlines.
+
+    Incremental: only new bars (plus a trailing-baseline overlap) are examined. Thresholds come
+    from the options, else the config file's [detect] and [attribution] sections, else the
+    defaults in docs/flushes.md; changed thresholds re-detect everything.
+
+    Example: [bold]flushwatch detect --min-move-pct 3[/]
+    """
+    from flushwatch.scoring.detect import detect_and_attribute
+    from flushwatch.scoring.thresholds import load_thresholds
+
+    det, weights = load_thresholds(
+        move_z=move_z,
+        min_move_pct=min_move_pct,
+        volume_multiple=volume_multiple,
+        horizon_min=horizon_min,
+        lookback_min=lookback_min,
+    )
+    rep = detect_and_attribute(open_db(db, wait), det, weights, full=full, symbols=symbol)
+    rows = [
+        ("run_id", rep.run_id),
+        ("series", rep.detect.series),
+        ("bars examined", rep.detect.bars),
+        ("flushes found", rep.detect.flushes_found),
+        ("flushes removed", rep.detect.flushes_removed),
+        ("flushes attributed", rep.flushes_attributed),
+        ("catalysts", rep.catalysts),
+    ]
+    if fmt is OutputFormat.json:
+        typer.echo(to_json(dict(rows)))
+    else:
+        render(["item", "value"], rows, fmt, title="detect")
+
+
+def flush_to_dict(f: Flush) -> dict[str, Any]:
+    """The JSON shape of one flush (also used by `digest`)."""
+    return {
+        "flush_id": f.flush_id,
+        "asset": f.asset,
+        "venue": f.venue,
+        "market": f.market,
+        "symbol": f.symbol,
+        "interval": f.interval,
+        "start_at": f.start_at,
+        "peak_at": f.peak_at,
+        "end_at": f.end_at,
+        "direction": f.direction,
+        "price_move_pct": f.price_move_pct,
+        "extreme_move_pct": f.extreme_move_pct,
+        "liquidated_usd": f.liquidated_usd,
+        "liquidation_note": f.liquidation_note,
+        "volume_multiple": f.volume_multiple,
+        "oi_change_pct": f.oi_change_pct,
+        "funding_before": f.funding_before,
+        "signals": list(f.signals),
+        "severity": f.severity,
+        "market_wide": f.market_wide,
+        "detector_version": f.detector_version,
+        "catalysts": [
+            {
+                "rank": c.rank,
+                "headline_id": c.headline_id,
+                "title": c.title,
+                "source": c.source,
+                "published_at": c.published_at,
+                "first_seen_at": c.first_seen_at,
+                "score": c.score,
+                "is_coverage": c.is_coverage,
+                "delay_s": c.delay_s,
+                "components": c.components,
+            }
+            for c in f.catalysts
+        ],
+    }
+
+
+@app.command("flushes", rich_help_panel=PANEL_FLUSH)
+def flushes_cmd(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    asset: Annotated[str | None, typer.Option("--asset", help="Only this asset, e.g. BTC.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Flushes starting this long ago: 90m, 24h, 7d, 2w.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Flushes starting at/after (UTC date/time).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Flushes starting before (UTC date/time).")] = None,
+    min_severity: Annotated[
+        float | None, typer.Option("--min-severity", help="Only flushes at least this severe (0-100).", min=0)
+    ] = None,
+    catalysts: Annotated[int, typer.Option("--catalysts", help="Top catalysts per flush.", min=0)] = 3,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Also list coverage headlines.")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    limit: LimitOption = None,
+) -> None:
+    """List detected flushes, newest first, with their top catalyst headlines.
+
+    Example: [bold]flushwatch flushes --asset BTC --since 30d --format json[/]
+    """
+    from flushwatch.storage.flushes import FlushQuery, list_flushes
+
+    if since and (start or end):
+        raise ConfigError("use either --since or --from/--to, not both")
+    q = FlushQuery(
+        asset=asset,
+        start=parse_since(since) if since else (parse_time(start, "--from") if start else None),
+        end=parse_time(end, "--to") if end else None,
+        min_severity=min_severity,
+        limit=limit,
+        catalysts_per_flush=catalysts,
+        include_coverage=coverage or fmt is OutputFormat.json,
+    )
+    found = list_flushes(open_db(db, wait), q)
+    if fmt is OutputFormat.json:
+        typer.echo(to_json([flush_to_dict(f) for f in found]))
+        return
+    cols = ["id", "asset", "start", "direction", "move %", "extreme %", "severity", "signals", "top catalysts"]
+    rows = []
+    for f in found:
+        tops = "; ".join(
+            f"{c.rank}. {c.title[:70]} ({c.source}, {c.score:.0f})" for c in f.catalysts if not c.is_coverage
+        )
+        rows.append(
+            [
+                f.flush_id,
+                f.asset + (" *" if f.market_wide else ""),
+                f.start_at.strftime("%Y-%m-%d %H:%M"),
+                f.direction,
+                round(f.price_move_pct, 2),
+                round(f.extreme_move_pct, 2) if f.extreme_move_pct is not None else None,
+                round(f.severity),
+                ", ".join(f.signals),
+                tops or "-",
+            ]
+        )
+    render(cols, rows, fmt, title="flushes (* = market-wide)")
+
+
+@app.command("export", rich_help_panel=PANEL_DATA)
+def export_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write (replaced atomically).", file_okay=False)],
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="Only 'parquet' for now.")] = "parquet",
+) -> None:
+    """Export tables and views as partitioned Parquet for analysts.
+
+    Candles by symbol/interval/month, liquidations by symbol/month, headlines by month, plus
+    flushes, catalysts and v_headlines. Written to a temporary directory and renamed into
+    place, so readers never see a half-written export.
+
+    Example: [bold]flushwatch export --format parquet ./export[/]
+    """
+    from flushwatch.storage.export import export_parquet
+
+    if fmt.lower() != "parquet":
+        raise ConfigError(f"--format {fmt!r}: only parquet is supported")
+    res = export_parquet(open_db(db, wait), out_dir)
+    render(["dataset", "rows"], sorted(res.rows.items()), OutputFormat.table, title=f"exported to {res.path}")

@@ -1,0 +1,66 @@
+"""Flushes and their catalysts as typed records (what ``flushes``, ``explain`` and ``digest`` show)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Catalyst:
+    """One headline ranked for one flush. ``components`` sum to ``score`` (points, max 100)."""
+
+    flush_id: int
+    headline_id: int
+    rank: int  # 1 = most likely cause; coverage rows rank after every cause
+    score: float
+    is_coverage: bool  # merely reports the move: shown apart, never the cause
+    components: dict[str, Any]  # importance, relevance, sentiment, timing, novelty, latency (+ unscored flag)
+    headline_time: dt.datetime  # the time attribution used (first_seen_at live, published_at backfill)
+    delay_s: float  # headline_time - flush start; negative = before the start
+    title: str
+    source: str
+    url: str | None
+    published_at: dt.datetime | None
+    first_seen_at: dt.datetime
+    sentiment: str | None
+    importance: float | None
+    event_type: str | None
+
+
+@dataclass(frozen=True)
+class Flush:
+    """One detected flush; ``catalysts`` ranked (causes first, then coverage)."""
+
+    flush_id: int
+    asset: str
+    venue: str | None
+    market: str | None
+    symbol: str | None
+    interval: str
+    start_at: dt.datetime
+    peak_at: dt.datetime
+    end_at: dt.datetime
+    direction: str  # long_flush | short_squeeze
+    price_move_pct: float
+    extreme_move_pct: float | None  # drawdown (long flush) or run-up, percent from start
+    liquidated_usd: float | None  # None when no liquidations were recorded
+    liquidation_note: str | None  # venue coverage caveat
+    volume_multiple: float | None
+    oi_change_pct: float | None
+    funding_before: float | None
+    signals: tuple[str, ...]
+    severity: float  # 0..100
+    market_wide: bool
+    detector_version: str
+    detected_at: dt.datetime
+    catalysts: tuple[Catalyst, ...] = field(default=())
+
+    @property
+    def causes(self) -> tuple[Catalyst, ...]:
+        return tuple(c for c in self.catalysts if not c.is_coverage)
+
+    @property
+    def coverage(self) -> tuple[Catalyst, ...]:
+        return tuple(c for c in self.catalysts if c.is_coverage)

@@ -1,0 +1,143 @@
+"""Flush detection on real shared candles, on a calm synthetic series, and incrementally."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from flushwatch.scoring.detect import asset_of, detect
+from flushwatch.scoring.thresholds import DetectThresholds
+from flushwatch.storage.db import Database
+from tests.test_detect_support import load_candles
+
+T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+
+
+def write_series(
+    path: Path, *, minutes: int, seed: int, crash_at: int | None = None, crash_pct: float = -1.0, bars: int = 5
+) -> Path:
+    """A calm 1m random walk (0.05 % per bar); optionally ``bars`` bars of ``crash_pct`` each on 6x volume."""
+    rng = random.Random(seed)
+    price = 100.0
+    with path.open("w") as fh:
+        fh.write("open_time,open,high,low,close,volume,quote_volume\n")
+        for i in range(minutes):
+            r = rng.gauss(0, 0.0005)
+            vol = 100 * (1 + 0.2 * rng.random())
+            if crash_at is not None and crash_at <= i < crash_at + bars:
+                r = math.log(1 + crash_pct / 100)
+                vol *= 6
+            open_ = price
+            price = price * math.exp(r)
+            high, low = max(open_, price) * 1.0002, min(open_, price) * 0.9998
+            ms = int((T0 + dt.timedelta(minutes=i)).timestamp() * 1000)
+            fh.write(f"{ms},{open_},{high},{low},{price},{vol},{vol * price}\n")
+    return path
+
+
+def flushes(db: Database) -> list[tuple]:
+    with db.read() as con:
+        return con.execute(
+            """SELECT asset, interval, start_at, peak_at, end_at, direction, round(price_move_pct, 6),
+                      round(extreme_move_pct, 6), signals, round(severity, 6)
+                 FROM flushes ORDER BY start_at"""
+        ).fetchall()
+
+
+def test_asset_of_strips_the_quote() -> None:
+    assert asset_of("BTCUSDT") == "BTC"
+    assert asset_of("ethusd") == "ETH"
+    assert asset_of("SOLBUSD") == "SOL"
+
+
+def test_calm_series_has_no_flush(db: Database, tmp_path: Path) -> None:
+    load_candles(db, write_series(tmp_path / "calm.csv", minutes=3 * 1440, seed=1), symbol="BTCUSDT", interval="1m")
+    res = detect(db)
+    assert res.series == 1 and res.bars == 3 * 1440
+    assert flushes(db) == []
+
+
+@pytest.mark.parametrize(("crash_pct", "direction"), [(-1.0, "long_flush"), (1.0, "short_squeeze")])
+def test_injected_move_is_found_with_direction(db: Database, tmp_path: Path, crash_pct: float, direction: str) -> None:
+    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=2, crash_at=1800, crash_pct=crash_pct)
+    load_candles(db, csv, symbol="ETHUSDT", interval="1m")
+    detect(db)
+    found = flushes(db)
+    assert len(found) == 1
+    asset, interval, start, peak, end, got_direction, move, extreme, signals, severity = found[0]
+    assert (asset, interval, got_direction) == ("ETH", "1m", direction)
+    assert start <= T0 + dt.timedelta(minutes=1800) <= peak <= end
+    assert abs(extreme) >= 4.5 and "move" in signals and "volume" in signals
+    assert 0 < severity <= 100
+
+
+def test_incremental_equals_full(tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "c.csv", minutes=4 * 1440, seed=3, crash_at=3 * 1440 - 10)
+    full = Database(tmp_path / "full.duckdb", snapshot=False)
+    load_candles(full, csv, symbol="BTCUSDT", interval="1m")
+    detect(full, full=True)
+
+    inc = Database(tmp_path / "inc.duckdb", snapshot=False)
+    load_candles(inc, csv, symbol="BTCUSDT", interval="1m")
+    with inc.write() as con:  # keep the last day aside, detect, then add it back day by day
+        con.execute("CREATE TABLE held AS SELECT * FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=3)])
+        con.execute("DELETE FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=3)])
+    detect(inc)
+    for hours in (6, 12, 18, 24):
+        with inc.write() as con:
+            con.execute(
+                "INSERT INTO candles SELECT * FROM held WHERE open_time < ? AND open_time NOT IN (SELECT open_time FROM candles)",
+                [T0 + dt.timedelta(days=3, hours=hours)],
+            )
+        res = detect(inc)
+        assert not res.full and res.bars < 2 * 1440  # only the new bars plus the baseline overlap
+    assert flushes(inc) == flushes(full) and len(flushes(full)) == 1
+    # Nothing new: nothing examined.
+    assert detect(inc).series == 0
+
+
+def _window(db: Database, asset: str, start: str, end: str) -> list[tuple]:
+    with db.read() as con:
+        return con.execute(
+            "SELECT direction, extreme_move_pct, interval FROM flushes WHERE asset = ? AND start_at BETWEEN ? AND ?",
+            [asset, start, end],
+        ).fetchall()
+
+
+def test_known_flushes_in_shared_data(db: Database, shared_data: Path) -> None:
+    onem = shared_data / "prices_binance_usdm_btcusdt_1m_flush_windows"
+    for f in sorted(onem.glob("*.csv")):
+        load_candles(db, f, symbol="BTCUSDT", interval="1m")
+    load_candles(
+        db, shared_data / "prices_binance_spot_1h_2017_2022/ETH_USDT-1h_2017-08-17_2022-10-11.csv.gz",
+        symbol="ETHUSDT", interval="1h", market="spot",
+    )
+    load_candles(
+        db, shared_data / "prices_binance_spot_15m_2024_2025/BTC_USDT-15m_2024-01-01_2025-08-27.csv.gz",
+        symbol="BTCUSDT", interval="15m", market="spot",
+    )
+    detect(db)
+    luna = _window(db, "ETH", "2022-05-09", "2022-05-13")  # LUNA/UST collapse, 1h candles
+    assert any(d == "long_flush" and i == "1h" and m <= -5 for d, m, i in luna)
+    ftx = _window(db, "BTC", "2022-11-08 17:00", "2022-11-08 20:00")  # FTX, 1m window
+    assert any(d == "long_flush" and i == "1m" and m <= -5 for d, m, i in ftx)
+    yen = _window(db, "BTC", "2024-08-04 12:00", "2024-08-05 12:00")  # yen-carry unwind, 15m
+    assert any(d == "long_flush" and i == "15m" and m <= -5 for d, m, i in yen)
+    oct10 = _window(db, "BTC", "2025-10-10 20:00", "2025-10-10 23:00")  # tariff cascade, 1m window
+    assert any(d == "long_flush" and i == "1m" and m <= -8 for d, m, i in oct10)
+    with db.read() as con:  # quiet: no flooding (15m BTC 2024-2025: ~20 months of data)
+        row = con.execute("SELECT count(*) FROM flushes WHERE asset = 'BTC' AND interval = '15m'").fetchone()
+    assert row is not None and 10 <= row[0] <= 20 * 8
+
+
+def test_thresholds_change_forces_full_redetection(db: Database, tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=4, crash_at=1800)
+    load_candles(db, csv, symbol="BTCUSDT", interval="1m")
+    detect(db)
+    assert len(flushes(db)) == 1
+    res = detect(db, DetectThresholds(min_move_pct=50.0))
+    assert res.bars == 2 * 1440 and flushes(db) == []
