@@ -25,7 +25,15 @@ CREATE TABLE feeds (
     last_error           VARCHAR,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     items_seen           BIGINT NOT NULL DEFAULT 0,
-    median_latency_s     DOUBLE                -- median(first_seen_at - published_at), seconds
+    median_latency_s     DOUBLE                -- median(first_seen_at - published_at), seconds, over
+                                               -- items first seen after the feed's first pass
+);
+
+-- Small key/value state of the news side, e.g. 'catalogue_loaded' = the catalogue version
+-- loaded into feeds, so removing every feed does not bring the catalogue back.
+CREATE TABLE news_state (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
 );
 
 -- One row per headline, from a feed or an imported file.
@@ -40,16 +48,18 @@ CREATE TABLE headlines (
     canonical_url  VARCHAR,
     guid           VARCHAR,
     language       VARCHAR,
-    published_at   TIMESTAMPTZ,               -- as the source states it, in UTC; NULL if missing
+    published_at   TIMESTAMPTZ NOT NULL,      -- as the source states it, in UTC; when the source gave
+                                              -- no usable time, = first_seen_at and time_flag says so
     first_seen_at  TIMESTAMPTZ NOT NULL,      -- when flushwatch first saw it: what a trader could know
-    time_flag      VARCHAR,                   -- NULL | 'missing' | 'future' (published_at unusable)
+                                              -- (imports: = published_at, the file's own time)
+    time_flag      VARCHAR,                   -- NULL | 'missing' | 'future' (source time unusable)
     origin         VARCHAR NOT NULL,          -- feed | import
     content_hash   VARCHAR NOT NULL,          -- hash of title+summary; a change updates the row
-    story_id       BIGINT,
-    updated_at     TIMESTAMPTZ,
+    story_id       BIGINT,                    -- every headline is in one story (a story of one at first)
+    updated_at     TIMESTAMPTZ,               -- last title/summary change
     run_id         BIGINT
 );
--- Serves time-window lookups for attribution and digests.
+-- Serves time-window lookups for attribution, digests and story clustering.
 CREATE INDEX headlines_published_idx ON headlines (published_at);
 
 -- Earlier titles of a headline whose title changed after first publication.

@@ -1,0 +1,119 @@
+"""Which assets a headline is about, from the dictionary in ``data/assets.toml``.
+
+Pure and precompiled: one case-insensitive regex for names and aliases, one case-sensitive
+regex for tickers, one for market-wide words. The hard part is tickers that are also English
+words (ONE, GAS, LINK, NEAR, SUN, ...) and very short tickers (OP, AR, S): those count only
+when written in capitals *and* the words around them say "coin" ("$LINK", "LINK price", "NEAR
+token", "ONE surges 20%"). A capitalised word-ticker without such context is recorded with
+``ambiguous = TRUE`` instead of guessed. Tagging reads the title only: summaries mention many
+coins in passing and would tag noise.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from flushwatch.records.news import AssetTag
+
+MARKET = "MARKET"
+
+# Single-word names that are everyday English words: matched only with coin context.
+_WORD_NAMES = frozenset(
+    "sky safe flow dash beam turbo blur mask prime super grass ocean band render movement blast quant "
+    "compound waves dogs amp core story treasure gas one sun near link people sonic maker maple magic "
+    "neo mantra kava celo ray hot ronin venus notcoin brett mog sui dai terra helium stacks jupiter "
+    "immutable cosmos optimism polygon avalanche mantle flare gala chia golem amp bonk pepe".split()
+)
+_CONTEXT_WORDS = frozenset(
+    "token tokens coin coins price prices crypto network protocol blockchain chain mainnet testnet "
+    "airdrop staking stakers holders whales whale rally rallies surges surge soars jumps jump plunges "
+    "plunge tumbles dips drops slides spikes climbs gains rises falls etf futures dao listing listed "
+    "delists delisting ecosystem defi foundation validators wallet hack exploit exploited bridge "
+    "traders trading bulls bears breakout".split()
+)
+_TOKEN_RE = re.compile(r"\$?[A-Za-z0-9][A-Za-z0-9.'-]*|%")
+
+
+@dataclass(frozen=True)
+class AssetDictionary:
+    tickers: frozenset[str]
+    names: dict[str, str]  # lower-case name or alias -> ticker
+    word_tickers: frozenset[str]  # need context
+    name_re: re.Pattern[str]
+    ticker_re: re.Pattern[str]
+    market_re: re.Pattern[str]
+
+    def __len__(self) -> int:
+        return len(self.tickers)
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def build_dictionary(text: str) -> AssetDictionary:
+    data = tomllib.loads(text)
+    names: dict[str, str] = {}
+    word_tickers: set[str] = set()
+    tickers: list[str] = []
+    for ticker, entry in data["assets"].items():
+        tickers.append(ticker)
+        if entry.get("word") or len(ticker) <= 2:
+            word_tickers.add(ticker)
+        for name in [entry["name"], *entry.get("aliases", [])]:
+            key = name.lower().lstrip("$")
+            names.setdefault(key, ticker)  # first definition wins: the list is in cap order
+    keywords = [k.strip().lower() for k in data.get("market", {}).get("keywords", [])]
+    name_re = re.compile(r"(?<![\w$])(" + _alternation(list(names)) + r")(?!\w)", re.IGNORECASE)
+    ticker_re = re.compile(r"(?<![\w])(\$?)(" + _alternation(tickers) + r")(?![\w])")
+    market_re = re.compile(r"(?<![\w])(" + _alternation(keywords) + r")(?![\w])", re.IGNORECASE)
+    return AssetDictionary(frozenset(tickers), names, frozenset(word_tickers), name_re, ticker_re, market_re)
+
+
+@lru_cache(maxsize=1)
+def default_dictionary() -> AssetDictionary:
+    text = resources.files("flushwatch.ingest.news").joinpath("data", "assets.toml").read_text("utf-8")
+    return build_dictionary(text)
+
+
+def _has_context(title: str, start: int, end: int) -> bool:
+    before = [t.lower() for t in _TOKEN_RE.findall(title[:start])][-2:]
+    after = [t.lower() for t in _TOKEN_RE.findall(title[end:])][:2]
+    return any(t.strip("'s") in _CONTEXT_WORDS or t == "%" or t.endswith("%") for t in before + after)
+
+
+def tag_assets(title: str, *, default_market: bool = False, dictionary: AssetDictionary | None = None) -> tuple[AssetTag, ...]:
+    """The assets ``title`` is about; ``default_market`` tags MARKET when no asset is found
+    (macro and regulator feeds)."""
+    d = dictionary or default_dictionary()
+    found: dict[str, AssetTag] = {}
+    all_caps = title.isupper()
+    for m in d.name_re.finditer(title):
+        word = m.group(1)
+        ticker = d.names[word.lower()]
+        if word.lower() in _WORD_NAMES and not _has_context(title, m.start(), m.end()):
+            continue  # "Sky", "Safe", "Near" as plain English: not evidence of a coin
+        found.setdefault(ticker, AssetTag(ticker, "name"))
+    for m in d.ticker_re.finditer(title):
+        dollar, ticker = m.group(1), m.group(2)
+        if ticker in found and not found[ticker].ambiguous:
+            continue
+        if ticker not in d.word_tickers:
+            if not all_caps or dollar:
+                found[ticker] = AssetTag(ticker, "ticker")
+            continue
+        if dollar:
+            found[ticker] = AssetTag(ticker, "ticker")
+        elif all_caps:
+            continue  # an all-caps headline says nothing about which words are tickers
+        elif _has_context(title, m.start(), m.end()):
+            found[ticker] = AssetTag(ticker, "context")
+        elif len(ticker) > 1:
+            found.setdefault(ticker, AssetTag(ticker, "ticker", ambiguous=True))
+    if d.market_re.search(title) or (default_market and not any(not t.ambiguous for t in found.values())):
+        found.setdefault(MARKET, AssetTag(MARKET, "market"))
+    return tuple(found.values())

@@ -1,0 +1,267 @@
+"""Pure normalisation: text, times, URLs and identity keys. No I/O, so every rule is unit-tested.
+
+Why each rule exists:
+* feeds put HTML and entities in titles and summaries; users and the model need plain text;
+* some exports hold mojibake ("Ã©", "â€™") or literal ``\\x93`` escapes; ftfy repairs the
+  former only where its heuristics are confident, and a literal ``\\xNN`` is decoded as cp1252;
+* the same article reaches us as http/https, with utm_* parameters, or as an AMP page, so the
+  canonical URL drops what never changes the article;
+* feeds lie about time: a missing or future time falls back to first-seen and is flagged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flushwatch.records.news import Headline, RawItem, TimeFlag
+
+# A published time more than this far ahead of first-seen is a source clock / timezone error.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+_TAG_RE = re.compile(r"<[^>]{0,2000}>", re.DOTALL)
+_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_SCRIPT_RE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+_BLOCK_RE = re.compile(r"<\s*(br|/p|/div|/li|/h\d)\b[^>]*>", re.IGNORECASE)
+_WS_RE = re.compile(r"\s+")  # str patterns: also NBSP and other Unicode spaces
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_LITERAL_ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
+_MOJIBAKE_HINT_RE = re.compile("[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+
+
+def _decode_literal_escape(match: re.Match[str]) -> str:
+    return bytes([int(match.group(1), 16)]).decode("cp1252", errors="replace")
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8-read-as-cp1252/latin-1 mojibake, only when it is clearly there."""
+    if "\\x" in text:
+        text = _LITERAL_ESCAPE_RE.sub(_decode_literal_escape, text)
+    if _MOJIBAKE_HINT_RE.search(text):
+        try:
+            import ftfy
+
+            text = ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False, unescape_html=False)
+        except ImportError:  # pragma: no cover - ftfy is a declared dependency
+            for codec in ("cp1252", "latin-1"):
+                try:
+                    text = text.encode(codec).decode("utf-8")
+                    break
+                except UnicodeError:
+                    continue
+    return text
+
+
+def clean_text(value: str | None) -> str:
+    """HTML stripped, entities decoded, mojibake repaired, whitespace collapsed to single spaces."""
+    if not value:
+        return ""
+    text = value
+    if "<" in text:
+        text = _COMMENT_RE.sub(" ", text)
+        text = _SCRIPT_RE.sub(" ", text)
+        text = _BLOCK_RE.sub(" ", text)
+        text = _TAG_RE.sub(" ", text)
+    if "&" in text:
+        # Twice: feeds often double-escape ("&amp;#8217;").
+        text = html.unescape(html.unescape(text))
+        if "<" in text:
+            text = _TAG_RE.sub(" ", text)
+    text = repair_mojibake(text)
+    text = _CONTROL_RE.sub(" ", text)
+    return _WS_RE.sub(" ", text).strip()
+
+
+def clean_summary(value: str | None, limit: int = 1000) -> str | None:
+    text = clean_text(value)
+    if not text:
+        return None
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- language ----------------------------------------------------------------------------------
+
+_SCRIPTS = (
+    (re.compile(r"[\u3040-\u30ff]"), "ja"),
+    (re.compile(r"[\uac00-\ud7af]"), "ko"),
+    (re.compile(r"[\u4e00-\u9fff]"), "zh"),
+    (re.compile(r"[\u0400-\u04ff]"), "ru"),
+    (re.compile(r"[\u0600-\u06ff]"), "ar"),
+    (re.compile(r"[\u0e00-\u0e7f]"), "th"),
+)
+_EN_WORDS = frozenset(
+    "the a an of to in for on and is are as with by from at after new its over says price market "
+    "bitcoin crypto will be up down this that".split()
+)
+
+
+def normalise_language(code: str | None) -> str | None:
+    """'en-US' -> 'en'; the feed's declared language, lower-cased primary subtag."""
+    if not code:
+        return None
+    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    return primary if 2 <= len(primary) <= 3 and primary.isalpha() else None
+
+
+def detect_language(text: str) -> str | None:
+    """A cheap detector for when the feed names no language: script first, then English words.
+
+    Returns None rather than guessing when neither signal is clear.
+    """
+    for pattern, code in _SCRIPTS:
+        if pattern.search(text):
+            return code
+    words = re.findall(r"[a-z]+", text.lower())
+    if words and sum(w in _EN_WORDS for w in words) / len(words) >= 0.15:
+        return "en"
+    if words and text.isascii():
+        return "en" if len(words) >= 3 else None
+    return None
+
+
+# -- times -------------------------------------------------------------------------------------
+
+
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """Aware -> UTC; naive is taken as UTC (what feedparser's *_parsed tuples are)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def resolve_time(
+    published: dt.datetime | None, first_seen: dt.datetime
+) -> tuple[dt.datetime, str | None]:
+    """(published_at to store, time_flag). Missing or future times fall back to first-seen."""
+    if published is None:
+        return first_seen, TimeFlag.missing.value
+    published = to_utc(published)
+    if published > first_seen + FUTURE_TOLERANCE:
+        return first_seen, TimeFlag.future.value
+    return published, None
+
+
+# -- URLs --------------------------------------------------------------------------------------
+
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
+        "_hsmi", "ref", "ref_src", "referrer", "source", "cmpid", "ncid", "guccounter", "s_cid",
+        "amp", "outputtype", "output", "__twitter_impression", "spm", "si", "mkt_tok", "oly_enc_id",
+    }
+)
+_AMP_PATH_RE = re.compile(r"(/amp/?$|^/amp(?=/)|\.amp(?=(\.html?)?$))", re.IGNORECASE)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The article's stable address: https, lower-case host, no www./amp., no tracking params,
+    no fragment, no AMP path variant, no trailing slash. Returns None for non-http(s) input."""
+    if not url:
+        return None
+    url = url.strip()
+    # Some exports glue the site onto an absolute URL: 'https://a.comhttps://a.com/x'.
+    last = max(url.rfind("https://"), url.rfind("http://"))
+    if last > 0:
+        url = url[last:]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    for prefix in ("www.", "amp.", "m."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix):]
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    path = _AMP_PATH_RE.sub("", parts.path) or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(("utm_", "at_", "pk_", "mtm_")) and k.lower() not in _TRACKING_PARAMS
+    ]
+    query.sort()
+    return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+_TITLE_KEY_RE = re.compile(r"[^a-z0-9]+")
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def content_hash(title: str, summary: str | None) -> str:
+    """Changes when what a reader sees changes; ignores whitespace and case noise."""
+    return _digest(f"{title.casefold()}\x1f{(summary or '').casefold()}")
+
+
+def identity_keys(
+    *, source: str, guid: str | None, canonical: str | None, title: str, published: dt.datetime | None
+) -> tuple[str, ...]:
+    """Identity keys, strongest first: GUID (scoped to the source), canonical URL, title hash.
+
+    A GUID that is itself a URL is keyed by its canonical form, so http/https or AMP GUIDs of
+    one article meet. The title key is the last resort for rows with neither (imports).
+    """
+    keys: list[str] = []
+    if guid:
+        guid_url = canonical_url(guid) if guid.startswith(("http://", "https://")) else None
+        if guid_url:
+            keys.append(f"url:{guid_url}")
+        else:
+            keys.append(f"guid:{source.casefold()}:{guid.strip()}")
+    if canonical and f"url:{canonical}" not in keys:
+        keys.append(f"url:{canonical}")
+    if not keys:
+        when = published.strftime("%Y-%m-%dT%H") if published else ""
+        keys.append(f"title:{source.casefold()}:{_digest(_TITLE_KEY_RE.sub(' ', title.casefold()) + when)}")
+    return tuple(keys)
+
+
+def normalise_item(
+    raw: RawItem,
+    *,
+    source: str,
+    first_seen: dt.datetime,
+    origin: str,
+    feed_id: int | None = None,
+    feed_language: str | None = None,
+) -> Headline | None:
+    """RawItem -> Headline, or None when nothing usable is left (no title)."""
+    title = clean_text(raw.title)
+    if not title:
+        return None
+    summary = clean_summary(raw.summary)
+    canonical = canonical_url(raw.url)
+    published, flag = resolve_time(raw.published_at, first_seen)
+    keys = identity_keys(
+        source=source, guid=raw.guid, canonical=canonical, title=title, published=raw.published_at
+    )
+    language = normalise_language(feed_language) or detect_language(title)
+    return Headline(
+        dedup_key=keys[0],
+        alt_keys=keys[1:],
+        source=source,
+        title=title,
+        summary=summary,
+        url=raw.url.strip() if raw.url else None,
+        canonical_url=canonical,
+        guid=raw.guid,
+        language=language,
+        published_at=published,
+        first_seen_at=first_seen,
+        time_flag=flag,
+        content_hash=content_hash(title, summary),
+        origin=origin,
+        feed_id=feed_id,
+    )

@@ -1,0 +1,119 @@
+"""Stories: one event reported by several outlets within a window is one story. Pure.
+
+Every headline belongs to exactly one story (a story of one until another outlet reports the
+same event). Two headlines are the same event when, within ``window`` of each other, their
+titles are near-duplicates (token Jaccard >= ``NEAR_DUP``), or they share enough title words
+(Jaccard >= ``SAME_EVENT``) and name the same specific assets.
+
+Scale: no pair-wise pass over history. Each title's rarest few tokens (prefix filtering) are
+its blocking keys in an inverted index, so each new headline is compared only with the few
+recent headlines sharing a rare word, and the caller loads only headlines inside the window
+of the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_WINDOW = dt.timedelta(hours=12)
+NEAR_DUP = 0.5
+SAME_EVENT = 0.3
+BLOCK_KEYS = 4
+
+_WORD_RE = re.compile(r"[a-z0-9$][a-z0-9$.]*[a-z0-9]|[a-z0-9]")
+_STOP = frozenset(
+    "a an the of to in on for and or but is are was were be been as at by with from into over after "
+    "before amid says said say new its it this that these those than then up down out off about will "
+    "would could can may might has have had not no more most just what why how who when where which "
+    "report reports here heres today week news update live vs via per you your we our us".split()
+)
+
+
+def title_tokens(title: str) -> frozenset[str]:
+    words = _WORD_RE.findall(title.lower().replace("’", "'").replace("'s", ""))
+    return frozenset(w for w in words if w not in _STOP and (len(w) > 2 or w.isdigit()))
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    headline_id: int
+    source: str
+    title: str
+    at: dt.datetime
+    assets: frozenset[str]
+    story_id: int | None = None  # known for stored headlines, None for the new batch
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
+def same_event(a_tokens: frozenset[str], a_assets: frozenset[str], b_tokens: frozenset[str], b_assets: frozenset[str]) -> bool:
+    j = _jaccard(a_tokens, b_tokens)
+    if j >= NEAR_DUP:
+        return True
+    specific_a = a_assets - {"MARKET"}
+    specific_b = b_assets - {"MARKET"}
+    return j >= SAME_EVENT and bool(specific_a) and specific_a == specific_b
+
+
+def assign_stories(
+    new: Sequence[StoryInput],
+    recent: Sequence[StoryInput],
+    window: dt.timedelta = DEFAULT_WINDOW,
+) -> dict[int, int]:
+    """headline_id -> story id for each new headline. Known stories keep their id; new stories
+    get provisional ids -1, -2, ... which the caller swaps for real ones."""
+    tokens: dict[int, frozenset[str]] = {}
+    df: dict[str, int] = defaultdict(int)
+    for h in (*recent, *new):
+        t = title_tokens(h.title)
+        tokens[h.headline_id] = t
+        for w in t:
+            df[w] += 1
+    index: dict[str, list[StoryInput]] = defaultdict(list)
+    story_of: dict[int, int] = {}
+
+    def keys(hid: int) -> list[str]:
+        return sorted(tokens[hid], key=lambda w: (df[w], w))[:BLOCK_KEYS]
+
+    for h in recent:
+        if h.story_id is not None:
+            story_of[h.headline_id] = h.story_id
+            for w in keys(h.headline_id):
+                index[w].append(h)
+    result: dict[int, int] = {}
+    next_new = -1
+    for h in sorted(new, key=lambda x: (x.at, x.headline_id)):
+        mine = tokens[h.headline_id]
+        best: tuple[float, int] | None = None
+        seen: set[int] = set()
+        for w in keys(h.headline_id):
+            for c in index.get(w, ()):
+                if c.headline_id in seen or c.headline_id == h.headline_id:
+                    continue
+                seen.add(c.headline_id)
+                if abs(c.at - h.at) > window:
+                    continue
+                theirs = tokens[c.headline_id]
+                if same_event(mine, h.assets, theirs, c.assets):
+                    score = _jaccard(mine, theirs)
+                    if best is None or score > best[0]:
+                        best = (score, story_of[c.headline_id])
+        if best is not None:
+            sid = best[1]
+        else:
+            sid = next_new
+            next_new -= 1
+        story_of[h.headline_id] = sid
+        result[h.headline_id] = sid
+        for w in keys(h.headline_id):
+            index[w].append(h)
+    return result

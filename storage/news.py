@@ -1,0 +1,387 @@
+"""News SQL: feeds and their health, headlines with dedup, title history, assets, stories.
+
+Everything here takes an open connection and runs inside the caller's transaction: ingest
+stores each feed's items *and* its HTTP validators in one transaction (a crash can never record
+an ETag whose items were lost); an import stores a whole file in one. Bulk rows travel to DuckDB
+as registered column arrays, never row-by-row INSERTs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from flushwatch.ingest.news.decide import plan_batch
+from flushwatch.ingest.news.stories import DEFAULT_WINDOW, StoryInput, assign_stories
+from flushwatch.records.news import AssetTag, Existing, FeedHealth, FeedSpec, Headline, StoreCounts
+from flushwatch.storage.db import Connection
+
+Tagger = Callable[[Headline], tuple[AssetTag, ...]]
+
+
+@contextmanager
+def transaction(con: Connection) -> Iterator[Connection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _columns(name: str, con: Connection, data: dict[str, list[Any]]) -> None:
+    """Register ``data`` (equal-length columns) as a view ``name`` for one bulk statement."""
+    con.register(name, {k: np.array(v, dtype=object) for k, v in data.items()})
+
+
+# -- feeds -------------------------------------------------------------------------------------
+
+
+def catalogue_loaded(con: Connection) -> bool:
+    row = con.execute("SELECT value FROM news_state WHERE key = 'catalogue_loaded'").fetchone()
+    return row is not None
+
+
+def load_catalogue(con: Connection, specs: Sequence[FeedSpec], version: str) -> int:
+    """Insert catalogue feeds not yet present (by URL); remember that it was loaded."""
+    added = 0
+    for s in specs:
+        added += add_feed(con, s, origin="catalogue")
+    con.execute(
+        "INSERT OR REPLACE INTO news_state VALUES ('catalogue_loaded', ?)", [version]
+    )
+    return added
+
+
+def add_feed(con: Connection, spec: FeedSpec, *, origin: str = "user") -> int:
+    """1 if added, 0 if a feed with that URL exists already."""
+    row = con.execute(
+        """
+        INSERT INTO feeds (url, name, kind, language, tier, enabled, origin)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (url) DO NOTHING
+        RETURNING feed_id
+        """,
+        [spec.url, spec.name, spec.kind, spec.language, spec.tier, spec.enabled, origin],
+    ).fetchall()
+    return len(row)
+
+
+def find_feeds(con: Connection, ref: str) -> list[tuple[int, str, str]]:
+    """Feeds whose URL, name (case-insensitive) or id is ``ref``: (feed_id, name, url)."""
+    return [
+        (int(r[0]), str(r[1]), str(r[2]))
+        for r in con.execute(
+            """
+            SELECT feed_id, name, url FROM feeds
+             WHERE url = ? OR lower(name) = lower(?) OR CAST(feed_id AS VARCHAR) = ?
+             ORDER BY feed_id
+            """,
+            [ref, ref, ref],
+        ).fetchall()
+    ]
+
+
+def remove_feed(con: Connection, feed_id: int) -> None:
+    """Delete the feed; its headlines stay (feed_id kept as a dangling reference for lineage)."""
+    con.execute("DELETE FROM feeds WHERE feed_id = ?", [feed_id])
+
+
+def set_enabled(con: Connection, feed_id: int, enabled: bool) -> None:
+    con.execute("UPDATE feeds SET enabled = ? WHERE feed_id = ?", [enabled, feed_id])
+
+
+def feeds_to_fetch(con: Connection, only: Sequence[str] = ()) -> list[tuple[int, str, str, str, str | None, str | None]]:
+    """(feed_id, name, url, kind, etag, last_modified) of enabled feeds, or of those named."""
+    rows = con.execute(
+        """
+        SELECT feed_id, name, url, kind, etag, last_modified, enabled FROM feeds ORDER BY tier, feed_id
+        """
+    ).fetchall()
+    if only:
+        wanted = {o.lower() for o in only}
+        rows = [r for r in rows if r[2].lower() in wanted or r[1].lower() in wanted or str(r[0]) in wanted]
+    else:
+        rows = [r for r in rows if r[6]]
+    return [(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def feed_health(con: Connection) -> list[FeedHealth]:
+    rows = con.execute(
+        """
+        SELECT feed_id, name, url, kind, tier, enabled, last_success_at, last_error_at, last_error,
+               consecutive_failures, items_seen, median_latency_s
+          FROM feeds ORDER BY tier, name
+        """
+    ).fetchall()
+    return [FeedHealth(*r) for r in rows]
+
+
+def all_feeds(con: Connection) -> list[FeedSpec]:
+    rows = con.execute(
+        "SELECT name, url, kind, language, tier, enabled FROM feeds ORDER BY tier, name"
+    ).fetchall()
+    return [FeedSpec(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5])) for r in rows]
+
+
+def record_feed_success(
+    con: Connection,
+    feed_id: int,
+    *,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    items: int,
+    at: dt.datetime,
+) -> None:
+    """Validators, health and latency, in the transaction that stored the feed's items."""
+    con.execute(
+        """
+        UPDATE feeds SET
+            etag = ?, last_modified = ?, last_status = ?, last_fetched_at = ?, last_success_at = ?,
+            consecutive_failures = 0, items_seen = items_seen + ?,
+            median_latency_s = (
+                -- Skip the feed's first batch: those items were published long before we subscribed.
+                SELECT median(epoch(first_seen_at) - epoch(published_at))
+                  FROM headlines
+                 WHERE feed_id = ? AND time_flag IS NULL
+                   AND first_seen_at > (SELECT min(first_seen_at) FROM headlines WHERE feed_id = ?)
+            )
+         WHERE feed_id = ?
+        """,
+        [etag, last_modified, status, at, at, items, feed_id, feed_id, feed_id],
+    )
+
+
+def record_feed_failure(con: Connection, feed_id: int, *, error: str, status: int | None, at: dt.datetime) -> None:
+    con.execute(
+        """
+        UPDATE feeds SET last_error = ?, last_error_at = ?, last_fetched_at = ?, last_status = ?,
+                         consecutive_failures = consecutive_failures + 1
+         WHERE feed_id = ?
+        """,
+        [error[:500], at, at, status, feed_id],
+    )
+
+
+# -- headlines ---------------------------------------------------------------------------------
+
+
+def load_known(con: Connection, items: Sequence[Headline]) -> dict[str, Existing]:
+    """Stored rows for any identity key of ``items``: key -> Existing (the decider's state)."""
+    keys = sorted({k for h in items for k in (h.dedup_key, *h.alt_keys)})
+    if not keys:
+        return {}
+    _columns("fw_keys", con, {"k": keys})
+    rows = con.execute(
+        """
+        SELECT k.k, h.headline_id, h.dedup_key, h.title, h.content_hash
+          FROM fw_keys k JOIN headlines h ON h.dedup_key = k.k
+        UNION ALL
+        SELECT k.k, h.headline_id, h.dedup_key, h.title, h.content_hash
+          FROM fw_keys k JOIN headlines h ON 'url:' || h.canonical_url = k.k
+         WHERE h.canonical_url IS NOT NULL
+        """
+    ).fetchall()
+    con.unregister("fw_keys")
+    return {r[0]: Existing(int(r[1]), r[2], r[3], r[4]) for r in rows}
+
+
+def _next_ids(con: Connection, sequence: str, n: int) -> list[int]:
+    if n == 0:
+        return []
+    return [int(r[0]) for r in con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
+
+
+def store_headlines(
+    con: Connection,
+    items: Sequence[Headline],
+    *,
+    run_id: int | None,
+    tagger: Tagger,
+    story_window: dt.timedelta = DEFAULT_WINDOW,
+) -> StoreCounts:
+    """Decide, insert new rows, update changed ones (keeping earlier titles), tag assets and
+    assign stories for one batch, inside the caller's transaction."""
+    if not items:
+        return StoreCounts()
+    plan = plan_batch(items, load_known(con, items))
+    now = dt.datetime.now(dt.UTC)
+    ids = _next_ids(con, "headline_id_seq", len(plan.new))
+    if plan.new:
+        new = plan.new
+        _columns(
+            "fw_new",
+            con,
+            {
+                "headline_id": ids,
+                "dedup_key": [h.dedup_key for h in new],
+                "feed_id": [h.feed_id for h in new],
+                "source": [h.source for h in new],
+                "title": [h.title for h in new],
+                "summary": [h.summary for h in new],
+                "url": [h.url for h in new],
+                "canonical_url": [h.canonical_url for h in new],
+                "guid": [h.guid for h in new],
+                "language": [h.language for h in new],
+                "published_at": [h.published_at for h in new],
+                "first_seen_at": [h.first_seen_at for h in new],
+                "time_flag": [h.time_flag for h in new],
+                "origin": [h.origin for h in new],
+                "content_hash": [h.content_hash for h in new],
+            },
+        )
+        con.execute(
+            """
+            INSERT INTO headlines (headline_id, dedup_key, feed_id, source, title, summary, url,
+                                   canonical_url, guid, language, published_at, first_seen_at,
+                                   time_flag, origin, content_hash, run_id)
+            SELECT CAST(headline_id AS BIGINT), dedup_key, CAST(feed_id AS INTEGER), source, title,
+                   summary, url, canonical_url, guid, language, CAST(published_at AS TIMESTAMPTZ),
+                   CAST(first_seen_at AS TIMESTAMPTZ), time_flag, origin, content_hash, ?
+              FROM fw_new
+            """,
+            [run_id],
+        )
+        con.unregister("fw_new")
+    if plan.updated:
+        _columns(
+            "fw_upd",
+            con,
+            {
+                "headline_id": [old.headline_id for old, _ in plan.updated],
+                "old_title": [old.title for old, _ in plan.updated],
+                "title": [h.title for _, h in plan.updated],
+                "summary": [h.summary for _, h in plan.updated],
+                "content_hash": [h.content_hash for _, h in plan.updated],
+            },
+        )
+        con.execute(
+            """
+            INSERT INTO headline_titles (headline_id, title, seen_at)
+            SELECT CAST(headline_id AS BIGINT), old_title, ? FROM fw_upd WHERE old_title <> title
+            ON CONFLICT DO NOTHING
+            """,
+            [now],
+        )
+        con.execute(
+            """
+            UPDATE headlines AS h
+               SET title = u.title, summary = u.summary, content_hash = u.content_hash,
+                   updated_at = ?, run_id = ?
+              FROM fw_upd AS u
+             WHERE h.headline_id = CAST(u.headline_id AS BIGINT)
+            """,
+            [now, run_id],
+        )
+        con.unregister("fw_upd")
+    # Assets: new rows, and updated rows re-tagged from their new title.
+    tagged: list[tuple[int, Headline]] = list(zip(ids, plan.new, strict=True))
+    tagged += [(old.headline_id, h) for old, h in plan.updated]
+    tags_by_id = {hid: tagger(h) for hid, h in tagged}
+    if plan.updated:
+        upd_ids = [old.headline_id for old, _ in plan.updated]
+        _columns("fw_ids", con, {"id": upd_ids})
+        con.execute("DELETE FROM headline_assets WHERE headline_id IN (SELECT CAST(id AS BIGINT) FROM fw_ids)")
+        con.unregister("fw_ids")
+    asset_rows = [(hid, t.asset, t.method, t.ambiguous) for hid, tags in tags_by_id.items() for t in tags]
+    if asset_rows:
+        _columns(
+            "fw_assets",
+            con,
+            {
+                "headline_id": [r[0] for r in asset_rows],
+                "asset": [r[1] for r in asset_rows],
+                "method": [r[2] for r in asset_rows],
+                "ambiguous": [r[3] for r in asset_rows],
+            },
+        )
+        con.execute(
+            """
+            INSERT INTO headline_assets
+            SELECT CAST(headline_id AS BIGINT), asset, method, CAST(ambiguous AS BOOLEAN) FROM fw_assets
+            ON CONFLICT DO NOTHING
+            """
+        )
+        con.unregister("fw_assets")
+    if plan.new:
+        _assign_stories(con, list(zip(ids, plan.new, strict=True)), tags_by_id, story_window)
+    return StoreCounts(len(plan.new), len(plan.updated), plan.duplicate)
+
+
+def _assign_stories(
+    con: Connection,
+    new: list[tuple[int, Headline]],
+    tags_by_id: dict[int, tuple[AssetTag, ...]],
+    window: dt.timedelta,
+) -> None:
+    lo = min(h.published_at for _, h in new) - window
+    hi = max(h.published_at for _, h in new) + window
+    new_ids = [hid for hid, _ in new]
+    _columns("fw_ids", con, {"id": new_ids})
+    recent_rows = con.execute(
+        """
+        SELECT h.headline_id, h.source, h.title, h.published_at, h.story_id,
+               coalesce(list(a.asset) FILTER (WHERE a.asset IS NOT NULL AND NOT a.ambiguous), [])
+          FROM headlines h LEFT JOIN headline_assets a USING (headline_id)
+         WHERE h.published_at BETWEEN ? AND ? AND h.story_id IS NOT NULL
+           AND h.headline_id NOT IN (SELECT CAST(id AS BIGINT) FROM fw_ids)
+         GROUP BY ALL
+        """,
+        [lo, hi],
+    ).fetchall()
+    recent = [StoryInput(int(r[0]), r[1], r[2], r[3], frozenset(r[5]), int(r[4])) for r in recent_rows]
+    batch = [
+        StoryInput(hid, h.source, h.title, h.published_at,
+                   frozenset(t.asset for t in tags_by_id.get(hid, ()) if not t.ambiguous))
+        for hid, h in new
+    ]
+    assigned = assign_stories(batch, recent, window)
+    provisional = sorted({sid for sid in assigned.values() if sid < 0}, reverse=True)
+    real = dict(zip(provisional, _next_ids(con, "story_id_seq", len(provisional)), strict=True))
+    story_ids = [real.get(assigned[hid], assigned[hid]) for hid in new_ids]
+    _columns("fw_story", con, {"headline_id": new_ids, "story_id": story_ids})
+    con.execute(
+        """
+        UPDATE headlines AS h SET story_id = CAST(s.story_id AS BIGINT)
+          FROM fw_story AS s WHERE h.headline_id = CAST(s.headline_id AS BIGINT)
+        """
+    )
+    # Insert the new stories, then recompute every touched story from its headlines.
+    con.execute(
+        """
+        INSERT INTO stories (story_id, first_headline_id, first_reported_at, title, outlets,
+                             outlet_count, headline_count, updated_at)
+        SELECT DISTINCT CAST(s.story_id AS BIGINT), 0, now(), '', [], 0, 0, now()
+          FROM fw_story s
+         WHERE CAST(s.story_id AS BIGINT) NOT IN (SELECT story_id FROM stories)
+        """
+    )
+    con.execute(
+        """
+        UPDATE stories AS st SET
+            first_headline_id = agg.first_id, first_reported_at = agg.first_at, title = agg.title,
+            outlets = agg.outlets, outlet_count = agg.outlet_count,
+            headline_count = agg.headline_count, updated_at = now()
+          FROM (
+            SELECT h.story_id,
+                   arg_min(h.headline_id, (h.published_at, h.headline_id)) AS first_id,
+                   min(h.published_at) AS first_at,
+                   arg_min(h.title, (h.published_at, h.headline_id)) AS title,
+                   list(DISTINCT h.source ORDER BY h.source) AS outlets,
+                   count(DISTINCT h.source) AS outlet_count,
+                   count(*) AS headline_count
+              FROM headlines h
+             WHERE h.story_id IN (SELECT DISTINCT CAST(story_id AS BIGINT) FROM fw_story)
+             GROUP BY h.story_id
+          ) AS agg
+         WHERE st.story_id = agg.story_id
+        """
+    )
+    con.unregister("fw_story")
+    con.unregister("fw_ids")
