@@ -81,6 +81,10 @@ def default_dictionary() -> AssetDictionary:
 
 
 def _has_context(title: str, start: int, end: int) -> bool:
+    if title[start - 1 : start] == "(" and title[end : end + 1] == ")":
+        return True  # "Polkadot (DOT)", "... (LINK)"
+    if title[end : end + 1] == "/" or title[start - 1 : start] == "/":
+        return True  # trading pairs: "LINK/USDT"
     before = [t.lower() for t in _TOKEN_RE.findall(title[:start])][-2:]
     after = [t.lower() for t in _TOKEN_RE.findall(title[end:])][:2]
     return any(t.strip("'s") in _CONTEXT_WORDS or t == "%" or t.endswith("%") for t in before + after)
@@ -98,7 +102,8 @@ def tag_assets(title: str, *, default_market: bool = False, dictionary: AssetDic
         if word.lower() in _WORD_NAMES and not _has_context(title, m.start(), m.end()):
             continue  # "Sky", "Safe", "Near" as plain English: not evidence of a coin
         found.setdefault(ticker, AssetTag(ticker, "name"))
-    for m in d.ticker_re.finditer(title):
+    # Plain tickers first, so word-tickers can use them as context.
+    for m in sorted(d.ticker_re.finditer(title), key=lambda m: m.group(2) in d.word_tickers):
         dollar, ticker = m.group(1), m.group(2)
         if ticker in found and not found[ticker].ambiguous:
             continue
@@ -110,7 +115,11 @@ def tag_assets(title: str, *, default_market: bool = False, dictionary: AssetDic
             found[ticker] = AssetTag(ticker, "ticker")
         elif all_caps:
             continue  # an all-caps headline says nothing about which words are tickers
-        elif _has_context(title, m.start(), m.end()):
+        elif _has_context(title, m.start(), m.end()) or any(
+            t.method == "ticker" and not t.ambiguous for t in found.values()
+        ):
+            # Context: coin words around it, or other plain tickers in the same headline
+            # ("BTC, ETH and DOT slide").
             found[ticker] = AssetTag(ticker, "context")
         elif len(ticker) > 1:
             found.setdefault(ticker, AssetTag(ticker, "ticker", ambiguous=True))

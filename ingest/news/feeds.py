@@ -1,0 +1,73 @@
+"""Feed subscription management (the library behind ``flushwatch feeds ...``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flushwatch.errors import ConfigError
+from flushwatch.ingest.news.catalogue import default_catalogue, read_opml, to_opml, validate_spec
+from flushwatch.ingest.news.service import ensure_catalogue
+from flushwatch.records.news import FeedHealth, FeedSpec
+from flushwatch.storage import news as store
+from flushwatch.storage.db import Connection, Database
+
+
+def list_feeds(db: Database) -> list[FeedHealth]:
+    with db.write() as con:
+        ensure_catalogue(con)
+        return store.feed_health(con)
+
+
+def add_catalogue(db: Database) -> int:
+    version, specs = default_catalogue()
+    with db.write() as con:
+        return store.load_catalogue(con, specs, version)
+
+
+def add_one(db: Database, url: str, *, name: str | None, kind: str, language: str | None, tier: int) -> bool:
+    spec = validate_spec(
+        FeedSpec(name=name or urlsplit(url).netloc or url, url=url, kind=kind, language=language, tier=tier)
+    )
+    with db.write() as con:
+        ensure_catalogue(con)
+        return store.add_feed(con, spec) == 1
+
+
+def _one(con: Connection, ref: str) -> tuple[int, str, str]:
+    found = store.find_feeds(con, ref)
+    if not found:
+        raise ConfigError(f"no feed named {ref!r}", hint="see `flushwatch feeds list`")
+    if len(found) > 1:
+        raise ConfigError(f"{ref!r} matches {len(found)} feeds", hint="use the URL or id")
+    return found[0]
+
+
+def remove(db: Database, ref: str) -> str:
+    with db.write() as con:
+        ensure_catalogue(con)
+        feed_id, name, url = _one(con, ref)
+        store.remove_feed(con, feed_id)
+    return f"{name} ({url})"
+
+
+def set_enabled(db: Database, ref: str, enabled: bool) -> str:
+    with db.write() as con:
+        ensure_catalogue(con)
+        feed_id, name, url = _one(con, ref)
+        store.set_enabled(con, feed_id, enabled)
+    return f"{name} ({url})"
+
+
+def import_opml(db: Database, path: Path) -> tuple[int, int]:
+    specs = read_opml(path)
+    with db.write() as con:
+        ensure_catalogue(con)
+        added = sum(store.add_feed(con, s, origin="opml") for s in specs)
+    return added, len(specs)
+
+
+def export_opml(db: Database) -> str:
+    with db.write() as con:
+        ensure_catalogue(con)
+        return to_opml(store.all_feeds(con))

@@ -1,0 +1,283 @@
+"""``flushwatch import headlines``: CSV and JSONL exports (gzip allowed) into ``headlines``.
+
+Rows go through the same normalise -> decide -> store path as feed items, so an imported
+headline and the same article fetched live meet on one identity. Each file is read fully and
+validated before anything is written, then stored in ONE transaction: a bad row raises
+InputError naming file:line and nothing from that file is stored. Rows without a title are
+skipped with a warning (dumps carry a few); duplicates by identity are counted, not stored.
+
+Auto-detection (each can be overridden): the delimiter from the header line; columns by common
+names (title/headline, date/published_at/..., source/..., url/link, external_id/id/guid); the
+time format from all values of the file (ISO 8601, epoch seconds/ms, D-M-Y vs M-D-Y decided by
+a value that is only valid one way). Naive times are taken in ``--timezone`` (default UTC).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flushwatch.errors import ConfigError, InputError
+from flushwatch.ingest.news.assets import tag_assets
+from flushwatch.ingest.news.normalise import normalise_item
+from flushwatch.records.news import Headline, ImportSummary, RawItem
+from flushwatch.storage import news as store
+from flushwatch.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+TITLE_COLUMNS = ("title", "headline", "head_line", "name")
+TIME_COLUMNS = ("published_at_utc", "published_at", "published", "publishedat", "pubdate", "date",
+                "datetime", "time", "timestamp", "created_at", "createdat", "published_on")
+SOURCE_COLUMNS = ("source_name", "source", "outlet", "publisher", "domain", "site")
+URL_COLUMNS = ("url", "link", "article_url", "href")
+ID_COLUMNS = ("external_id", "guid", "id", "news_id", "article_id")
+SUMMARY_COLUMNS = ("summary", "description", "text", "body")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    title: str | None = None
+    time: str | None = None
+    time_format: str | None = None  # strftime format, or 'epoch' / 'epoch_ms' / 'iso'
+    timezone: str = "UTC"
+    source: str | None = None  # a column name, or a literal outlet name when no such column
+    url: str | None = None
+    id: str | None = None
+    delimiter: str | None = None
+
+
+def _open_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"broken gzip: {exc}", path=path) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 (byte {exc.start})", path=path, hint="re-save the file as UTF-8") from exc
+
+
+def _is_jsonl(path: Path, text: str) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return True
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _rows(path: Path, text: str, delimiter: str | None) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """(columns, iterator of (line number, row)) for CSV or JSONL."""
+    if _is_jsonl(path, text):
+        stripped = text.lstrip()
+        if stripped.startswith("["):
+            try:
+                data = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"bad JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+            records = [(i + 1, r) for i, r in enumerate(data)]
+        else:
+            records = []
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"bad JSON: {exc.msg}", path=path, line=n) from exc
+        columns: list[str] = []
+        for n, r in records:
+            if not isinstance(r, dict):
+                raise InputError("each JSON line must be an object", path=path, line=n)
+            for k in r:
+                if k not in columns:
+                    columns.append(k)
+        return columns, ((n, {k: "" if v is None else str(v) for k, v in r.items()}) for n, r in records)
+    header = text.split("\n", 1)[0]
+    if delimiter is None:
+        counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: counts[d])
+        if counts[delimiter] == 0:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        columns = next(reader)
+    except StopIteration as exc:
+        raise InputError("empty file", path=path) from exc
+
+    def gen() -> Iterator[tuple[int, dict[str, str]]]:
+        line = reader.line_num + 1
+        for values in reader:
+            if values and len(values) != len(columns):
+                raise InputError(
+                    f"{len(values)} fields, header has {len(columns)} (delimiter {delimiter!r})",
+                    path=path, line=line, hint="check --delimiter and quoting",
+                )
+            if values:
+                yield line, dict(zip(columns, values, strict=True))
+            line = reader.line_num + 1
+
+    return columns, gen()
+
+
+def _pick(columns: Sequence[str], explicit: str | None, candidates: Sequence[str], what: str, path: Path,
+          required: bool) -> str | None:
+    if explicit:
+        if explicit in columns:
+            return explicit
+        raise InputError(f"no column {explicit!r} for {what}; columns: {', '.join(columns)}", path=path)
+    lower = {c.lower().strip(): c for c in columns}
+    for c in candidates:
+        if c in lower:
+            return lower[c]
+    if required:
+        raise InputError(
+            f"cannot tell which column holds the {what}; columns: {', '.join(columns)}",
+            path=path, hint=f"name it with --{what}",
+        )
+    return None
+
+
+_DMY_RE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def detect_time_format(values: Sequence[str]) -> str:
+    """'iso', 'epoch', 'epoch_ms', 'dmy' or 'mdy' from a file's time values."""
+    sample = [v.strip() for v in values if v and v.strip()]
+    if not sample:
+        return "iso"
+    if all(re.fullmatch(r"\d{9,10}(\.\d+)?", v) for v in sample[:200]):
+        return "epoch"
+    if all(re.fullmatch(r"\d{12,13}", v) for v in sample[:200]):
+        return "epoch_ms"
+    matches = [_DMY_RE.match(v) for v in sample]
+    if all(matches):
+        firsts = [int(m.group(1)) for m in matches if m]
+        seconds = [int(m.group(2)) for m in matches if m]
+        if max(firsts) > 12 >= max(seconds):
+            return "dmy"
+        if max(seconds) > 12 >= max(firsts):
+            return "mdy"
+        raise ConfigError(
+            "day-month order of the times is ambiguous (no value has a part over 12)",
+            hint="pass --time-format, e.g. '%d-%m-%Y %H:%M'",
+        )
+    return "iso"
+
+
+def parse_time(value: str, fmt: str, tz: dt.tzinfo) -> dt.datetime:
+    """One time value -> aware UTC datetime; ValueError when it does not parse."""
+    v = value.strip()
+    if fmt == "epoch":
+        return dt.datetime.fromtimestamp(float(v), tz=dt.UTC)
+    if fmt == "epoch_ms":
+        return dt.datetime.fromtimestamp(int(v) / 1000, tz=dt.UTC)
+    if fmt in ("dmy", "mdy"):
+        m = _DMY_RE.match(v)
+        if not m:
+            raise ValueError(f"not a {fmt} time")
+        a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        day, month = (a, b) if fmt == "dmy" else (b, a)
+        t = dt.datetime(year, month, day, int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0))
+    elif fmt == "iso":
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
+    else:
+        t = dt.datetime.strptime(v, fmt)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=tz)
+    return t.astimezone(dt.UTC)
+
+
+def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int, int]:
+    """Parse and validate one file: (headlines, rows read, rows skipped without title)."""
+    text = _open_text(path)
+    columns, rows_iter = _rows(path, text, opts.delimiter)
+    rows = list(rows_iter)
+    title_col = _pick(columns, opts.title, TITLE_COLUMNS, "title", path, True)
+    time_col = _pick(columns, opts.time, TIME_COLUMNS, "time", path, True)
+    source_col = (
+        _pick(columns, None, SOURCE_COLUMNS, "source", path, False)
+        if opts.source is None
+        else (opts.source if opts.source in columns else None)
+    )
+    literal_source = opts.source if opts.source and opts.source not in columns else None
+    url_col = _pick(columns, opts.url, URL_COLUMNS, "url", path, False)
+    id_col = _pick(columns, opts.id, ID_COLUMNS, "id", path, False)
+    summary_col = _pick(columns, None, SUMMARY_COLUMNS, "summary", path, False)
+    assert title_col and time_col
+    try:
+        tz: dt.tzinfo = ZoneInfo(opts.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown --timezone {opts.timezone!r}", hint="use an IANA name like Europe/Berlin") from exc
+    fmt = opts.time_format or detect_time_format([r[time_col] for _, r in rows])
+    default_source = literal_source or path.name.split(".")[0]
+    out: list[Headline] = []
+    skipped_lines: list[int] = []
+    for line, r in rows:
+        title = r.get(title_col, "")
+        if not title.strip():
+            skipped_lines.append(line)
+            continue
+        raw_time = r.get(time_col, "")
+        try:
+            published = parse_time(raw_time, fmt, tz)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise InputError(
+                f"time {raw_time!r} in column {time_col!r} does not parse as {fmt}: {exc}",
+                path=path, line=line, hint="fix the row, or pass --time-format",
+            ) from exc
+        source = (r.get(source_col) or "").strip() if source_col else ""
+        source = source or default_source
+        ext_id = (r.get(id_col) or "").strip() if id_col else ""
+        item = RawItem(
+            guid=ext_id or None,
+            url=(r.get(url_col) or None) if url_col else None,
+            title=title,
+            summary=(r.get(summary_col) or None) if summary_col else None,
+            published_at=published,
+        )
+        h = normalise_item(item, source=source, first_seen=published, origin="import")
+        if h is None:
+            skipped_lines.append(line)
+            continue
+        out.append(h)
+    if skipped_lines:
+        shown = ", ".join(str(n) for n in skipped_lines[:5]) + (", ..." if len(skipped_lines) > 5 else "")
+        log.warning("%s: %d rows without a title skipped (lines %s)", path, len(skipped_lines), shown)
+    return out, len(rows), len(skipped_lines)
+
+
+def import_headlines(db: Database, paths: Sequence[Path], opts: ImportOptions | None = None) -> list[ImportSummary]:
+    """Import each file in its own transaction; the first bad file stops the command, files
+    before it stay imported."""
+    opts = opts or ImportOptions()
+    results = []
+    with db.run("import headlines") as run:
+        for path in paths:
+            items, n_rows, skipped = read_headlines(path, opts)
+            with db.write() as con:
+                counts = store.store_headlines(
+                    con, items, run_id=run.run_id, tagger=lambda h: tag_assets(h.title)
+                )
+            log.info("%s: %d rows, %d new, %d duplicate, %d skipped", path, n_rows, counts.new,
+                     counts.duplicate, skipped)
+            run.add("rows", n_rows)
+            run.add("items_new", counts.new)
+            run.add("items_updated", counts.updated)
+            run.add("items_duplicate", counts.duplicate)
+            run.add("rows_skipped", skipped)
+            results.append(ImportSummary(str(path), n_rows, counts, skipped))
+    return results
