@@ -160,7 +160,11 @@ def attribute_in(
     if only_missing:
         cond.append("flush_id NOT IN (SELECT flush_id FROM catalysts WHERE attribution_version = $av)")
         params["av"] = ATTRIBUTION_VERSION
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _attr_targets AS SELECT flush_id FROM flushes WHERE {' AND '.join(cond)}", params)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _attr_targets AS "
+        f"SELECT flush_id FROM flushes WHERE {' AND '.join(cond)}",
+        params,
+    )
     row = con.execute("SELECT count(*) FROM _attr_targets").fetchone()
     n_flushes = int(row[0]) if row else 0
     if n_flushes == 0:
@@ -185,7 +189,8 @@ def attribute_in(
         },
     )
     con.execute(
-        "DELETE FROM catalysts WHERE attribution_version = ? AND flush_id IN (SELECT flush_id FROM _attr_targets)",
+        "DELETE FROM catalysts WHERE attribution_version = ? "
+        "AND flush_id IN (SELECT flush_id FROM _attr_targets)",
         [ATTRIBUTION_VERSION],
     )
     con.execute(

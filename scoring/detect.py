@@ -58,7 +58,9 @@ class DetectResult:
     full: bool
 
 
-def _series_plan(con: Connection, det: DetectThresholds, full: bool, symbols: list[str] | None) -> list[tuple]:
+def _series_plan(
+    con: Connection, det: DetectThresholds, full: bool, symbols: list[str] | None
+) -> list[tuple]:
     """One row per series: (venue, market, symbol, interval, compute_from, cutoff, newest)."""
     fp = det.fingerprint()
     where_sym = ""
@@ -293,7 +295,8 @@ SELECT j.*,
            + least(5.0, 2.5 * abs(coalesce(funding_before, 0)) / $funding_extreme)
        ) AS severity,
        CASE WHEN liquidated_usd IS NULL THEN 'no liquidations recorded for this symbol'
-           WHEN venue = 'binance' THEN 'binance forceOrder: a floor (at most one liquidation per symbol per second is published)'
+           WHEN venue = 'binance'
+               THEN 'binance forceOrder: a floor (at most one liquidation per symbol per second is published)'
            ELSE venue || ': as recorded; other venues not included'
        END AS liquidation_note
   FROM j
@@ -338,7 +341,11 @@ def detect(
         ).fetchone()
         con.execute(
             _FINISH_SQL.replace("{asset}", ASSET_SQL.format(col="j.symbol")),
-            {"oi_drop": det.oi_drop_pct, "funding_extreme": det.funding_extreme, "min_move": det.min_move_pct},
+            {
+                "oi_drop": det.oi_drop_pct,
+                "funding_extreme": det.funding_extreme,
+                "min_move": det.min_move_pct,
+            },
         )
         removed = _replace_flushes(con, det, run_id)
         found_row = con.execute("SELECT count(*) FROM _detect_new").fetchone()
@@ -383,7 +390,9 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
         "price_move_pct, extreme_move_pct, liquidated_usd, liquidation_note, volume_multiple, "
         "oi_change_pct, funding_before, signals, severity"
     )
-    updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",") if c.strip() != "asset")
+    updates = ", ".join(
+        f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",") if c.strip() != "asset"
+    )
     con.execute(
         f"""
         INSERT INTO flushes ({cols}, market_wide, detector_version, run_id, detected_at)
@@ -395,15 +404,19 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
     )
     # One flush per asset and time: drop one overlapped by a flush from a preferred series
     # (perp over spot, finer interval over coarser).
-    interval_min = "CASE {t}.interval WHEN '1m' THEN 1 WHEN '3m' THEN 3 WHEN '5m' THEN 5 WHEN '15m' THEN 15 WHEN '30m' THEN 30 WHEN '1h' THEN 60 ELSE 240 END"
+    interval_min = (
+        "CASE {t}.interval WHEN '1m' THEN 1 WHEN '3m' THEN 3 WHEN '5m' THEN 5 WHEN '15m' THEN 15 "
+        "WHEN '30m' THEN 30 WHEN '1h' THEN 60 ELSE 240 END"
+    )
     dup = con.execute(
         f"""
         SELECT a.flush_id FROM flushes a JOIN flushes b
           ON a.asset = b.asset AND a.detector_version = b.detector_version AND a.flush_id <> b.flush_id
          AND a.start_at < b.end_at AND b.start_at < a.end_at
-         AND (a.venue, a.market, a.symbol, a.interval) IS DISTINCT FROM (b.venue, b.market, b.symbol, b.interval)
-         AND ({_MARKET_RANK.replace('market', 'b.market')}, {interval_min.format(t='b')}, b.venue)
-           < ({_MARKET_RANK.replace('market', 'a.market')}, {interval_min.format(t='a')}, a.venue)
+         AND (a.venue, a.market, a.symbol, a.interval)
+             IS DISTINCT FROM (b.venue, b.market, b.symbol, b.interval)
+         AND ({_MARKET_RANK.replace("market", "b.market")}, {interval_min.format(t="b")}, b.venue)
+           < ({_MARKET_RANK.replace("market", "a.market")}, {interval_min.format(t="a")}, a.venue)
          WHERE a.detector_version = $v
         """,
         {"v": DETECTOR_VERSION},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from flushwatch.errors import InputError
 from flushwatch.records.flushes import Catalyst, Flush
@@ -25,7 +26,8 @@ SELECT c.flush_id, c.headline_id, c.rank, c.score, c.is_coverage, c.components, 
   JOIN headlines h USING (headline_id)
   LEFT JOIN (SELECT headline_id, sentiment, importance, event_type FROM headline_scores
              WHERE headline_id IN (SELECT headline_id FROM catalysts WHERE flush_id IN (SELECT unnest($ids)))
-             QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1) s
+             QUALIFY row_number() OVER (PARTITION BY headline_id
+                                        ORDER BY scored_at DESC, model_revision DESC) = 1) s
     USING (headline_id)
  WHERE c.attribution_version = '{ATTRIBUTION_VERSION}'
    AND c.flush_id IN (SELECT unnest($ids))
@@ -47,19 +49,31 @@ class FlushQuery:
     include_coverage: bool = False
 
 
-def _catalyst(row: tuple) -> Catalyst:
+def _catalyst(row: tuple[Any, ...]) -> Catalyst:
     comps = row[5]
     return Catalyst(
-        flush_id=row[0], headline_id=row[1], rank=row[2], score=row[3], is_coverage=row[4],
+        flush_id=row[0],
+        headline_id=row[1],
+        rank=row[2],
+        score=row[3],
+        is_coverage=row[4],
         components=json.loads(comps) if isinstance(comps, str) else dict(comps or {}),
-        headline_time=row[6], delay_s=row[7], title=row[8], source=row[9], url=row[10],
-        published_at=row[11], first_seen_at=row[12], sentiment=row[13], importance=row[14],
+        headline_time=row[6],
+        delay_s=row[7],
+        title=row[8],
+        source=row[9],
+        url=row[10],
+        published_at=row[11],
+        first_seen_at=row[12],
+        sentiment=row[13],
+        importance=row[14],
         event_type=row[15],
     )
 
 
-def _flushes(con: Connection, where: str, params: dict[str, object], limit: int | None,
-             per: int, coverage: bool) -> list[Flush]:
+def _flushes(
+    con: Connection, where: str, params: dict[str, object], limit: int | None, per: int, coverage: bool
+) -> list[Flush]:
     lim = f"LIMIT {int(limit)}" if limit is not None else ""
     rows = con.execute(
         f"SELECT {_FLUSH_COLS} FROM flushes WHERE {where} ORDER BY start_at DESC, asset {lim}", params
@@ -69,10 +83,14 @@ def _flushes(con: Connection, where: str, params: dict[str, object], limit: int 
     if ids:
         for c in con.execute(_CATALYST_SQL, {"ids": ids, "per": per, "coverage": coverage}).fetchall():
             cats.setdefault(c[0], []).append(_catalyst(c))
-    return [
-        Flush(*r[:17], tuple(r[17] or ()), *r[18:], catalysts=tuple(cats.get(r[0], ())))  # type: ignore[misc]
-        for r in rows
-    ]
+    return [_flush(r, tuple(cats.get(r[0], ()))) for r in rows]
+
+
+def _flush(r: tuple[Any, ...], catalysts: tuple[Catalyst, ...]) -> Flush:
+    names = [n.strip() for n in _FLUSH_COLS.split(",")]
+    values = dict(zip(names, r, strict=True))
+    values["signals"] = tuple(values["signals"] or ())
+    return Flush(**values, catalysts=catalysts)
 
 
 def list_flushes_in(con: Connection, q: FlushQuery) -> list[Flush]:

@@ -18,7 +18,13 @@ T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
 
 def write_series(
-    path: Path, *, minutes: int, seed: int, crash_at: int | None = None, crash_pct: float = -1.0, bars: int = 5
+    path: Path,
+    *,
+    minutes: int,
+    seed: int,
+    crash_at: int | None = None,
+    crash_pct: float = -1.0,
+    bars: int = 5,
 ) -> Path:
     """A calm 1m random walk (0.05 % per bar); optionally ``bars`` bars of ``crash_pct`` each on 6x volume."""
     rng = random.Random(seed)
@@ -55,20 +61,24 @@ def test_asset_of_strips_the_quote() -> None:
 
 
 def test_calm_series_has_no_flush(db: Database, tmp_path: Path) -> None:
-    load_candles(db, write_series(tmp_path / "calm.csv", minutes=3 * 1440, seed=1), symbol="BTCUSDT", interval="1m")
+    load_candles(
+        db, write_series(tmp_path / "calm.csv", minutes=3 * 1440, seed=1), symbol="BTCUSDT", interval="1m"
+    )
     res = detect(db)
     assert res.series == 1 and res.bars == 3 * 1440
     assert flushes(db) == []
 
 
 @pytest.mark.parametrize(("crash_pct", "direction"), [(-1.0, "long_flush"), (1.0, "short_squeeze")])
-def test_injected_move_is_found_with_direction(db: Database, tmp_path: Path, crash_pct: float, direction: str) -> None:
+def test_injected_move_is_found_with_direction(
+    db: Database, tmp_path: Path, crash_pct: float, direction: str
+) -> None:
     csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=2, crash_at=1800, crash_pct=crash_pct)
     load_candles(db, csv, symbol="ETHUSDT", interval="1m")
     detect(db)
     found = flushes(db)
     assert len(found) == 1
-    asset, interval, start, peak, end, got_direction, move, extreme, signals, severity = found[0]
+    asset, interval, start, peak, end, got_direction, _move, extreme, signals, severity = found[0]
     assert (asset, interval, got_direction) == ("ETH", "1m", direction)
     assert start <= T0 + dt.timedelta(minutes=1800) <= peak <= end
     assert abs(extreme) >= 4.5 and "move" in signals and "volume" in signals
@@ -84,13 +94,16 @@ def test_incremental_equals_full(tmp_path: Path) -> None:
     inc = Database(tmp_path / "inc.duckdb", snapshot=False)
     load_candles(inc, csv, symbol="BTCUSDT", interval="1m")
     with inc.write() as con:  # keep the last day aside, detect, then add it back day by day
-        con.execute("CREATE TABLE held AS SELECT * FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=3)])
+        con.execute(
+            "CREATE TABLE held AS SELECT * FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=3)]
+        )
         con.execute("DELETE FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=3)])
     detect(inc)
     for hours in (6, 12, 18, 24):
         with inc.write() as con:
             con.execute(
-                "INSERT INTO candles SELECT * FROM held WHERE open_time < ? AND open_time NOT IN (SELECT open_time FROM candles)",
+                "INSERT INTO candles SELECT * FROM held WHERE open_time < ? "
+                "AND open_time NOT IN (SELECT open_time FROM candles)",
                 [T0 + dt.timedelta(days=3, hours=hours)],
             )
         res = detect(inc)
@@ -103,7 +116,8 @@ def test_incremental_equals_full(tmp_path: Path) -> None:
 def _window(db: Database, asset: str, start: str, end: str) -> list[tuple]:
     with db.read() as con:
         return con.execute(
-            "SELECT direction, extreme_move_pct, interval FROM flushes WHERE asset = ? AND start_at BETWEEN ? AND ?",
+            "SELECT direction, extreme_move_pct, interval FROM flushes "
+            "WHERE asset = ? AND start_at BETWEEN ? AND ?",
             [asset, start, end],
         ).fetchall()
 
@@ -113,12 +127,18 @@ def test_known_flushes_in_shared_data(db: Database, shared_data: Path) -> None:
     for f in sorted(onem.glob("*.csv")):
         load_candles(db, f, symbol="BTCUSDT", interval="1m")
     load_candles(
-        db, shared_data / "prices_binance_spot_1h_2017_2022/ETH_USDT-1h_2017-08-17_2022-10-11.csv.gz",
-        symbol="ETHUSDT", interval="1h", market="spot",
+        db,
+        shared_data / "prices_binance_spot_1h_2017_2022/ETH_USDT-1h_2017-08-17_2022-10-11.csv.gz",
+        symbol="ETHUSDT",
+        interval="1h",
+        market="spot",
     )
     load_candles(
-        db, shared_data / "prices_binance_spot_15m_2024_2025/BTC_USDT-15m_2024-01-01_2025-08-27.csv.gz",
-        symbol="BTCUSDT", interval="15m", market="spot",
+        db,
+        shared_data / "prices_binance_spot_15m_2024_2025/BTC_USDT-15m_2024-01-01_2025-08-27.csv.gz",
+        symbol="BTCUSDT",
+        interval="15m",
+        market="spot",
     )
     detect(db)
     luna = _window(db, "ETH", "2022-05-09", "2022-05-13")  # LUNA/UST collapse, 1h candles

@@ -15,7 +15,9 @@ def load_candles(
     db: Database, path: Path, *, symbol: str, interval: str, market: str = "perp", venue: str = "binance"
 ) -> int:
     with db.write() as con:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{path}', header=true)").fetchall()]
+        cols = [
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{path}', header=true)").fetchall()
+        ]
         ms = "open_time_ms" if "open_time_ms" in cols else "open_time"
         qv = "quote_volume" if "quote_volume" in cols else "NULL"
         con.execute(
@@ -28,5 +30,7 @@ def load_candles(
             """,
             [venue, market, symbol, interval],
         )
-        row = con.execute("SELECT count(*) FROM candles WHERE symbol = ? AND interval = ?", [symbol, interval]).fetchone()
+        row = con.execute(
+            "SELECT count(*) FROM candles WHERE symbol = ? AND interval = ?", [symbol, interval]
+        ).fetchone()
     return int(row[0]) if row else 0

@@ -48,8 +48,12 @@ def detect_cmd(
         list[str] | None, typer.Option("--symbol", help="Only this venue symbol (repeatable), e.g. BTCUSDT.")
     ] = None,
     move_z: Annotated[float | None, typer.Option(help="Horizon-move z-score that fires 'move'.")] = None,
-    min_move_pct: Annotated[float | None, typer.Option(help="Smallest drawdown/run-up kept, percent.")] = None,
-    volume_multiple: Annotated[float | None, typer.Option(help="Volume multiple that fires 'volume'.")] = None,
+    min_move_pct: Annotated[
+        float | None, typer.Option(help="Smallest drawdown/run-up kept, percent.")
+    ] = None,
+    volume_multiple: Annotated[
+        float | None, typer.Option(help="Volume multiple that fires 'volume'.")
+    ] = None,
     horizon_min: Annotated[int | None, typer.Option(help="Minutes the move is measured over.")] = None,
     lookback_min: Annotated[
         int | None, typer.Option(help="Attribution: minutes of headlines before the flush start.")
@@ -140,7 +144,9 @@ def flushes_cmd(
     since: Annotated[
         str | None, typer.Option("--since", help="Flushes starting this long ago: 90m, 24h, 7d, 2w.")
     ] = None,
-    start: Annotated[str | None, typer.Option("--from", help="Flushes starting at/after (UTC date/time).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Flushes starting at/after (UTC date/time).")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Flushes starting before (UTC date/time).")] = None,
     min_severity: Annotated[
         float | None, typer.Option("--min-severity", help="Only flushes at least this severe (0-100).", min=0)
@@ -171,7 +177,17 @@ def flushes_cmd(
     if fmt is OutputFormat.json:
         typer.echo(to_json([flush_to_dict(f) for f in found]))
         return
-    cols = ["id", "asset", "start", "direction", "move %", "extreme %", "severity", "signals", "top catalysts"]
+    cols = [
+        "id",
+        "asset",
+        "start",
+        "direction",
+        "move %",
+        "extreme %",
+        "severity",
+        "signals",
+        "top catalysts",
+    ]
     rows = []
     for f in found:
         tops = "; ".join(
@@ -195,7 +211,9 @@ def flushes_cmd(
 
 @app.command("export", rich_help_panel=PANEL_DATA)
 def export_cmd(
-    out_dir: Annotated[Path, typer.Argument(help="Directory to write (replaced atomically).", file_okay=False)],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Directory to write (replaced atomically).", file_okay=False)
+    ],
     db: DbOption = None,
     wait: WaitOption = None,
     fmt: Annotated[str, typer.Option("--format", help="Only 'parquet' for now.")] = "parquet",

@@ -1,0 +1,57 @@
+"""`flushwatch export` writes hive-partitioned Parquet that DuckDB reads back; `flushes` renders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from flushwatch.storage.db import Database
+from tests.test_attribution import add_flush, add_headline
+from tests.test_detect import write_series
+from tests.test_detect_support import load_candles
+
+
+def test_export_parquet_partitions_and_replaces(db: Database, db_path: Path, tmp_path: Path, cli) -> None:
+    load_candles(db, write_series(tmp_path / "c.csv", minutes=90, seed=1), symbol="BTCUSDT", interval="1m")
+    with db.write() as con:
+        add_headline(con, "Exchange halts all customer withdrawals", minutes=-5)
+    out = tmp_path / "export"
+    (out / "stale").mkdir(parents=True)  # an older export is replaced whole
+    res = cli("export", "--format", "parquet", "--db", str(db_path), str(out))
+    assert res.code == 0, res.err
+    assert not (out / "stale").exists()
+    assert list((out / "candles").glob("symbol=BTCUSDT/interval=1m/month=2024-03/*.parquet"))
+    con = duckdb.connect()
+    n = con.execute(
+        f"SELECT count(*) FROM read_parquet('{out}/candles/**/*.parquet', hive_partitioning=true)"
+    )
+    assert n.fetchone() == (90,)
+    titles = con.execute(
+        f"SELECT title, sentiment FROM read_parquet('{out}/headlines/**/*.parquet')"
+    ).fetchall()
+    assert titles == [("Exchange halts all customer withdrawals", "bearish")]
+    assert not list(tmp_path.glob("export.tmp-*"))
+
+
+def test_flushes_command_json_and_table(db: Database, db_path: Path, cli) -> None:
+    with db.write() as con:
+        fid = add_flush(con)
+        hid = add_headline(con, "Exchange halts all customer withdrawals", minutes=-5)
+        add_headline(con, "Price slides as liquidations mount", minutes=5, market_report=True)
+    from flushwatch.scoring.attribution import attribute
+
+    attribute(db)
+    res = cli("flushes", "--db", str(db_path), "--from", "2024-06-01", "--asset", "BTC", "--format", "json")
+    assert res.code == 0, res.err
+    [flush] = json.loads(res.out)
+    assert flush["flush_id"] == fid and flush["direction"] == "long_flush"
+    first = flush["catalysts"][0]
+    assert first["headline_id"] == hid and first["rank"] == 1 and not first["is_coverage"]
+    assert {"title", "source", "published_at", "first_seen_at", "score"} <= set(first)
+    assert any(c["is_coverage"] for c in flush["catalysts"])
+    table = cli("flushes", "--db", str(db_path), "--since", "36500d", "--format", "markdown")
+    assert table.code == 0 and "Exchange halts" in table.out
+    assert cli("flushes", "--db", str(db_path), "--since", "soon").code == 2
+    assert cli("flushes", "--db", str(db_path), "--since", "7d", "--from", "2024-01-01").code == 2
