@@ -25,7 +25,11 @@ FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 _TAG_RE = re.compile(r"<[^>]{0,2000}>", re.DOTALL)
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 _SCRIPT_RE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
-_BLOCK_RE = re.compile(r"<\s*(br|/p|/div|/li|/h\d)\b[^>]*>", re.IGNORECASE)
+# Block-level tags separate words; inline tags (<b>, <em>, <a>) do not.
+_BLOCK_RE = re.compile(
+    r"</?\s*(br|p|div|li|ul|ol|h\d|tr|td|th|table|blockquote|figure|figcaption|img|hr|section|article)\b[^>]*>",
+    re.IGNORECASE,
+)
 _WS_RE = re.compile(r"\s+")  # str patterns: also NBSP and other Unicode spaces
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _LITERAL_ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
@@ -64,12 +68,13 @@ def clean_text(value: str | None) -> str:
         text = _COMMENT_RE.sub(" ", text)
         text = _SCRIPT_RE.sub(" ", text)
         text = _BLOCK_RE.sub(" ", text)
-        text = _TAG_RE.sub(" ", text)
+        text = _TAG_RE.sub("", text)
     if "&" in text:
         # Twice: feeds often double-escape ("&amp;#8217;").
         text = html.unescape(html.unescape(text))
         if "<" in text:
-            text = _TAG_RE.sub(" ", text)
+            text = _BLOCK_RE.sub(" ", text)
+            text = _TAG_RE.sub("", text)
     text = repair_mojibake(text)
     text = _CONTROL_RE.sub(" ", text)
     return _WS_RE.sub(" ", text).strip()
