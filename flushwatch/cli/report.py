@@ -1,1 +1,321 @@
-"""Commands for this domain are registered here (filled in by its issue)."""
+"""``flushwatch explain``, ``digest``, ``run``, ``watch`` and ``demo``: what users read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flushwatch.cli._app import PANEL_FLUSH, app
+from flushwatch.cli.options import DbOption, WaitOption, open_db
+from flushwatch.errors import ConfigError, PartialFailure
+
+if TYPE_CHECKING:
+    from flushwatch.scoring.explain import Explanation
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+
+
+def _duration(text: str, option: str) -> dt.timedelta:
+    m = _DURATION.match(text)
+    if not m:
+        raise ConfigError(f"{option} {text!r}: expected a duration like 90m, 24h, 7d or 2w")
+    return dt.timedelta(minutes=float(m.group(1)) * {"m": 1, "h": 60, "d": 1440, "w": 10080}[m.group(2)])
+
+
+def _instant(text: str, option: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r}: expected an ISO time like 2025-10-10T21:30Z") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class ExplainFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class DigestFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
+# -- explain ---------------------------------------------------------------------------------------
+
+
+def print_explanation(ex: Explanation, *, out: object = None) -> None:
+    """The terminal view of a flush: numbers, sparkline, catalysts with why, coverage, timeline."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flushwatch.scoring.charts import sparkline
+
+    console = Console(file=out or sys.stdout, soft_wrap=False, highlight=False)
+    f = ex.flush
+    move = f.extreme_move_pct if f.extreme_move_pct is not None else f.price_move_pct
+    console.print(f"[bold]Flush {f.flush_id}[/]: {f.asset} {f.direction.replace('_', ' ')} {move:+.2f}% "
+                  f"({f.symbol or '?'} {f.venue or ''} {f.market or ''} {f.interval})")
+    console.print(f"  start {f.start_at:%Y-%m-%d %H:%M} · trigger {f.trigger_at:%H:%M} · peak {f.peak_at:%H:%M} · "
+                  f"end {f.end_at:%H:%M} UTC")
+    liq = f"${f.liquidated_usd:,.0f} ({f.liquidation_note})" if f.liquidated_usd is not None else "not recorded"
+    console.print(f"  close-to-close {f.price_move_pct:+.2f}% · severity {f.severity:.0f}/100 · "
+                  f"signals {', '.join(f.signals)}{' · market-wide' if f.market_wide else ''}")
+    vm = "-" if f.volume_multiple is None else f"{f.volume_multiple:.1f}x"
+    oi = "-" if f.oi_change_pct is None else f"{f.oi_change_pct:+.1f}%"
+    fu = "-" if f.funding_before is None else f"{f.funding_before * 100:+.4f}%"
+    console.print(f"  liquidated {liq} · volume {vm} · open interest {oi} · funding before {fu}")
+    if ex.bars:
+        closes = [b.close for b in ex.bars]
+        console.print(f"  price {ex.bars[0].open_time:%H:%M} {sparkline(closes)} {ex.bars[-1].open_time:%H:%M}  "
+                      f"(low {min(b.low for b in ex.bars):,.1f}, high {max(b.high for b in ex.bars):,.1f})")
+    t = Table(title="Ranked catalysts (why each scored)", header_style="bold", title_justify="left")
+    for col in ("#", "time UTC", "delay", "headline", "source", "score", "why"):
+        t.add_column(col, overflow="fold")
+    for c in ex.catalysts:
+        t.add_row(str(c.rank), f"{c.headline_time:%H:%M}", f"{c.delay_s / 60:+.0f}m", c.title, c.source,
+                  f"{c.score:.1f}", c.why())
+    console.print(t)
+    if not ex.catalysts:
+        console.print("  no candidate catalysts: no headlines in the lookback window (or not attributed yet)")
+    if ex.coverage:
+        ct = Table(title="Coverage (reports the move; never the cause)", header_style="bold", title_justify="left")
+        for col in ("time UTC", "headline", "source"):
+            ct.add_column(col, overflow="fold")
+        for c in ex.coverage:
+            ct.add_row(f"{c.headline_time:%H:%M}", c.title, c.source)
+        console.print(ct)
+    tl = Table(title="Timeline", header_style="bold", title_justify="left")
+    for col in ("time UTC", "", "headline", "imp", "sentiment"):
+        tl.add_column(col, overflow="fold")
+    marks = {f.start_at: "▶ flush start", f.peak_at: "▼ peak" if f.direction == "long_flush" else "▲ peak"}
+    events: list[tuple[dt.datetime, int, tuple[str, ...]]] = [
+        (t0, 0, (f"{t0:%m-%d %H:%M}", "", f"[bold red]{label}[/]", "", "")) for t0, label in marks.items()
+    ]
+    for h in ex.headlines:
+        tag = f"#{h.catalyst_rank}" if h.catalyst_rank and not h.is_coverage else ("cov" if h.is_coverage else "")
+        events.append((h.at, 1, (f"{h.at:%m-%d %H:%M}", tag, h.title,
+                                 "-" if h.importance is None else f"{h.importance:.0f}", h.sentiment or "-")))
+    for _, _, row in sorted(events, key=lambda e: (e[0], e[1])):
+        tl.add_row(*row)
+    console.print(tl)
+
+
+@app.command("explain", rich_help_panel=PANEL_FLUSH)
+def explain_cmd(
+    flush_id: Annotated[int, typer.Argument(help="The flush id (see `flushwatch flushes`).")],
+    db: DbOption = None,
+    wait: WaitOption = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option("--chart", help="Also draw the flush to PATH.png (needs matplotlib) or PATH.html.",
+                     dir_okay=False),
+    ] = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", case_sensitive=False)] = ExplainFormat.text,
+) -> None:
+    """Why this flush, and why these headlines: numbers, timeline, ranked catalysts, coverage.
+
+    Example: [bold]flushwatch explain 1 --chart flush1.html[/]
+    """
+    from flushwatch.scoring.explain import explain
+
+    ex = explain(open_db(db, wait), flush_id)
+    if chart is not None:
+        from flushwatch.scoring.charts import write_chart
+
+        write_chart(ex, chart)
+        typer.echo(f"chart written to {chart}", err=True)
+    if fmt is ExplainFormat.json:
+        from flushwatch.cli.output import to_json
+
+        typer.echo(to_json(ex.to_dict()))
+    else:
+        print_explanation(ex)
+
+
+# -- digest ----------------------------------------------------------------------------------------
+
+
+@app.command("digest", rich_help_panel=PANEL_FLUSH)
+def digest_cmd(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="The UTC day, YYYY-MM-DD (deterministic output).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="A window ending now, e.g. 24h (default) or 7d.")
+    ] = None,
+    fmt: Annotated[DigestFormat, typer.Option("--format", "-f", case_sensitive=False)] = DigestFormat.markdown,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to FILE atomically instead of stdout.", dir_okay=False)
+    ] = None,
+) -> None:
+    """The daily digest for cron: flushes with catalysts, top headlines, sentiment, coverage warnings.
+
+    Same data, same bytes. Exits 3 (after writing) when data was missing: failed feeds, gaps in
+    market data, no headlines or unscored headlines.
+
+    Example: [bold]flushwatch digest --date 2025-10-10 --format html --out digest.html[/]
+    """
+    from flushwatch.scoring.digest import build_digest, day_window, render, since_window, write_atomic
+
+    if date and since:
+        raise ConfigError("give --date or --since, not both")
+    if date:
+        try:
+            window = day_window(dt.date.fromisoformat(date))
+        except ValueError as exc:
+            raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from exc
+    else:
+        window = since_window(_duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0))
+    digest = build_digest(open_db(db, wait), window)
+    text = render(digest, fmt.value)
+    if out is not None:
+        write_atomic(out, text)
+    else:
+        sys.stdout.write(text)
+    if digest.data_missing:
+        raise PartialFailure(
+            f"digest {window.label}: {len(digest.warnings)} coverage warnings",
+            [f"{w.kind} {w.subject}: {w.message}" for w in digest.warnings],
+        )
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+@app.command("run", rich_help_panel=PANEL_FLUSH)
+def run_cmd(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Skip fetching feeds.")] = False,
+    no_score: Annotated[bool, typer.Option("--no-score", help="Skip scoring new headlines.")] = False,
+    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Skip exchange REST fetches.")] = False,
+    no_detect: Annotated[bool, typer.Option("--no-detect", help="Skip flush detection.")] = False,
+    no_attribute: Annotated[bool, typer.Option("--no-attribute", help="Skip catalyst ranking.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Same as --no-ingest --no-fetch.")] = False,
+) -> None:
+    """One pass of everything, for cron: ingest, score, market fetch, detect, attribute.
+
+    A failing step is reported and the others still run; exits 3 when any step failed.
+
+    Example: [bold]flushwatch run --no-fetch[/]
+    """
+    from flushwatch.scoring.pipeline import RunOptions, run_pass
+
+    skip = {
+        name
+        for name, flag in (
+            ("ingest", no_ingest or offline), ("score", no_score), ("fetch", no_fetch or offline),
+            ("detect", no_detect), ("attribute", no_attribute),
+        )
+        if flag
+    }
+    database = open_db(db, wait)
+    with database.run("run") as run:
+        report = run_pass(database, RunOptions(frozenset(skip), run.run_id))
+        for s in report.steps:
+            run.counts[f"{s.name}_status"] = s.status
+            typer.echo(f"{s.name:<9} {s.status:<7} {s.elapsed_s:6.1f}s  {s.detail}")
+        if report.failed:
+            raise PartialFailure(
+                f"{len(report.failed)} of {len(report.steps)} steps failed: "
+                + ", ".join(s.name for s in report.failed),
+                [f"{s.name}: {s.detail}" for s in report.failed],
+            )
+
+
+# -- watch -----------------------------------------------------------------------------------------
+
+
+@app.command("watch", rich_help_panel=PANEL_FLUSH)
+def watch_cmd(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    every: Annotated[float, typer.Option("--every", help="Seconds between frames.", min=1)] = 60.0,
+    run_steps: Annotated[
+        bool, typer.Option("--run/--read-only", help="Run one offline-safe pass (score, detect, attribute) "
+                           "before each frame, or only read what other processes write.")
+    ] = False,
+    fetch: Annotated[bool, typer.Option("--fetch", help="With --run, also ingest feeds and fetch market data.")]
+    = False,
+    once: Annotated[bool, typer.Option("--once", help="Draw one frame and exit.")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Replay: show what was known at this UTC time.")] = None,
+    min_importance: Annotated[float, typer.Option(help="Hide headlines below this importance.")] = 40.0,
+) -> None:
+    """A live terminal view: latest important headlines, and a flush's candidate catalysts as they rank.
+
+    Each frame opens the database read-only for a moment, so writers are never kept waiting.
+
+    Example: [bold]flushwatch watch --run --fetch --every 30[/]
+    """
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from flushwatch.scoring.pipeline import RunOptions, run_pass
+    from flushwatch.scoring.watch import read_frame, render_frame
+
+    database = open_db(db, wait)
+    pinned = _instant(at, "--at") if at else None
+    skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
+
+    def frame() -> object:
+        if run_steps:
+            run_pass(database, RunOptions(skip))
+        return render_frame(read_frame(database, pinned, min_importance=min_importance))
+
+    console = Console()
+    if once or not console.is_terminal:
+        console.print(frame())  # type: ignore[arg-type]
+        return
+    with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:  # type: ignore[arg-type]
+        while True:
+            time.sleep(every)
+            live.update(frame())  # type: ignore[arg-type]
+
+
+# -- demo ------------------------------------------------------------------------------------------
+
+
+@app.command("demo", rich_help_panel=PANEL_FLUSH)
+def demo_cmd(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Demo database, recreated each run. Default: demo.duckdb in the user data dir.",
+                     dir_okay=False),
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also draw the demo flush to PATH.png or PATH.html.")
+    ] = None,
+) -> None:
+    """The main job on bundled data, offline: the 2025-10-10 BTC flush and the headlines before it.
+
+    Ingests bundled feed files, scores them with the shipped model, imports bundled Binance
+    candles, detects the flush, ranks its catalysts, then shows the explain view and a digest.
+
+    Example: [bold]flushwatch demo[/]
+    """
+    from flushwatch.demo.demo import run_demo
+
+    result = run_demo(db, say=lambda line: typer.echo(line, err=True))
+    from flushwatch.scoring.digest import render
+
+    if result.explanation is not None:
+        print_explanation(result.explanation)
+        if chart is not None:
+            from flushwatch.scoring.charts import write_chart
+
+            write_chart(result.explanation, chart)
+            typer.echo(f"chart written to {chart}", err=True)
+    sys.stdout.write("\n" + render(result.digest, "markdown"))
+    typer.echo(f"demo database: {result.db_path} (try: flushwatch explain {result.flush_id} --db {result.db_path})",
+               err=True)

@@ -1,0 +1,146 @@
+"""The live view behind ``flushwatch watch``: one read-only frame at a time.
+
+A frame is read in one short read-only session (the file is free again before the frame is
+drawn), so ``watch`` never keeps ``ingest --loop`` or the liquidation recorder waiting. When
+asked, each tick first runs one pass of the pipeline (:mod:`flushwatch.scoring.pipeline`),
+whose steps each hold the file for short transactions only.
+
+``now`` can be pinned to replay history (``--at``): the frame then shows what was known at
+that instant, headlines by the time a live poller would have seen them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flushwatch.storage.db import Connection, Database
+
+#: How far back a flush counts as "in progress or just over".
+ACTIVE_FLUSH_MIN = 180
+
+
+@dataclass(frozen=True)
+class WatchHeadline:
+    at: dt.datetime
+    headline_id: int
+    title: str
+    source: str
+    importance: float | None
+    sentiment: str | None
+
+
+@dataclass(frozen=True)
+class WatchCatalyst:
+    rank: int
+    title: str
+    score: float
+    is_coverage: bool
+
+
+@dataclass(frozen=True)
+class WatchFlush:
+    flush_id: int
+    asset: str
+    direction: str
+    start_at: dt.datetime
+    extreme_move_pct: float | None
+    severity: float
+    catalysts: tuple[WatchCatalyst, ...]
+
+
+@dataclass(frozen=True)
+class Frame:
+    now: dt.datetime
+    headlines: tuple[WatchHeadline, ...]
+    flushes: tuple[WatchFlush, ...]
+    latest_candle: dt.datetime | None
+
+
+_HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
+                 THEN h.first_seen_at ELSE h.published_at END"""
+
+
+def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0, limit: int = 12) -> Frame:
+    rows = con.execute(
+        f"""
+        WITH h AS (SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h),
+        s AS (
+            SELECT * FROM headline_scores
+            QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
+        )
+        SELECT h.t, h.headline_id, h.title, h.source, s.importance, s.sentiment
+          FROM h LEFT JOIN s USING (headline_id)
+         WHERE h.t <= $now AND (s.importance IS NULL OR s.importance >= $imp)
+         ORDER BY h.t DESC, h.headline_id DESC
+         LIMIT $limit
+        """,
+        {"now": now, "imp": min_importance, "limit": limit},
+    ).fetchall()
+    flushes = []
+    for fid, asset, direction, start, move, sev in con.execute(
+        """
+        SELECT flush_id, asset, direction, start_at, extreme_move_pct, severity FROM flushes
+         WHERE start_at <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
+         ORDER BY start_at DESC, flush_id
+        """,
+        {"now": now, "active": ACTIVE_FLUSH_MIN},
+    ).fetchall():
+        # Only catalysts a trader could have seen by `now` (replay shows the ranking as it formed).
+        cats = con.execute(
+            """
+            SELECT row_number() OVER (ORDER BY c.is_coverage, c.rank), h.title, c.score, c.is_coverage
+              FROM catalysts c JOIN headlines h USING (headline_id)
+             WHERE c.flush_id = ? AND c.headline_time <= ?
+            QUALIFY c.attribution_version = max(c.attribution_version) OVER ()
+             ORDER BY c.is_coverage, c.rank LIMIT 5
+            """,
+            [fid, now],
+        ).fetchall()
+        flushes.append(WatchFlush(fid, asset, direction, start, move, sev, tuple(WatchCatalyst(*c) for c in cats)))
+    latest = con.execute("SELECT max(open_time) FROM candles WHERE open_time <= ?", [now]).fetchone()
+    return Frame(now, tuple(WatchHeadline(*r) for r in rows), tuple(flushes), latest[0] if latest else None)
+
+
+def read_frame(db: Database, now: dt.datetime | None = None, **kwargs: float) -> Frame:
+    """One frame, read-only and short."""
+    now = now or dt.datetime.now(dt.UTC)
+    with db.read() as con:
+        return frame_in(con, now, **kwargs)  # type: ignore[arg-type]
+
+
+def render_frame(frame: Frame) -> object:
+    """A rich renderable for the frame (rich imported here: the CLI only)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[object] = [
+        Text(f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · latest candle "
+             f"{frame.latest_candle:%H:%M} UTC" if frame.latest_candle else
+             f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · no candles yet", style="bold")
+    ]
+    if frame.flushes:
+        for f in frame.flushes:
+            t = Table(title=f"FLUSH #{f.flush_id} {f.asset} {f.direction} "
+                      f"{(f.extreme_move_pct or 0):+.1f}% since {f.start_at:%H:%M} UTC (severity {f.severity:.0f})",
+                      title_style="bold red", header_style="bold")
+            t.add_column("#", justify="right")
+            t.add_column("candidate catalyst")
+            t.add_column("score", justify="right")
+            for c in f.catalysts:
+                t.add_row(str(c.rank), ("[coverage] " if c.is_coverage else "") + c.title, f"{c.score:.1f}")
+            parts.append(t)
+    else:
+        parts.append(Text("No flush in progress.", style="green"))
+    ht = Table(title="Latest important headlines", header_style="bold")
+    ht.add_column("time (UTC)")
+    ht.add_column("headline")
+    ht.add_column("source")
+    ht.add_column("imp", justify="right")
+    ht.add_column("sentiment")
+    for h in frame.headlines:
+        ht.add_row(f"{h.at:%m-%d %H:%M}", h.title, h.source,
+                   "-" if h.importance is None else f"{h.importance:.0f}", h.sentiment or "unscored")
+    parts.append(ht)
+    return Group(*parts)
