@@ -1,0 +1,140 @@
+"""Pure normalisation, identity, decide and parse rules: no database, no network."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flushwatch.errors import FeedError
+from flushwatch.ingest.news.decide import decide, plan_batch
+from flushwatch.ingest.news.normalise import (
+    canonical_url,
+    clean_text,
+    detect_language,
+    identity_keys,
+    normalise_item,
+    normalise_language,
+    resolve_time,
+)
+from flushwatch.ingest.news.parse import check_bytes, parse_feed
+from flushwatch.records.news import Decision, Existing, RawItem
+
+NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<p>Bitcoin <b>rallies</b></p>", "Bitcoin rallies"),
+        ("Fed &amp; SEC &#8217;talk&#8217;", "Fed & SEC \u2019talk\u2019"),
+        ("double &amp;#8217;escaped", "double \u2019escaped"),
+        ("  lots \n of\t\u00a0space  ", "lots of space"),
+        ("Ethereum\u00e2\u20ac\u2122s upgrade", "Ethereum\u2019s upgrade"),  # UTF-8 read as cp1252
+        ("Bitcoin\\xa0hits \\x93record\\x94", "Bitcoin hits \u201crecord\u201d"),  # literal escapes in dumps
+        ("line<br/>break", "line break"),
+        ("Caf\u00e9 na\u00efve r\u00e9sum\u00e9", "Caf\u00e9 na\u00efve r\u00e9sum\u00e9"),  # correct text untouched
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTP://WWW.CoinDesk.com/markets/2024/01/02/x/?utm_source=rss&utm_medium=feed",
+         "https://coindesk.com/markets/2024/01/02/x"),
+        ("https://cointelegraph.com/news/abc/amp", "https://cointelegraph.com/news/abc"),
+        ("https://amp.example.com/story?id=7&fbclid=zzz#comments", "https://example.com/story?id=7"),
+        ("https://cryptonews.comhttps://cryptonews.com/news/a.htm", "https://cryptonews.com/news/a.htm"),
+        ("https://site.test/a?b=2&a=1", "https://site.test/a?a=1&b=2"),
+        ("mailto:x@y.z", None),
+        ("", None),
+    ],
+)
+def test_canonical_url(url: str, canonical: str | None) -> None:
+    assert canonical_url(url) == canonical
+
+
+@given(st.text(max_size=200))
+def test_clean_text_is_idempotent_and_single_spaced(text: str) -> None:
+    once = clean_text(text)
+    assert "  " not in once and once == once.strip()
+    assert clean_text(once) == once
+
+
+def test_resolve_time_missing_future_and_offsets() -> None:
+    assert resolve_time(None, NOW) == (NOW, "missing")
+    assert resolve_time(NOW + dt.timedelta(hours=2), NOW) == (NOW, "future")
+    berlin = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert resolve_time(berlin, NOW) == (dt.datetime(2024, 3, 5, 11, 0, tzinfo=dt.UTC), None)
+    naive = dt.datetime(2024, 3, 5, 11, 0)
+    assert resolve_time(naive, NOW)[0].tzinfo is not None
+
+
+def test_languages() -> None:
+    assert normalise_language("en-US") == "en"
+    assert detect_language("Bitcoin price falls after the Fed decision") == "en"
+    assert detect_language("\u6bd4\u7279\u5e01\u4ef7\u683c\u4e0b\u8dcc") == "zh"
+    assert detect_language("\u0411\u0438\u0442\u043a\u043e\u0438\u043d \u043f\u0430\u0434\u0430\u0435\u0442") == "ru"
+
+
+def test_identity_keys_prefer_guid_and_meet_on_url() -> None:
+    k1 = identity_keys(source="X", guid="abc-1", canonical="https://x.test/a", title="T", published=None)
+    assert k1 == ("guid:x:abc-1", "url:https://x.test/a")
+    # A permalink GUID is keyed by its canonical URL, so http/https/AMP variants meet.
+    k2 = identity_keys(source="X", guid="http://www.x.test/a/amp", canonical=None, title="T", published=None)
+    assert k2 == ("url:https://x.test/a",)
+    k3 = identity_keys(source="X", guid=None, canonical=None, title="Same  title", published=NOW)
+    k4 = identity_keys(source="X", guid=None, canonical=None, title="same title", published=NOW)
+    assert k3 == k4 and k3[0].startswith("title:x:")
+
+
+def _item(title: str, guid: str | None = "g1", url: str | None = "https://x.test/a") -> object:
+    h = normalise_item(RawItem(guid, url, title, None, NOW), source="X", first_seen=NOW, origin="feed")
+    assert h is not None
+    return h
+
+
+def test_decide_is_pure() -> None:
+    h = _item("Bitcoin rallies")
+    assert decide(None, h) is Decision.new  # type: ignore[arg-type]
+    same = Existing(1, h.dedup_key, h.title, h.content_hash)  # type: ignore[attr-defined]
+    assert decide(same, h) is Decision.duplicate  # type: ignore[arg-type]
+    changed = Existing(1, h.dedup_key, "Bitcoin rallies 5%", "other-hash")  # type: ignore[attr-defined]
+    assert decide(changed, h) is Decision.updated  # type: ignore[arg-type]
+
+
+def test_plan_batch_dedups_within_batch_and_across_keys() -> None:
+    a = _item("Bitcoin rallies")
+    a_again = _item("Bitcoin rallies")
+    a_changed = _item("Bitcoin rallies 5%")
+    other_guid_same_url = _item("Bitcoin rallies 5%", guid="g2")
+    plan = plan_batch([a, a_again, a_changed, other_guid_same_url], {})  # type: ignore[list-item]
+    # One article: stored once, with its latest title; the repeats are duplicates.
+    assert len(plan.new) == 1 and plan.new[0].title == "Bitcoin rallies 5%"
+    assert plan.new[0].dedup_key == "guid:x:g1"
+    assert plan.duplicate == 2 and not plan.updated
+    # Stored row keyed by URL; new item keyed by GUID with the same URL -> an update, not new.
+    stored = Existing(7, "url:https://x.test/a", "Old title", "old")
+    plan2 = plan_batch([a], {"url:https://x.test/a": stored})  # type: ignore[list-item]
+    assert not plan2.new and plan2.updated[0][0].headline_id == 7
+
+
+def test_check_bytes_refuses_entities_and_html() -> None:
+    with pytest.raises(FeedError, match="entities"):
+        check_bytes("u", b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "b">]><rss/>', None)
+    with pytest.raises(FeedError, match="HTML"):
+        check_bytes("u", b"\n<!doctype html><html><body/></html>", "text/html; charset=utf-8")
+    with pytest.raises(FeedError, match="encoding"):
+        check_bytes("u", '<?xml version="1.0" encoding="utf-8"?><rss>\u00e9</rss>'.encode("latin-1"), None)
+    with pytest.raises(FeedError, match="empty"):
+        check_bytes("u", b"  ", None)
+
+
+def test_parse_feed_rejects_non_feed_xml() -> None:
+    with pytest.raises(FeedError):
+        parse_feed("u", b'<?xml version="1.0"?><note><to>x</to></note>', "application/xml")
