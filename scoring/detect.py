@@ -31,11 +31,12 @@ from flushwatch.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
-#: Candle markets detection reads; mark and index candles carry no volume and duplicate perp.
-DETECT_MARKETS = ("perp", "spot")
+#: Candle markets detection reads. Index and mark candles carry no volume, so only their price
+#: signals can fire; they rank last when a perp or spot series of the asset flags the same flush.
+DETECT_MARKETS = ("perp", "spot", "index", "mark")
 
 #: Priority when two series of one asset both flag the same flush: perp over spot, fine over coarse.
-_MARKET_RANK = "CASE market WHEN 'perp' THEN 0 WHEN 'spot' THEN 1 ELSE 2 END"
+_MARKET_RANK = "CASE market WHEN 'perp' THEN 0 WHEN 'spot' THEN 1 WHEN 'index' THEN 2 ELSE 3 END"
 
 ASSET_SQL = "regexp_replace(upper({col}), '(USDT|USDC|BUSD|FDUSD|USD)$', '')"
 
@@ -123,7 +124,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                coalesce(c.quote_volume, c.volume * c.close, 0) AS vol,
                s.cutoff
           FROM candles c
-          JOIN _detect_series s
+          JOIN _detect_batch s
             ON s.venue = c.venue AND s.market = c.market AND s.symbol = c.symbol
            AND s.interval = c.interval
          WHERE c.interval = '{interval}' AND c.open_time >= s.compute_from AND c.close > 0
@@ -133,7 +134,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                time_bucket(INTERVAL '{m} minutes', l.event_time) AS open_time,
                sum(l.notional_usd) AS liq_usd
           FROM liquidations l
-          JOIN (SELECT venue, symbol, min(compute_from) AS f FROM _detect_series
+          JOIN (SELECT venue, symbol, min(compute_from) AS f FROM _detect_batch
                  WHERE interval = '{interval}' GROUP BY ALL) s
             ON s.venue = l.venue AND s.symbol = l.symbol AND l.event_time >= s.f
          GROUP BY ALL
@@ -331,10 +332,13 @@ def detect(
             """
         )
         con.executemany("INSERT INTO _detect_series VALUES (?, ?, ?, ?, ?, ?, ?)", plan)
-        intervals = sorted({p[3] for p in plan})
-        con.execute("CREATE OR REPLACE TEMP TABLE _detect_events AS " + _events_sql(det, intervals[0]))
-        for interval in intervals[1:]:
-            con.execute("INSERT INTO _detect_events " + _events_sql(det, interval))
+        # One series at a time: window functions then sort ~0.5M rows, not 10M, which keeps
+        # peak memory flat however many series there are.
+        for i, p in enumerate(plan):
+            con.execute("CREATE OR REPLACE TEMP TABLE _detect_batch AS SELECT * FROM _detect_series LIMIT 0")
+            con.execute("INSERT INTO _detect_batch VALUES (?, ?, ?, ?, ?, ?, ?)", list(p))
+            verb = "CREATE OR REPLACE TEMP TABLE _detect_events AS " if i == 0 else "INSERT INTO _detect_events "
+            con.execute(verb + _events_sql(det, p[3]))
         bars_row = con.execute(
             """SELECT count(*) FROM candles c JOIN _detect_series s USING (venue, market, symbol, interval)
                WHERE c.open_time >= s.compute_from"""
