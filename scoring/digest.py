@@ -135,19 +135,22 @@ def since_window(since: dt.timedelta, now: dt.datetime) -> Window:
 _HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
                  THEN h.first_seen_at ELSE h.published_at END"""
 
-_SCORED_SQL = f"""
-CREATE OR REPLACE TEMP VIEW _dg_h AS
-WITH h AS (
+# A CTE prefix (a read-only connection cannot create views): the window's headlines with their
+# latest score. Queries using it take $start and $end.
+_DG_H = f"""
+WITH _h AS (
     SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h
 ),
-s AS (
+_s AS (
     SELECT * FROM headline_scores
     QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
+),
+_dg_h AS (
+    SELECT _h.*, _s.importance, _s.sentiment, _s.sentiment_score, _s.event_type, _s.is_market_report,
+           _s.headline_id IS NOT NULL AS scored
+      FROM _h LEFT JOIN _s USING (headline_id)
+     WHERE _h.t >= $start AND _h.t < $end
 )
-SELECT h.*, s.importance, s.sentiment, s.sentiment_score, s.event_type, s.is_market_report,
-       s.headline_id IS NOT NULL AS scored
-  FROM h LEFT JOIN s USING (headline_id)
- WHERE h.t >= $start AND h.t < $end
 """
 
 
@@ -174,26 +177,28 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
             [r[0], CATALYSTS_PER_FLUSH],
         ).fetchall()
         cov = con.execute(
-            """SELECT count(*) FROM catalysts WHERE flush_id = ? AND is_coverage
-               QUALIFY attribution_version = max(attribution_version) OVER ()""",
+            """SELECT count(*) FROM catalysts
+                WHERE flush_id = $1 AND is_coverage
+                  AND attribution_version = (SELECT max(attribution_version) FROM catalysts WHERE flush_id = $1)""",
             [r[0]],
         ).fetchone()
         out.append(DigestFlush(*r, tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0))
     return out
 
 
-def _top_headlines(con: Connection) -> list[DigestHeadline]:
+def _top_headlines(con: Connection, w: Window) -> list[DigestHeadline]:
     rows = con.execute(
-        """
+        _DG_H
+        + """
         SELECT d.headline_id, d.t, d.title, d.source, round(d.importance, 1), d.sentiment, d.event_type,
                coalesce((SELECT list(asset ORDER BY asset) FROM headline_assets a
                           WHERE a.headline_id = d.headline_id), []) AS assets
           FROM _dg_h d
          WHERE d.scored AND NOT d.is_market_report
          ORDER BY d.importance DESC, d.t, d.headline_id
-         LIMIT ?
+         LIMIT $limit
         """,
-        [TOP_HEADLINES],
+        {"start": w.start, "end": w.end, "limit": TOP_HEADLINES},
     ).fetchall()
     return [DigestHeadline(*r[:7], tuple(r[7])) for r in rows]
 
@@ -201,8 +206,9 @@ def _top_headlines(con: Connection) -> list[DigestHeadline]:
 def _sentiment(con: Connection, w: Window) -> list[AssetSentiment]:
     quarter = (w.end - w.start) / 4
     rows = con.execute(
-        """
-        WITH x AS (
+        _DG_H
+        + """,
+        x AS (
             SELECT a.asset, d.sentiment, d.sentiment_score,
                    least(3, CAST(floor(epoch(d.t - $start) / $q) AS INTEGER)) AS qtr
               FROM _dg_h d JOIN headline_assets a USING (headline_id)
@@ -213,17 +219,16 @@ def _sentiment(con: Connection, w: Window) -> list[AssetSentiment]:
                    count(*) FILTER (WHERE sentiment = 'bearish') AS bear,
                    count(*) FILTER (WHERE sentiment = 'neutral') AS neut,
                    count(*) FILTER (WHERE sentiment = 'bullish') AS bull,
-                   round(avg(sentiment_score), 3) AS mean
+                   round(avg(sentiment_score), 3) AS mean,
+                   [round(avg(sentiment_score) FILTER (WHERE qtr = 0), 3),
+                    round(avg(sentiment_score) FILTER (WHERE qtr = 1), 3),
+                    round(avg(sentiment_score) FILTER (WHERE qtr = 2), 3),
+                    round(avg(sentiment_score) FILTER (WHERE qtr = 3), 3)] AS quarters
               FROM x GROUP BY asset
-        ),
-        q AS (
-            SELECT asset, qtr, round(avg(sentiment_score), 3) AS mean FROM x GROUP BY asset, qtr
         )
-        SELECT per.*, [ (SELECT mean FROM q WHERE q.asset = per.asset AND q.qtr = i)
-                        FOR i IN range(4) ] AS quarters
-          FROM per ORDER BY per.asset
+        SELECT * FROM per ORDER BY asset
         """,
-        {"start": w.start, "q": quarter.total_seconds(), "assets": list(MAJOR_ASSETS)},
+        {"start": w.start, "end": w.end, "q": quarter.total_seconds(), "assets": list(MAJOR_ASSETS)},
     ).fetchall()
     return [AssetSentiment(*r[:6], tuple(r[6])) for r in rows]
 
@@ -311,9 +316,9 @@ def _warnings(con: Connection, w: Window, headline_count: int, unscored: int) ->
 
 
 def build_digest_in(con: Connection, w: Window) -> Digest:
-    con.execute(_SCORED_SQL, {"start": w.start, "end": w.end})
     counts = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT scored), max(t) FROM _dg_h"
+        _DG_H + "SELECT count(*), count(*) FILTER (WHERE NOT scored), max(t) FROM _dg_h",
+        {"start": w.start, "end": w.end},
     ).fetchone()
     n, unscored, newest_h = (counts or (0, 0, None))
     newest_c = con.execute(
@@ -325,7 +330,7 @@ def build_digest_in(con: Connection, w: Window) -> Digest:
         data_until=max(times) if times else None,
         headline_count=int(n),
         flushes=tuple(_flushes(con, w)),
-        top_headlines=tuple(_top_headlines(con)),
+        top_headlines=tuple(_top_headlines(con, w)),
         sentiment=tuple(_sentiment(con, w)),
         warnings=tuple(_warnings(con, w, int(n), int(unscored))),
     )

@@ -228,11 +228,13 @@ c AS (
     QUALIFY attribution_version = max(attribution_version) OVER ()
 ),
 w AS (
-    SELECT h.t, h.headline_id, h.title, h.source, s.importance, s.sentiment, c.rank, coalesce(c.is_coverage, s.is_market_report, FALSE) AS cov
+    SELECT h.t, h.headline_id, h.title, h.source, s.importance, s.sentiment, c.rank,
+           coalesce(c.is_coverage, s.is_market_report, FALSE) AS cov
       FROM h LEFT JOIN s USING (headline_id) LEFT JOIN c USING (headline_id)
-     WHERE h.t BETWEEN $from AND $to
+     WHERE h.t BETWEEN $from AND $to OR c.rank IS NOT NULL  -- catalysts always, whatever their time
     QUALIFY c.rank IS NOT NULL
-         OR row_number() OVER (ORDER BY s.importance DESC NULLS LAST, h.t, h.headline_id) <= $limit
+         OR row_number() OVER (PARTITION BY c.rank IS NULL
+                               ORDER BY s.importance DESC NULLS LAST, h.t, h.headline_id) <= $limit
 )
 SELECT * FROM w ORDER BY t, headline_id
 """

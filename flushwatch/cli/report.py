@@ -57,7 +57,10 @@ def print_explanation(ex: Explanation, *, out: object = None) -> None:
 
     from flushwatch.scoring.charts import sparkline
 
-    console = Console(file=out or sys.stdout, soft_wrap=False, highlight=False)
+    stream = out or sys.stdout
+    # Off a terminal (pipes, cron mail) keep lines long rather than folding titles.
+    console = Console(file=stream, soft_wrap=False, highlight=False,
+                      width=None if getattr(stream, "isatty", lambda: False)() else 140)
     f = ex.flush
     move = f.extreme_move_pct if f.extreme_move_pct is not None else f.price_move_pct
     console.print(f"[bold]Flush {f.flush_id}[/]: {f.asset} {f.direction.replace('_', ' ')} {move:+.2f}% "
@@ -75,22 +78,19 @@ def print_explanation(ex: Explanation, *, out: object = None) -> None:
         closes = [b.close for b in ex.bars]
         console.print(f"  price {ex.bars[0].open_time:%H:%M} {sparkline(closes)} {ex.bars[-1].open_time:%H:%M}  "
                       f"(low {min(b.low for b in ex.bars):,.1f}, high {max(b.high for b in ex.bars):,.1f})")
-    t = Table(title="Ranked catalysts (why each scored)", header_style="bold", title_justify="left")
-    for col in ("#", "time UTC", "delay", "headline", "source", "score", "why"):
-        t.add_column(col, overflow="fold")
+    console.print("\n[bold]Ranked catalysts[/] (score = sum of the components shown under each)")
     for c in ex.catalysts:
-        t.add_row(str(c.rank), f"{c.headline_time:%H:%M}", f"{c.delay_s / 60:+.0f}m", c.title, c.source,
-                  f"{c.score:.1f}", c.why())
-    console.print(t)
+        console.print(f"  {c.rank:>2}. {c.score:5.1f}  {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  "
+                      f"{c.title} — {c.source}", markup=False)
+        console.print(f"             why: {c.why()}", markup=False)
     if not ex.catalysts:
-        console.print("  no candidate catalysts: no headlines in the lookback window (or not attributed yet)")
+        console.print("  none: no headlines in the lookback window (or not attributed yet)")
     if ex.coverage:
-        ct = Table(title="Coverage (reports the move; never the cause)", header_style="bold", title_justify="left")
-        for col in ("time UTC", "headline", "source"):
-            ct.add_column(col, overflow="fold")
+        console.print("\n[bold]Coverage[/] (reports the move; shown, never the cause)")
         for c in ex.coverage:
-            ct.add_row(f"{c.headline_time:%H:%M}", c.title, c.source)
-        console.print(ct)
+            console.print(f"      {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  {c.title} — {c.source}",
+                          markup=False)
+    console.print()
     tl = Table(title="Timeline", header_style="bold", title_justify="left")
     for col in ("time UTC", "", "headline", "imp", "sentiment"):
         tl.add_column(col, overflow="fold")
