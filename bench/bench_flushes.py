@@ -15,6 +15,8 @@ Usage: python bench/bench_flushes.py [--perps 20] [--days 365] [--liquidations 5
 Targets (issue 6): full detect <= 30 s, incremental <= 2 s, flushes/explain <= 1 s, peak <= 2 GiB.
 """
 
+# ruff: noqa: E501  (long SQL and table lines in a script)
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +31,12 @@ from pathlib import Path
 
 import duckdb
 
-TARGETS = {"detect (full)": 30.0, "detect (incremental, +1 day)": 2.0, "flushes --since 365d": 1.0, "explain": 1.0}
+TARGETS = {
+    "detect (full)": 30.0,
+    "detect (incremental, +1 day)": 2.0,
+    "flushes --since 365d": 1.0,
+    "explain": 1.0,
+}
 
 
 def generate(path: Path, perps: int, days: int, liquidations: int, headlines: int) -> dict[str, float]:
@@ -155,15 +162,22 @@ def main() -> None:
     db = tmpdir / "bench.duckdb"
     for p in (db, db.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)
-    print(f"generating {a.perps} perps x {a.days} days of 1m candles, {a.liquidations:,} liquidations, "
-          f"{a.headlines:,} scored headlines into {db}", flush=True)
+    print(
+        f"generating {a.perps} perps x {a.days} days of 1m candles, {a.liquidations:,} liquidations, "
+        f"{a.headlines:,} scored headlines into {db}",
+        flush=True,
+    )
     gen = generate(db, a.perps, a.days, a.liquidations, a.headlines)
     con = duckdb.connect(str(db), read_only=True)
     n_candles = con.execute("SELECT count(*) FROM candles").fetchone()[0]  # type: ignore[index]
     n_held = con.execute("SELECT count(*) FROM held_day").fetchone()[0]  # type: ignore[index]
     con.close()
-    print("generated in " + ", ".join(f"{k} {v:.1f} s" for k, v in gen.items())
-          + f"; candles {n_candles + n_held:,}", flush=True)
+    print(
+        "generated in "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in gen.items())
+        + f"; candles {n_candles + n_held:,}",
+        flush=True,
+    )
     env = dict(os.environ, FLUSHWATCH_SNAPSHOT="0", FLUSHWATCH_DB=str(db))
     results: list[tuple[str, float, float, str]] = []
 
@@ -193,7 +207,9 @@ def main() -> None:
     print(f"{'step':32} {'wall s':>8} {'target s':>9} {'peak RSS MiB*':>14}  notes")
     for name, wall, rss, note in results:
         print(f"{name:32} {wall:8.2f} {TARGETS.get(name, float('nan')):9.1f} {rss:14.0f}  {note}")
-    print("* peak RSS = max over the child processes run so far (ru_maxrss of RUSAGE_CHILDREN); target 2048 MiB")
+    print(
+        "* peak RSS = max over the child processes run so far (ru_maxrss of RUSAGE_CHILDREN); target 2048 MiB"
+    )
     if not a.keep:
         import shutil
 

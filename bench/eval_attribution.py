@@ -11,6 +11,8 @@ Titles are cut to 34 characters: the shared headlines are third-party text.
 Usage: python bench/eval_attribution.py [--keep DIR] [--no-score]
 """
 
+# ruff: noqa: E501  (long SQL and table lines in a script)
+
 from __future__ import annotations
 
 import argparse
@@ -36,18 +38,50 @@ class Event:
 
 
 EVENTS = (
-    Event("LUNA/UST collapse", "BTC", "2022-05-09", "2022-05-13", "UST depeg, Terra/LFG selling", r"terra|luna|\bust\b|lfg|do kwon"),
+    Event(
+        "LUNA/UST collapse",
+        "BTC",
+        "2022-05-09",
+        "2022-05-13",
+        "UST depeg, Terra/LFG selling",
+        r"terra|luna|\bust\b|lfg|do kwon",
+    ),
     Event("Celsius pause", "ETH", "2022-06-12", "2022-06-15", "Celsius freezes withdrawals", r"celsius"),
-    Event("FTX: Binance LOI", "BTC", "2022-11-08 12:00", "2022-11-09 06:00", "FTX liquidity crunch, Binance deal", r"ftx|binance|ftt|sbf|bankman"),
-    Event("FTX: deal dropped", "BTC", "2022-11-09 12:00", "2022-11-10 06:00", "Binance walks away from FTX", r"ftx|binance|ftt|sbf|bankman"),
-    Event("2025-11-21 sell-off", "BTC", "2025-11-20 12:00", "2025-11-22", "risk-off, fading Dec. rate-cut odds", r"fed|rate|nvidia|jobs|payroll|powell"),
-    Event("2026-02-05 deleveraging", "BTC", "2026-02-05", "2026-02-07", "(not in the model's knowledge)", r"$^"),
+    Event(
+        "FTX: Binance LOI",
+        "BTC",
+        "2022-11-08 12:00",
+        "2022-11-09 06:00",
+        "FTX liquidity crunch, Binance deal",
+        r"ftx|binance|ftt|sbf|bankman",
+    ),
+    Event(
+        "FTX: deal dropped",
+        "BTC",
+        "2022-11-09 12:00",
+        "2022-11-10 06:00",
+        "Binance walks away from FTX",
+        r"ftx|binance|ftt|sbf|bankman",
+    ),
+    Event(
+        "2025-11-21 sell-off",
+        "BTC",
+        "2025-11-20 12:00",
+        "2025-11-22",
+        "risk-off, fading Dec. rate-cut odds",
+        r"fed|rate|nvidia|jobs|payroll|powell",
+    ),
+    Event(
+        "2026-02-05 deleveraging", "BTC", "2026-02-05", "2026-02-07", "(not in the model's knowledge)", r"$^"
+    ),
 )
 
 
 def _load_candles(db: Database, path: Path, symbol: str, interval: str, market: str) -> None:
     with db.write() as con:
-        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{path}', header=true)").fetchall()]
+        cols = [
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{path}', header=true)").fetchall()
+        ]
         ms = "open_time_ms" if "open_time_ms" in cols else "open_time"
         qv = "quote_volume" if "quote_volume" in cols else "NULL"
         con.execute(
@@ -65,12 +99,26 @@ def build(db: Database, data: Path, score: bool) -> str:
 
     for f in sorted((data / "prices_binance_usdm_btcusdt_1m_flush_windows").glob("*.csv")):
         _load_candles(db, f, "BTCUSDT", "1m", "perp")
-    _load_candles(db, next((data / "prices_binance_usdm_btcusdt_1h_2019_2022").glob("BTC_USDT-1h*.gz")), "BTCUSDT", "1h", "perp")
-    _load_candles(db, next((data / "prices_binance_spot_1h_2017_2022").glob("ETH_USDT-1h*.gz")), "ETHUSDT", "1h", "spot")
+    _load_candles(
+        db,
+        next((data / "prices_binance_usdm_btcusdt_1h_2019_2022").glob("BTC_USDT-1h*.gz")),
+        "BTCUSDT",
+        "1h",
+        "perp",
+    )
+    _load_candles(
+        db, next((data / "prices_binance_spot_1h_2017_2022").glob("ETH_USDT-1h*.gz")), "ETHUSDT", "1h", "spot"
+    )
     ftx = data / "prices_binance_2022q4_ftx_window"
     _load_candles(db, next(ftx.glob("ETH_USDT-1h-usdm*.gz")), "ETHUSDT", "1h", "perp")
     _load_candles(db, next(ftx.glob("SOL_USDT-1h-usdm*.gz")), "SOLUSDT", "1h", "perp")
-    _load_candles(db, next((data / "prices_binance_btcusdt_5m_priceindex_2025q4").glob("*.gz")), "BTCUSDT", "5m", "index")
+    _load_candles(
+        db,
+        next((data / "prices_binance_btcusdt_5m_priceindex_2025q4").glob("*.gz")),
+        "BTCUSDT",
+        "5m",
+        "index",
+    )
     five = data / "prices_binance_usdm_5m_2025_12_2026_01"
     _load_candles(db, next(five.glob("BTC_USDT_USDT-5m*.gz")), "BTCUSDT", "5m", "perp")
     _load_candles(db, next(five.glob("ETH_USDT_USDT-5m*.gz")), "ETHUSDT", "5m", "perp")
@@ -112,8 +160,10 @@ def main() -> None:
 
     rep = detect_and_attribute(db)
     print(f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}\n")
-    print("| event | flush (asset, interval, start UTC, move) | #1 cause (title cut to 34 chars, source, score) "
-          "| documented catalyst | #1 matches | best match rank |")
+    print(
+        "| event | flush (asset, interval, start UTC, move) | #1 cause (title cut to 34 chars, source, score) "
+        "| documented catalyst | #1 matches | best match rank |"
+    )
     print("|---|---|---|---|---|---|")
     for ev in EVENTS:
         start = dt.datetime.fromisoformat(ev.start).replace(tzinfo=dt.UTC)
