@@ -1,0 +1,111 @@
+"""Pure parts of scoring: event rules, the market-report flag, language guess, label maps."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from flushwatch.errors import ModelError
+from flushwatch.nlp.events import EVENT_TYPES, SEVERITY, classify_event, is_market_report
+from flushwatch.nlp.importance import DEFAULT_WEIGHTS, importance, salience
+from flushwatch.nlp.labels import label_map_from_config
+from flushwatch.nlp.language import detect_language
+from flushwatch.records.scores import ImportanceContext, TextScore
+
+EVAL = Path(__file__).resolve().parent.parent / "models" / "eval"
+
+REQUIRED = {
+    "regulation", "legal", "hack_exploit", "exchange_trouble", "etf_institutional", "macro", "listing",
+    "protocol", "partnership_adoption", "stablecoin_depeg", "whale_onchain", "market_move",
+    "analysis_opinion", "promotion_other",
+}
+
+
+def test_taxonomy_covers_the_issue_list_and_every_type_has_a_severity() -> None:
+    assert REQUIRED <= set(EVENT_TYPES)
+    assert all(0.0 <= SEVERITY[t] <= 1.0 for t in EVENT_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Exchange halts all withdrawals as regulators circle", "exchange_trouble"),
+        ("Lending protocol drained of $12M by attacker", "hack_exploit"),
+        ("Stablecoin loses its peg and trades at 91 cents", "stablecoin_depeg"),
+        ("Fed hikes rates by 50 basis points", "macro"),
+        ("Whale sends 3000 BTC to Kraken", "whale_onchain"),
+    ],
+)
+def test_clear_event_types(title: str, expected: str) -> None:
+    assert classify_event(title).event_type == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "report"),
+    [
+        ("BTC drops 5%", True),
+        ("$600M liquidated in four hours", True),
+        ("Ether jumps 9% to $3,100", True),
+        ("Bitcoin drops 5% after SEC sues major exchange", False),
+        ("SEC sues major exchange", False),
+        ("Analyst expects a choppy week for bitcoin", False),
+    ],
+)
+def test_market_report_flag(title: str, report: bool) -> None:
+    assert is_market_report(title) is report
+    if report:
+        assert classify_event(title).event_type == "market_move"
+
+
+def test_eval_sets_are_well_formed_and_cover_every_type() -> None:
+    for name in ("event_types.csv", "event_types_holdout.csv"):
+        rows = list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
+        assert len(rows) >= 40
+        assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
+        assert {r["is_market_report"] for r in rows} <= {"true", "false"}
+    dev = list(csv.DictReader((EVAL / "event_types.csv").open(encoding="utf-8")))
+    assert {r["event_type"] for r in dev} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("SEC sues exchange over unregistered securities", "en"),
+        ("BTC ETF inflows", "en"),
+        ("Bitcoin cae un 5% tras la decisión de la Fed", "es"),
+        ("Le bitcoin chute après la décision de la Fed", "fr"),
+        ("比特币价格暴跌", "zh"),
+        ("Биткоин упал ниже 60 тысяч", "ru"),
+        ("🚀🚀🚀", None),
+        ("", None),
+    ],
+)
+def test_language_guess(text: str, lang: str | None) -> None:
+    assert detect_language(text) == lang
+
+
+def test_label_maps_from_hub_style_configs() -> None:
+    assert label_map_from_config({0: "negative", 1: "neutral", 2: "positive"}, model="m") == {
+        "negative": "bearish", "neutral": "neutral", "positive": "bullish"}
+    assert label_map_from_config({0: "Bearish", 1: "Bullish"}, model="m") == {
+        "Bearish": "bearish", "Bullish": "bullish"}
+    with pytest.raises(ModelError, match="LABEL_0"):
+        label_map_from_config({0: "LABEL_0", 1: "LABEL_1"}, model="m")
+
+
+def _text(severity: float, sentiment: float = 0.0, report: bool = False) -> TextScore:
+    return TextScore("neutral", 0.3, 0.4, 0.3, sentiment, "x", 0.5, report, "en", (), severity)
+
+
+def test_importance_orders_what_a_trader_needs_first() -> None:
+    major = ImportanceContext(assets=("BTC",), outlet_count=6, feed_tier=1, is_first_report=True)
+    small = ImportanceContext(assets=("PEPE",), outlet_count=1, feed_tier=3, is_first_report=True)
+    echo = ImportanceContext(assets=("BTC",), outlet_count=6, feed_tier=1, is_first_report=False)
+    assert importance(_text(1.0, 0.8), major) > importance(_text(1.0, 0.8), small)
+    assert importance(_text(1.0, 0.8), major) > importance(_text(1.0, 0.8), echo)
+    assert importance(_text(1.0), major) > importance(_text(0.05), major)
+    assert salience(["BTC", "PEPE"]) == 1.0 and salience([]) == 0.4
+    for ctx in (major, small, ImportanceContext()):
+        assert 0.0 <= importance(_text(0.5, -1.0, True), ctx, DEFAULT_WEIGHTS) <= 100.0
