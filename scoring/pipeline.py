@@ -50,22 +50,23 @@ class RunOptions:
 
 
 def _ingest(db: Database, run_id: int | None) -> str:
-    from flushwatch.ingest.news import ingest as news
+    from flushwatch.ingest.news.service import run_ingest
 
-    summary = news.ingest(db)
-    return str(summary.line()) if hasattr(summary, "line") else str(summary)
+    return run_ingest(db).line()
 
 
 def _score(db: Database, run_id: int | None) -> str:
     from flushwatch.nlp.pipeline import score_unscored
 
-    return str(score_unscored(db))
+    s = score_unscored(db)
+    return f"{s.scored} scored, {s.already_scored} already scored ({s.model_name}@{s.model_revision})"
 
 
 def _fetch(db: Database, run_id: int | None) -> str:
-    from flushwatch.ingest.market import fetch as market_fetch
+    # The market stage's one-pass REST fetch (ingest/market); "not available" until it exists.
+    from flushwatch.ingest.market.service import fetch_market  # type: ignore[import-not-found]
 
-    return str(market_fetch.fetch_all(db))
+    return str(fetch_market(db))
 
 
 def _detect(db: Database, run_id: int | None) -> str:
