@@ -103,7 +103,9 @@ def png_bytes(ex: Explanation) -> bytes:
         ax1.annotate(
             f"#{c.rank}", (c.headline_time, max(closes)), fontsize=8, color="#c00000", ha="left", va="top"
         )
-    ax1.set_title(f"flush {f.flush_id}: {f.asset} {f.direction} {f.extreme_move_pct or f.price_move_pct:+.1f}%")
+    ax1.set_title(
+        f"flush {f.flush_id}: {f.asset} {f.direction} {f.extreme_move_pct or f.price_move_pct:+.1f}%"
+    )
     ax1.set_ylabel(f"{f.symbol} close")
     ax1.legend(loc="lower left", fontsize=8)
     width = (times[1] - times[0]) * 0.8 if len(times) > 1 else dt.timedelta(minutes=1)
@@ -138,7 +140,9 @@ def html_page(ex: Explanation) -> str:
 
     base = pad + h_price + 20 + h_bars
     bw = max((w - 2 * pad) / max(len(ex.bars), 1) * 0.8, 1.0)
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{base + 40}" font-family="sans-serif">']
+    svg = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{base + 40}" font-family="sans-serif">'
+    ]
     svg.append(
         f'<rect x="{x(f.start_at):.1f}" y="{pad}" width="{max(x(f.end_at) - x(f.start_at), 1):.1f}" '
         f'height="{h_price}" fill="#f4b183" opacity="0.3"/>'
@@ -163,12 +167,18 @@ def html_page(ex: Explanation) -> str:
             f'stroke-dasharray="4 3"><title>{html.escape(c.title)}</title></line>'
         )
         svg.append(f'<text x="{cx + 2:.1f}" y="{pad + 12}" font-size="11" fill="#c00000">#{c.rank}</text>')
-    svg.append(f'<text x="{pad}" y="{pad - 10}" font-size="12">{html.escape(f.symbol or f.asset)} '
-               f"{hi:,.1f} high / {lo:,.1f} low</text>")
-    svg.append(f'<text x="{pad}" y="{base + 15}" font-size="11">{html.escape(label)} per bar '
-               f"(max {bmax:,.0f})</text>")
-    svg.append(f'<text x="{pad}" y="{base + 32}" font-size="11">{ex.bars[0].open_time:%Y-%m-%d %H:%M} → '
-               f"{ex.bars[-1].open_time:%Y-%m-%d %H:%M} UTC</text>")
+    svg.append(
+        f'<text x="{pad}" y="{pad - 10}" font-size="12">{html.escape(f.symbol or f.asset)} '
+        f"{hi:,.1f} high / {lo:,.1f} low</text>"
+    )
+    svg.append(
+        f'<text x="{pad}" y="{base + 15}" font-size="11">{html.escape(label)} per bar '
+        f"(max {bmax:,.0f})</text>"
+    )
+    svg.append(
+        f'<text x="{pad}" y="{base + 32}" font-size="11">{ex.bars[0].open_time:%Y-%m-%d %H:%M} → '
+        f"{ex.bars[-1].open_time:%Y-%m-%d %H:%M} UTC</text>"
+    )
     svg.append("</svg>")
     items = "\n".join(
         f"<li>#{c.rank} <b>{html.escape(c.title)}</b> — {html.escape(c.source)}, "
@@ -177,7 +187,7 @@ def html_page(ex: Explanation) -> str:
     )
     move = f.extreme_move_pct if f.extreme_move_pct is not None else f.price_move_pct
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>flush {f.flush_id}</title></head><body>\n"
         f"<h1>Flush {f.flush_id}: {html.escape(f.asset)} {html.escape(f.direction)} {move:+.2f}%</h1>\n"
         f"<p>{f.start_at:%Y-%m-%d %H:%M} → {f.end_at:%H:%M} UTC, peak {f.peak_at:%H:%M}, "

@@ -179,10 +179,11 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
         cov = con.execute(
             """SELECT count(*) FROM catalysts
                 WHERE flush_id = $1 AND is_coverage
-                  AND attribution_version = (SELECT max(attribution_version) FROM catalysts WHERE flush_id = $1)""",
+                  AND attribution_version = (SELECT max(attribution_version) FROM catalysts
+                                              WHERE flush_id = $1)""",
             [r[0]],
         ).fetchone()
-        out.append(DigestFlush(*r, tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0))
+        out.append(DigestFlush(*r, tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0))  # type: ignore[call-arg]
     return out
 
 
@@ -200,7 +201,7 @@ def _top_headlines(con: Connection, w: Window) -> list[DigestHeadline]:
         """,
         {"start": w.start, "end": w.end, "limit": TOP_HEADLINES},
     ).fetchall()
-    return [DigestHeadline(*r[:7], tuple(r[7])) for r in rows]
+    return [DigestHeadline(*r[:7], tuple(r[7])) for r in rows]  # type: ignore[call-arg]
 
 
 def _sentiment(con: Connection, w: Window) -> list[AssetSentiment]:
@@ -230,7 +231,7 @@ def _sentiment(con: Connection, w: Window) -> list[AssetSentiment]:
         """,
         {"start": w.start, "end": w.end, "q": quarter.total_seconds(), "assets": list(MAJOR_ASSETS)},
     ).fetchall()
-    return [AssetSentiment(*r[:6], tuple(r[6])) for r in rows]
+    return [AssetSentiment(*r[:6], tuple(r[6])) for r in rows]  # type: ignore[call-arg]
 
 
 _CANDLE_GAPS_SQL = """
@@ -289,10 +290,13 @@ def _warnings(con: Connection, w: Window, headline_count: int, unscored: int) ->
             CoverageWarning(
                 "recorder_gap",
                 f"{venue} {stream}",
-                f"recorder disconnected {g0:%Y-%m-%d %H:%M} → {g1:%H:%M} UTC" + (f" ({reason})" if reason else ""),
+                f"recorder disconnected {g0:%Y-%m-%d %H:%M} → {g1:%H:%M} UTC"
+                + (f" ({reason})" if reason else ""),
             )
         )
-    gaps = con.execute(_CANDLE_GAPS_SQL, {"start": w.start, "end": w.end, "min_bars": GAP_MIN_BARS}).fetchall()
+    gaps = con.execute(
+        _CANDLE_GAPS_SQL, {"start": w.start, "end": w.end, "min_bars": GAP_MIN_BARS}
+    ).fetchall()
     for venue, market, symbol, interval, g0, g1, missing in gaps:
         out.append(
             CoverageWarning(
@@ -310,7 +314,9 @@ def _warnings(con: Connection, w: Window, headline_count: int, unscored: int) ->
         out.append(CoverageWarning("no_headlines", "headlines", "no headlines in the window"))
     elif unscored:
         out.append(
-            CoverageWarning("unscored", "headlines", f"{unscored} headlines not scored yet (run `flushwatch score`)")
+            CoverageWarning(
+                "unscored", "headlines", f"{unscored} headlines not scored yet (run `flushwatch score`)"
+            )
         )
     return out
 
@@ -320,7 +326,7 @@ def build_digest_in(con: Connection, w: Window) -> Digest:
         _DG_H + "SELECT count(*), count(*) FILTER (WHERE NOT scored), max(t) FROM _dg_h",
         {"start": w.start, "end": w.end},
     ).fetchone()
-    n, unscored, newest_h = (counts or (0, 0, None))
+    n, unscored, newest_h = counts or (0, 0, None)
     newest_c = con.execute(
         "SELECT max(open_time) FROM candles WHERE open_time >= ? AND open_time < ?", [w.start, w.end]
     ).fetchone()
@@ -370,14 +376,17 @@ def _trend(q: tuple[float | None, ...]) -> str:
 def render_markdown(d: Digest) -> str:
     w = d.window
     lines = [f"# flushwatch digest — {w.label}", ""]
-    lines.append(f"Window: {_t(w.start)} → {_t(w.end)}. Headlines: {d.headline_count}. Data until: {_t(d.data_until)}.")
+    lines.append(
+        f"Window: {_t(w.start)} → {_t(w.end)}. Headlines: {d.headline_count}. Data until: {_t(d.data_until)}."
+    )
     lines += ["", f"## Flushes ({len(d.flushes)})", ""]
     if not d.flushes:
         lines.append("No flushes detected in this window.")
     for f in d.flushes:
         wide = ", market-wide" if f.market_wide else ""
         lines.append(
-            f"### #{f.flush_id} {f.asset} {f.direction.replace('_', ' ')} {_move(f)} at {_t(f.start_at)}{wide}"
+            f"### #{f.flush_id} {f.asset} {f.direction.replace('_', ' ')} {_move(f)} "
+            f"at {_t(f.start_at)}{wide}"
         )
         lines.append("")
         lines.append(
@@ -395,15 +404,19 @@ def render_markdown(d: Digest) -> str:
         lines.append("No scored headlines in this window.")
     for h in d.top_headlines:
         assets = ", ".join(h.assets) or "-"
-        lines.append(f"- {_t(h.at)} **{h.title}** — {h.source} · importance {h.importance:.0f} · "
-                     f"{h.sentiment} · {assets}")
+        lines.append(
+            f"- {_t(h.at)} **{h.title}** — {h.source} · importance {h.importance:.0f} · "
+            f"{h.sentiment} · {assets}"
+        )
     lines += ["", "## Sentiment by asset", ""]
     if d.sentiment:
         lines.append("| asset | headlines | bearish | neutral | bullish | mean | by quarter of window |")
         lines.append("|---|---|---|---|---|---|---|")
         for s in d.sentiment:
-            lines.append(f"| {s.asset} | {s.headlines} | {s.bearish} | {s.neutral} | {s.bullish} | "
-                         f"{s.mean_score:+.2f} | {_trend(s.by_quarter)} |")
+            lines.append(
+                f"| {s.asset} | {s.headlines} | {s.bearish} | {s.neutral} | {s.bullish} | "
+                f"{s.mean_score:+.2f} | {_trend(s.by_quarter)} |"
+            )
     else:
         lines.append("No scored headlines about the major assets.")
     lines += ["", "## Coverage warnings", ""]
@@ -432,7 +445,8 @@ def render_html(d: Digest) -> str:
         parts.append("<p>No flushes detected in this window.</p>")
     for f in d.flushes:
         parts.append(
-            f"<h3>#{f.flush_id} {e(f.asset)} {e(f.direction.replace('_', ' '))} {_move(f)} at {_t(f.start_at)}"
+            f"<h3>#{f.flush_id} {e(f.asset)} {e(f.direction.replace('_', ' '))} {_move(f)} "
+            f"at {_t(f.start_at)}"
             f"{', market-wide' if f.market_wide else ''}</h3>"
         )
         parts.append(
@@ -507,5 +521,3 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-

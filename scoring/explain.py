@@ -129,10 +129,13 @@ _FLUSH_COLS = [f.name for f in FlushFacts.__dataclass_fields__.values()]
 
 
 def _flush(con: Connection, flush_id: int) -> FlushFacts:
-    row = con.execute(f"SELECT {', '.join(_FLUSH_COLS)} FROM flushes WHERE flush_id = ?", [flush_id]).fetchone()
+    row = con.execute(
+        f"SELECT {', '.join(_FLUSH_COLS)} FROM flushes WHERE flush_id = ?", [flush_id]
+    ).fetchone()
     if row is None:
         raise InputError(
-            f"no flush with id {flush_id}", hint="list them with `flushwatch flushes`, or run `flushwatch detect`"
+            f"no flush with id {flush_id}",
+            hint="list them with `flushwatch flushes`, or run `flushwatch detect`",
         )
     values = dict(zip(_FLUSH_COLS, row, strict=True))
     values["signals"] = tuple(values["signals"] or ())
@@ -162,8 +165,10 @@ def _ranked(con: Connection, flush_id: int) -> list[RankedHeadline]:
     out = []
     for row in con.execute(_CATALYSTS_SQL, {"id": flush_id}).fetchall():
         raw = json.loads(row[11]) if row[11] else {}
-        comps = {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-        out.append(RankedHeadline(*row[:11], comps, *row[12:]))  # type: ignore[arg-type]
+        comps = {
+            k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        out.append(RankedHeadline(*row[:11], comps, *row[12:]))  # type: ignore[call-arg]
     return out
 
 

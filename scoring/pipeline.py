@@ -64,7 +64,7 @@ def _score(db: Database, run_id: int | None) -> str:
 
 def _fetch(db: Database, run_id: int | None) -> str:
     # The market stage's one-pass REST fetch (ingest/market); "not available" until it exists.
-    from flushwatch.ingest.market.service import fetch_market  # type: ignore[import-not-found]
+    from flushwatch.ingest.market.service import fetch_market
 
     return str(fetch_market(db))
 
@@ -93,7 +93,9 @@ STEP_FUNCS: dict[str, Callable[[Database, int | None], str]] = {
 }
 
 
-def run_step(name: str, func: Callable[[Database, int | None], str], db: Database, run_id: int | None) -> StepResult:
+def run_step(
+    name: str, func: Callable[[Database, int | None], str], db: Database, run_id: int | None
+) -> StepResult:
     """Run one step; a failure becomes a ``failed`` result with its one-line reason."""
     t0 = time.monotonic()
     try:

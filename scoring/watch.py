@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from flushwatch.storage.db import Connection, Database
 
@@ -67,7 +68,8 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
         WITH h AS (SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h),
         s AS (
             SELECT * FROM headline_scores
-            QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
+            QUALIFY row_number() OVER (PARTITION BY headline_id
+                                       ORDER BY scored_at DESC, model_revision DESC) = 1
         )
         SELECT h.t, h.headline_id, h.title, h.source, s.importance, s.sentiment
           FROM h LEFT JOIN s USING (headline_id)
@@ -97,7 +99,9 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
             """,
             [fid, now],
         ).fetchall()
-        flushes.append(WatchFlush(fid, asset, direction, start, move, sev, tuple(WatchCatalyst(*c) for c in cats)))
+        flushes.append(
+            WatchFlush(fid, asset, direction, start, move, sev, tuple(WatchCatalyst(*c) for c in cats))
+        )
     latest = con.execute("SELECT max(open_time) FROM candles WHERE open_time <= ?", [now]).fetchone()
     return Frame(now, tuple(WatchHeadline(*r) for r in rows), tuple(flushes), latest[0] if latest else None)
 
@@ -109,22 +113,29 @@ def read_frame(db: Database, now: dt.datetime | None = None, **kwargs: float) ->
         return frame_in(con, now, **kwargs)  # type: ignore[arg-type]
 
 
-def render_frame(frame: Frame) -> object:
+def render_frame(frame: Frame) -> Any:
     """A rich renderable for the frame (rich imported here: the CLI only)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[object] = [
-        Text(f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · latest candle "
-             f"{frame.latest_candle:%H:%M} UTC" if frame.latest_candle else
-             f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · no candles yet", style="bold")
+    parts: list[Any] = [
+        Text(
+            f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · latest candle "
+            f"{frame.latest_candle:%H:%M} UTC"
+            if frame.latest_candle
+            else f"flushwatch watch — {frame.now:%Y-%m-%d %H:%M:%S} UTC · no candles yet",
+            style="bold",
+        )
     ]
     if frame.flushes:
         for f in frame.flushes:
-            t = Table(title=f"FLUSH #{f.flush_id} {f.asset} {f.direction} "
-                      f"{(f.extreme_move_pct or 0):+.1f}% since {f.start_at:%H:%M} UTC (severity {f.severity:.0f})",
-                      title_style="bold red", header_style="bold")
+            t = Table(
+                title=f"FLUSH #{f.flush_id} {f.asset} {f.direction} "
+                f"{(f.extreme_move_pct or 0):+.1f}% since {f.start_at:%H:%M} UTC (severity {f.severity:.0f})",
+                title_style="bold red",
+                header_style="bold",
+            )
             t.add_column("#", justify="right")
             t.add_column("candidate catalyst")
             t.add_column("score", justify="right")
@@ -140,7 +151,12 @@ def render_frame(frame: Frame) -> object:
     ht.add_column("imp", justify="right")
     ht.add_column("sentiment")
     for h in frame.headlines:
-        ht.add_row(f"{h.at:%m-%d %H:%M}", h.title, h.source,
-                   "-" if h.importance is None else f"{h.importance:.0f}", h.sentiment or "unscored")
+        ht.add_row(
+            f"{h.at:%m-%d %H:%M}",
+            h.title,
+            h.source,
+            "-" if h.importance is None else f"{h.importance:.0f}",
+            h.sentiment or "unscored",
+        )
     parts.append(ht)
     return Group(*parts)

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from flushwatch.storage.db import Database
 from tests.test_explain import seed_flush
 
@@ -17,7 +19,8 @@ def _fill_day_of_candles(db: Database) -> None:
             """
             INSERT INTO candles (venue, market, symbol, interval, open_time, open, high, low, close)
             SELECT 'binance', 'perp', 'BTCUSDT', '1m', t, 115000, 115100, 114900, 115000
-              FROM range(TIMESTAMPTZ '2025-10-10 00:00+00', TIMESTAMPTZ '2025-10-11 00:00+00', INTERVAL 1 MINUTE) r(t)
+              FROM range(TIMESTAMPTZ '2025-10-10 00:00+00', TIMESTAMPTZ '2025-10-11 00:00+00',
+                         INTERVAL 1 MINUTE) r(t)
              WHERE t < TIMESTAMPTZ '2025-10-10 20:30+00' OR t >= TIMESTAMPTZ '2025-10-10 22:30+00'
             """
         )
@@ -58,8 +61,20 @@ def test_digest_json_shape(db: Database, db_path: Path, cli) -> None:
     seed_flush(db)
     r = cli("digest", "--date", "2025-10-10", "--db", str(db_path), "--format", "json")
     d = json.loads(r.out)
-    assert set(d) == {"window", "data_until", "headline_count", "flushes", "top_headlines", "sentiment", "warnings"}
-    assert d["window"] == {"start": "2025-10-10T00:00:00Z", "end": "2025-10-11T00:00:00Z", "label": "2025-10-10"}
+    assert set(d) == {
+        "window",
+        "data_until",
+        "headline_count",
+        "flushes",
+        "top_headlines",
+        "sentiment",
+        "warnings",
+    }
+    assert d["window"] == {
+        "start": "2025-10-10T00:00:00Z",
+        "end": "2025-10-11T00:00:00Z",
+        "label": "2025-10-10",
+    }
     f = d["flushes"][0]
     assert f["flush_id"] == 7 and f["catalysts"][0]["rank"] == 1 and f["coverage_count"] == 1
     assert [h["importance"] for h in d["top_headlines"]] == sorted(
@@ -92,10 +107,8 @@ def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
     target = tmp_path / "d.md"
     target.write_text("old\n", encoding="utf-8")
 
-    try:
+    with pytest.raises(TypeError):
         write_atomic(target, 42)  # type: ignore[arg-type]  # not text: fails mid-write
-    except TypeError:
-        pass
     assert target.read_text(encoding="utf-8") == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["d.md"]
 

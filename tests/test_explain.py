@@ -28,11 +28,47 @@ def seed_flush(db: Database, *, with_liquidations: bool = False) -> int:
             """
         )
         heads = [
-            (1, "Tariff of 100% announced on imports", "Wire", "2025-10-10 20:52+00", 90.0, "bearish", False, "MARKET"),
-            (2, "Rare earth export curbs widened", "Wire", "2025-10-10 07:10+00", 70.0, "bearish", False, "MARKET"),
+            (
+                1,
+                "Tariff of 100% announced on imports",
+                "Wire",
+                "2025-10-10 20:52+00",
+                90.0,
+                "bearish",
+                False,
+                "MARKET",
+            ),
+            (
+                2,
+                "Rare earth export curbs widened",
+                "Wire",
+                "2025-10-10 07:10+00",
+                70.0,
+                "bearish",
+                False,
+                "MARKET",
+            ),
             (3, "Stablecoin supply at record", "Desk", "2025-10-10 13:05+00", 30.0, "bullish", False, "USDT"),
-            (4, "Bitcoin plunges as liquidations cascade", "Desk", "2025-10-10 21:24+00", 60.0, "bearish", True, "BTC"),
-            (5, "Ether developers set testnet date", "Desk", "2025-10-10 09:45+00", 20.0, "neutral", False, "ETH"),
+            (
+                4,
+                "Bitcoin plunges as liquidations cascade",
+                "Desk",
+                "2025-10-10 21:24+00",
+                60.0,
+                "bearish",
+                True,
+                "BTC",
+            ),
+            (
+                5,
+                "Ether developers set testnet date",
+                "Desk",
+                "2025-10-10 09:45+00",
+                20.0,
+                "neutral",
+                False,
+                "ETH",
+            ),
         ]
         for hid, title, src, t, imp, sent, rep, asset in heads:
             con.execute(
@@ -43,14 +79,16 @@ def seed_flush(db: Database, *, with_liquidations: bool = False) -> int:
             )
             score = {"bearish": -0.8, "neutral": 0.0, "bullish": 0.7}[sent]
             con.execute(
-                """INSERT INTO headline_scores VALUES (?, 'm', 'r1', NULL, TIMESTAMPTZ '2025-10-11 00:00+00', ?,
+                """INSERT INTO headline_scores VALUES (?, 'm', 'r1', NULL,
+                          TIMESTAMPTZ '2025-10-11 00:00+00', ?,
                           0.1, 0.1, 0.1, ?, ?, 'macro', 0.9, ?, 'en', [], NULL)""",
                 [hid, sent, score, imp, rep],
             )
             con.execute("INSERT INTO headline_assets VALUES (?, ?, 'ticker', FALSE)", [hid, asset])
         con.execute(
             """
-            INSERT INTO candles (venue, market, symbol, interval, open_time, open, high, low, close, volume, quote_volume)
+            INSERT INTO candles (venue, market, symbol, interval, open_time, open, high, low, close,
+                                 volume, quote_volume)
             SELECT 'binance', 'perp', 'BTCUSDT', '1m', t,
                    115000 - 10 * i, 115100 - 10 * i, 114900 - 10 * i - CASE WHEN i = 24 THEN 5000 ELSE 0 END,
                    115000 - 10 * i - 5, 100 + i, (100 + i) * 115000
@@ -82,8 +120,15 @@ def seed_flush(db: Database, *, with_liquidations: bool = False) -> int:
             (4, 4, 20.0, True, 1_620.0),
         ]
         for hid, rank, score, cov, delay in cats:
-            comps = {"importance": 27.0, "relevance": 12.0, "sentiment": 16.0, "timing": 14.3, "novelty": 10.0,
-                     "latency": 2.5, "unscored": False}
+            comps = {
+                "importance": 27.0,
+                "relevance": 12.0,
+                "sentiment": 16.0,
+                "timing": 14.3,
+                "novelty": 10.0,
+                "latency": 2.5,
+                "unscored": False,
+            }
             con.execute(
                 """INSERT INTO catalysts VALUES (7, ?, 'attr-1', ?, ?, ?, ?,
                           TIMESTAMPTZ 'epoch' + to_seconds(CAST(? AS BIGINT)), ?, NULL)""",

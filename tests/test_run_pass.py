@@ -29,7 +29,11 @@ def test_failed_step_is_reported_and_later_steps_still_run(db: Database) -> None
     report = run_pass(db, RunOptions(skip=frozenset({"fetch"})), funcs)
     assert ran == ["ingest", "score", "detect", "attribute"]
     assert [(s.name, s.status) for s in report.steps] == [
-        ("ingest", "failed"), ("score", "ok"), ("fetch", "skipped"), ("detect", "ok"), ("attribute", "ok"),
+        ("ingest", "failed"),
+        ("score", "ok"),
+        ("fetch", "skipped"),
+        ("detect", "ok"),
+        ("attribute", "ok"),
     ]
     assert report.failed[0].detail == "https://feed.example/rss: HTTP 503"
 
@@ -42,7 +46,13 @@ def test_run_offline_detects_and_attributes_real_rows(db: Database, db_path: Pat
     r = cli("run", "--offline", "--no-score", "--db", str(db_path))
     assert r.code == 0, r.out + r.err
     lines = {line.split()[0]: line.split()[1] for line in r.out.splitlines()}
-    assert lines == {"ingest": "skipped", "score": "skipped", "fetch": "skipped", "detect": "ok", "attribute": "ok"}
+    assert lines == {
+        "ingest": "skipped",
+        "score": "skipped",
+        "fetch": "skipped",
+        "detect": "ok",
+        "attribute": "ok",
+    }
     with db.read() as con:
         (status, counts) = con.execute(
             "SELECT status, counts FROM runs WHERE command = 'run' ORDER BY run_id DESC LIMIT 1"
@@ -60,7 +70,8 @@ def test_run_exits_3_when_a_step_fails(db: Database, db_path: Path, cli) -> None
         ensure_catalogue(con)
         con.execute("UPDATE feeds SET enabled = FALSE")
         con.execute(
-            "INSERT INTO feeds (url, name, kind) VALUES ('file:///nonexistent/flushwatch-test.rss', 'Missing', 'crypto')"
+            "INSERT INTO feeds (url, name, kind) "
+            "VALUES ('file:///nonexistent/flushwatch-test.rss', 'Missing', 'crypto')"
         )
     r = cli("run", "--no-fetch", "--no-score", "--db", str(db_path))
     assert r.code == 3, r.out + r.err

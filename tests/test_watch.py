@@ -19,7 +19,7 @@ def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
     (flush,) = frame.flushes
     assert flush.flush_id == 7
     # the coverage headline (21:24) and catalysts seen later are not ranked yet at 21:00
-    assert [c.title for c in flush.catalysts][0] == "Tariff of 100% announced on imports"
+    assert flush.catalysts[0].title == "Tariff of 100% announced on imports"
     assert not any(c.is_coverage for c in flush.catalysts)
     later = read_frame(db, at + dt.timedelta(minutes=30), min_importance=0)
     assert any(c.is_coverage for c in later.flushes[0].catalysts)

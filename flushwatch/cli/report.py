@@ -7,7 +7,7 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -50,7 +50,7 @@ class DigestFormat(StrEnum):
 # -- explain ---------------------------------------------------------------------------------------
 
 
-def print_explanation(ex: Explanation, *, out: object = None) -> None:
+def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
     """The terminal view of a flush: numbers, sparkline, catalysts with why, coverage, timeline."""
     from rich.console import Console
     from rich.table import Table
@@ -59,37 +59,56 @@ def print_explanation(ex: Explanation, *, out: object = None) -> None:
 
     stream = out or sys.stdout
     # Off a terminal (pipes, cron mail) keep lines long rather than folding titles.
-    console = Console(file=stream, soft_wrap=False, highlight=False,
-                      width=None if getattr(stream, "isatty", lambda: False)() else 140)
+    console = Console(
+        file=stream,
+        soft_wrap=False,
+        highlight=False,
+        width=None if getattr(stream, "isatty", lambda: False)() else 140,
+    )
     f = ex.flush
     move = f.extreme_move_pct if f.extreme_move_pct is not None else f.price_move_pct
-    console.print(f"[bold]Flush {f.flush_id}[/]: {f.asset} {f.direction.replace('_', ' ')} {move:+.2f}% "
-                  f"({f.symbol or '?'} {f.venue or ''} {f.market or ''} {f.interval})")
-    console.print(f"  start {f.start_at:%Y-%m-%d %H:%M} · trigger {f.trigger_at:%H:%M} · peak {f.peak_at:%H:%M} · "
-                  f"end {f.end_at:%H:%M} UTC")
-    liq = f"${f.liquidated_usd:,.0f} ({f.liquidation_note})" if f.liquidated_usd is not None else "not recorded"
-    console.print(f"  close-to-close {f.price_move_pct:+.2f}% · severity {f.severity:.0f}/100 · "
-                  f"signals {', '.join(f.signals)}{' · market-wide' if f.market_wide else ''}")
+    console.print(
+        f"[bold]Flush {f.flush_id}[/]: {f.asset} {f.direction.replace('_', ' ')} {move:+.2f}% "
+        f"({f.symbol or '?'} {f.venue or ''} {f.market or ''} {f.interval})"
+    )
+    console.print(
+        f"  start {f.start_at:%Y-%m-%d %H:%M} · trigger {f.trigger_at:%H:%M} · peak {f.peak_at:%H:%M} · "
+        f"end {f.end_at:%H:%M} UTC"
+    )
+    liq = (
+        f"${f.liquidated_usd:,.0f} ({f.liquidation_note})" if f.liquidated_usd is not None else "not recorded"
+    )
+    console.print(
+        f"  close-to-close {f.price_move_pct:+.2f}% · severity {f.severity:.0f}/100 · "
+        f"signals {', '.join(f.signals)}{' · market-wide' if f.market_wide else ''}"
+    )
     vm = "-" if f.volume_multiple is None else f"{f.volume_multiple:.1f}x"
     oi = "-" if f.oi_change_pct is None else f"{f.oi_change_pct:+.1f}%"
     fu = "-" if f.funding_before is None else f"{f.funding_before * 100:+.4f}%"
     console.print(f"  liquidated {liq} · volume {vm} · open interest {oi} · funding before {fu}")
     if ex.bars:
         closes = [b.close for b in ex.bars]
-        console.print(f"  price {ex.bars[0].open_time:%H:%M} {sparkline(closes)} {ex.bars[-1].open_time:%H:%M}  "
-                      f"(low {min(b.low for b in ex.bars):,.1f}, high {max(b.high for b in ex.bars):,.1f})")
+        console.print(
+            f"  price {ex.bars[0].open_time:%H:%M} {sparkline(closes)} {ex.bars[-1].open_time:%H:%M}  "
+            f"(low {min(b.low for b in ex.bars):,.1f}, high {max(b.high for b in ex.bars):,.1f})"
+        )
     console.print("\n[bold]Ranked catalysts[/] (score = sum of the components shown under each)")
     for c in ex.catalysts:
-        console.print(f"  {c.rank:>2}. {c.score:5.1f}  {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  "
-                      f"{c.title} — {c.source}", markup=False)
+        console.print(
+            f"  {c.rank:>2}. {c.score:5.1f}  {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  "
+            f"{c.title} — {c.source}",
+            markup=False,
+        )
         console.print(f"             why: {c.why()}", markup=False)
     if not ex.catalysts:
         console.print("  none: no headlines in the lookback window (or not attributed yet)")
     if ex.coverage:
         console.print("\n[bold]Coverage[/] (reports the move; shown, never the cause)")
         for c in ex.coverage:
-            console.print(f"      {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  {c.title} — {c.source}",
-                          markup=False)
+            console.print(
+                f"      {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  {c.title} — {c.source}",
+                markup=False,
+            )
     console.print()
     tl = Table(title="Timeline", header_style="bold", title_justify="left")
     for col in ("time UTC", "", "headline", "imp", "sentiment"):
@@ -99,9 +118,24 @@ def print_explanation(ex: Explanation, *, out: object = None) -> None:
         (t0, 0, (f"{t0:%m-%d %H:%M}", "", f"[bold red]{label}[/]", "", "")) for t0, label in marks.items()
     ]
     for h in ex.headlines:
-        tag = f"#{h.catalyst_rank}" if h.catalyst_rank and not h.is_coverage else ("cov" if h.is_coverage else "")
-        events.append((h.at, 1, (f"{h.at:%m-%d %H:%M}", tag, h.title,
-                                 "-" if h.importance is None else f"{h.importance:.0f}", h.sentiment or "-")))
+        tag = (
+            f"#{h.catalyst_rank}"
+            if h.catalyst_rank and not h.is_coverage
+            else ("cov" if h.is_coverage else "")
+        )
+        events.append(
+            (
+                h.at,
+                1,
+                (
+                    f"{h.at:%m-%d %H:%M}",
+                    tag,
+                    h.title,
+                    "-" if h.importance is None else f"{h.importance:.0f}",
+                    h.sentiment or "-",
+                ),
+            )
+        )
     for _, _, row in sorted(events, key=lambda e: (e[0], e[1])):
         tl.add_row(*row)
     console.print(tl)
@@ -114,8 +148,9 @@ def explain_cmd(
     wait: WaitOption = None,
     chart: Annotated[
         Path | None,
-        typer.Option("--chart", help="Also draw the flush to PATH.png (needs matplotlib) or PATH.html.",
-                     dir_okay=False),
+        typer.Option(
+            "--chart", help="Also draw the flush to PATH.png (needs matplotlib) or PATH.html.", dir_okay=False
+        ),
     ] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", case_sensitive=False)] = ExplainFormat.text,
 ) -> None:
@@ -152,9 +187,12 @@ def digest_cmd(
     since: Annotated[
         str | None, typer.Option("--since", help="A window ending now, e.g. 24h (default) or 7d.")
     ] = None,
-    fmt: Annotated[DigestFormat, typer.Option("--format", "-f", case_sensitive=False)] = DigestFormat.markdown,
+    fmt: Annotated[
+        DigestFormat, typer.Option("--format", "-f", case_sensitive=False)
+    ] = DigestFormat.markdown,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to FILE atomically instead of stdout.", dir_okay=False)
+        Path | None,
+        typer.Option("--out", "-o", help="Write to FILE atomically instead of stdout.", dir_okay=False),
     ] = None,
 ) -> None:
     """The daily digest for cron: flushes with catalysts, top headlines, sentiment, coverage warnings.
@@ -174,7 +212,9 @@ def digest_cmd(
         except ValueError as exc:
             raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from exc
     else:
-        window = since_window(_duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0))
+        window = since_window(
+            _duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0)
+        )
     digest = build_digest(open_db(db, wait), window)
     text = render(digest, fmt.value)
     if out is not None:
@@ -213,8 +253,11 @@ def run_cmd(
     skip = {
         name
         for name, flag in (
-            ("ingest", no_ingest or offline), ("score", no_score), ("fetch", no_fetch or offline),
-            ("detect", no_detect), ("attribute", no_attribute),
+            ("ingest", no_ingest or offline),
+            ("score", no_score),
+            ("fetch", no_fetch or offline),
+            ("detect", no_detect),
+            ("attribute", no_attribute),
         )
         if flag
     }
@@ -241,13 +284,20 @@ def watch_cmd(
     wait: WaitOption = None,
     every: Annotated[float, typer.Option("--every", help="Seconds between frames.", min=1)] = 60.0,
     run_steps: Annotated[
-        bool, typer.Option("--run/--read-only", help="Run one offline-safe pass (score, detect, attribute) "
-                           "before each frame, or only read what other processes write.")
+        bool,
+        typer.Option(
+            "--run/--read-only",
+            help="Run one offline-safe pass (score, detect, attribute) "
+            "before each frame, or only read what other processes write.",
+        ),
     ] = False,
-    fetch: Annotated[bool, typer.Option("--fetch", help="With --run, also ingest feeds and fetch market data.")]
-    = False,
+    fetch: Annotated[
+        bool, typer.Option("--fetch", help="With --run, also ingest feeds and fetch market data.")
+    ] = False,
     once: Annotated[bool, typer.Option("--once", help="Draw one frame and exit.")] = False,
-    at: Annotated[str | None, typer.Option("--at", help="Replay: show what was known at this UTC time.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Replay: show what was known at this UTC time.")
+    ] = None,
     min_importance: Annotated[float, typer.Option(help="Hide headlines below this importance.")] = 40.0,
 ) -> None:
     """A live terminal view: latest important headlines, and a flush's candidate catalysts as they rank.
@@ -268,19 +318,19 @@ def watch_cmd(
     pinned = _instant(at, "--at") if at else None
     skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
 
-    def frame() -> object:
+    def frame() -> Any:
         if run_steps:
             run_pass(database, RunOptions(skip))
         return render_frame(read_frame(database, pinned, min_importance=min_importance))
 
     console = Console()
     if once or not console.is_terminal:
-        console.print(frame())  # type: ignore[arg-type]
+        console.print(frame())
         return
-    with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:  # type: ignore[arg-type]
+    with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:
         while True:
             time.sleep(every)
-            live.update(frame())  # type: ignore[arg-type]
+            live.update(frame())
 
 
 # -- demo ------------------------------------------------------------------------------------------
@@ -290,8 +340,11 @@ def watch_cmd(
 def demo_cmd(
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="Demo database, recreated each run. Default: demo.duckdb in the user data dir.",
-                     dir_okay=False),
+        typer.Option(
+            "--db",
+            help="Demo database, recreated each run. Default: demo.duckdb in the user data dir.",
+            dir_okay=False,
+        ),
     ] = None,
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Also draw the demo flush to PATH.png or PATH.html.")
@@ -317,5 +370,7 @@ def demo_cmd(
             write_chart(result.explanation, chart)
             typer.echo(f"chart written to {chart}", err=True)
     sys.stdout.write("\n" + render(result.digest, "markdown"))
-    typer.echo(f"demo database: {result.db_path} (try: flushwatch explain {result.flush_id} --db {result.db_path})",
-               err=True)
+    typer.echo(
+        f"demo database: {result.db_path} (try: flushwatch explain {result.flush_id} --db {result.db_path})",
+        err=True,
+    )

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from flushwatch.scoring.digest import Digest
 from flushwatch.scoring.explain import Explanation
@@ -85,7 +86,7 @@ def ingest_feeds(db: Database, run_id: int) -> int:
     from flushwatch.ingest.news.assets import tag_assets
     from flushwatch.ingest.news.parse import parse_feed
     from flushwatch.ingest.news.service import _Feed, headlines_from
-    from flushwatch.records.news import FeedSpec, ParsedFeed
+    from flushwatch.records.news import AssetTag, FeedSpec, Headline, ParsedFeed
     from flushwatch.storage import news as store
 
     total = 0
@@ -93,7 +94,9 @@ def ingest_feeds(db: Database, run_id: int) -> int:
         for filename, name, kind, tier in FEEDS:
             path = data_dir() / filename
             url = path.as_uri()
-            store.add_feed(con, FeedSpec(name=name, url=url, kind=kind, language="en", tier=tier), origin="user")
+            store.add_feed(
+                con, FeedSpec(name=name, url=url, kind=kind, language="en", tier=tier), origin="user"
+            )
             (feed_id,) = con.execute("SELECT feed_id FROM feeds WHERE url = ?", [url]).fetchall()[0]
             feed = _Feed(int(feed_id), name, url, kind, None, None)
             parsed = parse_feed(url, path.read_bytes(), "application/xml")
@@ -106,24 +109,30 @@ def ingest_feeds(db: Database, run_id: int) -> int:
             for seen, raw in sorted(polls.items()):
                 items += headlines_from(feed, ParsedFeed(parsed.title, parsed.language, tuple(raw)), seen)
             default_market = kind in ("macro", "regulator")
-            counts = store.store_headlines(
-                con, items, run_id=run_id,
-                tagger=lambda h, dm=default_market: tag_assets(h.title, default_market=dm),
+
+            def tagger(h: Headline, dm: bool = default_market) -> tuple[AssetTag, ...]:
+                return tag_assets(h.title, default_market=dm)
+
+            store.store_headlines(con, items, run_id=run_id, tagger=tagger)
+            (stored,) = con.execute(
+                "SELECT count(*) FROM headlines WHERE feed_id = ?", [feed.feed_id]
+            ).fetchall()[0]
+            store.record_feed_success(
+                con, feed.feed_id, status=200, etag=None, last_modified=None, items=int(stored), at=max(polls)
             )
-            last = max(polls)
-            store.record_feed_success(con, feed.feed_id, status=200, etag=None, last_modified=None,
-                                      items=counts.new, at=last)
-            total += counts.new
+            total += int(stored)
     return total
 
 
 def import_candles(db: Database, run_id: int) -> int:
     """Load the bundled Binance-archive CSV of 1m perpetual klines; returns rows added."""
     path = data_dir() / CANDLES
-    try:
-        from flushwatch.ingest.market import importer  # the market stage's importer, when built
+    import importlib
+
+    try:  # the market stage's importer, when built
+        importer: Any = importlib.import_module("flushwatch.ingest.market.importer")
     except ImportError:
-        importer = None  # type: ignore[assignment]
+        importer = None
     if importer is not None and hasattr(importer, "import_candles"):
         result = importer.import_candles(db, [path], venue="binance", market="perp")
         return int(getattr(result, "rows_new", getattr(result, "rows", 0)))
@@ -140,7 +149,8 @@ def import_candles(db: Database, run_id: int) -> int:
               FROM read_csv(?, header = true) r
              WHERE NOT EXISTS (SELECT 1 FROM candles c
                                 WHERE c.venue = 'binance' AND c.market = 'perp' AND c.symbol = 'BTCUSDT'
-                                  AND c.interval = '1m' AND c.open_time = make_timestamptz(r.open_time * 1000))
+                                  AND c.interval = '1m'
+                                  AND c.open_time = make_timestamptz(r.open_time * 1000))
             """,
             [run_id, str(path)],
         )
