@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from flushwatch.ingest.news.decide import plan_batch
+from flushwatch.ingest.news.decide import Planned, plan_batch
 from flushwatch.ingest.news.stories import DEFAULT_WINDOW, StoryInput, assign_stories
 from flushwatch.records.news import AssetTag, Existing, FeedHealth, FeedSpec, Headline, StoreCounts
 from flushwatch.storage.db import Connection
@@ -198,6 +198,18 @@ def _next_ids(con: Connection, sequence: str, n: int) -> list[int]:
     return [int(r[0]) for r in con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
 
 
+def counts_by_feed(plan: Planned) -> dict[int | None, StoreCounts]:
+    """Split a batch's outcome per feed (one pass stores every feed's items in one batch)."""
+    out: dict[int | None, StoreCounts] = {}
+    for h in plan.new:
+        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(new=1)
+    for _, h in plan.updated:
+        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(updated=1)
+    for h in plan.duplicates:
+        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(duplicate=1)
+    return out
+
+
 def store_headlines(
     con: Connection,
     items: Sequence[Headline],
@@ -205,12 +217,13 @@ def store_headlines(
     run_id: int | None,
     tagger: Tagger,
     story_window: dt.timedelta = DEFAULT_WINDOW,
-) -> StoreCounts:
+) -> Planned:
     """Decide, insert new rows, update changed ones (keeping earlier titles), tag assets and
-    assign stories for one batch, inside the caller's transaction."""
-    if not items:
-        return StoreCounts()
+    assign stories for one batch, inside the caller's transaction. Returns what was decided
+    (``counts_by_feed`` splits it per feed)."""
     plan = plan_batch(items, load_known(con, items))
+    if not items:
+        return plan
     now = dt.datetime.now(dt.UTC)
     ids = _next_ids(con, "headline_id_seq", len(plan.new))
     if plan.new:
@@ -311,7 +324,7 @@ def store_headlines(
         con.unregister("fw_assets")
     if plan.new:
         _assign_stories(con, list(zip(ids, plan.new, strict=True)), tags_by_id, story_window)
-    return StoreCounts(len(plan.new), len(plan.updated), plan.duplicate)
+    return plan
 
 
 def _assign_stories(

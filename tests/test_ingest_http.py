@@ -27,6 +27,11 @@ FAST = FetchOptions(timeout_s=1.0, retries=2, backoff_s=0.01)
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
+class _Threading(ThreadingHTTPServer):
+    request_queue_size = 64  # many feeds connect at once; the default backlog of 5 drops SYNs
+    daemon_threads = True
+
+
 class Server:
     """A threaded HTTP server whose routes tests set; records each request's headers."""
 
@@ -57,8 +62,7 @@ class Server:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Threading(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -27,7 +27,11 @@ class Planned:
 
     new: tuple[Headline, ...]
     updated: tuple[tuple[Existing, Headline], ...]
-    duplicate: int
+    duplicates: tuple[Headline, ...]
+
+    @property
+    def duplicate(self) -> int:
+        return len(self.duplicates)
 
 
 def plan_batch(items: Iterable[Headline], known: Mapping[str, Existing]) -> Planned:
@@ -39,13 +43,13 @@ def plan_batch(items: Iterable[Headline], known: Mapping[str, Existing]) -> Plan
     state: dict[str, Existing] = dict(known)
     new: dict[str, Headline] = {}
     updated: dict[str, tuple[Existing, Headline]] = {}
-    duplicate = 0
+    duplicates: list[Headline] = []
     for item in items:
         keys = (item.dedup_key, *item.alt_keys)
         existing = next((state[k] for k in keys if k in state), None)
         decision = decide(existing, item)
         if decision is Decision.duplicate:
-            duplicate += 1
+            duplicates.append(item)
             continue
         if decision is Decision.new:
             new[item.dedup_key] = item
@@ -62,7 +66,7 @@ def plan_batch(items: Iterable[Headline], known: Mapping[str, Existing]) -> Plan
         changed = Existing(existing.headline_id, existing.dedup_key, item.title, item.content_hash)
         for k in keys:
             state[k] = changed
-    return Planned(tuple(new.values()), tuple(updated.values()), duplicate)
+    return Planned(tuple(new.values()), tuple(updated.values()), tuple(duplicates))
 
 
 def _rekey(item: Headline, key: str) -> Headline:

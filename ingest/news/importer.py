@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flushwatch.errors import ConfigError, InputError
 from flushwatch.ingest.news.assets import tag_assets
 from flushwatch.ingest.news.normalise import normalise_item
-from flushwatch.records.news import Headline, ImportSummary, RawItem
+from flushwatch.records.news import Headline, ImportSummary, RawItem, StoreCounts
 from flushwatch.storage import news as store
 from flushwatch.storage.db import Database
 
@@ -269,9 +269,10 @@ def import_headlines(db: Database, paths: Sequence[Path], opts: ImportOptions | 
         for path in paths:
             items, n_rows, skipped = read_headlines(path, opts)
             with db.write() as con:
-                counts = store.store_headlines(
+                plan = store.store_headlines(
                     con, items, run_id=run.run_id, tagger=lambda h: tag_assets(h.title)
                 )
+            counts = StoreCounts(len(plan.new), len(plan.updated), plan.duplicate)
             log.info("%s: %d rows, %d new, %d duplicate, %d skipped", path, n_rows, counts.new,
                      counts.duplicate, skipped)
             run.add("rows", n_rows)

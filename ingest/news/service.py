@@ -25,6 +25,7 @@ from flushwatch.ingest.news.normalise import normalise_item
 from flushwatch.ingest.news.parse import parse_feed
 from flushwatch.ingest.news.stories import DEFAULT_WINDOW
 from flushwatch.records.news import (
+    AssetTag,
     FeedOutcome,
     FeedSpec,
     FetchResult,
@@ -157,31 +158,34 @@ def _store(
             prepared.append((feed, result, headlines_from(feed, parsed, first_seen), parsed.skipped))
         else:
             prepared.append((feed, result, [], 0))
+    kinds = {f.feed_id: f.kind for f in feeds}
+
+    def tagger(h: Headline) -> tuple[AssetTag, ...]:
+        return tag_assets(h.title, default_market=kinds.get(h.feed_id or -1) in ("macro", "regulator"))
+
     outcomes: list[FeedOutcome] = []
     now = dt.datetime.now(dt.UTC)
-    with db.connection() as con:
-        for feed, result, items, skipped in prepared:
+    # One transaction for the pass: every feed's items together with its validators and health
+    # commit at once (a crash can never record an ETag whose items were lost), and the whole
+    # batch is decided, inserted, tagged and clustered in bulk.
+    with db.write() as con:
+        plan = store.store_headlines(
+            con, [h for _, _, items, _ in prepared for h in items], run_id=run_id, tagger=tagger,
+            story_window=story_window,
+        )
+        per_feed = store.counts_by_feed(plan)
+        for feed, result, _items, skipped in prepared:
             if isinstance(result, FeedError):
                 message = str(result)
                 log.warning("%s", result.one_line())
-                with store.transaction(con):
-                    store.record_feed_failure(con, feed.feed_id, error=message, status=result.status, at=now)
+                store.record_feed_failure(con, feed.feed_id, error=message, status=result.status, at=now)
                 outcomes.append(FeedOutcome(feed.name, feed.url, "failed", error=message))
                 continue
-            default_market = feed.kind in ("macro", "regulator")
-            with store.transaction(con):
-                counts = (
-                    store.store_headlines(
-                        con, items, run_id=run_id, story_window=story_window,
-                        tagger=lambda h, dm=default_market: tag_assets(h.title, default_market=dm),
-                    )
-                    if items
-                    else StoreCounts()
-                )
-                store.record_feed_success(
-                    con, feed.feed_id, status=result.status, etag=result.etag,
-                    last_modified=result.last_modified, items=counts.new, at=now,
-                )
+            counts = per_feed.get(feed.feed_id, StoreCounts())
+            store.record_feed_success(
+                con, feed.feed_id, status=result.status, etag=result.etag,
+                last_modified=result.last_modified, items=counts.new, at=now,
+            )
             status = "not_modified" if result.status == 304 else "ok"
             log.info("%s: %s, %d new, %d updated, %d duplicate", feed.name, status, counts.new,
                      counts.updated, counts.duplicate)

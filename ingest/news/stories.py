@@ -23,6 +23,7 @@ DEFAULT_WINDOW = dt.timedelta(hours=12)
 NEAR_DUP = 0.5
 SAME_EVENT = 0.3
 BLOCK_KEYS = 4
+CANDIDATES_PER_KEY = 10  # newest headlines per blocking key compared; bounds work per headline
 
 _WORD_RE = re.compile(r"[a-z0-9$][a-z0-9$.]*[a-z0-9]|[a-z0-9]")
 _STOP = frozenset(
@@ -93,18 +94,23 @@ def assign_stories(
     next_new = -1
     for h in sorted(new, key=lambda x: (x.at, x.headline_id)):
         mine = tokens[h.headline_id]
+        n_mine = len(mine)
+        specific = h.assets - {"MARKET"}
         best: tuple[float, int] | None = None
         seen: set[int] = set()
         for w in keys(h.headline_id):
-            for c in index.get(w, ()):
-                if c.headline_id in seen or c.headline_id == h.headline_id:
+            for c in reversed(index.get(w, [])[-CANDIDATES_PER_KEY:]):
+                if c.headline_id in seen:
                     continue
                 seen.add(c.headline_id)
                 if abs(c.at - h.at) > window:
                     continue
                 theirs = tokens[c.headline_id]
-                if same_event(mine, h.assets, theirs, c.assets):
-                    score = _jaccard(mine, theirs)
+                inter = len(mine & theirs)
+                score = inter / (n_mine + len(theirs) - inter) if inter else 0.0
+                if score >= NEAR_DUP or (
+                    score >= SAME_EVENT and specific and specific == c.assets - {"MARKET"}
+                ):
                     if best is None or score > best[0]:
                         best = (score, story_of[c.headline_id])
         if best is not None:
