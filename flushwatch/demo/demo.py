@@ -134,7 +134,7 @@ def import_candles(db: Database, run_id: int) -> int:
     except ImportError:
         importer = None
     if importer is not None and hasattr(importer, "import_candles"):
-        result = importer.import_candles(db, [path], venue="binance", market="perp")
+        result = importer.import_candles(db, [path], run_id=run_id, venue="binance", market="perp")
         return int(getattr(result, "rows_new", getattr(result, "rows", 0)))
     # Fallback while the market importer is not available: the same columns, in DuckDB SQL,
     # idempotent by the natural key.
