@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from flushwatch.scoring.digest import Digest
 from flushwatch.scoring.explain import Explanation
@@ -125,37 +124,11 @@ def ingest_feeds(db: Database, run_id: int) -> int:
 
 
 def import_candles(db: Database, run_id: int) -> int:
-    """Load the bundled Binance-archive CSV of 1m perpetual klines; returns rows added."""
-    path = data_dir() / CANDLES
-    import importlib
+    """Load the bundled Binance-archive CSV of 1m perpetual klines with the market importer."""
+    from flushwatch.ingest.market.importer import import_candles as import_candle_files
 
-    try:  # the market stage's importer, when built
-        importer: Any = importlib.import_module("flushwatch.ingest.market.importer")
-    except ImportError:
-        importer = None
-    if importer is not None and hasattr(importer, "import_candles"):
-        result = importer.import_candles(db, [path], run_id=run_id, venue="binance", market="perp")
-        return int(getattr(result, "rows_new", getattr(result, "rows", 0)))
-    # Fallback while the market importer is not available: the same columns, in DuckDB SQL,
-    # idempotent by the natural key.
-    with db.write() as con:
-        before = con.execute("SELECT count(*) FROM candles").fetchone()
-        con.execute(
-            """
-            INSERT INTO candles
-            SELECT 'binance', 'perp', 'BTCUSDT', '1m', make_timestamptz(r.open_time * 1000),
-                   r.open, r.high, r.low, r.close, r.volume, r.quote_volume, r.count,
-                   r.taker_buy_volume, r.taker_buy_quote_volume, ?
-              FROM read_csv(?, header = true) r
-             WHERE NOT EXISTS (SELECT 1 FROM candles c
-                                WHERE c.venue = 'binance' AND c.market = 'perp' AND c.symbol = 'BTCUSDT'
-                                  AND c.interval = '1m'
-                                  AND c.open_time = make_timestamptz(r.open_time * 1000))
-            """,
-            [run_id, str(path)],
-        )
-        after = con.execute("SELECT count(*) FROM candles").fetchone()
-    return int(after[0] if after else 0) - int(before[0] if before else 0)
+    result = import_candle_files(db, [data_dir() / CANDLES], run_id=run_id, venue="binance", market="perp")
+    return result.rows_new
 
 
 def run_demo(db_path: Path | None = None, say: Callable[[str], None] = lambda _: None) -> DemoResult:
