@@ -63,10 +63,13 @@ def _score(db: Database, run_id: int | None) -> str:
 
 
 def _fetch(db: Database, run_id: int | None) -> str:
-    # The market stage's one-pass REST fetch (ingest/market); "not available" until it exists.
-    from flushwatch.ingest.market.service import fetch_market
+    from flushwatch.errors import PartialFailure
+    from flushwatch.ingest.market.fetch import fetch_all
 
-    return str(fetch_market(db))
+    summary = fetch_all(db, run_id=run_id)
+    if summary.failures:  # some series failed: the good ones are stored, the step reports failure
+        raise PartialFailure(f"{len(summary.failures)} series failed: {'; '.join(summary.failures)[:300]}")
+    return str(summary)
 
 
 def _detect(db: Database, run_id: int | None) -> str:
