@@ -138,11 +138,15 @@ _HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag
 # A CTE prefix (a read-only connection cannot create views): the window's headlines with their
 # latest score. Queries using it take $start and $end.
 _DG_H = f"""
-WITH _h AS (
-    SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h
+WITH _h AS (  -- prefilter on the indexed published_at and on first_seen_at, then the exact rule
+    SELECT * FROM (
+        SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h
+         WHERE h.published_at BETWEEN $start - INTERVAL 2 DAY AND $end
+            OR h.first_seen_at BETWEEN $start AND $end)
+     WHERE t >= $start AND t < $end
 ),
 _s AS (
-    SELECT * FROM headline_scores
+    SELECT * FROM headline_scores WHERE headline_id IN (SELECT headline_id FROM _h)
     QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
 ),
 _dg_h AS (

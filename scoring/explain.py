@@ -218,25 +218,29 @@ def _bars(con: Connection, f: FlushFacts) -> list[Bar]:
 
 # Headlines are placed by the same rule attribution uses (live: first seen; backfill: published).
 _TIMELINE_SQL = """
-WITH h AS (
-    SELECT h.headline_id, h.title, h.source,
-           CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
-                THEN h.first_seen_at ELSE h.published_at END AS t
-      FROM headlines h
-),
-s AS (
-    SELECT * FROM headline_scores
-    QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
-),
-c AS (
+WITH c AS (
     SELECT headline_id, rank, is_coverage FROM catalysts WHERE flush_id = $id
     QUALIFY attribution_version = max(attribution_version) OVER ()
+),
+h AS (  -- the window's headlines (published_at is indexed; first-seen is never much later), + catalysts
+    SELECT * FROM (
+        SELECT h.headline_id, h.title, h.source,
+               CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
+                    THEN h.first_seen_at ELSE h.published_at END AS t
+          FROM headlines h
+         WHERE h.published_at BETWEEN $from - INTERVAL 2 DAY AND $to
+            OR h.first_seen_at BETWEEN $from AND $to
+            OR h.headline_id IN (SELECT headline_id FROM c))
+     WHERE t BETWEEN $from AND $to OR headline_id IN (SELECT headline_id FROM c)
+),
+s AS (
+    SELECT * FROM headline_scores WHERE headline_id IN (SELECT headline_id FROM h)
+    QUALIFY row_number() OVER (PARTITION BY headline_id ORDER BY scored_at DESC, model_revision DESC) = 1
 ),
 w AS (
     SELECT h.t, h.headline_id, h.title, h.source, s.importance, s.sentiment, c.rank,
            coalesce(c.is_coverage, s.is_market_report, FALSE) AS cov
       FROM h LEFT JOIN s USING (headline_id) LEFT JOIN c USING (headline_id)
-     WHERE h.t BETWEEN $from AND $to OR c.rank IS NOT NULL  -- catalysts always, whatever their time
     QUALIFY c.rank IS NOT NULL
          OR row_number() OVER (PARTITION BY c.rank IS NULL
                                ORDER BY s.importance DESC NULLS LAST, h.t, h.headline_id) <= $limit

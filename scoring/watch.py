@@ -65,9 +65,15 @@ _HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag
 def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0, limit: int = 12) -> Frame:
     rows = con.execute(
         f"""
-        WITH h AS (SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h),
+        WITH h AS (  -- the most recent day is enough for a screenful of latest headlines
+            SELECT * FROM (
+                SELECT h.headline_id, h.title, h.source, {_HTIME} AS t FROM headlines h
+                 WHERE h.first_seen_at BETWEEN $now - INTERVAL 3 DAY AND $now
+                    OR h.published_at BETWEEN $now - INTERVAL 3 DAY AND $now)
+             WHERE t <= $now
+        ),
         s AS (
-            SELECT * FROM headline_scores
+            SELECT * FROM headline_scores WHERE headline_id IN (SELECT headline_id FROM h)
             QUALIFY row_number() OVER (PARTITION BY headline_id
                                        ORDER BY scored_at DESC, model_revision DESC) = 1
         )
