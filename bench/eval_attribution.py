@@ -78,20 +78,10 @@ EVENTS = (
 
 
 def _load_candles(db: Database, path: Path, symbol: str, interval: str, market: str) -> None:
-    with db.write() as con:
-        cols = [
-            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{path}', header=true)").fetchall()
-        ]
-        ms = "open_time_ms" if "open_time_ms" in cols else "open_time"
-        qv = "quote_volume" if "quote_volume" in cols else "NULL"
-        con.execute(
-            f"""INSERT INTO candles (venue, market, symbol, interval, open_time, open, high, low, close,
-                                     volume, quote_volume)
-                SELECT 'binance', ?, ?, ?, make_timestamptz(CAST({ms} AS BIGINT) * 1000), open, high, low,
-                       close, volume, {qv}
-                  FROM read_csv('{path}', header=true)""",
-            [market, symbol, interval],
-        )
+    """Through the real market importer (Binance kline CSVs and freqtrade-style exports)."""
+    from flushwatch.ingest.market.importer import import_candles
+
+    import_candles(db, [path], symbol=symbol, interval=interval, market=market, venue="binance")
 
 
 def build(db: Database, data: Path, score: bool) -> str:

@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from flushwatch.ingest.market.symbols import base_asset, base_asset_sql
 from flushwatch.scoring.thresholds import DETECTOR_VERSION, AttributionWeights, DetectThresholds
 from flushwatch.storage.db import Connection, Database
 
@@ -38,14 +39,11 @@ DETECT_MARKETS = ("perp", "spot", "index", "mark")
 #: Priority when two series of one asset both flag the same flush: perp over spot, fine over coarse.
 _MARKET_RANK = "CASE market WHEN 'perp' THEN 0 WHEN 'spot' THEN 1 WHEN 'index' THEN 2 ELSE 3 END"
 
-ASSET_SQL = "regexp_replace(upper({col}), '(USDT|USDC|BUSD|FDUSD|USD)$', '')"
 
 
 def asset_of(symbol: str) -> str:
-    """'BTCUSDT' -> 'BTC': the venue symbol without its quote currency (same rule as the SQL)."""
-    import re
-
-    return re.sub(r"(USDT|USDC|BUSD|FDUSD|USD)$", "", symbol.upper())
+    """'BTCUSDT' -> 'BTC': the market importer's rule (its SQL twin groups flushes by asset)."""
+    return base_asset(symbol)
 
 
 @dataclass(frozen=True)
@@ -358,7 +356,7 @@ def detect(
                WHERE c.open_time >= s.compute_from"""
         ).fetchone()
         con.execute(
-            _FINISH_SQL.replace("{asset}", ASSET_SQL.format(col="j.symbol")),
+            _FINISH_SQL.replace("{asset}", base_asset_sql("upper(j.symbol)")),
             {
                 "oi_drop": det.oi_drop_pct,
                 "funding_extreme": det.funding_extreme,

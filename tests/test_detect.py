@@ -30,7 +30,7 @@ def write_series(
     rng = random.Random(seed)
     price = 100.0
     with path.open("w") as fh:
-        fh.write("open_time,open,high,low,close,volume,quote_volume\n")
+        fh.write("open_time_ms,open_time_utc,open,high,low,close,volume\n")
         for i in range(minutes):
             r = rng.gauss(0, 0.0005)
             vol = 100 * (1 + 0.2 * rng.random())
@@ -40,8 +40,9 @@ def write_series(
             open_ = price
             price = price * math.exp(r)
             high, low = max(open_, price) * 1.0002, min(open_, price) * 0.9998
-            ms = int((T0 + dt.timedelta(minutes=i)).timestamp() * 1000)
-            fh.write(f"{ms},{open_},{high},{low},{price},{vol},{vol * price}\n")
+            t = T0 + dt.timedelta(minutes=i)
+            ms = int(t.timestamp() * 1000)
+            fh.write(f"{ms},{t:%Y-%m-%dT%H:%M:%SZ},{open_},{high},{low},{price},{vol}\n")
     return path
 
 
