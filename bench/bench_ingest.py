@@ -10,6 +10,7 @@ Run: python bench/bench_ingest.py  (synthetic feeds generated here; nothing leav
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import tempfile
@@ -18,15 +19,26 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from flushwatch.ingest.news.fetch import FetchOptions
-from flushwatch.ingest.news.service import _Feed, headlines_from, run_ingest
 from flushwatch.ingest.news.assets import tag_assets
+from flushwatch.ingest.news.fetch import FetchOptions
 from flushwatch.ingest.news.parse import parse_feed
+from flushwatch.ingest.news.service import _Feed, headlines_from, run_ingest
 from flushwatch.storage import news as store
 from flushwatch.storage.db import Database
 
 FEEDS, ITEMS, LATENCY_S = 60, 50, 0.2
-COINS = ["Bitcoin", "Ether", "Solana", "XRP", "Dogecoin", "Cardano", "Chainlink", "Avalanche", "Polkadot", "Litecoin"]
+COINS = [
+    "Bitcoin",
+    "Ether",
+    "Solana",
+    "XRP",
+    "Dogecoin",
+    "Cardano",
+    "Chainlink",
+    "Avalanche",
+    "Polkadot",
+    "Litecoin",
+]
 VERBS = ["rises", "falls", "steadies", "jumps", "slides", "stalls", "rebounds", "dips"]
 BASE = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
@@ -40,7 +52,7 @@ def make_feed(n: int) -> bytes:
             f"<item><title>{coin} {verb} {i % 9 + 1}% in session {n}-{i} as desk {n} reports flows</title>"
             f"<link>https://bench{n}.example.test/news/{i}?utm_source=rss</link>"
             f"<guid isPermaLink='false'>bench-{n}-{i}</guid><pubDate>{when}</pubDate>"
-            f"<description>&lt;p&gt;Synthetic item {i} of feed {n} for the benchmark.&lt;/p&gt;</description></item>"
+            f"<description>&lt;p&gt;Synthetic item {i} of feed {n}.&lt;/p&gt;</description></item>"
         )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Bench {n}</title>'
@@ -60,10 +72,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def do_GET(self) -> None:
         time.sleep(LATENCY_S)
@@ -127,11 +137,16 @@ def main() -> None:
             stored = con.execute("SELECT count(*) FROM headlines").fetchone()[0]  # type: ignore[index]
     httpd.shutdown()
     total = FEEDS * ITEMS
-    print(f"feeds x items: {FEEDS} x {ITEMS} = {total}, server latency {LATENCY_S * 1000:.0f} ms per response")
+    print(
+        f"feeds x items: {FEEDS} x {ITEMS} = {total}, server latency {LATENCY_S * 1000:.0f} ms per response"
+    )
     print(f"full pass:        {full:6.2f} s   (target <= 3 s)   {first.line()}")
     print(f"all-304 pass:     {not_modified:6.2f} s   (target <= 1 s)   {second.line()}")
-    print(f"parse+normalise+dedup+store, 1 core: {total / cpu:8.0f} items/s   (target >= 5,000)  "
-          f"[{stored} rows in {cpu:.2f} s: parse+normalise {parse_s:.2f} s, dedup+tag+store {cpu - parse_s:.2f} s]")
+    print(
+        f"parse+normalise+dedup+store, 1 core: {total / cpu:8.0f} items/s   (target >= 5,000)  "
+        f"[{stored} rows in {cpu:.2f} s: parse+normalise {parse_s:.2f} s, "
+        f"dedup+tag+store {cpu - parse_s:.2f} s]"
+    )
 
 
 if __name__ == "__main__":

@@ -52,9 +52,7 @@ def load_catalogue(con: Connection, specs: Sequence[FeedSpec], version: str) -> 
     added = 0
     for s in specs:
         added += add_feed(con, s, origin="catalogue")
-    con.execute(
-        "INSERT OR REPLACE INTO news_state VALUES ('catalogue_loaded', ?)", [version]
-    )
+    con.execute("INSERT OR REPLACE INTO news_state VALUES ('catalogue_loaded', ?)", [version])
     return added
 
 
@@ -96,7 +94,9 @@ def set_enabled(con: Connection, feed_id: int, enabled: bool) -> None:
     con.execute("UPDATE feeds SET enabled = ? WHERE feed_id = ?", [enabled, feed_id])
 
 
-def feeds_to_fetch(con: Connection, only: Sequence[str] = ()) -> list[tuple[int, str, str, str, str | None, str | None]]:
+def feeds_to_fetch(
+    con: Connection, only: Sequence[str] = ()
+) -> list[tuple[int, str, str, str, str | None, str | None]]:
     """(feed_id, name, url, kind, etag, last_modified) of enabled feeds, or of those named."""
     rows = con.execute(
         """
@@ -158,7 +158,9 @@ def record_feed_success(
     )
 
 
-def record_feed_failure(con: Connection, feed_id: int, *, error: str, status: int | None, at: dt.datetime) -> None:
+def record_feed_failure(
+    con: Connection, feed_id: int, *, error: str, status: int | None, at: dt.datetime
+) -> None:
     con.execute(
         """
         UPDATE feeds SET last_error = ?, last_error_at = ?, last_fetched_at = ?, last_status = ?,
@@ -300,7 +302,9 @@ def store_headlines(
     if plan.updated:
         upd_ids = [old.headline_id for old, _ in plan.updated]
         _columns("fw_ids", con, {"id": upd_ids})
-        con.execute("DELETE FROM headline_assets WHERE headline_id IN (SELECT CAST(id AS BIGINT) FROM fw_ids)")
+        con.execute(
+            "DELETE FROM headline_assets WHERE headline_id IN (SELECT CAST(id AS BIGINT) FROM fw_ids)"
+        )
         con.unregister("fw_ids")
     asset_rows = [(hid, t.asset, t.method, t.ambiguous) for hid, tags in tags_by_id.items() for t in tags]
     if asset_rows:
@@ -350,8 +354,13 @@ def _assign_stories(
     ).fetchall()
     recent = [StoryInput(int(r[0]), r[1], r[2], r[3], frozenset(r[5]), int(r[4])) for r in recent_rows]
     batch = [
-        StoryInput(hid, h.source, h.title, h.published_at,
-                   frozenset(t.asset for t in tags_by_id.get(hid, ()) if not t.ambiguous))
+        StoryInput(
+            hid,
+            h.source,
+            h.title,
+            h.published_at,
+            frozenset(t.asset for t in tags_by_id.get(hid, ()) if not t.ambiguous),
+        )
         for hid, h in new
     ]
     assigned = assign_stories(batch, recent, window)

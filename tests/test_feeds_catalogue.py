@@ -22,8 +22,16 @@ def test_catalogue_is_large_real_and_valid() -> None:
         assert parts.scheme == "https" and "." in parts.netloc, s
         assert 1 <= s.tier <= 3 and s.language
     names = {s.name for s in specs}
-    for outlet in ("CoinDesk", "Cointelegraph", "The Block", "Decrypt", "SEC press releases",
-                   "Federal Reserve press releases", "CFTC press releases", "BLS latest numbers"):
+    for outlet in (
+        "CoinDesk",
+        "Cointelegraph",
+        "The Block",
+        "Decrypt",
+        "SEC press releases",
+        "Federal Reserve press releases",
+        "CFTC press releases",
+        "BLS latest numbers",
+    ):
         assert outlet in names
 
 
@@ -42,7 +50,10 @@ def test_feeds_cli(cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[
     listed = cli("feeds", "list", *db, "-f", "csv")
     assert listed.code == 0 and "CoinDesk" in listed.out  # catalogue loaded on first use
     n_catalogue = len(listed.out.strip().splitlines()) - 1
-    assert cli("feeds", "add", "https://wire.example.test/rss", "--name", "Wire", "--kind", "macro", *db).code == 0
+    assert (
+        cli("feeds", "add", "https://wire.example.test/rss", "--name", "Wire", "--kind", "macro", *db).code
+        == 0
+    )
     assert "already" in cli("feeds", "add", "https://wire.example.test/rss", *db).out
     assert cli("feeds", "add", "https://x.test/rss", "--kind", "gossip", *db).code != 0
     assert cli("feeds", "disable", "Wire", *db).code == 0

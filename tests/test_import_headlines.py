@@ -47,7 +47,9 @@ def test_cryptonews_2021_2022_semicolon_day_first(shared_data: Path, db: Databas
     titled = [r for r in rows if r["title"].strip()]
     # Documented: 28 rows without a title are skipped; the rest are distinct articles
     # (the 59 "duplicate URLs" of PROVENANCE.md are the empty URLs, keyed by title instead).
-    expected = len({(r["url"].strip() or f"{r['source']}|{r['title'].strip().lower()}|{r['date']}") for r in titled})
+    expected = len(
+        {(r["url"].strip() or f"{r['source']}|{r['title'].strip().lower()}|{r['date']}") for r in titled}
+    )
     (summary,) = import_headlines(db, [path])
     assert summary.rows == 7524 and summary.skipped == len(rows) - len(titled) == 28
     assert summary.counts.new == _count(db) == expected
@@ -101,13 +103,45 @@ def test_bad_row_names_file_and_line_and_stores_nothing(tmp_path: Path, db: Data
 def test_cli_import_jsonl_gz_with_options(tmp_path: Path, cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "export.jsonl.gz"
     lines = [
-        {"headline": "Exchange pauses withdrawals", "ts": "05/03/2024 13:30", "outlet": "Wire", "link": "https://w.test/1"},
-        {"headline": "Exchange resumes withdrawals", "ts": "25/03/2024 09:00", "outlet": "Wire", "link": "https://w.test/2?utm_source=x"},
-        {"headline": "Exchange resumes withdrawals", "ts": "25/03/2024 09:00", "outlet": "Wire", "link": "https://w.test/2"},
+        {
+            "headline": "Exchange pauses withdrawals",
+            "ts": "05/03/2024 13:30",
+            "outlet": "Wire",
+            "link": "https://w.test/1",
+        },
+        {
+            "headline": "Exchange resumes withdrawals",
+            "ts": "25/03/2024 09:00",
+            "outlet": "Wire",
+            "link": "https://w.test/2?utm_source=x",
+        },
+        {
+            "headline": "Exchange resumes withdrawals",
+            "ts": "25/03/2024 09:00",
+            "outlet": "Wire",
+            "link": "https://w.test/2",
+        },
     ]
     path.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in lines).encode()))
-    res = cli("import", "headlines", str(path), "--db", str(db_path), "--title", "headline", "--time", "ts",
-              "--timezone", "Europe/Berlin", "--source", "outlet", "--url", "link", "-f", "json")
+    res = cli(
+        "import",
+        "headlines",
+        str(path),
+        "--db",
+        str(db_path),
+        "--title",
+        "headline",
+        "--time",
+        "ts",
+        "--timezone",
+        "Europe/Berlin",
+        "--source",
+        "outlet",
+        "--url",
+        "link",
+        "-f",
+        "json",
+    )
     assert res.code == 0, res.err
     (row,) = json.loads(res.out)
     assert (row["rows"], row["new"], row["duplicate"]) == (3, 2, 1)

@@ -58,7 +58,9 @@ def test_market_wide() -> None:
     assert "MARKET" not in _tags("Solana validators restart network")
 
 
-def _s(hid: int, source: str, title: str, minutes: int, assets: set[str], story: int | None = None) -> StoryInput:
+def _s(
+    hid: int, source: str, title: str, minutes: int, assets: set[str], story: int | None = None
+) -> StoryInput:
     return StoryInput(hid, source, title, T0 + dt.timedelta(minutes=minutes), frozenset(assets), story)
 
 
@@ -68,7 +70,9 @@ def test_same_event_from_several_outlets_is_one_story() -> None:
         _s(2, "B", "Binance signs deal to acquire rival FTX amid liquidity crunch", 20, {"BNB", "FTT"}),
         _s(3, "C", "Binance to acquire FTX after liquidity crunch", 45, {"BNB", "FTT"}),
         _s(4, "D", "Solana validators restart network after outage", 30, {"SOL"}),
-        _s(5, "E", "Binance agrees to acquire FTX amid liquidity crunch", 60 * 20, {"BNB", "FTT"}),  # outside 12 h
+        _s(
+            5, "E", "Binance agrees to acquire FTX amid liquidity crunch", 60 * 20, {"BNB", "FTT"}
+        ),  # outside 12 h
     ]
     got = assign_stories(new, recent)
     assert got[2] == 10 and got[3] == 10
@@ -77,6 +81,9 @@ def test_same_event_from_several_outlets_is_one_story() -> None:
 
 def test_story_blocking_scales_linearly() -> None:
     # 3,000 unrelated headlines: each lands in its own story and the pass stays cheap.
-    new = [_s(i, "S", f"Token{i} project{i} announces upgrade{i} milestone{i}", i % 600, set()) for i in range(3000)]
+    new = [
+        _s(i, "S", f"Token{i} project{i} announces upgrade{i} milestone{i}", i % 600, set())
+        for i in range(3000)
+    ]
     got = assign_stories(new, [])
     assert len(set(got.values())) == 3000

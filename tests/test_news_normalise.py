@@ -35,7 +35,10 @@ NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
         ("Ethereum\u00e2\u20ac\u2122s upgrade", "Ethereum\u2019s upgrade"),  # UTF-8 read as cp1252
         ("Bitcoin\\xa0hits \\x93record\\x94", "Bitcoin hits \u201crecord\u201d"),  # literal escapes in dumps
         ("line<br/>break", "line break"),
-        ("Caf\u00e9 na\u00efve r\u00e9sum\u00e9", "Caf\u00e9 na\u00efve r\u00e9sum\u00e9"),  # correct text untouched
+        (
+            "Caf\u00e9 na\u00efve r\u00e9sum\u00e9",
+            "Caf\u00e9 na\u00efve r\u00e9sum\u00e9",
+        ),  # correct text untouched
     ],
 )
 def test_clean_text(raw: str, clean: str) -> None:
@@ -45,8 +48,10 @@ def test_clean_text(raw: str, clean: str) -> None:
 @pytest.mark.parametrize(
     ("url", "canonical"),
     [
-        ("HTTP://WWW.CoinDesk.com/markets/2024/01/02/x/?utm_source=rss&utm_medium=feed",
-         "https://coindesk.com/markets/2024/01/02/x"),
+        (
+            "HTTP://WWW.CoinDesk.com/markets/2024/01/02/x/?utm_source=rss&utm_medium=feed",
+            "https://coindesk.com/markets/2024/01/02/x",
+        ),
         ("https://cointelegraph.com/news/abc/amp", "https://cointelegraph.com/news/abc"),
         ("https://amp.example.com/story?id=7&fbclid=zzz#comments", "https://example.com/story?id=7"),
         ("https://cryptonews.comhttps://cryptonews.com/news/a.htm", "https://cryptonews.com/news/a.htm"),
@@ -79,7 +84,10 @@ def test_languages() -> None:
     assert normalise_language("en-US") == "en"
     assert detect_language("Bitcoin price falls after the Fed decision") == "en"
     assert detect_language("\u6bd4\u7279\u5e01\u4ef7\u683c\u4e0b\u8dcc") == "zh"
-    assert detect_language("\u0411\u0438\u0442\u043a\u043e\u0438\u043d \u043f\u0430\u0434\u0430\u0435\u0442") == "ru"
+    assert (
+        detect_language("\u0411\u0438\u0442\u043a\u043e\u0438\u043d \u043f\u0430\u0434\u0430\u0435\u0442")
+        == "ru"
+    )
 
 
 def test_identity_keys_prefer_guid_and_meet_on_url() -> None:

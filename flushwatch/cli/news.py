@@ -18,8 +18,11 @@ from flushwatch.cli.output import render
 def ingest(
     feed: Annotated[
         list[str] | None,
-        typer.Option("--feed", help="Fetch this feed URL (or file path / file:// URL) instead of the "
-                     "subscribed feeds. Repeatable."),
+        typer.Option(
+            "--feed",
+            help="Fetch this feed URL (or file path / file:// URL) instead of the "
+            "subscribed feeds. Repeatable.",
+        ),
     ] = None,
     only: Annotated[
         list[str] | None,
@@ -55,9 +58,11 @@ def ingest(
 
     database = open_db(db, wait)
     kwargs = dict(
-        only=only or (), urls=feed or (),
+        only=only or (),
+        urls=feed or (),
         options=FetchOptions(timeout_s=timeout, retries=retries, concurrency=concurrency),
-        story_window=dt.timedelta(hours=story_hours), score=score,
+        story_window=dt.timedelta(hours=story_hours),
+        score=score,
         progress=_progress if sys.stderr.isatty() and loop is None else None,
     )
     if loop is None:
@@ -105,10 +110,37 @@ def feeds_list(db: DbOption = None, wait: WaitOption = None, fmt: FormatOption =
 
     rows = list_feeds(open_db(db, wait))
     render(
-        ["id", "name", "kind", "tier", "enabled", "last_success", "last_error_at", "last_error",
-         "failures", "items_seen", "median_latency_s", "url"],
-        [(f.feed_id, f.name, f.kind, f.tier, f.enabled, f.last_success_at, f.last_error_at, f.last_error,
-          f.consecutive_failures, f.items_seen, f.median_latency_s, f.url) for f in rows],
+        [
+            "id",
+            "name",
+            "kind",
+            "tier",
+            "enabled",
+            "last_success",
+            "last_error_at",
+            "last_error",
+            "failures",
+            "items_seen",
+            "median_latency_s",
+            "url",
+        ],
+        [
+            (
+                f.feed_id,
+                f.name,
+                f.kind,
+                f.tier,
+                f.enabled,
+                f.last_success_at,
+                f.last_error_at,
+                f.last_error,
+                f.consecutive_failures,
+                f.items_seen,
+                f.median_latency_s,
+                f.url,
+            )
+            for f in rows
+        ],
         fmt,
         title="feeds",
     )
@@ -145,7 +177,9 @@ def feeds_add(
 
 @feeds_app.command("remove")
 def feeds_remove(
-    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")], db: DbOption = None, wait: WaitOption = None
+    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")],
+    db: DbOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Unsubscribe from a feed (its stored headlines stay).
 
@@ -158,7 +192,9 @@ def feeds_remove(
 
 @feeds_app.command("enable")
 def feeds_enable(
-    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")], db: DbOption = None, wait: WaitOption = None
+    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")],
+    db: DbOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Fetch this feed again on every ingest.
 
@@ -171,7 +207,9 @@ def feeds_enable(
 
 @feeds_app.command("disable")
 def feeds_disable(
-    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")], db: DbOption = None, wait: WaitOption = None
+    ref: Annotated[str, typer.Argument(help="Feed name, URL or id.")],
+    db: DbOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Stop fetching this feed (it stays listed, with its history).
 
@@ -225,8 +263,11 @@ def import_headlines_cmd(
     time: Annotated[str | None, typer.Option("--time", help="Column holding the published time.")] = None,
     time_format: Annotated[
         str | None,
-        typer.Option("--time-format", help="strptime format (e.g. '%d-%m-%Y %H:%M'), or iso | epoch | epoch_ms. "
-                     "Default: detected from the file."),
+        typer.Option(
+            "--time-format",
+            help="strptime format (e.g. '%d-%m-%Y %H:%M'), or iso | epoch | epoch_ms. "
+            "Default: detected from the file.",
+        ),
     ] = None,
     timezone: Annotated[str, typer.Option("--timezone", help="Zone of times without an offset.")] = "UTC",
     source: Annotated[
@@ -234,7 +275,9 @@ def import_headlines_cmd(
     ] = None,
     url: Annotated[str | None, typer.Option("--url", help="Column holding the article URL.")] = None,
     id_column: Annotated[str | None, typer.Option("--id", help="Column holding a stable article id.")] = None,
-    delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV delimiter (default: detected).")
+    ] = None,
     db: DbOption = None,
     wait: WaitOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -244,14 +287,22 @@ def import_headlines_cmd(
     Each file is stored in one transaction: a bad row stops with FILE:LINE and nothing of that
     file is stored. Rows without a title are skipped with a warning; duplicates are counted.
 
-    Example: [bold]flushwatch import headlines cryptonews.csv.gz --delimiter ';' --time-format '%d-%m-%Y %H:%M'[/]
+    Example: [bold]flushwatch import headlines news.csv.gz --delimiter ';' --time-format '%d-%m-%Y %H:%M'[/]
     """
     from flushwatch.ingest.news.importer import ImportOptions, import_headlines
 
     if delimiter == "\\t":
         delimiter = "\t"
-    opts = ImportOptions(title=title, time=time, time_format=time_format, timezone=timezone, source=source,
-                         url=url, id=id_column, delimiter=delimiter)
+    opts = ImportOptions(
+        title=title,
+        time=time,
+        time_format=time_format,
+        timezone=timezone,
+        source=source,
+        url=url,
+        id=id_column,
+        delimiter=delimiter,
+    )
     results = import_headlines(open_db(db, wait), files, opts)
     render(
         ["file", "rows", "new", "updated", "duplicate", "skipped"],

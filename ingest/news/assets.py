@@ -22,19 +22,22 @@ from flushwatch.records.news import AssetTag
 MARKET = "MARKET"
 
 # Single-word names that are everyday English words: matched only with coin context.
-_WORD_NAMES = frozenset(
-    "sky safe flow dash beam turbo blur mask prime super grass ocean band render movement blast quant "
-    "compound waves dogs amp core story treasure gas one sun near link people sonic maker maple magic "
-    "neo mantra kava celo ray hot ronin venus notcoin brett mog sui dai terra helium stacks jupiter "
-    "immutable cosmos optimism polygon avalanche mantle flare gala chia golem amp bonk pepe".split()
+_WORD_NAMES_TEXT = (
+    "sky safe flow dash beam turbo blur mask prime super grass ocean band render movement blast "
+    "quant compound waves dogs amp core story treasure gas one sun near link people sonic maker "
+    "maple magic neo mantra kava celo ray hot ronin venus notcoin brett mog sui dai terra helium "
+    "stacks jupiter immutable cosmos optimism polygon avalanche mantle flare gala chia golem amp "
+    "bonk pepe"
 )
-_CONTEXT_WORDS = frozenset(
-    "token tokens coin coins price prices crypto network protocol blockchain chain mainnet testnet "
-    "airdrop staking stakers holders whales whale rally rallies surges surge soars jumps jump plunges "
-    "plunge tumbles dips drops slides spikes climbs gains rises falls etf futures dao listing listed "
-    "delists delisting ecosystem defi foundation validators wallet hack exploit exploited bridge "
-    "traders trading bulls bears breakout".split()
+_WORD_NAMES = frozenset(_WORD_NAMES_TEXT.split())
+_CONTEXT_WORDS_TEXT = (
+    "token tokens coin coins price prices crypto network protocol blockchain chain mainnet "
+    "testnet airdrop staking stakers holders whales whale rally rallies surges surge soars jumps "
+    "jump plunges plunge tumbles dips drops slides spikes climbs gains rises falls etf futures "
+    "dao listing listed delists delisting ecosystem defi foundation validators wallet hack "
+    "exploit exploited bridge traders trading bulls bears breakout"
 )
+_CONTEXT_WORDS = frozenset(_CONTEXT_WORDS_TEXT.split())
 _TOKEN_RE = re.compile(r"\$?[A-Za-z0-9][A-Za-z0-9.'-]*|%")
 
 
@@ -90,7 +93,9 @@ def _has_context(title: str, start: int, end: int) -> bool:
     return any(t.strip("'s") in _CONTEXT_WORDS or t == "%" or t.endswith("%") for t in before + after)
 
 
-def tag_assets(title: str, *, default_market: bool = False, dictionary: AssetDictionary | None = None) -> tuple[AssetTag, ...]:
+def tag_assets(
+    title: str, *, default_market: bool = False, dictionary: AssetDictionary | None = None
+) -> tuple[AssetTag, ...]:
     """The assets ``title`` is about; ``default_market`` tags MARKET when no asset is found
     (macro and regulator feeds)."""
     d = dictionary or default_dictionary()

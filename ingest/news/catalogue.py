@@ -73,8 +73,15 @@ def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
             if url:
                 k = child.get("category", kind)
                 k = k if k in FEED_KINDS else kind
-                specs.append(FeedSpec(name=label or url, url=url.strip(), kind=k,
-                                      language=child.get("language") or "en", tier=2))
+                specs.append(
+                    FeedSpec(
+                        name=label or url,
+                        url=url.strip(),
+                        kind=k,
+                        language=child.get("language") or "en",
+                        tier=2,
+                    )
+                )
             else:
                 walk(child, label.lower() if label.lower() in FEED_KINDS else kind)
 
@@ -97,8 +104,16 @@ def to_opml(specs: Sequence[FeedSpec], title: str = "flushwatch feeds") -> str:
             continue
         parent = ET.SubElement(body, "outline", text=kind, title=kind)
         for s in group:
-            ET.SubElement(parent, "outline", type="rss", text=s.name, title=s.name, xmlUrl=s.url,
-                          category=s.kind, language=s.language or "")
+            ET.SubElement(
+                parent,
+                "outline",
+                type="rss",
+                text=s.name,
+                title=s.name,
+                xmlUrl=s.url,
+                category=s.kind,
+                language=s.language or "",
+            )
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

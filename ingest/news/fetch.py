@@ -34,7 +34,10 @@ USER_AGENT = f"flushwatch/{__version__} (+https://github.com/flushwatch/flushwat
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER_S = 30.0
-ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,20 @@ async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> 
                 status = resp.status_code
                 if status == 304:
                     return FetchResult(
-                        req.url, 304, None,
+                        req.url,
+                        304,
+                        None,
                         resp.headers.get("etag") or req.etag,
                         resp.headers.get("last-modified") or req.last_modified,
-                        resp.headers.get("content-type"), time.perf_counter() - start,
+                        resp.headers.get("content-type"),
+                        time.perf_counter() - start,
                     )
                 if status == 429 or status >= 500:
                     raise FeedError(
-                        req.url, f"HTTP {status}", transient=True, status=status,
+                        req.url,
+                        f"HTTP {status}",
+                        transient=True,
+                        status=status,
                         retry_after=_retry_after(resp.headers.get("retry-after")),
                     )
                 if status >= 400:
@@ -128,8 +137,12 @@ async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> 
                         raise FeedError(req.url, f"body over the {opts.max_body_bytes} byte cap; refused")
                     chunks.append(chunk)
                 return FetchResult(
-                    req.url, status, b"".join(chunks), resp.headers.get("etag"),
-                    resp.headers.get("last-modified"), resp.headers.get("content-type"),
+                    req.url,
+                    status,
+                    b"".join(chunks),
+                    resp.headers.get("etag"),
+                    resp.headers.get("last-modified"),
+                    resp.headers.get("content-type"),
                     time.perf_counter() - start,
                 )
     except TimeoutError as exc:

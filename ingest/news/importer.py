@@ -36,8 +36,20 @@ from flushwatch.storage.db import Database
 log = logging.getLogger(__name__)
 
 TITLE_COLUMNS = ("title", "headline", "head_line", "name")
-TIME_COLUMNS = ("published_at_utc", "published_at", "published", "publishedat", "pubdate", "date",
-                "datetime", "time", "timestamp", "created_at", "createdat", "published_on")
+TIME_COLUMNS = (
+    "published_at_utc",
+    "published_at",
+    "published",
+    "publishedat",
+    "pubdate",
+    "date",
+    "datetime",
+    "time",
+    "timestamp",
+    "created_at",
+    "createdat",
+    "published_on",
+)
 SOURCE_COLUMNS = ("source_name", "source", "outlet", "publisher", "domain", "site")
 URL_COLUMNS = ("url", "link", "article_url", "href")
 ID_COLUMNS = ("external_id", "guid", "id", "news_id", "article_id")
@@ -69,7 +81,9 @@ def _open_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start})", path=path, hint="re-save the file as UTF-8") from exc
+        raise InputError(
+            f"not UTF-8 (byte {exc.start})", path=path, hint="re-save the file as UTF-8"
+        ) from exc
 
 
 def _is_jsonl(path: Path, text: str) -> bool:
@@ -79,7 +93,9 @@ def _is_jsonl(path: Path, text: str) -> bool:
     return text.lstrip()[:1] in ("{", "[")
 
 
-def _rows(path: Path, text: str, delimiter: str | None) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+def _rows(
+    path: Path, text: str, delimiter: str | None
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     """(columns, iterator of (line number, row)) for CSV or JSONL."""
     if _is_jsonl(path, text):
         stripped = text.lstrip()
@@ -124,7 +140,9 @@ def _rows(path: Path, text: str, delimiter: str | None) -> tuple[list[str], Iter
             if values and len(values) != len(columns):
                 raise InputError(
                     f"{len(values)} fields, header has {len(columns)} (delimiter {delimiter!r})",
-                    path=path, line=line, hint="check --delimiter and quoting",
+                    path=path,
+                    line=line,
+                    hint="check --delimiter and quoting",
                 )
             if values:
                 yield line, dict(zip(columns, values, strict=True))
@@ -133,8 +151,14 @@ def _rows(path: Path, text: str, delimiter: str | None) -> tuple[list[str], Iter
     return columns, gen()
 
 
-def _pick(columns: Sequence[str], explicit: str | None, candidates: Sequence[str], what: str, path: Path,
-          required: bool) -> str | None:
+def _pick(
+    columns: Sequence[str],
+    explicit: str | None,
+    candidates: Sequence[str],
+    what: str,
+    path: Path,
+    required: bool,
+) -> str | None:
     if explicit:
         if explicit in columns:
             return explicit
@@ -146,7 +170,8 @@ def _pick(columns: Sequence[str], explicit: str | None, candidates: Sequence[str
     if required:
         raise InputError(
             f"cannot tell which column holds the {what}; columns: {', '.join(columns)}",
-            path=path, hint=f"name it with --{what}",
+            path=path,
+            hint=f"name it with --{what}",
         )
     return None
 
@@ -221,7 +246,9 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
     try:
         tz: dt.tzinfo = ZoneInfo(opts.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"unknown --timezone {opts.timezone!r}", hint="use an IANA name like Europe/Berlin") from exc
+        raise ConfigError(
+            f"unknown --timezone {opts.timezone!r}", hint="use an IANA name like Europe/Berlin"
+        ) from exc
     fmt = opts.time_format or detect_time_format([r[time_col] for _, r in rows])
     default_source = literal_source or path.name.split(".")[0]
     out: list[Headline] = []
@@ -237,7 +264,9 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
         except (ValueError, OverflowError, OSError) as exc:
             raise InputError(
                 f"time {raw_time!r} in column {time_col!r} does not parse as {fmt}: {exc}",
-                path=path, line=line, hint="fix the row, or pass --time-format",
+                path=path,
+                line=line,
+                hint="fix the row, or pass --time-format",
             ) from exc
         source = (r.get(source_col) or "").strip() if source_col else ""
         source = source or default_source
@@ -260,7 +289,9 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
     return out, len(rows), len(skipped_lines)
 
 
-def import_headlines(db: Database, paths: Sequence[Path], opts: ImportOptions | None = None) -> list[ImportSummary]:
+def import_headlines(
+    db: Database, paths: Sequence[Path], opts: ImportOptions | None = None
+) -> list[ImportSummary]:
     """Import each file in its own transaction; the first bad file stops the command, files
     before it stay imported."""
     opts = opts or ImportOptions()
@@ -273,8 +304,14 @@ def import_headlines(db: Database, paths: Sequence[Path], opts: ImportOptions | 
                     con, items, run_id=run.run_id, tagger=lambda h: tag_assets(h.title)
                 )
             counts = StoreCounts(len(plan.new), len(plan.updated), plan.duplicate)
-            log.info("%s: %d rows, %d new, %d duplicate, %d skipped", path, n_rows, counts.new,
-                     counts.duplicate, skipped)
+            log.info(
+                "%s: %d rows, %d new, %d duplicate, %d skipped",
+                path,
+                n_rows,
+                counts.new,
+                counts.duplicate,
+                skipped,
+            )
             run.add("rows", n_rows)
             run.add("items_new", counts.new)
             run.add("items_updated", counts.updated)

@@ -33,7 +33,9 @@ _BLOCK_RE = re.compile(
 _WS_RE = re.compile(r"\s+")  # str patterns: also NBSP and other Unicode spaces
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _LITERAL_ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
-_MOJIBAKE_HINT_RE = re.compile("[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+_MOJIBAKE_HINT_RE = re.compile(
+    "[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+)
 
 
 def _decode_literal_escape(match: re.Match[str]) -> str:
@@ -97,10 +99,11 @@ _SCRIPTS = (
     (re.compile(r"[\u0600-\u06ff]"), "ar"),
     (re.compile(r"[\u0e00-\u0e7f]"), "th"),
 )
-_EN_WORDS = frozenset(
+_EN_WORDS_TEXT = (
     "the a an of to in for on and is are as with by from at after new its over says price market "
-    "bitcoin crypto will be up down this that".split()
+    "bitcoin crypto will be up down this that"
 )
+_EN_WORDS = frozenset(_EN_WORDS_TEXT.split())
 
 
 def normalise_language(code: str | None) -> str | None:
@@ -137,9 +140,7 @@ def to_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def resolve_time(
-    published: dt.datetime | None, first_seen: dt.datetime
-) -> tuple[dt.datetime, str | None]:
+def resolve_time(published: dt.datetime | None, first_seen: dt.datetime) -> tuple[dt.datetime, str | None]:
     """(published_at to store, time_flag). Missing or future times fall back to first-seen."""
     if published is None:
         return first_seen, TimeFlag.missing.value
@@ -153,9 +154,32 @@ def resolve_time(
 
 _TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
-        "_hsmi", "ref", "ref_src", "referrer", "source", "cmpid", "ncid", "guccounter", "s_cid",
-        "amp", "outputtype", "output", "__twitter_impression", "spm", "si", "mkt_tok", "oly_enc_id",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "ref",
+        "ref_src",
+        "referrer",
+        "source",
+        "cmpid",
+        "ncid",
+        "guccounter",
+        "s_cid",
+        "amp",
+        "outputtype",
+        "output",
+        "__twitter_impression",
+        "spm",
+        "si",
+        "mkt_tok",
+        "oly_enc_id",
     }
 )
 _AMP_PATH_RE = re.compile(r"(/amp/?$|^/amp(?=/)|\.amp(?=(\.html?)?$))", re.IGNORECASE)
@@ -180,7 +204,7 @@ def canonical_url(url: str | None) -> str | None:
     host = parts.hostname.lower().rstrip(".")
     for prefix in ("www.", "amp.", "m."):
         if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     path = _AMP_PATH_RE.sub("", parts.path) or "/"

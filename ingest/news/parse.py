@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 _PROLOG_BYTES = 4096
 _ENTITY_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_HTML_RE = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE | re.DOTALL)
+_HTML_RE = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE | re.DOTALL
+)
 _DECL_ENC_RE = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _CT_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 # feedparser falls back to its loose parser on these and still gets every entry right.
@@ -33,11 +35,11 @@ _TOLERATED_SAX = ("undefined entity",)
 
 def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
     if content_type:
-        m = _CT_CHARSET_RE.search(content_type)
-        if m:
-            return m.group(1).decode() if isinstance(m.group(1), bytes) else m.group(1)
-    m = _DECL_ENC_RE.search(body[:_PROLOG_BYTES])
-    return m.group(1).decode("ascii") if m else None
+        ct = _CT_CHARSET_RE.search(content_type)
+        if ct:
+            return ct.group(1)
+    decl = _DECL_ENC_RE.search(body[:_PROLOG_BYTES])
+    return decl.group(1).decode("ascii") if decl else None
 
 
 def check_bytes(url: str, body: bytes, content_type: str | None) -> None:
@@ -47,7 +49,12 @@ def check_bytes(url: str, body: bytes, content_type: str | None) -> None:
     head = body[:_PROLOG_BYTES]
     if _ENTITY_RE.search(head) or (b"<!DOCTYPE" in head.upper() and _ENTITY_RE.search(body[:65536])):
         raise FeedError(url, "the document declares XML entities; refused (entity expansion)")
-    if _HTML_RE.match(head) or (content_type or "").lower().startswith("text/html") and b"<rss" not in head and b"<feed" not in head and b"<rdf" not in head.lower():
+    if _HTML_RE.match(head) or (
+        (content_type or "").lower().startswith("text/html")
+        and b"<rss" not in head
+        and b"<feed" not in head
+        and b"<rdf" not in head.lower()
+    ):
         raise FeedError(url, "served an HTML page, not an RSS/Atom feed", hint="check the feed URL")
     encoding = _declared_encoding(body, content_type)
     if encoding:
@@ -61,7 +68,7 @@ def check_bytes(url: str, body: bytes, content_type: str | None) -> None:
             raise FeedError(
                 url,
                 f"declares encoding {encoding} but the bytes are not {encoding} "
-                f"(byte {exc.start}: {body[exc.start:exc.start + 1]!r})",
+                f"(byte {exc.start}: {body[exc.start : exc.start + 1]!r})",
             ) from exc
 
 
@@ -104,9 +111,9 @@ def parse_feed(url: str, body: bytes, content_type: str | None = None) -> Parsed
     except Exception as exc:  # feedparser raises odd things on odd bytes
         raise FeedError(url, f"cannot parse feed: {exc}") from exc
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        name = type(exc).__name__
-        message = str(exc)
+        problem = parsed.get("bozo_exception")
+        name = type(problem).__name__
+        message = str(problem)
         if "SAX" in name or "Parse" in name or "NonXMLContentType" in name or "Unicode" in name:
             if not any(t in message for t in _TOLERATED_SAX):
                 raise FeedError(url, f"malformed or truncated XML: {message or name}")

@@ -82,7 +82,11 @@ def headlines_from(feed: _Feed, parsed: ParsedFeed, first_seen: dt.datetime) -> 
     out = []
     for raw in parsed.items:
         h = normalise_item(
-            raw, source=feed.name, first_seen=first_seen, origin="feed", feed_id=feed.feed_id,
+            raw,
+            source=feed.name,
+            first_seen=first_seen,
+            origin="feed",
+            feed_id=feed.feed_id,
             feed_language=parsed.language,
         )
         if h is not None:
@@ -112,9 +116,12 @@ def run_ingest(
         summary = IngestSummary(tuple(outcomes), time.perf_counter() - start)
         c = summary.counts
         for key, n in (
-            ("feeds_ok", summary.n("ok")), ("feeds_not_modified", summary.n("not_modified")),
-            ("feeds_failed", summary.n("failed")), ("items_new", c.new),
-            ("items_updated", c.updated), ("items_duplicate", c.duplicate),
+            ("feeds_ok", summary.n("ok")),
+            ("feeds_not_modified", summary.n("not_modified")),
+            ("feeds_failed", summary.n("failed")),
+            ("items_new", c.new),
+            ("items_updated", c.updated),
+            ("items_duplicate", c.duplicate),
         ):
             run.add(key, n)
         if score and (c.new or c.updated):
@@ -170,7 +177,10 @@ def _store(
     # batch is decided, inserted, tagged and clustered in bulk.
     with db.write() as con:
         plan = store.store_headlines(
-            con, [h for _, _, items, _ in prepared for h in items], run_id=run_id, tagger=tagger,
+            con,
+            [h for _, _, items, _ in prepared for h in items],
+            run_id=run_id,
+            tagger=tagger,
             story_window=story_window,
         )
         per_feed = store.counts_by_feed(plan)
@@ -183,12 +193,23 @@ def _store(
                 continue
             counts = per_feed.get(feed.feed_id, StoreCounts())
             store.record_feed_success(
-                con, feed.feed_id, status=result.status, etag=result.etag,
-                last_modified=result.last_modified, items=counts.new, at=now,
+                con,
+                feed.feed_id,
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                items=counts.new,
+                at=now,
             )
             status = "not_modified" if result.status == 304 else "ok"
-            log.info("%s: %s, %d new, %d updated, %d duplicate", feed.name, status, counts.new,
-                     counts.updated, counts.duplicate)
+            log.info(
+                "%s: %s, %d new, %d updated, %d duplicate",
+                feed.name,
+                status,
+                counts.new,
+                counts.updated,
+                counts.duplicate,
+            )
             outcomes.append(FeedOutcome(feed.name, feed.url, status, counts, skipped_entries=skipped))
     return outcomes
 

@@ -26,12 +26,14 @@ BLOCK_KEYS = 4
 CANDIDATES_PER_KEY = 10  # newest headlines per blocking key compared; bounds work per headline
 
 _WORD_RE = re.compile(r"[a-z0-9$][a-z0-9$.]*[a-z0-9]|[a-z0-9]")
-_STOP = frozenset(
-    "a an the of to in on for and or but is are was were be been as at by with from into over after "
-    "before amid says said say new its it this that these those than then up down out off about will "
-    "would could can may might has have had not no more most just what why how who when where which "
-    "report reports here heres today week news update live vs via per you your we our us".split()
+_STOP_TEXT = (
+    "a an the of to in on for and or but is are was were be been as at by with from into over "
+    "after before amid says said say new its it this that these those than then up down out off "
+    "about will would could can may might has have had not no more most just what why how who "
+    "when where which report reports here heres today week news update live vs via per you your "
+    "we our us"
 )
+_STOP = frozenset(_STOP_TEXT.split())
 
 
 def title_tokens(title: str) -> frozenset[str]:
@@ -56,7 +58,9 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def same_event(a_tokens: frozenset[str], a_assets: frozenset[str], b_tokens: frozenset[str], b_assets: frozenset[str]) -> bool:
+def same_event(
+    a_tokens: frozenset[str], a_assets: frozenset[str], b_tokens: frozenset[str], b_assets: frozenset[str]
+) -> bool:
     j = _jaccard(a_tokens, b_tokens)
     if j >= NEAR_DUP:
         return True
@@ -108,11 +112,11 @@ def assign_stories(
                 theirs = tokens[c.headline_id]
                 inter = len(mine & theirs)
                 score = inter / (n_mine + len(theirs) - inter) if inter else 0.0
-                if score >= NEAR_DUP or (
-                    score >= SAME_EVENT and specific and specific == c.assets - {"MARKET"}
-                ):
-                    if best is None or score > best[0]:
-                        best = (score, story_of[c.headline_id])
+                same = score >= NEAR_DUP or (
+                    score >= SAME_EVENT and bool(specific) and specific == c.assets - {"MARKET"}
+                )
+                if same and (best is None or score > best[0]):
+                    best = (score, story_of[c.headline_id])
         if best is not None:
             sid = best[1]
         else:
