@@ -89,7 +89,8 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
     for fid, asset, direction, start, move, sev in con.execute(
         """
         SELECT flush_id, asset, direction, start_at, extreme_move_pct, severity FROM flushes
-         WHERE start_at <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
+         -- shown once detectable: its first flagged bar has closed by `now`
+         WHERE trigger_at <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
          ORDER BY start_at DESC, flush_id
         """,
         {"now": now, "active": ACTIVE_FLUSH_MIN},
