@@ -19,7 +19,7 @@ def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
     # the flush started at 20:57 but its trigger bar (21:26) has not closed: not detectable yet
     assert early.flushes == ()
     frame = read_frame(db, at + dt.timedelta(minutes=26), min_importance=0)
-    assert [h.headline_id for h in frame.headlines][0] == 4  # the 21:24 report
+    assert frame.headlines[0].headline_id == 4  # the 21:24 report
     (flush,) = frame.flushes
     assert flush.flush_id == 7
     assert flush.catalysts[0].title == "Tariff of 100% announced on imports"
