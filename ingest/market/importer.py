@@ -236,7 +236,7 @@ def _plan(kind: str, path: Path, real: Path, member: str | None, o: ImportOption
     if kind == "open_interest" and layout == "binance-metrics":
         return _binance_metrics(real, venue)
     raise InputError(f"a {layout} file is not {kind} data", path=path,
-                     hint=f"use the matching `flushwatch import` command, or --map for a generic CSV")
+                     hint="use the matching `flushwatch import` command, or --map for a generic CSV")
 
 
 def _need(value: str | None, what: str, path: Path) -> str:
@@ -784,6 +784,15 @@ def _generic_csv(kind: str, real: Path, o: ImportOptions, venue: str, symbol: st
     return read
 
 
-__all__ = ["ImportOptions", "ImportSummary", "import_candles", "import_file", "import_files",
-           "import_funding", "import_liquidations", "import_open_interest", "parse_mapping",
-           "FlushwatchError"]
+__all__ = [
+    "FlushwatchError",
+    "ImportOptions",
+    "ImportSummary",
+    "import_candles",
+    "import_file",
+    "import_files",
+    "import_funding",
+    "import_liquidations",
+    "import_open_interest",
+    "parse_mapping",
+]

@@ -1,0 +1,129 @@
+"""A small Binance public REST client: weight-aware, backs off on 429/418, never parses rows.
+
+Binance counts request *weight* per IP per minute (USD-M futures 2,400, spot 6,000) and says
+how much was used in ``X-MBX-USED-WEIGHT-1M``. We keep under ``weight_share`` of the limit by
+sleeping until the next minute, honour ``Retry-After`` on 429 (too many requests) and 418 (IP
+banned for ignoring 429s), and retry timeouts/5xx with capped exponential backoff. Base URLs
+come from options or ``FLUSHWATCH_BINANCE_FAPI_URL`` / ``FLUSHWATCH_BINANCE_API_URL`` so tests
+point at 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from flushwatch import __version__
+from flushwatch.errors import MarketDataError
+
+log = logging.getLogger(__name__)
+
+FAPI_URL = "https://fapi.binance.com"
+SPOT_URL = "https://api.binance.com"
+WEIGHT_LIMIT = {"fapi": 2400, "spot": 6000}
+MAX_RETRY_AFTER_S = 120.0
+
+
+def fapi_url(option: str | None = None) -> str:
+    return (option or os.environ.get("FLUSHWATCH_BINANCE_FAPI_URL") or FAPI_URL).rstrip("/")
+
+
+def spot_url(option: str | None = None) -> str:
+    return (option or os.environ.get("FLUSHWATCH_BINANCE_API_URL") or SPOT_URL).rstrip("/")
+
+
+def klines_weight(api: str, limit: int) -> int:
+    """Documented request weights of the klines endpoints for a given ``limit``."""
+    if api == "spot":
+        return 2
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
+@dataclass
+class BinanceClient:
+    """One client per fetch run; ``sleep`` is injectable so tests need not wait for real."""
+
+    fapi: str
+    spot: str
+    timeout_s: float = 15.0
+    retries: int = 4
+    backoff_s: float = 1.0
+    weight_share: float = 0.8
+    sleep: Callable[[float], None] = time.sleep
+    requests: int = 0
+
+    def __post_init__(self) -> None:
+        self._client = httpx.Client(
+            timeout=self.timeout_s, headers={"User-Agent": f"flushwatch/{__version__}"}, follow_redirects=False
+        )
+        self._used: dict[str, tuple[float, int]] = {}  # api -> (minute, weight used)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> BinanceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _throttle(self, api: str, weight: int) -> None:
+        minute = time.time() // 60
+        m, used = self._used.get(api, (minute, 0))
+        if m != minute:
+            used = 0
+        if used + weight > WEIGHT_LIMIT[api] * self.weight_share:
+            wait = 60 - time.time() % 60 + 0.5
+            log.info("binance %s: %d weight used this minute; waiting %.1f s", api, used, wait)
+            self.sleep(wait)
+            minute, used = time.time() // 60, 0
+        self._used[api] = (minute, used + weight)
+
+    def get(self, api: str, path: str, params: dict[str, Any], weight: int = 1) -> Any:
+        """GET ``path`` and return its decoded JSON, retrying what is transient."""
+        base = self.fapi if api == "fapi" else self.spot
+        url = base + path
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            self._throttle(api, weight)
+            self.requests += 1
+            try:
+                resp = self._client.get(url, params=params)
+            except httpx.TransportError as exc:
+                err = MarketDataError(url, f"{type(exc).__name__}: {exc}", transient=True)
+            else:
+                used = resp.headers.get("x-mbx-used-weight-1m")
+                if used and used.isdigit():
+                    self._used[api] = (time.time() // 60, int(used))
+                if resp.status_code == 200:
+                    try:
+                        return resp.json()
+                    except ValueError as exc:
+                        raise MarketDataError(url, "response is not JSON") from exc
+                retry_after = _retry_after(resp.headers.get("retry-after"))
+                transient = resp.status_code in (418, 429) or resp.status_code >= 500
+                err = MarketDataError(url, f"HTTP {resp.status_code}: {resp.text[:200]}", transient=transient,
+                                      status=resp.status_code, retry_after=retry_after)
+            if not err.transient or attempt == self.retries:
+                raise err
+            wait = err.retry_after if err.retry_after is not None else delay
+            wait = min(wait, MAX_RETRY_AFTER_S)
+            log.warning("%s; retry %d/%d in %.1f s", err, attempt + 1, self.retries, wait)
+            self.sleep(wait)
+            delay = min(delay * 2, 60.0)
+        raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

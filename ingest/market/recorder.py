@@ -1,0 +1,299 @@
+"""``flushwatch liquidations record``: live liquidations from Binance and Bybit into DuckDB.
+
+Design, for a service that runs for months beside cron jobs on the same DuckDB file:
+
+* one asyncio task per venue holds a WebSocket, answers pings (the websockets library does for
+  protocol pings; Bybit also wants ``{"op":"ping"}`` every 20 s), and reconnects with capped
+  exponential backoff after the venues' daily disconnects or any error;
+* every received event goes into an in-memory buffer; a writer flushes it about once a second
+  in ONE short transaction (open the file, insert, close), so readers and cron jobs get in
+  between batches. A batch that cannot be written (database busy) stays in the buffer;
+* while a venue is not connected, that stretch is written to ``coverage_gaps``;
+* SIGINT/SIGTERM (and ``--for``) stop the sockets, flush the buffer and exit 0, so nothing
+  received is lost; the natural-key anti-join means nothing is stored twice.
+
+Binance publishes at most one liquidation per symbol per second: its totals are a floor
+(``LIQUIDATION_COMPLETENESS``); Bybit publishes all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flushwatch.errors import FlushwatchError, StorageError
+from flushwatch.ingest.market.stream_parse import parse_binance, parse_bybit
+from flushwatch.records.market import Liquidation, RecorderStats
+from flushwatch.storage import market as store
+from flushwatch.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+BINANCE_WS_URL = "wss://fstream.binance.com/ws/!forceOrder@arr"
+BYBIT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
+BYBIT_DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "DOGEUSDT")
+STREAM_NAME = {"binance": "forceOrder", "bybit": "allLiquidation"}
+BYBIT_ARGS_PER_SUBSCRIBE = 10
+
+
+def binance_ws_url(option: str | None = None) -> str:
+    return option or os.environ.get("FLUSHWATCH_BINANCE_WS_URL") or BINANCE_WS_URL
+
+
+def bybit_ws_url(option: str | None = None) -> str:
+    return option or os.environ.get("FLUSHWATCH_BYBIT_WS_URL") or BYBIT_WS_URL
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    venues: tuple[str, ...] = ("binance", "bybit")
+    binance_url: str = BINANCE_WS_URL
+    bybit_url: str = BYBIT_WS_URL
+    bybit_symbols: tuple[str, ...] = BYBIT_DEFAULT_SYMBOLS
+    flush_every_s: float = 1.0
+    duration_s: float | None = None
+    ping_interval_s: float = 20.0
+    min_backoff_s: float = 0.5
+    max_backoff_s: float = 60.0
+
+
+@dataclass
+class _Gap:
+    venue: str
+    start: dt.datetime
+    end: dt.datetime | None
+    reason: str
+
+
+@dataclass
+class _State:
+    buffer: list[Liquidation] = field(default_factory=list)
+    gaps: list[_Gap] = field(default_factory=list)
+    received: dict[str, int] = field(default_factory=dict)
+    stored: int = 0
+    malformed: int = 0
+    batches: int = 0
+    reconnects: int = 0
+    gaps_recorded: int = 0
+    max_lag: float = 0.0
+    lag_sum: float = 0.0
+    lag_n: int = 0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Recorder:
+    """Run with :meth:`run` (asyncio) or :func:`record` (blocking, handles signals)."""
+
+    def __init__(self, db: Database, options: RecorderOptions, *, run_id: int | None = None) -> None:
+        self.db = db
+        self.options = options
+        self.run_id = run_id
+        self.state = _State()
+        self.stop = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._down: dict[str, tuple[dt.datetime, str]] = {}  # venue -> (outage start, why)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _write(self, batch: list[Liquidation], gaps: list[_Gap]) -> int:
+        """One short transaction: the batch and any finished gaps."""
+        import pyarrow as pa
+
+        table = pa.table({
+            "venue": pa.array([e.venue for e in batch], pa.string()),
+            "symbol": pa.array([e.symbol for e in batch], pa.string()),
+            "side": pa.array([e.side for e in batch], pa.string()),
+            "price": pa.array([e.price for e in batch], pa.float64()),
+            "quantity": pa.array([e.quantity for e in batch], pa.float64()),
+            "notional_usd": pa.array([e.notional_usd for e in batch], pa.float64()),
+            "event_time": pa.array([e.event_time for e in batch], pa.timestamp("us", tz="UTC")),
+            "receive_time": pa.array([e.receive_time for e in batch], pa.timestamp("us", tz="UTC")),
+            "source": pa.array(["stream"] * len(batch), pa.string()),
+        })
+        with self.db.write() as con:
+            n = store.insert_liquidations_arrow(con, table, self.run_id) if batch else 0
+            for g in gaps:
+                store.record_gap(con, venue=g.venue, stream=STREAM_NAME[g.venue], start=g.start, end=g.end,
+                                 reason=g.reason, run_id=self.run_id)
+        return n
+
+    async def flush(self) -> None:
+        """Write what is buffered; on failure put it back for the next try."""
+        async with self._write_lock:
+            st = self.state
+            if not st.buffer and not st.gaps:
+                return
+            batch, st.buffer = st.buffer, []
+            gaps, st.gaps = st.gaps, []
+            try:
+                n = await asyncio.to_thread(self._write, batch, gaps)
+            except (FlushwatchError, OSError) as exc:
+                st.buffer[:0] = batch
+                st.gaps[:0] = gaps
+                log.warning("could not write %d liquidations (%s); keeping them for the next try",
+                            len(batch), exc.one_line() if isinstance(exc, FlushwatchError) else exc)
+                raise
+            committed = _now()
+            st.stored += n
+            st.batches += 1
+            st.gaps_recorded += len(gaps)
+            for e in batch:
+                if e.receive_time is not None:
+                    lag = (committed - e.receive_time).total_seconds()
+                    st.lag_sum += lag
+                    st.lag_n += 1
+                    st.max_lag = max(st.max_lag, lag)
+            if batch:
+                log.debug("stored %d of %d liquidations", n, len(batch))
+
+    async def _flusher(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.options.flush_every_s)
+            if self.stop.is_set():
+                return
+            with contextlib.suppress(FlushwatchError, OSError):
+                await self.flush()
+
+    # -- venues --------------------------------------------------------------------------------
+
+    def _on_message(self, venue: str, parse: Callable[[str | bytes, dt.datetime], list[Liquidation]],
+                    raw: str | bytes) -> None:
+        try:
+            events = parse(raw, _now())
+        except ValueError as exc:
+            self.state.malformed += 1
+            if self.state.malformed <= 10 or self.state.malformed % 1000 == 0:
+                log.warning("%s: skipped a malformed message (%s): %.120r", venue, exc, raw)
+            return
+        if events:
+            self.state.buffer.extend(events)
+            self.state.received[venue] = self.state.received.get(venue, 0) + len(events)
+
+    async def _venue(self, venue: str) -> None:
+        import websockets
+
+        url = self.options.binance_url if venue == "binance" else self.options.bybit_url
+        parse = parse_binance if venue == "binance" else parse_bybit
+        backoff = self.options.min_backoff_s
+        self._down[venue] = (_now(), "not yet connected")
+        while not self.stop.is_set():
+            was_up = False
+            reason = "connection failed"
+            try:
+                async with websockets.connect(url, open_timeout=10, ping_interval=20, ping_timeout=20,
+                                              close_timeout=2, max_size=2**22) as ws:
+                    was_up = True
+                    since, why = self._down.pop(venue)
+                    up = _now()
+                    if why != "not yet connected":
+                        self.state.reconnects += 1
+                    if why != "not yet connected" or (up - since).total_seconds() > 2:
+                        self.state.gaps.append(_Gap(venue, since, up, why))
+                    log.info("%s: connected to %s", venue, url)
+                    backoff = self.options.min_backoff_s
+                    pinger = None
+                    if venue == "bybit":
+                        await self._bybit_subscribe(ws)
+                        pinger = asyncio.create_task(self._bybit_ping(ws))
+                    try:
+                        async for raw in ws:
+                            self._on_message(venue, parse, raw)
+                    finally:
+                        if pinger is not None:
+                            pinger.cancel()
+                    reason = f"server closed the connection (code {ws.close_code})"
+            except asyncio.CancelledError:
+                if was_up and venue not in self._down and not self.stop.is_set():
+                    self._down[venue] = (_now(), "cancelled")
+                raise
+            except Exception as exc:  # network errors of every kind: reconnect
+                reason = f"{type(exc).__name__}: {exc}"[:200]
+            if was_up and not self.stop.is_set():
+                self._down[venue] = (_now(), reason)  # the outage starts now
+            if self.stop.is_set():
+                return
+            log.warning("%s: disconnected (%s); reconnecting in %.1f s", venue, reason, backoff)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), backoff)
+            backoff = min(backoff * 2, self.options.max_backoff_s)
+
+    async def _bybit_subscribe(self, ws: object) -> None:
+        args = [f"allLiquidation.{s}" for s in self.options.bybit_symbols]
+        for i in range(0, len(args), BYBIT_ARGS_PER_SUBSCRIBE):
+            await ws.send(json.dumps({"op": "subscribe", "args": args[i:i + BYBIT_ARGS_PER_SUBSCRIBE]}))  # type: ignore[attr-defined]
+
+    async def _bybit_ping(self, ws: object) -> None:
+        while True:
+            await asyncio.sleep(self.options.ping_interval_s)
+            await ws.send(json.dumps({"op": "ping"}))  # type: ignore[attr-defined]
+
+    # -- run -----------------------------------------------------------------------------------
+
+    async def run(self) -> RecorderStats:
+        started = time.monotonic()
+        venues = [asyncio.create_task(self._venue(v), name=v) for v in self.options.venues]
+        flusher = asyncio.create_task(self._flusher())
+        try:
+            if self.options.duration_s is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), self.options.duration_s)
+            else:
+                await self.stop.wait()
+        finally:
+            self.stop.set()
+            for t in venues:
+                t.cancel()
+            await asyncio.gather(*venues, flusher, return_exceptions=True)
+            end = _now()
+            for venue, (since, why) in self._down.items():  # still down at shutdown
+                if why != "not yet connected" or (end - since).total_seconds() > 2:
+                    self.state.gaps.append(_Gap(venue, since, end, f"{why}; until shutdown"))
+            await self._final_flush()
+        st = self.state
+        return RecorderStats(
+            received=dict(st.received), stored=st.stored, malformed=st.malformed, batches=st.batches,
+            reconnects=st.reconnects, gaps=st.gaps_recorded, max_commit_lag_s=round(st.max_lag, 3),
+            mean_commit_lag_s=round(st.lag_sum / st.lag_n, 3) if st.lag_n else 0.0,
+            seconds=round(time.monotonic() - started, 1),
+        )
+
+    async def _final_flush(self) -> None:
+        """Keep trying (within the database wait) so a shutdown loses nothing received."""
+        deadline = time.monotonic() + max(self.db.wait_s, 1.0)
+        while True:
+            try:
+                await self.flush()
+                return
+            except (FlushwatchError, OSError):
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"{len(self.state.buffer)} received liquidations could not be written at shutdown",
+                        path=self.db.path, hint="the database stayed busy; raise --wait",
+                    ) from None
+                await asyncio.sleep(0.5)
+
+
+def record(db: Database, options: RecorderOptions, *, run_id: int | None = None) -> RecorderStats:
+    """Blocking entry point: runs until SIGINT/SIGTERM or ``options.duration_s``."""
+
+    async def main() -> RecorderStats:
+        rec = Recorder(db, options, run_id=run_id)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, rec.stop.set)
+        return await rec.run()
+
+    return asyncio.run(main())
