@@ -48,8 +48,9 @@ CREATE TABLE headlines (
     canonical_url  VARCHAR,
     guid           VARCHAR,
     language       VARCHAR,
-    published_at   TIMESTAMPTZ NOT NULL,      -- as the source states it, in UTC; when the source gave
+    published_at   TIMESTAMPTZ,               -- as the source states it, in UTC; when the source gave
                                               -- no usable time, = first_seen_at and time_flag says so
+                                              -- (ingest/import always fill it)
     first_seen_at  TIMESTAMPTZ NOT NULL,      -- when flushwatch first saw it: what a trader could know
                                               -- (imports: = published_at, the file's own time)
     time_flag      VARCHAR,                   -- NULL | 'missing' | 'future' (source time unusable)
