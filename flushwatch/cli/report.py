@@ -50,6 +50,29 @@ class DigestFormat(StrEnum):
 # -- explain ---------------------------------------------------------------------------------------
 
 
+def market_marks(ex: Explanation) -> dict[dt.datetime, str]:
+    """Market events for the timeline: start (open), trigger, peak (low or high), end (close)."""
+    f = ex.flush
+    bars = {b.open_time: b for b in ex.bars}
+    step = ex.bars[1].open_time - ex.bars[0].open_time if len(ex.bars) > 1 else dt.timedelta(minutes=1)
+
+    def price(t: dt.datetime, what: str) -> str:
+        b = bars.get(t) if what != "close" else bars.get(t - step)
+        return f" {getattr(b, what):,.1f}" if b is not None else ""
+
+    low = f.direction == "long_flush"
+    marks = {
+        f.start_at: f"▶ flush start, open{price(f.start_at, 'open')}",
+        f.trigger_at: "⚑ detector fires (first flagged bar)",
+        f.peak_at: f"{'▼ low' if low else '▲ high'}{price(f.peak_at, 'low' if low else 'high')}",
+        f.end_at: f"■ flush end, close{price(f.end_at, 'close')}",
+    }
+    for b in ex.bars:  # liquidation bursts, when recorded
+        if b.liquidated_usd and f.start_at <= b.open_time < f.end_at and b.open_time not in marks:
+            marks[b.open_time] = f"liquidated ${b.liquidated_usd:,.0f}"
+    return marks
+
+
 def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
     """The terminal view of a flush: numbers, sparkline, catalysts with why, coverage, timeline."""
     from rich.console import Console
@@ -113,7 +136,7 @@ def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
     tl = Table(title="Timeline", header_style="bold", title_justify="left")
     for col in ("time UTC", "", "headline", "imp", "sentiment"):
         tl.add_column(col, overflow="fold")
-    marks = {f.start_at: "▶ flush start", f.peak_at: "▼ peak" if f.direction == "long_flush" else "▲ peak"}
+    marks = market_marks(ex)
     events: list[tuple[dt.datetime, int, tuple[str, ...]]] = [
         (t0, 0, (f"{t0:%m-%d %H:%M}", "", f"[bold red]{label}[/]", "", "")) for t0, label in marks.items()
     ]
