@@ -41,6 +41,14 @@ _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
 _US = 100_000_000_000_000
 
 
+def _drop(con: Connection, table: str) -> None:
+    """Drop a temp table; harmless in an aborted transaction (the connection closes anyway)."""
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    except duckdb.Error:
+        pass
+
+
 def _epoch_sql(col: str) -> str:
     """An epoch number (ms, or µs in Binance's 2025+ spot archives) as TIMESTAMPTZ."""
     return f"make_timestamptz(CASE WHEN {col} >= {_US} THEN {col} ELSE {col} * 1000 END)"
@@ -146,7 +154,7 @@ def import_file(db: Database, kind: str, path: Path, options: ImportOptions, *,
             except duckdb.Error as exc:
                 raise _input_error(exc, path, member) from exc
             finally:
-                con.execute("DROP TABLE IF EXISTS _stage")
+                _drop(con, "_stage")
     result = ImportResult(path=str(path), kind=kind, rows_read=rows_read, rows_new=rows_new,
                           first=first, last=last, **meta)
     log.info("%s: %s %s %s %s %s: %d rows, %d new", path, result.fmt, result.venue, result.market,
@@ -364,7 +372,7 @@ def _stage_ohlcv(con: Connection, real: Path, venue: str, market: str, symbol: s
             {"venue": venue, "market": market, "symbol": symbol, "interval": interval},
         )
     finally:
-        con.execute("DROP TABLE IF EXISTS _raw")
+        _drop(con, "_raw")
     _check_interval(con, real, interval)
     return _rows(con), _meta(fmt, venue, symbol, market, interval)
 
@@ -414,7 +422,7 @@ def _stage_funding_from_raw(con: Connection, venue: str, symbol: str, fmt: str) 
             {"venue": venue, "symbol": symbol},
         )
     finally:
-        con.execute("DROP TABLE IF EXISTS _raw")
+        _drop(con, "_raw")
     return _rows(con), _meta(fmt, venue, symbol, "perp", None)
 
 
@@ -551,7 +559,7 @@ def _json_file(kind: str, path: Path, real: Path, o: ImportOptions, venue: str, 
             raise InputError("JSON objects are not candle data (expected freqtrade's [[ts, o, h, l, c, v], ...])",
                              path=real)
         finally:
-            con.execute("DROP TABLE IF EXISTS _obj")
+            _drop(con, "_obj")
 
     return read
 
@@ -779,7 +787,7 @@ def _generic_csv(kind: str, real: Path, o: ImportOptions, venue: str, symbol: st
             _check_sides(con, real)
             return _rows(con), _meta("generic-csv", venue, symbol, "perp", None)
         finally:
-            con.execute("DROP TABLE IF EXISTS _src")
+            _drop(con, "_src")
 
     return read
 
