@@ -174,6 +174,8 @@ def test_explain_cli_text_and_json(db_path: Path, db: Database, cli) -> None:
     assert "Coverage" in r.out and "Bitcoin plunges as liquidations cascade" in r.out
     assert "importance +27.0" in r.out
     assert any(ch in r.out for ch in "▁▂▃▄▅▆▇█")  # the price sparkline
+    # market data on the timeline, from the seeded candles (bar i: open 115000 - 10 i, low 114900 - 10 i)
+    assert "▶ flush start, open 114,730.0" in r.out and "▼ low 114,400.0" in r.out
     r = cli("explain", str(fid), "--db", str(db_path), "--format", "json")
     data = json.loads(r.out)
     assert set(data) == {"flush", "catalysts", "coverage", "timeline", "bars"}
