@@ -38,6 +38,7 @@ def test_demo_finds_the_flush_and_ranks_the_tariff_headline_first(tmp_path: Path
     assert move < -10 and f"{peak:%H:%M}" == "21:20"  # the 101,516.5 low
 
     ex = explain(db, fid)
+    assert ex.flush.funding_before is not None and abs(ex.flush.funding_before - 0.00001013) < 1e-12
     top = ex.catalysts[0]
     assert "tariff" in top.title.lower(), [c.title for c in ex.catalysts]
     assert top.headline_time <= ex.flush.start_at  # seen before the flush started

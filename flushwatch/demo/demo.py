@@ -7,7 +7,9 @@ Bundled in ``data/`` (see ``data/README.md``):
   announcing a 100% tariff on Chinese imports, the market's reaction and the liquidation
   reports — plus unrelated noise;
 * ``BTCUSDT-1m-2025-10-10.csv``: Binance USD-M BTCUSDT perpetual 1-minute klines, 20:56 →
-  22:59 UTC, in Binance's archive CSV format (public market figures).
+  22:59 UTC, in Binance's archive CSV format (public market figures);
+* ``BTCUSDT-fundingRate-2025-10-08_10.csv``: its 8-hourly funding rates 10-08 → 10-10 16:00,
+  in Binance's funding archive format.
 
 Steps, each the stage's own library code: ingest the feeds (parse, normalise, tag, dedupe,
 store), score with the shipped model, import the candles, detect, attribute, then read the
@@ -43,6 +45,7 @@ FEEDS = (
     ("markets_blog.rss", "Demo Markets Blog", "crypto", 3),
 )
 CANDLES = "BTCUSDT-1m-2025-10-10.csv"
+FUNDING = "BTCUSDT-fundingRate-2025-10-08_10.csv"
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,13 @@ def ingest_feeds(db: Database, run_id: int) -> int:
     return total
 
 
-def import_candles(db: Database, run_id: int) -> int:
-    """Load the bundled Binance-archive CSV of 1m perpetual klines with the market importer."""
-    from flushwatch.ingest.market.importer import import_candles as import_candle_files
+def import_market(db: Database, run_id: int) -> tuple[int, int]:
+    """Load the bundled candles and funding rates with the market importer; returns rows added."""
+    from flushwatch.ingest.market.importer import import_candles, import_funding
 
-    result = import_candle_files(db, [data_dir() / CANDLES], run_id=run_id, venue="binance", market="perp")
-    return result.rows_new
+    candles = import_candles(db, [data_dir() / CANDLES], run_id=run_id, venue="binance", market="perp")
+    funding = import_funding(db, [data_dir() / FUNDING], run_id=run_id, venue="binance", symbol="BTCUSDT")
+    return candles.rows_new, funding.rows_new
 
 
 def run_demo(db_path: Path | None = None, say: Callable[[str], None] = lambda _: None) -> DemoResult:
@@ -147,8 +151,8 @@ def run_demo(db_path: Path | None = None, say: Callable[[str], None] = lambda _:
         scored = score_unscored(db)
         n_scored = scored.scored
         say(f"2/5 score: {n_scored} headlines scored by the shipped model")
-        candles = import_candles(db, run.run_id)
-        say(f"3/5 import: {candles} BTCUSDT perpetual 1m candles")
+        candles, funding = import_market(db, run.run_id)
+        say(f"3/5 import: {candles} BTCUSDT perpetual 1m candles, {funding} funding rates")
         d = detect(db, run_id=run.run_id)
         say(f"4/5 detect: {d.flushes_found} flush(es) found in {d.bars} bars")
         a = attribute(db, run_id=run.run_id)
