@@ -68,7 +68,8 @@ def insert_new(con: Connection, table: str, stage: str, run_id: int | None) -> i
     """
     keys = KEYS[table]
     tcol = TIME_COLUMN[table]
-    bounds = con.execute(f"SELECT min({tcol}), max({tcol}), count(*) FROM {stage}").fetchone()
+    found = con.execute(f"SELECT min({tcol}), max({tcol}), count(*) FROM {stage}").fetchall()
+    bounds = found[0] if found else None
     if not bounds or not bounds[2]:
         return 0
     lo, hi, _ = bounds
@@ -91,8 +92,8 @@ def insert_new(con: Connection, table: str, stage: str, run_id: int | None) -> i
 
 
 def _count(con: Connection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()  # fetchall: leave no open result
+    return int(rows[0][0]) if rows else 0
 
 
 def insert_liquidations_arrow(con: Connection, batch: Any, run_id: int | None) -> int:
