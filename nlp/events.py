@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (regex tables read better unwrapped)
 """Event type and "market report" flag from the title: a transparent keyword taxonomy.
 
 Why rules and not a trained head: no labelled crypto event data exists in the shared data, and
@@ -18,63 +19,136 @@ from dataclasses import dataclass
 
 #: (event type, severity 0..1, patterns). Order matters: first match wins.
 _RAW_RULES: list[tuple[str, float, list[str]]] = [
-    ("promotion_other", 0.05, [
-        r"\b(sponsored|newsletter|podcast|webinar|giveaway|presale|glossary|ama|conference|promo code|airdrop campaign)\b",
-        r"\b\d+% off\b", r"^(win|join|meet|learn)\b",
-    ]),
-    ("stablecoin_depeg", 0.95, [
-        r"\bde-?peg", r"\b(off|below|breaks?|broke|lost|loses?)\s+(its\s+)?(dollar\s+)?peg\b", r"\bpeg\b.*\b(break|lost|slip)",
-        r"\b(usdt|usdc|dai|ust|busd|tether|stablecoin)\b.*\b(falls? (to|below)|drops? (to|below)|slips? below|trades? below) \$?0\.\d",
-    ]),
-    ("exchange_trouble", 1.0, [
-        r"\b(halts?|halted|halting|pauses?|paused|suspends?|suspended|freezes?|froze|frozen)\b.*\b(withdrawals?|deposits?|trading)\b",
-        r"\b(withdrawals?|deposits?)\b.*\b(halted|paused|suspended|frozen)\b",
-        r"\b(insolven\w*|solvency|bankrupt\w*|chapter 11|bank run|liquidity (crisis|crunch)|collapse[sd]?)\b",
-        r"\b(freezes?|froze|frozen)\b.*\baccounts?\b", r"\b(cannot|can't|unable to) withdraw\b",
-        r"\bpull(s|ed)? (their )?funds\b", r"\bhalts? (redemptions|payouts)\b",
-    ]),
-    ("hack_exploit", 0.9, [
-        r"\b(hack(ed|ers?|s)?|exploit(ed|s)?|drain(ed|s)?|(security|data) breach|breached|stolen|steals?|heist|attack(er|ers)?|hijack\w*|rug ?pull(ed)?|compromised|phishing)\b",
-    ]),
-    ("macro", 0.75, [
-        r"\b(fed|fomc|federal reserve|powell|ecb|boj|bank of (japan|england|canada)|central bank|rate (hike|cut)s?|interest rates?|basis points|bps)\b",
-        r"\b(cpi|inflation|pce|jobs report|payrolls|nonfarm|unemployment|gdp|recession|treasury yields?|bond yields?)\b",
-        r"\b(tariffs?|trade war|sanctions|war|invasion|missile|ceasefire|geopolitic\w*)\b",
-    ]),
-    ("etf_institutional", 0.7, [
-        r"\betfs?\b", r"\bexchange-traded\b", r"\b(custody|accumulat\w+ (bitcoin|btc|ether|eth))\b", r"\b(etp|spot fund|13f|blackrock|fidelity|grayscale|microstrategy|strategy buys|treasury compan\w+)\b",
-        r"\b(inflows?|outflows?)\b", r"\binstitution\w*\b.*\b(buy|bought|adds?|purchase|allocat)\w*",
-        r"\b(adds?|buys?|bought|purchases?|acquires?)\b.*\b\d[\d,.]*\s*(btc|bitcoin|eth|ether)\b",
-    ]),
-    ("legal", 0.6, [
-        r"\b(lawsuit|sues|sued|suing|court|judge|jury|trial|verdict|sentenced|indict\w*|plead\w*|guilty|class action|arrest\w*|extradit\w*|prison|jail)\b",
-    ]),
-    ("regulation", 0.8, [
-        r"\b(sec|cftc|watchdog|authorit\w+|rules|regulat\w*|enforcement|ban(s|ned)?|crackdown|licen[cs]\w*|compliance|legislat\w*|bill|senate|congress|lawmakers?|mica|aml|kyc|fines?d?|penalt\w*|wells notice|subpoena\w*|probe|investigat\w*|sanction\w*)\b",
-    ]),
-    ("listing", 0.5, [
-        r"\b(lists?|listing|listed|delist\w*|will add|adds? support for|launch(es)? trading|perpetual contract for|opens trading)\b",
-    ]),
-    ("protocol", 0.55, [
-        r"\b(upgrade|hard ?fork|soft ?fork|mainnet|testnet|outage|downtime|halted block|network (halt|down|stall)|block production|validators?|merge|shanghai|dencun|halving|bug|patch|node|client release|migrat\w*)\b",
-    ]),
-    ("whale_onchain", 0.45, [
-        r"\bwhales?\b", r"\b(dormant|on-?chain|wallet|address)\b.*\b(moves?|moved|transfers?|transferred|sends?|sent|wakes?)\b",
-        r"\b(moves?|moved|transfers?|transferred|sends?|sent)\b.*\bto (binance|coinbase|kraken|an exchange|exchanges)\b",
-        r"\bexchange (reserves?|balances?|netflows?)\b", r"\bmint(s|ed)?\b", r"\bholders?\b.*\bmov(e|es|ed|ing)\b", r"\bburn(ed|s)?\b",
-    ]),
-    ("partnership_adoption", 0.35, [
-        r"\b(partner\w*|teams up|collaborat\w*|integrat\w*|adopt\w*|accepts? (bitcoin|crypto|btc)|accept(s|ing)? (crypto|bitcoin|btc|payments)|legal tender|pilots?|rolls? out|launch\w*|joins?|backs?|invest\w* in|raises? \$)\b",
-    ]),
-    ("market_move", 0.3, [
-        r"\bliquidat\w*\b", r"\b(short|long) squeeze\b",
-        _UP := r"\b(surges?|soars?|jumps?|rall(y|ies|ied)|spikes?|climbs?|rises?|gains?|pumps?|rebounds?|recovers?|skyrockets?|tops?|breaks? above|hits? (new )?(all-time )?high|ath)\b",
-        _DOWN := r"\b(plunges?|plummets?|tumbles?|crash(es|ed)?|drops?|falls?|slides?|sinks?|dips?|dumps?|slumps?|tanks?|sell-?off|bleeds?|breaks? below|falls? below|wipes? out)\b",
-        r"[-+]?\d+(\.\d+)?\s?%",
-    ]),
-    ("analysis_opinion", 0.15, [
-        r"\b(analysts?|analysis|predicts?|prediction|forecast|outlook|could|might|may|will .* (reach|hit)|price target|technical|chart|support|resistance|says|thinks|believes|expects?|why|how|what|opinion|bullish|bearish|indicators?|signal|suggests?|means|here's)\b", r"\?\s*$",
-    ]),
+    (
+        "promotion_other",
+        0.05,
+        [
+            r"\b(sponsored|newsletter|podcast|webinar|giveaway|presale|glossary|ama|conference|promo code|airdrop campaign)\b",
+            r"\b\d+% off\b",
+            r"^(win|join|meet|learn)\b",
+        ],
+    ),
+    (
+        "stablecoin_depeg",
+        0.95,
+        [
+            r"\bde-?peg",
+            r"\b(off|below|breaks?|broke|lost|loses?)\s+(its\s+)?(dollar\s+)?peg\b",
+            r"\bpeg\b.*\b(break|lost|slip)",
+            r"\b(usdt|usdc|dai|ust|busd|tether|stablecoin)\b.*\b(falls? (to|below)|drops? (to|below)|slips? below|trades? below) \$?0\.\d",
+        ],
+    ),
+    (
+        "exchange_trouble",
+        1.0,
+        [
+            r"\b(halts?|halted|halting|pauses?|paused|suspends?|suspended|freezes?|froze|frozen)\b.*\b(withdrawals?|deposits?|trading)\b",
+            r"\b(withdrawals?|deposits?)\b.*\b(halted|paused|suspended|frozen)\b",
+            r"\b(insolven\w*|solvency|bankrupt\w*|chapter 11|bank run|liquidity (crisis|crunch)|collapse[sd]?)\b",
+            r"\b(freezes?|froze|frozen)\b.*\baccounts?\b",
+            r"\b(cannot|can't|unable to) withdraw\b",
+            r"\bpull(s|ed)? (their )?funds\b",
+            r"\bhalts? (redemptions|payouts)\b",
+        ],
+    ),
+    (
+        "hack_exploit",
+        0.9,
+        [
+            r"\b(hack(ed|ers?|s)?|exploit(ed|s)?|drain(ed|s)?|(security|data) breach|breached|stolen|steals?|heist|attack(er|ers)?|hijack\w*|rug ?pull(ed)?|compromised|phishing)\b",
+        ],
+    ),
+    (
+        "macro",
+        0.75,
+        [
+            r"\b(fed|fomc|federal reserve|powell|ecb|boj|bank of (japan|england|canada)|central bank|rate (hike|cut)s?|interest rates?|basis points|bps)\b",
+            r"\b(cpi|inflation|pce|jobs report|payrolls|nonfarm|unemployment|gdp|recession|treasury yields?|bond yields?)\b",
+            r"\b(tariffs?|trade war|sanctions|war|invasion|missile|ceasefire|geopolitic\w*)\b",
+        ],
+    ),
+    (
+        "etf_institutional",
+        0.7,
+        [
+            r"\betfs?\b",
+            r"\bexchange-traded\b",
+            r"\b(custody|accumulat\w+ (bitcoin|btc|ether|eth))\b",
+            r"\b(etp|spot fund|13f|blackrock|fidelity|grayscale|microstrategy|strategy buys|treasury compan\w+)\b",
+            r"\b(inflows?|outflows?)\b",
+            r"\binstitution\w*\b.*\b(buy|bought|adds?|purchase|allocat)\w*",
+            r"\b(adds?|buys?|bought|purchases?|acquires?)\b.*\b\d[\d,.]*\s*(btc|bitcoin|eth|ether)\b",
+        ],
+    ),
+    (
+        "legal",
+        0.6,
+        [
+            r"\b(lawsuit|sues|sued|suing|court|judge|jury|trial|verdict|sentenced|indict\w*|plead\w*|guilty|class action|arrest\w*|extradit\w*|prison|jail)\b",
+        ],
+    ),
+    (
+        "regulation",
+        0.8,
+        [
+            r"\b(sec|cftc|watchdog|authorit\w+|rules|regulat\w*|enforcement|ban(s|ned)?|crackdown|licen[cs]\w*|compliance|legislat\w*|bill|senate|congress|lawmakers?|mica|aml|kyc|fines?d?|penalt\w*|wells notice|subpoena\w*|probe|investigat\w*|sanction\w*)\b",
+        ],
+    ),
+    (
+        "listing",
+        0.5,
+        [
+            r"\b(lists?|listing|listed|delist\w*|will add|adds? support for|launch(es)? trading|perpetual contract for|opens trading)\b",
+        ],
+    ),
+    (
+        "protocol",
+        0.55,
+        [
+            r"\b(upgrade|hard ?fork|soft ?fork|mainnet|testnet|outage|downtime|halted block|network (halt|down|stall)|block production|validators?|merge|shanghai|dencun|halving|bug|patch|node|client release|migrat\w*)\b",
+        ],
+    ),
+    (
+        "whale_onchain",
+        0.45,
+        [
+            r"\bwhales?\b",
+            r"\b(dormant|on-?chain|wallet|address)\b.*\b(moves?|moved|transfers?|transferred|sends?|sent|wakes?)\b",
+            r"\b(moves?|moved|transfers?|transferred|sends?|sent)\b.*\bto (binance|coinbase|kraken|an exchange|exchanges)\b",
+            r"\bexchange (reserves?|balances?|netflows?)\b",
+            r"\bmint(s|ed)?\b",
+            r"\bholders?\b.*\bmov(e|es|ed|ing)\b",
+            r"\bburn(ed|s)?\b",
+        ],
+    ),
+    (
+        "partnership_adoption",
+        0.35,
+        [
+            r"\b(partner\w*|teams up|collaborat\w*|integrat\w*|adopt\w*|accepts? (bitcoin|crypto|btc)|accept(s|ing)? (crypto|bitcoin|btc|payments)|legal tender|pilots?|rolls? out|launch\w*|joins?|backs?|invest\w* in|raises? \$)\b",
+        ],
+    ),
+    (
+        "market_move",
+        0.3,
+        [
+            r"\bliquidat\w*\b",
+            r"\b(short|long) squeeze\b",
+            _UP
+            := r"\b(surges?|soars?|jumps?|rall(y|ies|ied)|spikes?|climbs?|rises?|gains?|pumps?|rebounds?|recovers?|skyrockets?|tops?|breaks? above|hits? (new )?(all-time )?high|ath)\b",
+            _DOWN
+            := r"\b(plunges?|plummets?|tumbles?|crash(es|ed)?|drops?|falls?|slides?|sinks?|dips?|dumps?|slumps?|tanks?|sell-?off|bleeds?|breaks? below|falls? below|wipes? out)\b",
+            r"[-+]?\d+(\.\d+)?\s?%",
+        ],
+    ),
+    (
+        "analysis_opinion",
+        0.15,
+        [
+            r"\b(analysts?|analysis|predicts?|prediction|forecast|outlook|could|might|may|will .* (reach|hit)|price target|technical|chart|support|resistance|says|thinks|believes|expects?|why|how|what|opinion|bullish|bearish|indicators?|signal|suggests?|means|here's)\b",
+            r"\?\s*$",
+        ],
+    ),
 ]
 
 RULES: list[tuple[str, float, list[re.Pattern[str]]]] = [
@@ -113,7 +187,9 @@ def _types(text: str) -> list[tuple[str, float, int]]:
 def _names_a_cause(title: str) -> bool:
     """True when a clause after 'after/as/amid/on ...' names an event that explains the move."""
     m = _CAUSE_WORD.search(title)
-    return bool(m) and any(n not in _NOT_CAUSES for n, _, _ in _types(m.group(2)))
+    if m is None:
+        return False
+    return any(n not in _NOT_CAUSES for n, _, _ in _types(m.group(2)))
 
 
 def is_market_report(title: str) -> bool:

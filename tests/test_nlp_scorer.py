@@ -1,0 +1,88 @@
+"""The real shipped model (no mocks): clear cases, determinism, bad inputs, corrupt files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flushwatch.errors import ModelError
+from flushwatch.nlp.scorer import Scorer, shipped_model_dir
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer(mode="fast")
+
+
+def test_clear_headlines_get_the_obvious_sentiment(scorer: Scorer) -> None:
+    bearish = "Shares plunge after the company slashes its outlook and misses earnings"
+    bullish = "Stock soars after record quarterly profit beats estimates and guidance is raised"
+    bear, bull = scorer.score_texts([bearish, bullish])
+    assert bear.sentiment == "bearish" and bear.sentiment_score < -0.5
+    assert bull.sentiment == "bullish" and bull.sentiment_score > 0.5
+    for s in (bear, bull):
+        assert abs(s.p_bearish + s.p_neutral + s.p_bullish - 1.0) < 1e-4
+        assert -1.0 <= s.sentiment_score <= 1.0
+
+
+def test_scores_are_deterministic_and_independent_of_batch_order(scorer: Scorer) -> None:
+    titles = ["Exchange halts withdrawals", "Fed holds rates", "Token listed on a new venue", "ETH up 4%"]
+    once = scorer.score_texts(titles)
+    again = scorer.score_texts(list(reversed(titles)))[::-1]
+    assert once == scorer.score_texts(titles)
+    for a, b in zip(once, again, strict=True):
+        assert a.sentiment == b.sentiment and abs(a.sentiment_score - b.sentiment_score) < 1e-3
+
+
+def test_bad_inputs_score_without_crashing(scorer: Scorer) -> None:
+    long = "bitcoin " * 2000
+    titles = [
+        "",
+        "   ",
+        "🚀🚀🚀🔥",
+        "\x00\x01\ufffd###",
+        "Bitcoin cae un 10% tras la decisión de la Fed",
+        long,
+        "比特币暴跌",
+    ]
+    out = scorer.score_texts(titles)
+    assert len(out) == len(titles)
+    flags = [set(s.flags) for s in out]
+    assert "empty" in flags[0] and "empty" in flags[1]
+    assert "no_letters" in flags[2]
+    assert "non_english" in flags[4] and "non_english" in flags[6]
+    assert "truncated" in flags[5]
+    for s in out:
+        assert s.sentiment in ("bearish", "neutral", "bullish")
+
+
+def test_corrupt_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), copy)
+    weights = copy / "adapter.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelError, match=str(weights)):
+        Scorer(str(copy))
+
+
+def test_missing_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), copy)
+    (copy / "adapter.safetensors").rename(copy / "adapter.safetensors.bak")
+    with pytest.raises(ModelError, match=r"adapter\.safetensors"):
+        Scorer(str(copy))
+
+
+def test_corrupt_base_weights_are_refused_naming_the_path(tmp_path: Path) -> None:
+    from flushwatch.nlp.encoder import base_model_dir, verify_base
+
+    verify_base(base_model_dir())  # the installed file is the published one
+    fake = tmp_path / "base"
+    fake.mkdir()
+    (fake / "model.safetensors").write_bytes(b"not the published weights")
+    with pytest.raises(ModelError, match=str(fake / "model.safetensors")):
+        verify_base(fake)
+    with pytest.raises(ModelError, match="missing"):
+        verify_base(tmp_path)

@@ -1,0 +1,132 @@
+"""`flushwatch score` on a real tmp DuckDB with headlines inserted by SQL: idempotency, rescore, lineage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flushwatch.nlp.scorer import shipped_model_dir
+from flushwatch.storage.db import Database
+
+TITLES = [
+    ("Exchange halts withdrawals after hot wallet hack", "BTC", 1, True),
+    ("Echo: exchange halts withdrawals after hack", "BTC", 3, False),
+    ("Small token gets listed on a minor venue", "PEPE", 3, True),
+    ("Bitcoin drops 5% in an hour", "BTC", 2, True),
+    ("", None, 2, True),
+]
+
+
+def _fill(db: Database) -> None:
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO feeds (feed_id, url, name, kind, tier) VALUES "
+            "(1, 'http://127.0.0.1/a', 'A', 'crypto', 1), (2, 'http://127.0.0.1/b', 'B', 'crypto', 2), "
+            "(3, 'http://127.0.0.1/c', 'C', 'crypto', 3)"
+        )
+        for i, (title, asset, feed, _) in enumerate(TITLES, start=1):
+            con.execute(
+                "INSERT INTO headlines (headline_id, dedup_key, feed_id, source, title, first_seen_at, "
+                "origin, content_hash, story_id) VALUES (?, ?, ?, 'test', ?, now(), 'feed', md5(?), ?)",
+                [i, f"k{i}", feed, title, title, 1 if i <= 2 else None],
+            )
+            if asset:
+                con.execute("INSERT INTO headline_assets VALUES (?, ?, 'ticker', false)", [i, asset])
+        con.execute(
+            "INSERT INTO stories (story_id, first_headline_id, first_reported_at, title, outlets, "
+            "outlet_count, headline_count) VALUES (1, 1, now(), 't', ['A', 'C'], 2, 2)"
+        )
+
+
+def _rows(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT headline_id, model_name, model_revision, run_id, importance, "
+            "is_market_report, flags, label_map, event_type FROM headline_scores "
+            "ORDER BY model_revision, headline_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_score_is_idempotent_and_records_lineage(cli, db: Database, db_path: Path) -> None:
+    _fill(db)
+    first = cli("score", "--db", str(db_path), "--format", "json")
+    assert first.code == 0, first.err
+    assert json.loads(first.out)[0]["scored"] == len(TITLES)
+    rows = _rows(db_path)
+    assert len(rows) == len(TITLES)
+    assert {r[1] for r in rows} == {"flushwatch-minilm"} and len({r[2] for r in rows}) == 1
+    run_id = rows[0][3]
+    assert run_id is not None and all(r[3] == run_id for r in rows)
+    assert json.loads(rows[0][7]) == {"bearish": "bearish", "neutral": "neutral", "bullish": "bullish"}
+    by_id = {r[0]: r for r in rows}
+    assert by_id[4][5] is True and by_id[4][8] == "market_move"  # "Bitcoin drops 5%" is coverage
+    assert by_id[1][5] is False
+    assert by_id[1][4] > by_id[2][4]  # first report on a tier-1 feed above its echo on tier 3
+    assert by_id[1][4] > by_id[3][4]  # BTC exchange trouble above a small-cap listing
+    assert "empty" in by_id[5][6]
+
+    second = cli("score", "--db", str(db_path), "--format", "json")
+    assert second.code == 0
+    assert json.loads(second.out)[0]["scored"] == 0
+    assert _rows(db_path) == rows
+    con = duckdb.connect(str(db_path), read_only=True)
+    runs = con.execute("SELECT status FROM runs WHERE command = 'score'").fetchall()
+    con.close()
+    assert runs == [("ok",), ("ok",)]
+
+
+def test_rescore_with_a_new_revision_adds_rows_and_keeps_the_old(
+    cli, db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    _fill(db)
+    assert cli("score", "--db", str(db_path)).code == 0
+    old = _rows(db_path)
+    new_model = tmp_path / "model-v2"
+    shutil.copytree(shipped_model_dir(), new_model)
+    state = load_file(str(new_model / "adapter.safetensors"))
+    state["head.bias"] = state["head.bias"] + 0.01
+    save_file(state, str(new_model / "adapter.safetensors"))
+
+    same = cli("score", "--db", str(db_path), "--rescore", "--format", "json")
+    assert json.loads(same.out)[0]["scored"] == 0  # same revision: nothing to do
+
+    res = cli("score", "--db", str(db_path), "--rescore", "--model", str(new_model), "--format", "json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)[0]["scored"] == len(TITLES)
+    rows = _rows(db_path)
+    assert len(rows) == 2 * len(TITLES)
+    assert [r for r in rows if r in old] == old  # old revision's rows untouched
+
+
+def test_library_entry_point_for_ingest(db: Database) -> None:
+    from flushwatch.nlp.pipeline import score_unscored
+
+    _fill(db)
+    summary = score_unscored(db, limit=2)
+    assert summary.scored == 2 and summary.model_name == "flushwatch-minilm"
+    rest = score_unscored(db)
+    assert rest.scored == len(TITLES) - 2 and rest.already_scored == 2
+
+
+def test_unknown_model_is_one_clear_error(cli, db_path: Path, tmp_path: Path) -> None:
+    res = cli("score", "--db", str(db_path), "--model", str(tmp_path / "nope"))
+    assert res.code == 1
+    assert "nope" in res.err and "Traceback" not in res.err
+
+
+@pytest.mark.slow
+def test_model_eval_meets_the_targets_on_sent_valid(cli, shared_data: Path) -> None:
+    res = cli("model", "eval", "--format", "json")
+    assert res.code == 0, res.err
+    rows = {r["what"]: r for r in json.loads(res.out)}
+    assert rows["sentiment (full)"]["accuracy"] > rows["sentiment (floor)"]["accuracy"]
+    assert abs(rows["sentiment (full)"]["accuracy"] - rows["sentiment (fast)"]["accuracy"]) <= 0.005
