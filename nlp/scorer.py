@@ -104,7 +104,9 @@ class Scorer:
                 # torch deprecates the quantised-tensor API in favour of torchao, which this
                 # project does not depend on; the int8 kernels themselves are current.
                 warnings.simplefilter("ignore")
-                self.net = torch.ao.quantization.quantize_dynamic(self.net, {torch.nn.Linear}, dtype=torch.qint8)
+                self.net = torch.ao.quantization.quantize_dynamic(
+                    self.net, {torch.nn.Linear}, dtype=torch.qint8
+                )
 
     # -- loading -----------------------------------------------------------------------------
 
