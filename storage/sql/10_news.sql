@@ -14,7 +14,7 @@ CREATE TABLE feeds (
     language             VARCHAR,              -- BCP-47 code, e.g. 'en'
     tier                 TINYINT NOT NULL DEFAULT 2,  -- 1 = most market-moving .. 3 = least
     enabled              BOOLEAN NOT NULL DEFAULT TRUE,
-    origin               VARCHAR NOT NULL DEFAULT 'user',  -- catalogue | user | opml
+    origin               VARCHAR NOT NULL DEFAULT 'user',  -- catalogue | user | opml | adhoc (ingest --feed, kept disabled)
     added_at             TIMESTAMPTZ NOT NULL DEFAULT now(),
     etag                 VARCHAR,
     last_modified        VARCHAR,              -- the server's Last-Modified, verbatim
@@ -25,8 +25,7 @@ CREATE TABLE feeds (
     last_error           VARCHAR,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     items_seen           BIGINT NOT NULL DEFAULT 0,
-    median_latency_s     DOUBLE                -- median(first_seen_at - published_at), seconds, over
-                                               -- items first seen after the feed's first pass
+    median_latency_s     DOUBLE                -- median(first_seen_at - published_at) in seconds, after the feed's first batch
 );
 
 -- Small key/value state of the news side, e.g. 'catalogue_loaded' = the catalogue version
@@ -48,11 +47,8 @@ CREATE TABLE headlines (
     canonical_url  VARCHAR,
     guid           VARCHAR,
     language       VARCHAR,
-    published_at   TIMESTAMPTZ,               -- as the source states it, in UTC; when the source gave
-                                              -- no usable time, = first_seen_at and time_flag says so
-                                              -- (ingest/import always fill it)
-    first_seen_at  TIMESTAMPTZ NOT NULL,      -- when flushwatch first saw it: what a trader could know
-                                              -- (imports: = published_at, the file's own time)
+    published_at   TIMESTAMPTZ,               -- as the source states it, in UTC; = first_seen_at when time_flag is set
+    first_seen_at  TIMESTAMPTZ NOT NULL,      -- when flushwatch first saw it (what a trader could know); imports: = published_at
     time_flag      VARCHAR,                   -- NULL | 'missing' | 'future' (source time unusable)
     origin         VARCHAR NOT NULL,          -- feed | import
     content_hash   VARCHAR NOT NULL,          -- hash of title+summary; a change updates the row
