@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import sys
 from enum import StrEnum
@@ -17,6 +18,8 @@ from flushwatch.errors import ConfigError, PartialFailure
 
 if TYPE_CHECKING:
     from flushwatch.scoring.explain import Explanation
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
 
@@ -245,6 +248,8 @@ def digest_cmd(
     else:
         sys.stdout.write(text)
     if digest.data_missing:
+        for w in digest.warnings:  # one stderr line each, for cron mail
+            log.warning("digest %s: %s %s: %s", window.label, w.kind, w.subject, w.message)
         raise PartialFailure(
             f"digest {window.label}: {len(digest.warnings)} coverage warnings",
             [f"{w.kind} {w.subject}: {w.message}" for w in digest.warnings],
