@@ -154,9 +154,7 @@ def main() -> None:
         f"[{stored} rows in {cpu:.2f} s: parse+normalise {parse_s:.2f} s, "
         f"dedup+tag+store {cpu - parse_s:.2f} s]"
     )
-    print(
-        f"feedparser alone on the same bytes:  {total / feedparser_s:8.0f} items/s   (its ceiling)"
-    )
+    print(f"feedparser alone on the same bytes:  {total / feedparser_s:8.0f} items/s   (its ceiling)")
 
 
 if __name__ == "__main__":

@@ -377,3 +377,27 @@ def test_local_file_feed(db: Database) -> None:
         db, urls=[f"file://{FIXTURES / 'atom.xml'}", str(FIXTURES / "rss1.rdf")], options=FAST
     )
     assert summary.n("ok") == 2 and summary.counts.new == 5
+
+
+def test_loop_runs_passes_and_survives_failed_feeds(server: Server, db: Database) -> None:
+    from flushwatch.ingest.news.service import ingest_loop
+    from flushwatch.records.news import IngestSummary
+
+    server.static("/atom.xml", (FIXTURES / "atom.xml").read_bytes(), "application/atom+xml", etag='"a1"')
+    seen: list[str] = []
+
+    def on_pass(result: IngestSummary | PartialFailure) -> None:
+        seen.append(type(result).__name__)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    urls = [server.url("/atom.xml"), server.url("/missing.xml")]
+    with pytest.raises(KeyboardInterrupt):
+        ingest_loop(db, 0.01, on_pass, urls=urls, options=FetchOptions(timeout_s=1, retries=0))
+    assert seen == ["PartialFailure", "PartialFailure"]
+    assert len(server.hits["/atom.xml"]) == 2
+    assert server.hits["/atom.xml"][1].get("If-None-Match") == '"a1"'
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM headlines").fetchone()[0] == 3
+        statuses = [r[0] for r in con.execute("SELECT status FROM runs WHERE command = 'ingest'").fetchall()]
+    assert statuses == ["partial", "partial"]

@@ -146,3 +146,18 @@ def test_check_bytes_refuses_entities_and_html() -> None:
 def test_parse_feed_rejects_non_feed_xml() -> None:
     with pytest.raises(FeedError):
         parse_feed("u", b'<?xml version="1.0"?><note><to>x</to></note>', "application/xml")
+
+
+@given(
+    st.sampled_from(["http", "https", "HTTPS"]),
+    st.sampled_from(["www.Example.com", "example.com", "amp.example.com"]),
+    st.lists(st.sampled_from(["news", "2024", "a-b", "amp"]), min_size=1, max_size=4),
+    st.lists(st.sampled_from(["utm_source=x", "id=3", "fbclid=q", "page=2"]), max_size=3),
+)
+def test_canonical_url_is_idempotent_and_drops_tracking(
+    scheme: str, host: str, path: list[str], query: list[str]
+) -> None:
+    url = f"{scheme}://{host}/{'/'.join(path)}" + (f"?{'&'.join(query)}" if query else "")
+    once = canonical_url(url)
+    assert once is not None and canonical_url(once) == once
+    assert once.startswith("https://example.com") and "utm_" not in once and "fbclid" not in once

@@ -207,7 +207,13 @@ def canonical_url(url: str | None) -> str | None:
             host = host[len(prefix) :]
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
-    path = _AMP_PATH_RE.sub("", parts.path) or "/"
+    path = parts.path
+    while True:  # '/x/amp/amp' -> '/x'
+        stripped = _AMP_PATH_RE.sub("", path)
+        if stripped == path:
+            break
+        path = stripped
+    path = path or "/"
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
         path = path.rstrip("/")
