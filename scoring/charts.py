@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flushwatch.errors import ConfigError, InputError
-from flushwatch.scoring.explain import Explanation
+from flushwatch.scoring.explain import Explanation, RankedHeadline
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -68,6 +68,16 @@ def write_chart(ex: Explanation, path: Path) -> Path:
     return path
 
 
+def _split_catalysts(ex: Explanation) -> tuple[list[RankedHeadline], str]:
+    """Top-5 catalysts inside the drawn bars, and a note naming those seen before the first bar."""
+    first, last = ex.bars[0].open_time, ex.bars[-1].open_time
+    top = list(ex.catalysts[:5])
+    inside = [c for c in top if first <= c.headline_time <= last]
+    earlier = [c for c in top if c.headline_time < first]
+    note = ", ".join(f"#{c.rank} {c.headline_time:%H:%M}" for c in earlier)
+    return inside, (f"earlier catalysts (off the chart, UTC): {note}" if note else "")
+
+
 def _bar_series(ex: Explanation) -> tuple[str, list[float]]:
     """Liquidations per bar when any were recorded, else volume."""
     if any(b.liquidated_usd for b in ex.bars):
@@ -98,7 +108,8 @@ def png_bytes(ex: Explanation) -> bytes:
     ax1.plot(times, closes, color="#1f4e79", linewidth=1.2)
     ax1.fill_between(times, [b.low for b in ex.bars], [b.high for b in ex.bars], color="#9dc3e6", alpha=0.5)
     ax1.axvspan(f.start_at, f.end_at, color="#f4b183", alpha=0.3, label="flush window")
-    for c in ex.catalysts[:5]:
+    inside, note = _split_catalysts(ex)
+    for c in inside:
         ax1.axvline(c.headline_time, color="#c00000", linestyle="--", linewidth=0.8)
         ax1.annotate(
             f"#{c.rank}", (c.headline_time, max(closes)), fontsize=8, color="#c00000", ha="left", va="top"
@@ -107,6 +118,9 @@ def png_bytes(ex: Explanation) -> bytes:
         f"flush {f.flush_id}: {f.asset} {f.direction} {f.extreme_move_pct or f.price_move_pct:+.1f}%"
     )
     ax1.set_ylabel(f"{f.symbol} close")
+    ax1.set_xlim(times[0], times[-1])
+    if note:
+        ax1.text(0.01, 0.98, note, transform=ax1.transAxes, fontsize=8, color="#c00000", va="top")
     ax1.legend(loc="lower left", fontsize=8)
     width = (times[1] - times[0]) * 0.8 if len(times) > 1 else dt.timedelta(minutes=1)
     ax2.bar(times, bars, width=width, color="#7f7f7f")
@@ -160,8 +174,13 @@ def html_page(ex: Explanation) -> str:
             f'<rect x="{x(b.open_time) - bw / 2:.1f}" y="{base - bh:.1f}" width="{bw:.1f}" height="{bh:.1f}" '
             f'fill="#7f7f7f"/>'
         )
-    for c in ex.catalysts[:5]:
-        cx = x(min(max(c.headline_time, ex.bars[0].open_time), ex.bars[-1].open_time))
+    inside, note = _split_catalysts(ex)
+    if note:
+        svg.append(
+            f'<text x="{pad + 5}" y="{pad + 28}" font-size="11" fill="#c00000">{html.escape(note)}</text>'
+        )
+    for c in inside:
+        cx = x(c.headline_time)
         svg.append(
             f'<line x1="{cx:.1f}" y1="{pad}" x2="{cx:.1f}" y2="{pad + h_price}" stroke="#c00000" '
             f'stroke-dasharray="4 3"><title>{html.escape(c.title)}</title></line>'
