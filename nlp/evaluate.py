@@ -61,7 +61,7 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
 
     texts, labels = read_labelled(sent_valid_path())
     rows: list[tuple[Any, ...]] = []
-    for mode in ("full", "fast"):
+    for mode in ("full", "fast", "bf16"):
         scorer = Scorer(model, mode=mode)
         t0 = time.monotonic()
         probs, _ = scorer.probabilities(texts)
@@ -152,7 +152,8 @@ def importance_rows() -> list[tuple[Any, ...]]:
                 None,
                 None,
                 f"AUC {m['auc']:.3f}; top-decile precision {m['top_decile_precision']:.3f} "
-                f"vs base rate {m['base_rate']:.3f}",
+                f"vs base rate {m['base_rate']:.3f} (fitted logistic: AUC {m['fitted_auc']:.3f}, "
+                f"top decile {m['fitted_top_decile_precision']:.3f})",
             )
         )
     return rows

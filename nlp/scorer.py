@@ -10,8 +10,9 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
-Modes: ``full`` = fp32; ``fast`` = fp32 weights with dynamic int8 quantisation of every Linear
-(measured in docs/model.md: same accuracy within 0.5 points, faster on this CPU). torch and
+Modes: ``full`` = fp32; ``fast`` = dynamic int8 quantisation of every Linear (the default);
+``bf16`` = fp32 weights under bf16 autocast. models/README.md has the measured accuracy of
+each on sent_valid and bench/bench_scoring.py their speed. torch and
 transformers are imported only when a Scorer is built.
 """
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
-MODES = ("fast", "full")
+MODES = ("fast", "full", "bf16")
 LABELS = ("bearish", "neutral", "bullish")
 
 
@@ -242,6 +243,14 @@ class Scorer:
         return out, truncated
 
     def _forward(self, x: Any, m: Any) -> Any:
+        if self.mode == "bf16":
+            import torch
+
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self._call(x, m)
+        return self._call(x, m)
+
+    def _call(self, x: Any, m: Any) -> Any:
         if self._hf:
             return self.net(input_ids=x, attention_mask=m).logits
         return self.net(x, m)

@@ -20,6 +20,7 @@ from flushwatch.cli.output import render, to_json
 class Mode(StrEnum):
     fast = "fast"
     full = "full"
+    bf16 = "bf16"
 
 
 ModelOption = Annotated[
@@ -34,7 +35,9 @@ ModelOption = Annotated[
 ]
 ModeOption = Annotated[
     Mode,
-    typer.Option("--mode", help="Inference path: fast (int8 dynamic quantisation) or full (fp32)."),
+    typer.Option(
+        "--mode", help="Inference path: fast (int8 dynamic quantisation), full (fp32) or bf16 (autocast)."
+    ),
 ]
 
 
