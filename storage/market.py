@@ -68,19 +68,23 @@ def insert_new(con: Connection, table: str, stage: str, run_id: int | None) -> i
     """
     keys = KEYS[table]
     tcol = TIME_COLUMN[table]
-    found = con.execute(f"SELECT min({tcol}), max({tcol}), count(*) FROM {stage}").fetchall()
+    found = con.execute(
+        f"SELECT min({tcol}), max({tcol}), count(*), count(DISTINCT {tcol}) FROM {stage}"
+    ).fetchall()
     bounds = found[0] if found else None
     if not bounds or not bounds[2]:
         return 0
-    lo, hi, _ = bounds
+    lo, hi, n, n_times = bounds
     before = _count(con, table)
     join = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    # Stage rows are unique by construction for most sources; DISTINCT ON guards the rest.
+    # Distinct times imply distinct keys; only a stage that repeats a time pays for DISTINCT ON
+    # (a hash over every column: ~8x the cost of the count above on 2M candles).
+    source = stage if n == n_times else f"(SELECT DISTINCT ON ({', '.join(keys)}) * FROM {stage})"
     con.execute(
         f"""
         INSERT INTO {table}
         SELECT s.*, $run_id
-          FROM (SELECT DISTINCT ON ({", ".join(keys)}) * FROM {stage}) s
+          FROM {source} s
          WHERE NOT EXISTS (
                  SELECT 1 FROM {table} t
                   WHERE t.{tcol} BETWEEN $lo AND $hi  -- zone maps: only the touched range
