@@ -44,10 +44,9 @@ _TOKEN_RE = re.compile(r"\$?[A-Za-z0-9][A-Za-z0-9.'-]*|%")
 @dataclass(frozen=True)
 class AssetDictionary:
     tickers: frozenset[str]
-    names: dict[str, str]  # lower-case name or alias -> ticker
+    names: dict[str, str]  # lower-case name or alias, tokens joined by one space -> ticker
     word_tickers: frozenset[str]  # need context
-    name_re: re.Pattern[str]
-    ticker_re: re.Pattern[str]
+    max_name_tokens: int
     market_re: re.Pattern[str]
 
     def __len__(self) -> int:
@@ -68,13 +67,50 @@ def build_dictionary(text: str) -> AssetDictionary:
         if entry.get("word") or len(ticker) <= 2:
             word_tickers.add(ticker)
         for name in [entry["name"], *entry.get("aliases", [])]:
-            key = name.lower().lstrip("$")
-            names.setdefault(key, ticker)  # first definition wins: the list is in cap order
+            key = " ".join(t for t, _, _ in _name_tokens(name.lower().lstrip("$")))
+            if key:
+                names.setdefault(key, ticker)  # first definition wins: the list is in cap order
     keywords = [k.strip().lower() for k in data.get("market", {}).get("keywords", [])]
-    name_re = re.compile(r"(?<![\w$])(" + _alternation(list(names)) + r")(?!\w)", re.IGNORECASE)
-    ticker_re = re.compile(r"(?<![\w])(\$?)(" + _alternation(tickers) + r")(?![\w])")
     market_re = re.compile(r"(?<![\w])(" + _alternation(keywords) + r")(?![\w])", re.IGNORECASE)
-    return AssetDictionary(frozenset(tickers), names, frozenset(word_tickers), name_re, ticker_re, market_re)
+    max_n = max(len(k.split(" ")) for k in names)
+    return AssetDictionary(frozenset(tickers), names, frozenset(word_tickers), max_n, market_re)
+
+
+# Names are matched by looking up runs of word tokens in a dict (one pass over the title),
+# not by a regex alternation of 300 names (which tries every name at every position).
+_NAME_TOKEN_RE = re.compile(r"[\w$.]+")
+_TICKER_RE = re.compile(r"(?<![\w$])(\$?)([A-Z0-9]{1,10})(?![\w])")
+
+
+def _name_tokens(text: str) -> list[tuple[str, int, int]]:
+    out = []
+    for m in _NAME_TOKEN_RE.finditer(text):
+        tok, start, end = m.group(), m.start(), m.end()
+        stripped = tok.rstrip(".")  # sentence end: "... Bitcoin."
+        end -= len(tok) - len(stripped)
+        bare = stripped.lstrip("$")
+        start += len(stripped) - len(bare)
+        if bare:
+            out.append((bare.lower(), start, end))
+    return out
+
+
+def _name_matches(title: str, d: AssetDictionary) -> list[tuple[str, str, int, int]]:
+    """(matched text lower-case, ticker, start, end), longest match first at each position."""
+    toks = _name_tokens(title)
+    out = []
+    i = 0
+    while i < len(toks):
+        for n in range(min(d.max_name_tokens, len(toks) - i), 0, -1):
+            key = " ".join(t for t, _, _ in toks[i : i + n]) if n > 1 else toks[i][0]
+            ticker = d.names.get(key)
+            if ticker is not None:
+                out.append((key, ticker, toks[i][1], toks[i + n - 1][2]))
+                i += n
+                break
+        else:
+            i += 1
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -101,14 +137,13 @@ def tag_assets(
     d = dictionary or default_dictionary()
     found: dict[str, AssetTag] = {}
     all_caps = title.isupper()
-    for m in d.name_re.finditer(title):
-        word = m.group(1)
-        ticker = d.names[word.lower()]
-        if word.lower() in _WORD_NAMES and not _has_context(title, m.start(), m.end()):
+    for word, ticker, start, end in _name_matches(title, d):
+        if word in _WORD_NAMES and not _has_context(title, start, end):
             continue  # "Sky", "Safe", "Near" as plain English: not evidence of a coin
         found.setdefault(ticker, AssetTag(ticker, "name"))
+    matches = [m for m in _TICKER_RE.finditer(title) if m.group(2) in d.tickers]
     # Plain tickers first, so word-tickers can use them as context.
-    for m in sorted(d.ticker_re.finditer(title), key=lambda m: m.group(2) in d.word_tickers):
+    for m in sorted(matches, key=lambda m: m.group(2) in d.word_tickers):
         dollar, ticker = m.group(1), m.group(2)
         if ticker in found and not found[ticker].ambiguous:
             continue
