@@ -126,3 +126,30 @@ def test_date_and_since_together_is_usage_error(db_path: Path, cli) -> None:
     assert r.code == 2 and "not both" in r.err
     r = cli("digest", "--since", "yesterday", "--db", str(db_path))
     assert r.code == 2 and "duration" in r.err
+
+
+def test_recorder_gaps_and_unscored_headlines_are_warnings(db: Database) -> None:
+    import datetime as dt
+
+    from flushwatch.scoring.digest import build_digest, day_window
+
+    seed_flush(db)
+    _fill_day_of_candles(db)
+    with db.write() as con:
+        con.execute(
+            """INSERT INTO coverage_gaps VALUES ('binance', 'forceOrder', TIMESTAMPTZ '2025-10-10 21:05+00',
+                      TIMESTAMPTZ '2025-10-10 21:40+00', 'websocket closed 1006', NULL)"""
+        )
+        con.execute(
+            """INSERT INTO headlines (headline_id, dedup_key, source, title, published_at, first_seen_at,
+                                      origin, content_hash)
+               VALUES (99, 'k99', 'Desk', 'Not scored yet', TIMESTAMPTZ '2025-10-10 23:00+00',
+                       TIMESTAMPTZ '2025-10-10 23:00+00', 'import', 'h')"""
+        )
+    d = build_digest(db, day_window(dt.date(2025, 10, 10)))
+    assert [(w.kind, w.subject) for w in d.warnings] == [
+        ("recorder_gap", "binance forceOrder"),
+        ("unscored", "headlines"),
+    ]
+    assert "21:05 → 21:40 UTC (websocket closed 1006)" in d.warnings[0].message
+    assert d.headline_count == 6 and d.data_until is not None
