@@ -163,7 +163,7 @@ def record_cmd(
                                                     help="Binance forceOrder stream URL.")] = None,
     bybit_url: Annotated[str | None, typer.Option("--bybit-url", envvar="FLUSHWATCH_BYBIT_WS_URL",
                                                   help="Bybit v5 public linear URL.")] = None,
-    flush_every: Annotated[float, typer.Option("--flush-every", min=0.05, help="Seconds between writes.")] = 1.0,
+    flush_every: Annotated[float, typer.Option("--flush-every", min=0.05, help="Seconds between writes.")] = 0.5,
     db: DbOption = None, wait: WaitOption = None, fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Record live liquidations (Binance !forceOrder@arr, Bybit allLiquidation) into the database.

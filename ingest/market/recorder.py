@@ -58,7 +58,7 @@ class RecorderOptions:
     binance_url: str = BINANCE_WS_URL
     bybit_url: str = BYBIT_WS_URL
     bybit_symbols: tuple[str, ...] = BYBIT_DEFAULT_SYMBOLS
-    flush_every_s: float = 1.0
+    flush_every_s: float = 0.5
     duration_s: float | None = None
     ping_interval_s: float = 20.0
     min_backoff_s: float = 0.5
