@@ -97,3 +97,37 @@ def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[An
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"cannot load encoder from {model_dir}: {exc}", path=model_dir) from exc
     return tokenizer, encoder
+
+
+class FastTokenizer:
+    """The model's ``tokenizer.json`` through the ``tokenizers`` library, without transformers.
+
+    Same pipeline as ``AutoTokenizer`` (BERT normaliser, word pieces, [CLS]/[SEP]); padding and
+    truncation are left to the caller, which batches by length.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        try:
+            self.tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises its own Exception type
+            raise ModelError(f"cannot read tokenizer {path}: {exc}", path=path) from exc
+        self.tok.no_padding()
+        self.tok.no_truncation()
+        self.pad_token_id = self.tok.token_to_id("[PAD]") or 0
+
+    def __call__(self, texts: list[str], **_: Any) -> dict[str, list[list[int]]]:
+        return {"input_ids": [e.ids for e in self.tok.encode_batch(list(texts))]}
+
+
+def load_base_fast(model_dir: Path | None = None) -> tuple[FastTokenizer, nn.Module]:
+    """(tokenizer, encoder) for inference without importing transformers; verifies the sha256."""
+    from flushwatch.nlp.minilm import load_minilm
+
+    model_dir = model_dir or base_model_dir()
+    verify_base(model_dir)
+    try:
+        return FastTokenizer(model_dir / "tokenizer.json"), load_minilm(model_dir)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelError(f"cannot load encoder from {model_dir}: {exc}", path=model_dir) from exc

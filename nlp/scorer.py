@@ -115,7 +115,7 @@ class Scorer:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from flushwatch.nlp.encoder import SentimentNet, load_base
+        from flushwatch.nlp.encoder import SentimentNet, load_base_fast
         from flushwatch.nlp.lora import apply_lora, merge_lora
 
         weights = model_dir / "adapter.safetensors"
@@ -132,7 +132,7 @@ class Scorer:
             train_cfg = meta["train"]
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"model config {cfg_path} is unreadable: {exc}", path=cfg_path) from exc
-        tokenizer, encoder = load_base()
+        tokenizer, encoder = load_base_fast()
         apply_lora(encoder, r=int(train_cfg["lora_r"]), alpha=float(train_cfg["lora_alpha"]))
         net = SentimentNet(encoder)
         try:

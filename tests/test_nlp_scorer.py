@@ -86,3 +86,22 @@ def test_corrupt_base_weights_are_refused_naming_the_path(tmp_path: Path) -> Non
         verify_base(fake)
     with pytest.raises(ModelError, match="missing"):
         verify_base(tmp_path)
+
+
+def test_plain_torch_encoder_matches_hugging_face_bert() -> None:
+    """Scoring uses nlp/minilm.py (no transformers import); it must equal HF's BertModel."""
+    import torch
+
+    from flushwatch.nlp.encoder import FastTokenizer, base_model_dir, load_base
+    from flushwatch.nlp.minilm import load_minilm
+
+    tok, hf = load_base()
+    ours = load_minilm(base_model_dir())
+    texts = ["Exchange halts withdrawals after a hack", "ok", "Le bitcoin chute 🚀 $BTC"]
+    assert FastTokenizer(base_model_dir() / "tokenizer.json")(texts)["input_ids"] == tok(texts)["input_ids"]
+    enc = tok(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        a = hf.eval()(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        b = ours(enc["input_ids"], enc["attention_mask"]).last_hidden_state
+    mask = enc["attention_mask"].bool()
+    assert float((a - b)[mask].abs().max()) < 1e-4
