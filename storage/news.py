@@ -43,8 +43,9 @@ def _columns(name: str, con: Connection, data: dict[str, list[Any]]) -> None:
 
 
 def catalogue_loaded(con: Connection) -> bool:
-    row = con.execute("SELECT value FROM news_state WHERE key = 'catalogue_loaded'").fetchone()
-    return row is not None
+    # fetchall, not fetchone: an unfinished result blocks register() on this connection.
+    rows = con.execute("SELECT value FROM news_state WHERE key = 'catalogue_loaded'").fetchall()
+    return bool(rows)
 
 
 def load_catalogue(con: Connection, specs: Sequence[FeedSpec], version: str) -> int:
@@ -68,6 +69,18 @@ def add_feed(con: Connection, spec: FeedSpec, *, origin: str = "user") -> int:
         [spec.url, spec.name, spec.kind, spec.language, spec.tier, spec.enabled, origin],
     ).fetchall()
     return len(row)
+
+
+def known_urls(con: Connection, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` are already in ``feeds`` (one query, not one per URL)."""
+    if not urls:
+        return set()
+    _columns("fw_urls", con, {"u": list(urls)})
+    found = {
+        r[0] for r in con.execute("SELECT url FROM feeds WHERE url IN (SELECT u FROM fw_urls)").fetchall()
+    }
+    con.unregister("fw_urls")
+    return found
 
 
 def find_feeds(con: Connection, ref: str) -> list[tuple[int, str, str]]:
@@ -139,23 +152,31 @@ def record_feed_success(
     items: int,
     at: dt.datetime,
 ) -> None:
-    """Validators, health and latency, in the transaction that stored the feed's items."""
+    """Validators, health and latency, in the transaction that stored the feed's items.
+    The latency median is recomputed only when the feed brought new items."""
     con.execute(
         """
         UPDATE feeds SET
             etag = ?, last_modified = ?, last_status = ?, last_fetched_at = ?, last_success_at = ?,
-            consecutive_failures = 0, items_seen = items_seen + ?,
-            median_latency_s = (
+            consecutive_failures = 0, items_seen = items_seen + ?
+         WHERE feed_id = ?
+        """,
+        [etag, last_modified, status, at, at, items, feed_id],
+    )
+    if items:
+        con.execute(
+            """
+            UPDATE feeds SET median_latency_s = (
                 -- Skip the feed's first batch: those items were published long before we subscribed.
                 SELECT median(epoch(first_seen_at) - epoch(published_at))
                   FROM headlines
                  WHERE feed_id = ? AND time_flag IS NULL
                    AND first_seen_at > (SELECT min(first_seen_at) FROM headlines WHERE feed_id = ?)
             )
-         WHERE feed_id = ?
-        """,
-        [etag, last_modified, status, at, at, items, feed_id, feed_id, feed_id],
-    )
+             WHERE feed_id = ?
+            """,
+            [feed_id, feed_id, feed_id],
+        )
 
 
 def record_feed_failure(

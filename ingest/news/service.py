@@ -66,9 +66,11 @@ def _adhoc_spec(url: str) -> FeedSpec:
 def _select_feeds(db: Database, only: Sequence[str], urls: Sequence[str]) -> list[_Feed]:
     with db.write() as con:
         ensure_catalogue(con)
+        known = store.known_urls(con, urls)
         for url in urls:
-            # A URL given for one run is remembered disabled, so its validators persist.
-            store.add_feed(con, _adhoc_spec(url), origin="adhoc")
+            if url not in known:
+                # A URL given for one run is remembered disabled, so its validators persist.
+                store.add_feed(con, _adhoc_spec(url), origin="adhoc")
         wanted = [*only, *urls]
         rows = store.feeds_to_fetch(con, wanted)
     if wanted and not rows:
