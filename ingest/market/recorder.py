@@ -158,11 +158,17 @@ class Recorder:
                 log.debug("stored %d of %d liquidations", n, len(batch))
 
     async def _flusher(self) -> None:
+        # Fixed-rate ticks (not "interval after the last write ended"), so receipt-to-commit
+        # stays under flush_every_s + one write even when writes are slow.
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while not self.stop.is_set():
+            next_tick += self.options.flush_every_s
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), self.options.flush_every_s)
+                await asyncio.wait_for(self.stop.wait(), max(0.0, next_tick - loop.time()))
             if self.stop.is_set():
                 return
+            next_tick = max(next_tick, loop.time() - self.options.flush_every_s)
             with contextlib.suppress(FlushwatchError, OSError):
                 await self.flush()
 
@@ -243,6 +249,8 @@ class Recorder:
 
     async def run(self) -> RecorderStats:
         started = time.monotonic()
+        import pyarrow  # noqa: F401  -- imported now, not inside the first timed batch
+
         venues = [asyncio.create_task(self._venue(v), name=v) for v in self.options.venues]
         flusher = asyncio.create_task(self._flusher())
         try:
