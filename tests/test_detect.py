@@ -162,3 +162,50 @@ def test_thresholds_change_forces_full_redetection(db: Database, tmp_path: Path)
     assert len(flushes(db)) == 1
     res = detect(db, DetectThresholds(min_move_pct=50.0))
     assert res.bars == 2 * 1440 and flushes(db) == []
+
+
+def test_liquidations_oi_funding_and_market_wide(db: Database, tmp_path: Path) -> None:
+    crash = T0 + dt.timedelta(minutes=1800)
+    for sym, seed in (("BTCUSDT", 5), ("ETHUSDT", 6)):
+        csv = write_series(tmp_path / f"{sym}.csv", minutes=2 * 1440, seed=seed, crash_at=1800)
+        load_candles(db, csv, symbol=sym, interval="1m")
+    with db.write() as con:
+        # A steady trickle of small liquidations, then a burst during the crash (one per second).
+        con.execute(
+            """INSERT INTO liquidations (venue, symbol, side, price, quantity, notional_usd, event_time,
+                                         source)
+               SELECT 'binance', 'BTCUSDT', 'long', 100, 1, 1000, ? + to_minutes(i), 'import'
+                 FROM range(2 * 1440) t(i)""",
+            [T0],
+        )
+        con.execute(
+            """INSERT INTO liquidations (venue, symbol, side, price, quantity, notional_usd, event_time,
+                                         source)
+               SELECT 'binance', 'BTCUSDT', 'long', 100, 500, 50000, ? + to_seconds(i), 'import'
+                 FROM range(300) t(i)""",
+            [crash],
+        )
+        con.execute(
+            "INSERT INTO funding_rates VALUES ('binance', 'BTCUSDT', ?, 0.0012, NULL, NULL)",
+            [crash - dt.timedelta(hours=3)],
+        )
+        con.execute(
+            """INSERT INTO open_interest VALUES
+               ('binance', 'BTCUSDT', '5m', ?, 1000, NULL, NULL),
+               ('binance', 'BTCUSDT', '5m', ?, 900, NULL, NULL)""",
+            [crash - dt.timedelta(minutes=35), crash + dt.timedelta(minutes=5)],
+        )
+    detect(db)
+    with db.read() as con:
+        rows = con.execute(
+            """SELECT asset, signals, liquidated_usd, liquidation_note, funding_before, oi_change_pct,
+                      market_wide
+                 FROM flushes ORDER BY asset"""
+        ).fetchall()
+    assert [r[0] for r in rows] == ["BTC", "ETH"]
+    btc, eth = rows
+    assert {"liquidations", "funding_extreme", "oi_drop"} <= set(btc[1])
+    assert btc[2] is not None and btc[2] >= 300 * 50000 and "floor" in btc[3]
+    assert btc[4] == 0.0012 and round(btc[5]) == -10
+    assert eth[2] is None and "no liquidations" in eth[3]
+    assert btc[6] and eth[6]  # two assets flushing together: market-wide
