@@ -31,7 +31,7 @@ from flushwatch.cli._app import (
     market_app,
     model_app,
 )
-from flushwatch.errors import EXIT_INTERRUPTED, FlushwatchError
+from flushwatch.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, FlushwatchError
 
 app.add_typer(db_app, name="db", rich_help_panel=PANEL_DATA)
 app.add_typer(feeds_app, name="feeds", rich_help_panel=PANEL_NEWS)
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="flushwatch")
     except FlushwatchError as exc:
-        typer.echo(f"flushwatch: error: {exc.one_line()}", err=True)
+        # A partial failure ran to the end and stored everything good: a warning, not an error.
+        kind = "warning" if exc.exit_code == EXIT_PARTIAL else "error"
+        typer.echo(f"flushwatch: {kind}: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("flushwatch: interrupted", err=True)
