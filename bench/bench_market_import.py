@@ -65,13 +65,21 @@ def main() -> None:
         db = Database(d / "bench.duckdb", wait_s=5, snapshot=False)
         db._ensure_schema()
         print(f"file: {rows:,} rows, {size_mb:.0f} MB Binance archive CSV (with header), perp 1m")
-        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (others' work slows this)")
-        print(f"{'import':<10}{'rows read':>12}{'rows new':>12}{'wall s':>9}{'cpu s':>8}{'rows/s':>12}"
-              f"{'vs target':>11}")
+        print(
+            f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+            "(others' work slows this)"
+        )
+        print(
+            f"{'import':<10}{'rows read':>12}{'rows new':>12}{'wall s':>9}{'cpu s':>8}{'rows/s':>12}"
+            f"{'vs target':>11}"
+        )
         for label, path in (("fresh", a), ("repeat", a), ("overlap", b)):
             secs, cpu, read, new = timed(db, path)
             rate = read / secs
-            print(f"{label:<10}{read:>12,}{new:>12,}{secs:>9.2f}{cpu:>8.2f}{rate:>12,.0f}{rate / TARGET:>10.2f}x")
+            print(
+                f"{label:<10}{read:>12,}{new:>12,}{secs:>9.2f}{cpu:>8.2f}{rate:>12,.0f}"
+                f"{rate / TARGET:>10.2f}x"
+            )
         with db.read() as con:
             total = con.execute("SELECT count(*) FROM candles").fetchone()
         print(f"rows in candles: {total[0] if total else 0:,} (expected {rows + rows // 2:,})")

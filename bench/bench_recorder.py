@@ -32,10 +32,28 @@ def serve(port_q: mp.Queue, rate: int, seconds: float, sent_q: mp.Queue) -> None
     from websockets.asyncio.server import serve as ws_serve
 
     symbols = [f"S{i}USDT" for i in range(200)]
-    msgs = [json.dumps({"e": "forceOrder", "E": BASE_MS + i, "o": {
-        "s": symbols[i % 200], "S": "SELL" if i % 3 else "BUY", "o": "LIMIT", "f": "IOC", "q": "1.0",
-        "p": f"{100 + i % 50}.0", "ap": f"{100 + i % 50}.5", "X": "FILLED", "l": "1.0", "z": "1.0",
-        "T": BASE_MS + i}}) for i in range(int(rate * seconds))]
+    msgs = [
+        json.dumps(
+            {
+                "e": "forceOrder",
+                "E": BASE_MS + i,
+                "o": {
+                    "s": symbols[i % 200],
+                    "S": "SELL" if i % 3 else "BUY",
+                    "o": "LIMIT",
+                    "f": "IOC",
+                    "q": "1.0",
+                    "p": f"{100 + i % 50}.0",
+                    "ap": f"{100 + i % 50}.5",
+                    "X": "FILLED",
+                    "l": "1.0",
+                    "z": "1.0",
+                    "T": BASE_MS + i,
+                },
+            }
+        )
+        for i in range(int(rate * seconds))
+    ]
 
     async def handler(ws) -> None:  # type: ignore[no-untyped-def]
         tick = 0.01
@@ -43,7 +61,7 @@ def serve(port_q: mp.Queue, rate: int, seconds: float, sent_q: mp.Queue) -> None
         start = time.monotonic()
         sent = 0
         while sent < len(msgs):
-            for m in msgs[sent:sent + per_tick]:
+            for m in msgs[sent : sent + per_tick]:
                 await ws.send(m)
             sent = min(sent + per_tick, len(msgs))
             delay = start + (sent / rate) - time.monotonic()
@@ -71,8 +89,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fw-rec-", dir="/tmp") as tmp:
         db = Database(Path(tmp) / "rec.duckdb", wait_s=10, snapshot=False)
         db._ensure_schema()
-        opts = RecorderOptions(venues=("binance",), binance_url=f"ws://127.0.0.1:{port}/ws/!forceOrder@arr",
-                               duration_s=seconds + 3)
+        opts = RecorderOptions(
+            venues=("binance",),
+            binance_url=f"ws://127.0.0.1:{port}/ws/!forceOrder@arr",
+            duration_s=seconds + 3,
+        )
         rec = Recorder(db, opts)
         t0 = time.monotonic()
         stats = asyncio.run(rec.run())
@@ -84,13 +105,19 @@ def main() -> None:
     proc.terminate()
     received = stats.received.get("binance", 0)
     achieved = received / send_s
-    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; flush every {opts.flush_every_s} s")
-    print(f"replay: {sent:,} events sent in {send_s:.2f} s = {sent / send_s:,.0f} events/s (asked {rate:,}/s)")
+    print(
+        f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; flush every {opts.flush_every_s} s"
+    )
+    print(
+        f"replay: {sent:,} events sent in {send_s:.2f} s = {sent / send_s:,.0f} events/s (asked {rate:,}/s)"
+    )
     print(f"recorder: received {received:,}, stored {stored:,}, {stats.batches} batches, run {wall:.1f} s")
     print(f"{'metric':<28}{'measured':>12}{'target':>10}{'ratio':>8}")
     print(f"{'events/s sustained':<28}{achieved:>12,.0f}{TARGET_RATE:>10,}{achieved / TARGET_RATE:>7.2f}x")
-    print(f"{'max receipt->commit s':<28}{stats.max_commit_lag_s:>12.3f}{TARGET_LAG_S:>10.1f}"
-          f"{TARGET_LAG_S / max(stats.max_commit_lag_s, 1e-9):>7.2f}x")
+    print(
+        f"{'max receipt->commit s':<28}{stats.max_commit_lag_s:>12.3f}{TARGET_LAG_S:>10.1f}"
+        f"{TARGET_LAG_S / max(stats.max_commit_lag_s, 1e-9):>7.2f}x"
+    )
     print(f"{'mean receipt->commit s':<28}{stats.mean_commit_lag_s:>12.3f}")
     if last_receipt is not None:
         # > 0 would mean the recorder fell behind the sender (events queued in the socket)

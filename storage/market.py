@@ -27,8 +27,12 @@ KEYS: dict[str, tuple[str, ...]] = {
     "funding_rates": ("venue", "symbol", "funding_time"),
     "open_interest": ("venue", "symbol", "interval", "ts"),
 }
-TIME_COLUMN = {"candles": "open_time", "liquidations": "event_time", "funding_rates": "funding_time",
-               "open_interest": "ts"}
+TIME_COLUMN = {
+    "candles": "open_time",
+    "liquidations": "event_time",
+    "funding_rates": "funding_time",
+    "open_interest": "ts",
+}
 
 _INTERVAL_RE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SQL = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
@@ -216,14 +220,26 @@ def resample(
         raise ConfigError(f"cannot resample {source_interval} bars to {target_interval}")
     return con.execute(
         resample_sql(target_interval),
-        {"venue": venue, "market": market, "symbol": symbol, "interval": source_interval,
-         "start": start, "end": end},
+        {
+            "venue": venue,
+            "market": market,
+            "symbol": symbol,
+            "interval": source_interval,
+            "start": start,
+            "end": end,
+        },
     ).fetchall()
 
 
 def record_gap(
-    con: Connection, *, venue: str, stream: str, start: dt.datetime, end: dt.datetime | None,
-    reason: str, run_id: int | None,
+    con: Connection,
+    *,
+    venue: str,
+    stream: str,
+    start: dt.datetime,
+    end: dt.datetime | None,
+    reason: str,
+    run_id: int | None,
 ) -> None:
     con.execute(
         "INSERT INTO coverage_gaps VALUES (?, ?, ?, ?, ?, ?)", [venue, stream, start, end, reason, run_id]

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,8 +26,8 @@ MIN = 60_000
 
 
 class FakeBinance(BaseHTTPRequestHandler):
-    log: list[tuple[str, dict[str, str]]] = []
-    throttled: set[str] = set()
+    log: ClassVar[list[tuple[str, dict[str, str]]]] = []
+    throttled: ClassVar[set[str]] = set()
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
@@ -57,21 +58,49 @@ class FakeBinance(BaseHTTPRequestHandler):
                     break
                 i = t // MIN
                 o = 100 + i % 7
-                rows.append([t, f"{o:.2f}", f"{o + 1:.2f}", f"{o - 1:.2f}", f"{o + 0.5:.2f}", "12.5", t + MIN - 1,
-                             "1250.0", 42, "6.0", "600.0", "0"])
+                rows.append(
+                    [
+                        t,
+                        f"{o:.2f}",
+                        f"{o + 1:.2f}",
+                        f"{o - 1:.2f}",
+                        f"{o + 0.5:.2f}",
+                        "12.5",
+                        t + MIN - 1,
+                        "1250.0",
+                        42,
+                        "6.0",
+                        "600.0",
+                        "0",
+                    ]
+                )
             return self._send(200, rows)
         if url.path == "/fapi/v1/fundingRate":
             if "funding" not in self.throttled:
                 self.throttled.add("funding")
                 return self._send(429, {"code": -1003, "msg": "Too many requests"}, {"Retry-After": "3"})
             step = 8 * 3600_000
-            rows = [{"symbol": q["symbol"], "fundingTime": t + 3, "fundingRate": "0.00010000", "markPrice": "100.5"}
-                    for t in range(-(-start // step) * step, end + 1, step)][:limit]
+            rows = [
+                {
+                    "symbol": q["symbol"],
+                    "fundingTime": t + 3,
+                    "fundingRate": "0.00010000",
+                    "markPrice": "100.5",
+                }
+                for t in range(-(-start // step) * step, end + 1, step)
+            ][:limit]
             return self._send(200, rows)
         if url.path == "/futures/data/openInterestHist":
             step = 5 * MIN
-            rows = [{"symbol": q["symbol"], "sumOpenInterest": "1000.5", "sumOpenInterestValue": "100050.0",
-                     "timestamp": t} for t in range(-(-start // step) * step, end + 1, step)][:limit]
+            rows = [
+                {
+                    "symbol": q["symbol"],
+                    "sumOpenInterest": "1000.5",
+                    "sumOpenInterestValue": "100050.0",
+                    "timestamp": t,
+                }
+                for t in range(-(-start // step) * step, end + 1, step)
+            ][:limit]
             return self._send(200, rows)
         return self._send(404, {"code": -1, "msg": "not found"})
 
@@ -104,15 +133,19 @@ def test_fetch_paginates_backs_off_and_fills_gaps(server: str, db: Database) -> 
     assert (by["klines", "perp"].rows_new, by["klines", "perp"].requests) == (2880, 2)
     assert (by["klines", "spot"].rows_new, by["klines", "spot"].requests) == (2880, 3)
     assert sleeps == [3.0]  # the 429's Retry-After, honoured once
-    assert by["funding", "perp"].requests == 2 and by["funding", "perp"].rows_new == 7  # 00:00, 08:00, 16:00 x2 + 01-02 00:00
+    assert (
+        by["funding", "perp"].requests == 2 and by["funding", "perp"].rows_new == 7
+    )  # 00:00, 08:00, 16:00 x2 + 01-02 00:00
     assert _count(db, "SELECT count(*) FROM funding_rates WHERE epoch_ms(funding_time) % 1000 <> 0") == 0
     assert by["open_interest", "perp"].rows_new == 576  # 48 h of 5m points, last complete 23:55
     assert _count(db, "SELECT count(*) FROM candles") == 5760
 
     # A repeat run asks only for what is missing: punch a gap and run again.
     with db.write() as con:
-        con.execute("DELETE FROM candles WHERE market = 'perp' AND open_time >= TIMESTAMPTZ '2025-01-01 10:00:00+00' "
-                    "AND open_time < TIMESTAMPTZ '2025-01-01 11:00:00+00'")
+        con.execute(
+            "DELETE FROM candles WHERE market = 'perp' AND open_time >= TIMESTAMPTZ '2025-01-01 10:00:00+00' "
+            "AND open_time < TIMESTAMPTZ '2025-01-01 11:00:00+00'"
+        )
     FakeBinance.log.clear()
     again = fetch(db, opts, sleep=sleeps.append)
     kl = [q for path, q in FakeBinance.log if path.endswith("klines")]
@@ -126,18 +159,41 @@ def test_fetch_paginates_backs_off_and_fills_gaps(server: str, db: Database) -> 
 
 
 def test_failed_series_is_reported_and_others_kept(server: str, db: Database) -> None:
-    opts = FetchOptions(symbols=("NOPEUSDT", "ETHUSDT"), since=dt.timedelta(hours=1), fapi=server, spot=server,
-                        now=NOW, datasets=("klines",), markets=("perp",))
+    opts = FetchOptions(
+        symbols=("NOPEUSDT", "ETHUSDT"),
+        since=dt.timedelta(hours=1),
+        fapi=server,
+        spot=server,
+        now=NOW,
+        datasets=("klines",),
+        markets=("perp",),
+    )
     summary = fetch(db, opts, sleep=lambda s: None)
     assert len(summary.failures) == 1 and "NOPEUSDT" in summary.failures[0] and "400" in summary.failures[0]
     assert _count(db, "SELECT count(*) FROM candles WHERE symbol = 'ETHUSDT'") == 60
 
 
-def test_cli_fetch_exit_3_on_partial(server: str, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_fetch_exit_3_on_partial(
+    server: str, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FLUSHWATCH_BINANCE_FAPI_URL", server)
     monkeypatch.setenv("FLUSHWATCH_BINANCE_API_URL", server)
-    res = cli("market", "fetch", "--db", str(tmp_path / "f.duckdb"), "--symbols", "ETHUSDT,NOPEUSDT",
-              "--since", "30m", "--datasets", "klines", "--markets", "perp", "--format", "csv")
+    res = cli(
+        "market",
+        "fetch",
+        "--db",
+        str(tmp_path / "f.duckdb"),
+        "--symbols",
+        "ETHUSDT,NOPEUSDT",
+        "--since",
+        "30m",
+        "--datasets",
+        "klines",
+        "--markets",
+        "perp",
+        "--format",
+        "csv",
+    )
     assert res.code == 3, res.err
     assert "ETHUSDT" in res.out and "Invalid symbol" in res.err
 

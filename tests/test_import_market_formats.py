@@ -30,10 +30,17 @@ def test_binance_spot_archive_zip_microseconds_no_header(db: Database, tmp_path:
     with zipfile.ZipFile(z, "w") as zf:
         zf.write(DATA / "BTCUSDT-1m-2025-01-01.csv", "BTCUSDT-1m-2025-01-01.csv")
     (r,) = import_files(db, "candles", [z]).files
-    assert (r.fmt, r.symbol, r.market, r.interval, r.rows_new) == ("binance-archive", "BTCUSDT", "spot", "1m", 3)
+    assert (r.fmt, r.symbol, r.market, r.interval, r.rows_new) == (
+        "binance-archive",
+        "BTCUSDT",
+        "spot",
+        "1m",
+        3,
+    )
     assert (r.first, r.last) == (T("2025-01-01 00:00"), T("2025-01-01 00:02"))
     assert rows(db, "SELECT open, trades, quote_volume FROM candles ORDER BY open_time LIMIT 1") == [
-        (93576.0, 1257, 768978.1417078)]
+        (93576.0, 1257, 768978.1417078)
+    ]
 
 
 def test_binance_perp_archive_with_header_and_idempotent(db: Database) -> None:
@@ -53,18 +60,26 @@ def test_malformed_line_names_file_and_line_and_imports_nothing(db: Database) ->
 
 
 def test_several_files_one_bad_keeps_the_good_ones(db: Database) -> None:
-    summary = import_files(db, "candles", [DATA / "ETHUSDT-1m-2024-03-02.csv", DATA / "bad" /
-                                           "ETHUSDT-1m-2024-03-03.csv"])
+    summary = import_files(
+        db, "candles", [DATA / "ETHUSDT-1m-2024-03-02.csv", DATA / "bad" / "ETHUSDT-1m-2024-03-03.csv"]
+    )
     assert summary.rows_new == 4 and len(summary.errors) == 1 and ":4:" in summary.errors[0]
 
 
 def test_freqtrade_json_candles_and_funding(db: Database) -> None:
     (c,) = import_files(db, "candles", [DATA / "SOL_USDT_USDT-5m-futures.json"]).files
-    assert (c.fmt, c.symbol, c.market, c.interval, c.rows_new) == ("freqtrade-json", "SOLUSDT", "perp", "5m", 4)
+    assert (c.fmt, c.symbol, c.market, c.interval, c.rows_new) == (
+        "freqtrade-json",
+        "SOLUSDT",
+        "perp",
+        "5m",
+        4,
+    )
     (f,) = import_files(db, "funding", [DATA / "BTC_USDT_USDT-8h-funding_rate.json"]).files
     assert f.rows_new == 3
     assert rows(db, "SELECT funding_time, rate FROM funding_rates ORDER BY 1 LIMIT 1") == [
-        (T("2025-01-01 00:00"), 0.0001)]
+        (T("2025-01-01 00:00"), 0.0001)
+    ]
 
 
 def test_freqtrade_feather(db: Database, tmp_path: Path) -> None:
@@ -72,15 +87,40 @@ def test_freqtrade_feather(db: Database, tmp_path: Path) -> None:
     import pyarrow.feather as feather
 
     dates = pa.array([T("2025-02-01 00:00"), T("2025-02-01 00:05")], pa.timestamp("ms", tz="UTC"))
-    table = pa.table({"date": dates, "open": [1.0, 2.0], "high": [2.0, 3.0], "low": [0.5, 1.5],
-                      "close": [1.5, 2.5], "volume": [10.0, 20.0]})
+    table = pa.table(
+        {
+            "date": dates,
+            "open": [1.0, 2.0],
+            "high": [2.0, 3.0],
+            "low": [0.5, 1.5],
+            "close": [1.5, 2.5],
+            "volume": [10.0, 20.0],
+        }
+    )
     path = tmp_path / "BTC_USDT_USDT-5m-futures.feather"
     feather.write_feather(table, path)
     (r,) = import_files(db, "candles", [path]).files
-    assert (r.fmt, r.symbol, r.market, r.interval, r.rows_new) == ("freqtrade-feather", "BTCUSDT", "perp", "5m", 2)
+    assert (r.fmt, r.symbol, r.market, r.interval, r.rows_new) == (
+        "freqtrade-feather",
+        "BTCUSDT",
+        "perp",
+        "5m",
+        2,
+    )
     fund = tmp_path / "BTC_USDT_USDT-8h-funding_rate.feather"
-    feather.write_feather(pa.table({"date": dates, "open": [0.0001, -0.0002], "high": [0.0, 0.0],
-                                    "low": [0.0, 0.0], "close": [0.0, 0.0], "volume": [0.0, 0.0]}), fund)
+    feather.write_feather(
+        pa.table(
+            {
+                "date": dates,
+                "open": [0.0001, -0.0002],
+                "high": [0.0, 0.0],
+                "low": [0.0, 0.0],
+                "close": [0.0, 0.0],
+                "volume": [0.0, 0.0],
+            }
+        ),
+        fund,
+    )
     assert import_files(db, "funding", [fund]).rows_new == 2
     assert rows(db, "SELECT min(rate) FROM funding_rates") == [(-0.0002,)]
 
@@ -90,8 +130,11 @@ def test_force_order_json_and_bybit_messages(db: Database) -> None:
     assert (b.venue, b.rows_new) == ("binance", 3)
     (y,) = import_files(db, "liquidations", [DATA / "bybit_allLiquidation.jsonl"]).files
     assert (y.venue, y.rows_new) == ("bybit", 3)
-    got = rows(db, "SELECT venue, symbol, side, price, quantity, round(notional_usd, 4), event_time "
-                   "FROM liquidations ORDER BY event_time")
+    got = rows(
+        db,
+        "SELECT venue, symbol, side, price, quantity, round(notional_usd, 4), event_time "
+        "FROM liquidations ORDER BY event_time",
+    )
     assert got[0] == ("binance", "BTCUSDT", "long", 93450.0, 0.25, 23362.5, T("2025-01-01 00:00:01.045"))
     assert got[1][:3] == ("binance", "ETHUSDT", "short")
     assert got[2][:3] == ("binance", "SOLUSDT", "long")  # combined-stream wrapper
@@ -112,18 +155,25 @@ def test_funding_archive_rest_json_and_open_interest(db: Database) -> None:
     (a,) = import_files(db, "funding", [DATA / "BTCUSDT-fundingRate-2024-01.csv"]).files
     assert (a.fmt, a.rows_new, a.last) == ("binance-funding", 3, T("2024-01-01 16:00"))
     assert import_files(db, "funding", [DATA / "fundingRate_ETHUSDT.json"]).rows_new == 2
-    assert rows(db, "SELECT mark_price FROM funding_rates WHERE symbol = 'ETHUSDT' ORDER BY funding_time") == [
-        (2282.1,), (2290.55,)]
+    assert rows(
+        db, "SELECT mark_price FROM funding_rates WHERE symbol = 'ETHUSDT' ORDER BY funding_time"
+    ) == [(2282.1,), (2290.55,)]
     (m,) = import_files(db, "open_interest", [DATA / "BTCUSDT-metrics-2024-01-01.csv"]).files
     assert (m.fmt, m.rows_new, m.first) == ("binance-metrics", 2, T("2024-01-01 00:05"))
     # the REST JSON holds the same two points: nothing new
     assert import_files(db, "open_interest", [DATA / "openInterestHist_BTCUSDT.json"]).rows_new == 0
-    assert rows(db, "SELECT open_interest, interval FROM open_interest ORDER BY ts LIMIT 1") == [(80540.487, "5m")]
+    assert rows(db, "SELECT open_interest, interval FROM open_interest ORDER BY ts LIMIT 1") == [
+        (80540.487, "5m")
+    ]
 
 
 def test_generic_csv_mapping(db: Database) -> None:
-    opts = ImportOptions(mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c,volume=v"), time_unit="iso",
-                         symbol="XRP/USDT", market="spot")
+    opts = ImportOptions(
+        mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c,volume=v"),
+        time_unit="iso",
+        symbol="XRP/USDT",
+        market="spot",
+    )
     (r,) = import_files(db, "candles", [DATA / "generic_candles.csv"], opts).files
     assert (r.symbol, r.interval, r.rows_new, r.market) == ("XRPUSDT", "15m", 3, "spot")
 
@@ -132,8 +182,9 @@ def test_generic_csv_bad_value_names_the_line(db: Database, tmp_path: Path) -> N
     bad = tmp_path / "x.csv"
     text = (DATA / "generic_candles.csv").read_text().replace("60400.0", "n/a")
     bad.write_text(text)
-    opts = ImportOptions(mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), time_unit="iso",
-                         symbol="XRPUSDT")
+    opts = ImportOptions(
+        mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), time_unit="iso", symbol="XRPUSDT"
+    )
     with pytest.raises(InputError) as err:
         import_files(db, "candles", [bad], opts)
     assert err.value.line == 3
@@ -146,7 +197,9 @@ def test_wrong_interval_is_refused(db: Database, tmp_path: Path) -> None:
 
 def test_cli_import_and_malformed_exit(cli, tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
-    ok = cli("import", "candles", "--db", str(db), "--format", "json", str(DATA / "ETHUSDT-1m-2024-03-02.csv"))
+    ok = cli(
+        "import", "candles", "--db", str(db), "--format", "json", str(DATA / "ETHUSDT-1m-2024-03-02.csv")
+    )
     assert ok.code == 0 and '"new": 4' in ok.out
     bad = cli("import", "candles", "--db", str(db), str(DATA / "bad" / "ETHUSDT-1m-2024-03-03.csv"))
     assert bad.code == 1 and "ETHUSDT-1m-2024-03-03.csv:4:" in bad.err and "Traceback" not in bad.err

@@ -30,15 +30,39 @@ RECV = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def binance_msg(i: int, symbol: str = "BTCUSDT", side: str = "SELL") -> str:
-    return json.dumps({"e": "forceOrder", "E": BASE_MS + i + 5, "o": {
-        "s": symbol, "S": side, "o": "LIMIT", "f": "IOC", "q": "0.010", "p": f"{90000 + i}.00",
-        "ap": f"{90000 + i}.50", "X": "FILLED", "l": "0.010", "z": "0.010", "T": BASE_MS + i}})
+    return json.dumps(
+        {
+            "e": "forceOrder",
+            "E": BASE_MS + i + 5,
+            "o": {
+                "s": symbol,
+                "S": side,
+                "o": "LIMIT",
+                "f": "IOC",
+                "q": "0.010",
+                "p": f"{90000 + i}.00",
+                "ap": f"{90000 + i}.50",
+                "X": "FILLED",
+                "l": "0.010",
+                "z": "0.010",
+                "T": BASE_MS + i,
+            },
+        }
+    )
 
 
 def bybit_msg(i: int) -> str:
-    return json.dumps({"topic": "allLiquidation.ETHUSDT", "type": "snapshot", "ts": BASE_MS + i, "data": [
-        {"T": BASE_MS + i, "s": "ETHUSDT", "S": "Buy", "v": "1.25", "p": f"{3300 + i}.10"},
-        {"T": BASE_MS + i, "s": "ETHUSDT", "S": "Sell", "v": "0.50", "p": f"{3300 + i}.20"}]})
+    return json.dumps(
+        {
+            "topic": "allLiquidation.ETHUSDT",
+            "type": "snapshot",
+            "ts": BASE_MS + i,
+            "data": [
+                {"T": BASE_MS + i, "s": "ETHUSDT", "S": "Buy", "v": "1.25", "p": f"{3300 + i}.10"},
+                {"T": BASE_MS + i, "s": "ETHUSDT", "S": "Sell", "v": "0.50", "p": f"{3300 + i}.20"},
+            ],
+        }
+    )
 
 
 # -- pure parsing ----------------------------------------------------------------------------------
@@ -48,7 +72,8 @@ def test_parse_binance_sides_units_and_wrapper() -> None:
     (e,) = parse_binance(binance_msg(7), RECV)
     assert (e.venue, e.symbol, e.side, e.price, e.quantity) == ("binance", "BTCUSDT", "long", 90007.5, 0.01)
     assert e.notional_usd == pytest.approx(900.075) and e.event_time == dt.datetime.fromtimestamp(
-        (BASE_MS + 7) / 1000, dt.UTC)
+        (BASE_MS + 7) / 1000, dt.UTC
+    )
     wrapped = json.dumps({"stream": "!forceOrder@arr", "data": json.loads(binance_msg(1, side="BUY"))})
     assert parse_binance(wrapped, RECV)[0].side == "short"
     with pytest.raises(ValueError):
@@ -59,8 +84,14 @@ def test_parse_binance_sides_units_and_wrapper() -> None:
 
 def test_parse_bybit_position_side_and_control_frames() -> None:
     events = parse_bybit(bybit_msg(1), RECV)
-    assert [(e.venue, e.side, e.quantity) for e in events] == [("bybit", "long", 1.25), ("bybit", "short", 0.5)]
-    assert parse_bybit(json.dumps({"success": True, "ret_msg": "", "op": "subscribe", "conn_id": "x"}), RECV) == []
+    assert [(e.venue, e.side, e.quantity) for e in events] == [
+        ("bybit", "long", 1.25),
+        ("bybit", "short", 0.5),
+    ]
+    assert (
+        parse_bybit(json.dumps({"success": True, "ret_msg": "", "op": "subscribe", "conn_id": "x"}), RECV)
+        == []
+    )
     assert parse_bybit(json.dumps({"op": "pong", "args": ["1"]}), RECV) == []
     with pytest.raises(ValueError):
         parse_bybit(json.dumps({"topic": "orderbook.1.BTCUSDT", "data": {}}), RECV)
@@ -161,13 +192,33 @@ def _wait(cond, timeout: float = 40.0) -> None:  # type: ignore[no-untyped-def]
 def test_recorder_survives_disconnect_and_loses_nothing_on_sigterm(replay: Replay, tmp_path: Path) -> None:
     db_path = tmp_path / "rec.duckdb"
     Database(db_path, wait_s=5, snapshot=False)._ensure_schema()  # schema before the race starts
-    cmd = [sys.executable, "-m", "flushwatch", "-v", "liquidations", "record", "--db", str(db_path),
-           "--binance-url", f"ws://127.0.0.1:{replay.port}/ws/!forceOrder@arr",
-           "--bybit-url", f"ws://127.0.0.1:{replay.port}/v5/public/linear",
-           "--bybit-symbols", "ETHUSDT,BTCUSDT", "--flush-every", "1.5", "--format", "json", "--for", "120s"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "flushwatch",
+        "-v",
+        "liquidations",
+        "record",
+        "--db",
+        str(db_path),
+        "--binance-url",
+        f"ws://127.0.0.1:{replay.port}/ws/!forceOrder@arr",
+        "--bybit-url",
+        f"ws://127.0.0.1:{replay.port}/v5/public/linear",
+        "--bybit-symbols",
+        "ETHUSDT,BTCUSDT",
+        "--flush-every",
+        "1.5",
+        "--format",
+        "json",
+        "--for",
+        "120s",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: replay.binance_connections >= 2 and replay.binance_sent > 300 and replay.bybit_sent > 300)
+        _wait(
+            lambda: replay.binance_connections >= 2 and replay.binance_sent > 300 and replay.bybit_sent > 300
+        )
         proc.send_signal(signal.SIGTERM)  # the stream is still flowing: a batch is mid-buffer
         out, err = proc.communicate(timeout=30)
     finally:
@@ -178,11 +229,15 @@ def test_recorder_survives_disconnect_and_loses_nothing_on_sigterm(replay: Repla
     db = Database(db_path, wait_s=5, snapshot=False)
     with db.read() as con:
         stored = dict(con.execute("SELECT venue, count(*) FROM liquidations GROUP BY venue").fetchall())
-        distinct = con.execute("SELECT count(*) FROM (SELECT DISTINCT venue, symbol, event_time, side, price, "
-                               "quantity FROM liquidations)").fetchone()
-        first_conn = con.execute("SELECT count(*) FROM liquidations WHERE venue = 'binance' "
-                                 "AND event_time < make_timestamptz(?::BIGINT * 1000)",
-                                 [BASE_MS + Replay.FIRST]).fetchone()
+        distinct = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT venue, symbol, event_time, side, price, "
+            "quantity FROM liquidations)"
+        ).fetchone()
+        first_conn = con.execute(
+            "SELECT count(*) FROM liquidations WHERE venue = 'binance' "
+            "AND event_time < make_timestamptz(?::BIGINT * 1000)",
+            [BASE_MS + Replay.FIRST],
+        ).fetchone()
         gaps = con.execute("SELECT venue, stream, gap_start < gap_end, reason FROM coverage_gaps").fetchall()
         lag = con.execute("SELECT count(*) FROM liquidations WHERE receive_time IS NULL").fetchone()
     # nothing received lost, nothing stored twice

@@ -9,18 +9,34 @@ from flushwatch.ingest.market.symbols import base_asset, normalise_symbol
 from flushwatch.storage.market import interval_name, interval_seconds
 
 
-@pytest.mark.parametrize(("raw", "want"), [
-    ("BTC_USDT", "BTCUSDT"), ("BTC_USDT_USDT", "BTCUSDT"), ("BTC/USDT:USDT", "BTCUSDT"), ("btc-usdt", "BTCUSDT"),
-    ("ETHUSDT", "ETHUSDT"), ("1000PEPE/USDT:USDT", "1000PEPEUSDT"),
-])
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("BTC_USDT", "BTCUSDT"),
+        ("BTC_USDT_USDT", "BTCUSDT"),
+        ("BTC/USDT:USDT", "BTCUSDT"),
+        ("btc-usdt", "BTCUSDT"),
+        ("ETHUSDT", "ETHUSDT"),
+        ("1000PEPE/USDT:USDT", "1000PEPEUSDT"),
+    ],
+)
 def test_normalise(raw: str, want: str) -> None:
     assert normalise_symbol(raw) == want
 
 
-@pytest.mark.parametrize(("symbol", "asset"), [
-    ("BTCUSDT", "BTC"), ("ETHUSDC", "ETH"), ("SOLFDUSD", "SOL"), ("1000PEPEUSDT", "PEPE"), ("BTCUSD_PERP", "BTC"),
-    ("ETHBTC", "ETH"), ("BTC/USDT:USDT", "BTC"), ("4USDT", "4"),
-])
+@pytest.mark.parametrize(
+    ("symbol", "asset"),
+    [
+        ("BTCUSDT", "BTC"),
+        ("ETHUSDC", "ETH"),
+        ("SOLFDUSD", "SOL"),
+        ("1000PEPEUSDT", "PEPE"),
+        ("BTCUSD_PERP", "BTC"),
+        ("ETHBTC", "ETH"),
+        ("BTC/USDT:USDT", "BTC"),
+        ("4USDT", "4"),
+    ],
+)
 def test_base_asset(symbol: str, asset: str) -> None:
     assert base_asset(symbol) == asset
 

@@ -14,47 +14,104 @@ from flushwatch.cli.options import DbOption, FormatOption, OutputFormat, WaitOpt
 from flushwatch.cli.output import render
 from flushwatch.errors import ConfigError, PartialFailure
 
-VenueOpt = Annotated[str | None, typer.Option("--venue", help="Exchange. Default: from the path, else binance.")]
-SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="Symbol (BTCUSDT, BTC/USDT:USDT, ...). "
-                                                                "Default: from the file name.")]
-MarketOpt = Annotated[str | None, typer.Option("--market", help="spot | perp | mark | index. Default: inferred.")]
-IntervalOpt = Annotated[str | None, typer.Option("--interval", help="Bar length, e.g. 1m, 15m, 1h. "
-                                                                    "Default: file name, else the rows' spacing.")]
-MapOpt = Annotated[str | None, typer.Option("--map", help="Generic CSV: FIELD=COLUMN pairs, e.g. "
-                                                          "'time=ts,open=o,high=h,low=l,close=c,volume=v'.")]
-TimeUnitOpt = Annotated[str | None, typer.Option("--time-unit", help="Generic CSV time column: ms | us | s | iso.")]
-FilesArg = Annotated[list[Path], typer.Argument(help="Files (CSV, CSV.gz, zip, JSON, feather).", exists=False)]
+VenueOpt = Annotated[
+    str | None, typer.Option("--venue", help="Exchange. Default: from the path, else binance.")
+]
+SymbolOpt = Annotated[
+    str | None,
+    typer.Option("--symbol", help="Symbol (BTCUSDT, BTC/USDT:USDT, ...). Default: from the file name."),
+]
+MarketOpt = Annotated[
+    str | None, typer.Option("--market", help="spot | perp | mark | index. Default: inferred.")
+]
+IntervalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--interval", help="Bar length, e.g. 1m, 15m, 1h. Default: file name, else the rows' spacing."
+    ),
+]
+MapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--map", help="Generic CSV: FIELD=COLUMN pairs, e.g. 'time=ts,open=o,high=h,low=l,close=c,volume=v'."
+    ),
+]
+TimeUnitOpt = Annotated[
+    str | None, typer.Option("--time-unit", help="Generic CSV time column: ms | us | s | iso.")
+]
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="Files (CSV, CSV.gz, zip, JSON, feather).", exists=False)
+]
 
 
-def _import(kind: str, files: list[Path], venue: str | None, symbol: str | None, market: str | None,
-            interval: str | None, mapping: str | None, time_unit: str | None, db: Path | None,
-            wait: float | None, fmt: OutputFormat) -> None:
+def _import(
+    kind: str,
+    files: list[Path],
+    venue: str | None,
+    symbol: str | None,
+    market: str | None,
+    interval: str | None,
+    mapping: str | None,
+    time_unit: str | None,
+    db: Path | None,
+    wait: float | None,
+    fmt: OutputFormat,
+) -> None:
     from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
 
-    options = ImportOptions(venue=venue, symbol=symbol, market=market, interval=interval,
-                            mapping=parse_mapping(mapping) if mapping else {}, time_unit=time_unit)
+    options = ImportOptions(
+        venue=venue,
+        symbol=symbol,
+        market=market,
+        interval=interval,
+        mapping=parse_mapping(mapping) if mapping else {},
+        time_unit=time_unit,
+    )
     database = open_db(db, wait)
     with database.run(f"import {kind.replace('_', '-')}") as run:
         summary = import_files(database, kind, files, options, run_id=run.run_id)
         run.add("rows_read", summary.rows_read)
         run.add("rows_new", summary.rows_new)
     cols = ["file", "format", "venue", "market", "symbol", "interval", "rows", "new", "first", "last"]
-    rows = [[Path(r.path).name, r.fmt, r.venue, r.market, r.symbol, r.interval, r.rows_read, r.rows_new,
-             r.first, r.last] for r in summary.files]
+    rows = [
+        [
+            Path(r.path).name,
+            r.fmt,
+            r.venue,
+            r.market,
+            r.symbol,
+            r.interval,
+            r.rows_read,
+            r.rows_new,
+            r.first,
+            r.last,
+        ]
+        for r in summary.files
+    ]
     render(cols, rows, fmt)
     if kind == "liquidations" and any(r.venue == "binance" for r in summary.files):
         from flushwatch.records.market import liquidation_caveat
 
         typer.echo(f"note: {liquidation_caveat('binance')}", err=True)
     if summary.errors:
-        raise PartialFailure(f"{len(summary.errors)} of {len(files)} files not imported", list(summary.errors))
+        raise PartialFailure(
+            f"{len(summary.errors)} of {len(files)} files not imported", list(summary.errors)
+        )
 
 
 @import_app.command("candles")
-def import_candles_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOpt = None,
-                       market: MarketOpt = None, interval: IntervalOpt = None, map_: MapOpt = None,
-                       time_unit: TimeUnitOpt = None, db: DbOption = None, wait: WaitOption = None,
-                       fmt: FormatOption = OutputFormat.table) -> None:
+def import_candles_cmd(
+    files: FilesArg,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    market: MarketOpt = None,
+    interval: IntervalOpt = None,
+    map_: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
     """Import OHLCV candles: Binance archive klines (CSV/zip), freqtrade exports, or a mapped CSV.
 
     One transaction per file; a repeat import adds nothing; a malformed line names file:line.
@@ -65,9 +122,16 @@ def import_candles_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOp
 
 
 @import_app.command("funding")
-def import_funding_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOpt = None,
-                       map_: MapOpt = None, time_unit: TimeUnitOpt = None, db: DbOption = None,
-                       wait: WaitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+def import_funding_cmd(
+    files: FilesArg,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    map_: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
     """Import funding rates: Binance fundingRate archives, freqtrade funding files, REST JSON.
 
     Example: [bold]flushwatch import funding BTC_USDT_USDT-8h-funding_rate.feather[/]
@@ -76,9 +140,16 @@ def import_funding_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOp
 
 
 @import_app.command("liquidations")
-def import_liquidations_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOpt = None,
-                            map_: MapOpt = None, time_unit: TimeUnitOpt = None, db: DbOption = None,
-                            wait: WaitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+def import_liquidations_cmd(
+    files: FilesArg,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    map_: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
     """Import liquidations: forceOrder JSON as received, Bybit allLiquidation JSON, CSV logs.
 
     In CSV logs a SELL is a liquidated long and a BUY a liquidated short. Binance totals are a
@@ -90,10 +161,17 @@ def import_liquidations_cmd(files: FilesArg, venue: VenueOpt = None, symbol: Sym
 
 
 @import_app.command("open-interest")
-def import_open_interest_cmd(files: FilesArg, venue: VenueOpt = None, symbol: SymbolOpt = None,
-                             interval: IntervalOpt = None, map_: MapOpt = None, time_unit: TimeUnitOpt = None,
-                             db: DbOption = None, wait: WaitOption = None,
-                             fmt: FormatOption = OutputFormat.table) -> None:
+def import_open_interest_cmd(
+    files: FilesArg,
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    map_: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
     """Import open interest: Binance metrics archives or openInterestHist JSON.
 
     Example: [bold]flushwatch import open-interest BTCUSDT-metrics-2025-10-10.zip[/]
@@ -103,17 +181,30 @@ def import_open_interest_cmd(files: FilesArg, venue: VenueOpt = None, symbol: Sy
 
 @market_app.command("fetch")
 def fetch_cmd(
-    symbols: Annotated[str | None, typer.Option("--symbols", help="Comma-separated. Default: the watch-list "
-                                                 "($FLUSHWATCH_MARKET_SYMBOLS or config [market] symbols).")] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols",
+            help="Comma-separated. Default: the watch-list "
+            "($FLUSHWATCH_MARKET_SYMBOLS or config [market] symbols).",
+        ),
+    ] = None,
     since: Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, or a UTC time.")] = "24h",
     markets: Annotated[str, typer.Option("--markets", help="perp and/or spot.")] = "perp,spot",
-    datasets: Annotated[str, typer.Option("--datasets", help="klines, funding, open_interest.")]
-    = "klines,funding,open_interest",
-    fapi_url: Annotated[str | None, typer.Option("--fapi-url", envvar="FLUSHWATCH_BINANCE_FAPI_URL",
-                                                 help="USD-M REST base URL.")] = None,
-    spot_url: Annotated[str | None, typer.Option("--spot-url", envvar="FLUSHWATCH_BINANCE_API_URL",
-                                                 help="Spot REST base URL.")] = None,
-    db: DbOption = None, wait: WaitOption = None, fmt: FormatOption = OutputFormat.table,
+    datasets: Annotated[
+        str, typer.Option("--datasets", help="klines, funding, open_interest.")
+    ] = "klines,funding,open_interest",
+    fapi_url: Annotated[
+        str | None,
+        typer.Option("--fapi-url", envvar="FLUSHWATCH_BINANCE_FAPI_URL", help="USD-M REST base URL."),
+    ] = None,
+    spot_url: Annotated[
+        str | None,
+        typer.Option("--spot-url", envvar="FLUSHWATCH_BINANCE_API_URL", help="Spot REST base URL."),
+    ] = None,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Fetch 1m klines, funding and 5m open interest from Binance public REST; only what is missing.
 
@@ -125,20 +216,30 @@ def fetch_cmd(
     from flushwatch.ingest.market.symbols import normalise_symbol
 
     syms = [normalise_symbol(s) for s in symbols.split(",") if s.strip()] if symbols else default_symbols()
-    options = FetchOptions(symbols=tuple(syms), since=parse_since(since),
-                           markets=tuple(m.strip() for m in markets.split(",") if m.strip()),
-                           datasets=tuple(d.strip() for d in datasets.split(",") if d.strip()),
-                           fapi=fapi_url, spot=spot_url)
+    options = FetchOptions(
+        symbols=tuple(syms),
+        since=parse_since(since),
+        markets=tuple(m.strip() for m in markets.split(",") if m.strip()),
+        datasets=tuple(d.strip() for d in datasets.split(",") if d.strip()),
+        fapi=fapi_url,
+        spot=spot_url,
+    )
     database = open_db(db, wait)
     with database.run("market fetch") as run:
         summary = fetch(database, options, run_id=run.run_id)
         run.add("rows_new", summary.rows_new)
-        render(["dataset", "market", "symbol", "requests", "new", "gaps", "error"],
-               [[s.dataset, s.market, s.symbol, s.requests, s.rows_new, s.gaps_filled, s.error or ""]
-                for s in summary.series], fmt)
+        render(
+            ["dataset", "market", "symbol", "requests", "new", "gaps", "error"],
+            [
+                [s.dataset, s.market, s.symbol, s.requests, s.rows_new, s.gaps_filled, s.error or ""]
+                for s in summary.series
+            ],
+            fmt,
+        )
         if summary.failures:
-            raise PartialFailure(f"{len(summary.failures)} of {len(summary.series)} series failed",
-                                 summary.failures)
+            raise PartialFailure(
+                f"{len(summary.failures)} of {len(summary.series)} series failed", summary.failures
+            )
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -155,16 +256,33 @@ def parse_duration(text: str) -> float:
 @liquidations_app.command("record")
 def record_cmd(
     venues: Annotated[str, typer.Option("--venues", help="binance and/or bybit.")] = "binance,bybit",
-    duration: Annotated[str | None, typer.Option("--for", help="Stop after this long (e.g. 10m). "
-                                                 "Default: until SIGINT/SIGTERM.")] = None,
-    bybit_symbols: Annotated[str | None, typer.Option("--bybit-symbols", help="Bybit symbols to subscribe "
-                                                      "(allLiquidation is per symbol). Default: watch-list.")] = None,
-    binance_url: Annotated[str | None, typer.Option("--binance-url", envvar="FLUSHWATCH_BINANCE_WS_URL",
-                                                    help="Binance forceOrder stream URL.")] = None,
-    bybit_url: Annotated[str | None, typer.Option("--bybit-url", envvar="FLUSHWATCH_BYBIT_WS_URL",
-                                                  help="Bybit v5 public linear URL.")] = None,
-    flush_every: Annotated[float, typer.Option("--flush-every", min=0.05, help="Seconds between writes.")] = 0.5,
-    db: DbOption = None, wait: WaitOption = None, fmt: FormatOption = OutputFormat.table,
+    duration: Annotated[
+        str | None,
+        typer.Option("--for", help="Stop after this long (e.g. 10m). Default: until SIGINT/SIGTERM."),
+    ] = None,
+    bybit_symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--bybit-symbols",
+            help="Bybit symbols to subscribe (allLiquidation is per symbol). Default: watch-list.",
+        ),
+    ] = None,
+    binance_url: Annotated[
+        str | None,
+        typer.Option(
+            "--binance-url", envvar="FLUSHWATCH_BINANCE_WS_URL", help="Binance forceOrder stream URL."
+        ),
+    ] = None,
+    bybit_url: Annotated[
+        str | None,
+        typer.Option("--bybit-url", envvar="FLUSHWATCH_BYBIT_WS_URL", help="Bybit v5 public linear URL."),
+    ] = None,
+    flush_every: Annotated[
+        float, typer.Option("--flush-every", min=0.05, help="Seconds between writes.")
+    ] = 0.5,
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Record live liquidations (Binance !forceOrder@arr, Bybit allLiquidation) into the database.
 
@@ -183,12 +301,19 @@ def record_cmd(
     bad = [v for v in chosen if v not in ("binance", "bybit")]
     if bad or not chosen:
         raise ConfigError(f"--venues {venues!r}: expected binance and/or bybit")
-    syms = [normalise_symbol(s) for s in bybit_symbols.split(",") if s.strip()] if bybit_symbols \
+    syms = (
+        [normalise_symbol(s) for s in bybit_symbols.split(",") if s.strip()]
+        if bybit_symbols
         else default_symbols()
-    options = RecorderOptions(venues=chosen, binance_url=binance_ws_url(binance_url),
-                              bybit_url=bybit_ws_url(bybit_url), bybit_symbols=tuple(syms),
-                              flush_every_s=flush_every,
-                              duration_s=parse_duration(duration) if duration else None)
+    )
+    options = RecorderOptions(
+        venues=chosen,
+        binance_url=binance_ws_url(binance_url),
+        bybit_url=bybit_ws_url(bybit_url),
+        bybit_symbols=tuple(syms),
+        flush_every_s=flush_every,
+        duration_s=parse_duration(duration) if duration else None,
+    )
     database = open_db(db, wait)
     database.snapshot = False  # a long-running writer; cron jobs refresh the snapshot
     with database.run("liquidations record") as run:
@@ -200,7 +325,10 @@ def record_cmd(
     rows = [[v, stats.received.get(v, 0), liquidation_caveat(v) or "complete"] for v in chosen]
     render(["venue", "received", "coverage"], rows, fmt)
     typer.echo(
-        f"stored {stats.stored} of {sum(stats.received.values())} received, {stats.malformed} malformed skipped, "
+        f"stored {stats.stored} of {sum(stats.received.values())} received, "
+        f"{stats.malformed} malformed skipped, "
         f"{stats.batches} batches, {stats.reconnects} reconnects, {stats.gaps} coverage gaps, "
         f"commit lag max {stats.max_commit_lag_s:.3f} s mean {stats.mean_commit_lag_s:.3f} s, "
-        f"{stats.seconds:g} s", err=True)
+        f"{stats.seconds:g} s",
+        err=True,
+    )

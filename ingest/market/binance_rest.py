@@ -60,7 +60,9 @@ class BinanceClient:
 
     def __post_init__(self) -> None:
         self._client = httpx.Client(
-            timeout=self.timeout_s, headers={"User-Agent": f"flushwatch/{__version__}"}, follow_redirects=False
+            timeout=self.timeout_s,
+            headers={"User-Agent": f"flushwatch/{__version__}"},
+            follow_redirects=False,
         )
         self._used: dict[str, tuple[float, int]] = {}  # api -> (minute, weight used)
 
@@ -108,8 +110,13 @@ class BinanceClient:
                         raise MarketDataError(url, "response is not JSON") from exc
                 retry_after = _retry_after(resp.headers.get("retry-after"))
                 transient = resp.status_code in (418, 429) or resp.status_code >= 500
-                err = MarketDataError(url, f"HTTP {resp.status_code}: {resp.text[:200]}", transient=transient,
-                                      status=resp.status_code, retry_after=retry_after)
+                err = MarketDataError(
+                    url,
+                    f"HTTP {resp.status_code}: {resp.text[:200]}",
+                    transient=transient,
+                    status=resp.status_code,
+                    retry_after=retry_after,
+                )
             if not err.transient or attempt == self.retries:
                 raise err
             wait = err.retry_after if err.retry_after is not None else delay

@@ -14,6 +14,7 @@ run; that costs one request per stretch.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -51,7 +52,7 @@ def default_symbols() -> list[str]:
     configured = load_settings().extra.get("market", {}).get("symbols")
     if configured:
         if not isinstance(configured, list):
-            raise ConfigError("[market] symbols must be a list of symbols, e.g. [\"BTCUSDT\"]")
+            raise ConfigError('[market] symbols must be a list of symbols, e.g. ["BTCUSDT"]')
         return [normalise_symbol(str(s)) for s in configured]
     return list(DEFAULT_SYMBOLS)
 
@@ -75,8 +76,13 @@ def _from_ms(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-def fetch(db: Database, options: FetchOptions, *, run_id: int | None = None,
-          sleep: Callable[[float], None] | None = None) -> FetchSummary:
+def fetch(
+    db: Database,
+    options: FetchOptions,
+    *,
+    run_id: int | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> FetchSummary:
     """Fetch every (dataset, market, symbol) series of ``options``; returns what each did."""
     for m in options.markets:
         if m not in MARKETS:
@@ -95,15 +101,36 @@ def fetch(db: Database, options: FetchOptions, *, run_id: int | None = None,
         for symbol in options.symbols:
             for market in options.markets:
                 if "klines" in options.datasets:
-                    results.append(_run(client, "klines", market, symbol,
-                                        lambda s=symbol, m=market: _klines(db, client, m, s, start, end, run_id)))
+                    results.append(
+                        _run(
+                            client,
+                            "klines",
+                            market,
+                            symbol,
+                            functools.partial(_klines, db, client, market, symbol, start, end, run_id),
+                        )
+                    )
             if "perp" in options.markets:
                 if "funding" in options.datasets:
-                    results.append(_run(client, "funding", "perp", symbol,
-                                        lambda s=symbol: _funding(db, client, s, start, now, run_id)))
+                    results.append(
+                        _run(
+                            client,
+                            "funding",
+                            "perp",
+                            symbol,
+                            functools.partial(_funding, db, client, symbol, start, now, run_id),
+                        )
+                    )
                 if "open_interest" in options.datasets:
-                    results.append(_run(client, "open_interest", "perp", symbol,
-                                        lambda s=symbol: _open_interest(db, client, s, start, now, run_id)))
+                    results.append(
+                        _run(
+                            client,
+                            "open_interest",
+                            "perp",
+                            symbol,
+                            functools.partial(_open_interest, db, client, symbol, start, now, run_id),
+                        )
+                    )
     summary = FetchSummary(tuple(results))
     log.info("market fetch: %s", summary)
     return summary
@@ -114,8 +141,9 @@ def fetch_all(db: Database, *, run_id: int | None = None) -> FetchSummary:
     return fetch(db, FetchOptions(symbols=tuple(default_symbols())), run_id=run_id)
 
 
-def _run(client: BinanceClient, dataset: str, market: str, symbol: str,
-         body: Callable[[], tuple[int, int]]) -> SeriesFetch:
+def _run(
+    client: BinanceClient, dataset: str, market: str, symbol: str, body: Callable[[], tuple[int, int]]
+) -> SeriesFetch:
     before = client.requests
     try:
         rows, gaps = body()
@@ -125,8 +153,9 @@ def _run(client: BinanceClient, dataset: str, market: str, symbol: str,
     return SeriesFetch(dataset, market, symbol, client.requests - before, rows, gaps)
 
 
-def _gaps(db: Database, table: str, where: dict[str, str], interval: str, start: dt.datetime,
-          end: dt.datetime) -> list[Gap]:
+def _gaps(
+    db: Database, table: str, where: dict[str, str], interval: str, start: dt.datetime, end: dt.datetime
+) -> list[Gap]:
     if end < start:
         return []
     with db.read() as con:
@@ -136,17 +165,35 @@ def _gaps(db: Database, table: str, where: dict[str, str], interval: str, start:
 # -- klines --------------------------------------------------------------------------------------
 
 
-def _klines(db: Database, client: BinanceClient, market: str, symbol: str, start: dt.datetime,
-            end: dt.datetime, run_id: int | None) -> tuple[int, int]:
-    api, path, limit = ("fapi", "/fapi/v1/klines", 1500) if market == "perp" else ("spot", "/api/v3/klines", 1000)
+def _klines(
+    db: Database,
+    client: BinanceClient,
+    market: str,
+    symbol: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    run_id: int | None,
+) -> tuple[int, int]:
+    api, path, limit = (
+        ("fapi", "/fapi/v1/klines", 1500) if market == "perp" else ("spot", "/api/v3/klines", 1000)
+    )
     gaps = _gaps(db, "candles", {"venue": VENUE, "market": market, "symbol": symbol}, "1m", start, end)
     added = 0
     for gap in gaps:
         cursor = gap.start
         while cursor <= gap.end:
-            page = client.get(api, path, {"symbol": symbol, "interval": "1m", "startTime": _ms(cursor),
-                                          "endTime": _ms(gap.end + _MINUTE - _MS), "limit": limit},
-                              weight=klines_weight(api, limit))
+            page = client.get(
+                api,
+                path,
+                {
+                    "symbol": symbol,
+                    "interval": "1m",
+                    "startTime": _ms(cursor),
+                    "endTime": _ms(gap.end + _MINUTE - _MS),
+                    "limit": limit,
+                },
+                weight=klines_weight(api, limit),
+            )
             if not isinstance(page, list):
                 raise MarketDataError(path, f"expected a JSON array of klines, got {type(page).__name__}")
             if not page:
@@ -163,15 +210,20 @@ def _store_klines(db: Database, page: list[Any], market: str, symbol: str, run_i
 
     try:
         cols = list(zip(*page, strict=False))
-        table = pa.table({
-            "open_time": pa.array(cols[0], pa.int64()),
-            "open": pa.array([float(x) for x in cols[1]]), "high": pa.array([float(x) for x in cols[2]]),
-            "low": pa.array([float(x) for x in cols[3]]), "close": pa.array([float(x) for x in cols[4]]),
-            "volume": pa.array([float(x) for x in cols[5]]),
-            "quote_volume": pa.array([float(x) for x in cols[7]]), "trades": pa.array(cols[8], pa.int64()),
-            "taker_buy_volume": pa.array([float(x) for x in cols[9]]),
-            "taker_buy_quote_volume": pa.array([float(x) for x in cols[10]]),
-        })
+        table = pa.table(
+            {
+                "open_time": pa.array(cols[0], pa.int64()),
+                "open": pa.array([float(x) for x in cols[1]]),
+                "high": pa.array([float(x) for x in cols[2]]),
+                "low": pa.array([float(x) for x in cols[3]]),
+                "close": pa.array([float(x) for x in cols[4]]),
+                "volume": pa.array([float(x) for x in cols[5]]),
+                "quote_volume": pa.array([float(x) for x in cols[7]]),
+                "trades": pa.array(cols[8], pa.int64()),
+                "taker_buy_volume": pa.array([float(x) for x in cols[9]]),
+                "taker_buy_quote_volume": pa.array([float(x) for x in cols[10]]),
+            }
+        )
     except (IndexError, TypeError, ValueError) as exc:
         raise MarketDataError("klines", f"unexpected kline row shape: {exc}") from exc
     with db.write() as con:
@@ -181,7 +233,8 @@ def _store_klines(db: Database, page: list[Any], market: str, symbol: str, run_i
                 """
                 CREATE OR REPLACE TEMP TABLE _stage AS
                 SELECT $venue::VARCHAR AS venue, $market::VARCHAR AS market, $symbol::VARCHAR AS symbol,
-                       '1m' AS interval, make_timestamptz(open_time * 1000) AS open_time, open, high, low, close,
+                       '1m' AS interval, make_timestamptz(open_time * 1000) AS open_time,
+                       open, high, low, close,
                        volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
                   FROM _page
                 """,
@@ -196,29 +249,44 @@ def _store_klines(db: Database, page: list[Any], market: str, symbol: str, run_i
 # -- funding -------------------------------------------------------------------------------------
 
 
-def _funding(db: Database, client: BinanceClient, symbol: str, start: dt.datetime, now: dt.datetime,
-             run_id: int | None) -> tuple[int, int]:
+def _funding(
+    db: Database, client: BinanceClient, symbol: str, start: dt.datetime, now: dt.datetime, run_id: int | None
+) -> tuple[int, int]:
     """Funding prints are irregular (8h, 4h or 1h by symbol), so 'missing' = before the first
     stored print or after the last one inside the window."""
     with db.read() as con:
         row = con.execute(
             "SELECT min(funding_time), max(funding_time) FROM funding_rates WHERE venue = ? AND symbol = ? "
-            "AND funding_time BETWEEN ? AND ?", [VENUE, symbol, start, now]).fetchone()
-    lo, hi = (row[0], row[1]) if row else (None, None)
-    ranges = [(start, now)] if lo is None else [(start, lo - _MS), (hi + dt.timedelta(seconds=1), now)]
+            "AND funding_time BETWEEN ? AND ?",
+            [VENUE, symbol, start, now],
+        ).fetchone()
+    lo: dt.datetime | None = row[0] if row else None
+    hi: dt.datetime | None = row[1] if row else None
+    ranges: list[tuple[dt.datetime, dt.datetime]] = [(start, now)]
+    if lo is not None and hi is not None:
+        ranges = [(start, lo - _MS), (hi + dt.timedelta(seconds=1), now)]
     added = 0
     for a, b in ranges:
         cursor = a
         while cursor < b:
-            page = client.get("fapi", "/fapi/v1/fundingRate",
-                              {"symbol": symbol, "startTime": _ms(cursor), "endTime": _ms(b), "limit": 1000})
+            page = client.get(
+                "fapi",
+                "/fapi/v1/fundingRate",
+                {"symbol": symbol, "startTime": _ms(cursor), "endTime": _ms(b), "limit": 1000},
+            )
             if not isinstance(page, list) or not page:
                 break
-            added += _store_json(db, "funding_rates", page, run_id, """
+            added += _store_json(
+                db,
+                "funding_rates",
+                page,
+                run_id,
+                """
                 SELECT $venue::VARCHAR AS venue, upper(symbol) AS symbol,
                        date_trunc('second', make_timestamptz(fundingTime::BIGINT * 1000)) AS funding_time,
                        fundingRate::DOUBLE AS rate, TRY_CAST(markPrice AS DOUBLE) AS mark_price
-                  FROM _page""")
+                  FROM _page""",
+            )
             cursor = _from_ms(int(page[-1]["fundingTime"])) + dt.timedelta(seconds=1)
             if len(page) < 1000:
                 break
@@ -229,8 +297,12 @@ def _store_json(db: Database, table: str, page: list[dict[str, Any]], run_id: in
     import pyarrow as pa
 
     keys = sorted({k for row in page for k in row})
-    arrow = pa.table({k: pa.array([None if row.get(k) is None else str(row.get(k)) for row in page],
-                                  pa.string()) for k in keys})
+    arrow = pa.table(
+        {
+            k: pa.array([None if row.get(k) is None else str(row.get(k)) for row in page], pa.string())
+            for k in keys
+        }
+    )
     with db.write() as con:
         con.register("_page", arrow)
         try:
@@ -244,12 +316,15 @@ def _store_json(db: Database, table: str, page: list[dict[str, Any]], run_id: in
 # -- open interest -------------------------------------------------------------------------------
 
 
-def _open_interest(db: Database, client: BinanceClient, symbol: str, start: dt.datetime, now: dt.datetime,
-                   run_id: int | None) -> tuple[int, int]:
+def _open_interest(
+    db: Database, client: BinanceClient, symbol: str, start: dt.datetime, now: dt.datetime, run_id: int | None
+) -> tuple[int, int]:
     step = dt.timedelta(minutes=5)
     floor = now - OI_RETENTION + step
     first = max(start, floor)
-    first = first - dt.timedelta(minutes=first.minute % 5, seconds=first.second, microseconds=first.microsecond)
+    first = first - dt.timedelta(
+        minutes=first.minute % 5, seconds=first.second, microseconds=first.microsecond
+    )
     if first < floor:
         first += step
     last = now.replace(second=0, microsecond=0)
@@ -259,17 +334,31 @@ def _open_interest(db: Database, client: BinanceClient, symbol: str, start: dt.d
     for gap in gaps:
         cursor = gap.start
         while cursor <= gap.end:
-            page = client.get("fapi", "/futures/data/openInterestHist",
-                              {"symbol": symbol, "period": "5m", "startTime": _ms(cursor),
-                               "endTime": _ms(gap.end), "limit": 500})
+            page = client.get(
+                "fapi",
+                "/futures/data/openInterestHist",
+                {
+                    "symbol": symbol,
+                    "period": "5m",
+                    "startTime": _ms(cursor),
+                    "endTime": _ms(gap.end),
+                    "limit": 500,
+                },
+            )
             if not isinstance(page, list) or not page:
                 break
-            added += _store_json(db, "open_interest", page, run_id, """
+            added += _store_json(
+                db,
+                "open_interest",
+                page,
+                run_id,
+                """
                 SELECT $venue::VARCHAR AS venue, upper(symbol) AS symbol, '5m' AS interval,
                        make_timestamptz(timestamp::BIGINT * 1000) AS ts,
                        sumOpenInterest::DOUBLE AS open_interest, TRY_CAST(sumOpenInterestValue AS DOUBLE)
                            AS open_interest_usd
-                  FROM _page""")
+                  FROM _page""",
+            )
             cursor = _from_ms(int(page[-1]["timestamp"])) + step
             if len(page) < 500:
                 break
@@ -296,4 +385,11 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.timedelta:
     return now - t
 
 
-__all__: Sequence[str] = ("DEFAULT_SYMBOLS", "FetchOptions", "default_symbols", "fetch", "fetch_all", "parse_since")
+__all__: Sequence[str] = (
+    "DEFAULT_SYMBOLS",
+    "FetchOptions",
+    "default_symbols",
+    "fetch",
+    "fetch_all",
+    "parse_since",
+)

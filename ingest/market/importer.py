@@ -10,6 +10,7 @@ caller says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -43,10 +44,8 @@ _US = 100_000_000_000_000
 
 def _drop(con: Connection, table: str) -> None:
     """Drop a temp table; harmless in an aborted transaction (the connection closes anyway)."""
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    except duckdb.Error:
-        pass
 
 
 def _epoch_sql(col: str) -> str:
@@ -86,8 +85,12 @@ class ImportSummary:
 
 
 def import_files(
-    db: Database, kind: str, paths: Sequence[Path | str], options: ImportOptions | None = None,
-    *, run_id: int | None = None,
+    db: Database,
+    kind: str,
+    paths: Sequence[Path | str],
+    options: ImportOptions | None = None,
+    *,
+    run_id: int | None = None,
 ) -> ImportSummary:
     """Import each file in its own transaction; a failing file is reported, the rest go on."""
     if kind not in KINDS:
@@ -108,23 +111,27 @@ def import_files(
     return ImportSummary(tuple(results), tuple(errors))
 
 
-def import_candles(db: Database, paths: Sequence[Path | str], *, run_id: int | None = None,
-                   **opts: Any) -> ImportSummary:
+def import_candles(
+    db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
+) -> ImportSummary:
     return import_files(db, "candles", paths, ImportOptions(**opts), run_id=run_id)
 
 
-def import_funding(db: Database, paths: Sequence[Path | str], *, run_id: int | None = None,
-                   **opts: Any) -> ImportSummary:
+def import_funding(
+    db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
+) -> ImportSummary:
     return import_files(db, "funding", paths, ImportOptions(**opts), run_id=run_id)
 
 
-def import_liquidations(db: Database, paths: Sequence[Path | str], *, run_id: int | None = None,
-                        **opts: Any) -> ImportSummary:
+def import_liquidations(
+    db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
+) -> ImportSummary:
     return import_files(db, "liquidations", paths, ImportOptions(**opts), run_id=run_id)
 
 
-def import_open_interest(db: Database, paths: Sequence[Path | str], *, run_id: int | None = None,
-                         **opts: Any) -> ImportSummary:
+def import_open_interest(
+    db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
+) -> ImportSummary:
     return import_files(db, "open_interest", paths, ImportOptions(**opts), run_id=run_id)
 
 
@@ -137,8 +144,9 @@ def _check_options(o: ImportOptions) -> None:
         raise ConfigError(f"--time-unit {o.time_unit!r}: expected ms, us, s or iso")
 
 
-def import_file(db: Database, kind: str, path: Path, options: ImportOptions, *,
-                run_id: int | None = None) -> ImportResult:
+def import_file(
+    db: Database, kind: str, path: Path, options: ImportOptions, *, run_id: int | None = None
+) -> ImportResult:
     """One file, one transaction."""
     if not path.is_file():
         raise InputError("no such file", path=path, hint="check the path")
@@ -149,18 +157,32 @@ def import_file(db: Database, kind: str, path: Path, options: ImportOptions, *,
             con.execute("SET preserve_insertion_order = false")
             try:
                 rows_read, meta = reader(con)
-                table = {"candles": "candles", "funding": "funding_rates", "liquidations": "liquidations",
-                         "open_interest": "open_interest"}[kind]
+                table = {
+                    "candles": "candles",
+                    "funding": "funding_rates",
+                    "liquidations": "liquidations",
+                    "open_interest": "open_interest",
+                }[kind]
                 rows_new = store.insert_new(con, table, "_stage", run_id)
                 first, last = _range(con, table)
             except duckdb.Error as exc:
                 raise _input_error(exc, path, member) from exc
             finally:
                 _drop(con, "_stage")
-    result = ImportResult(path=str(path), kind=kind, rows_read=rows_read, rows_new=rows_new,
-                          first=first, last=last, **meta)
-    log.info("%s: %s %s %s %s %s: %d rows, %d new", path, result.fmt, result.venue, result.market,
-             result.symbol, result.interval, rows_read, rows_new)
+    result = ImportResult(
+        path=str(path), kind=kind, rows_read=rows_read, rows_new=rows_new, first=first, last=last, **meta
+    )
+    log.info(
+        "%s: %s %s %s %s %s: %d rows, %d new",
+        path,
+        result.fmt,
+        result.venue,
+        result.market,
+        result.symbol,
+        result.interval,
+        rows_read,
+        rows_new,
+    )
     return result
 
 
@@ -196,10 +218,13 @@ def _input_error(exc: duckdb.Error, path: Path, member: str | None) -> InputErro
     where = f"{path}!{member}" if member else str(path)
     first = next((ln for ln in text.splitlines()[1:] if ln.startswith("Error when")), text.splitlines()[0])
     if m:
-        return InputError(f"malformed line: {first}", path=where, line=int(m.group(1)),
-                          hint="fix or remove that line; nothing from this file was imported")
-    return InputError(f"cannot read: {first}", path=where,
-                      hint="nothing from this file was imported")
+        return InputError(
+            f"malformed line: {first}",
+            path=where,
+            line=int(m.group(1)),
+            hint="fix or remove that line; nothing from this file was imported",
+        )
+    return InputError(f"cannot read: {first}", path=where, hint="nothing from this file was imported")
 
 
 def _range(con: Connection, table: str) -> tuple[Any, Any]:
@@ -229,7 +254,9 @@ def _plan(kind: str, path: Path, real: Path, member: str | None, o: ImportOption
     if layout == "unknown":
         raise InputError(
             "unrecognised CSV layout (first line: " + (lines[0].strip()[:80] if lines else "empty") + ")",
-            path=path, line=1, hint="use --map time=COL,open=COL,... for a generic CSV",
+            path=path,
+            line=1,
+            hint="use --map time=COL,open=COL,... for a generic CSV",
         )
     if kind == "candles":
         if layout.startswith("binance-archive"):
@@ -245,14 +272,16 @@ def _plan(kind: str, path: Path, real: Path, member: str | None, o: ImportOption
         return _liquidation_log(real, venue)
     if kind == "open_interest" and layout == "binance-metrics":
         return _binance_metrics(real, venue)
-    raise InputError(f"a {layout} file is not {kind} data", path=path,
-                     hint="use the matching `flushwatch import` command, or --map for a generic CSV")
+    raise InputError(
+        f"a {layout} file is not {kind} data",
+        path=path,
+        hint="use the matching `flushwatch import` command, or --map for a generic CSV",
+    )
 
 
 def _need(value: str | None, what: str, path: Path) -> str:
     if not value:
-        raise InputError(f"cannot infer the {what} from the file name", path=path,
-                         hint=f"pass --{what}")
+        raise InputError(f"cannot infer the {what} from the file name", path=path, hint=f"pass --{what}")
     return value
 
 
@@ -261,7 +290,9 @@ def _rows(con: Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _meta(fmt: str, venue: str, symbol: str | None, market: str | None, interval: str | None) -> dict[str, Any]:
+def _meta(
+    fmt: str, venue: str, symbol: str | None, market: str | None, interval: str | None
+) -> dict[str, Any]:
     return {"fmt": fmt, "venue": venue, "symbol": symbol, "market": market, "interval": interval}
 
 
@@ -274,15 +305,25 @@ def _check_interval(con: Connection, path: Path, interval: str) -> None:
         f"SELECT open_time FROM _stage WHERE epoch(open_time)::BIGINT % {step} <> 0 LIMIT 1"
     ).fetchone()
     if row:
-        raise InputError(f"bar at {row[0]} is not on the {interval} grid", path=path,
-                         hint="check --interval; nothing from this file was imported")
+        raise InputError(
+            f"bar at {row[0]} is not on the {interval} grid",
+            path=path,
+            hint="check --interval; nothing from this file was imported",
+        )
 
 
 # -- candles -------------------------------------------------------------------------------------
 
 
-def _binance_klines(real: Path, o: ImportOptions, venue: str, symbol: str | None, hints: sniff.NameHints,
-                    lines: list[str], noheader: bool) -> Reader:
+def _binance_klines(
+    real: Path,
+    o: ImportOptions,
+    venue: str,
+    symbol: str | None,
+    hints: sniff.NameHints,
+    lines: list[str],
+    noheader: bool,
+) -> Reader:
     symbol = _need(symbol, "symbol", real)
     data_lines = [ln for ln in (lines if noheader else lines[1:]) if ln.strip()]
     market = o.market or hints.market
@@ -296,10 +337,27 @@ def _binance_klines(real: Path, o: ImportOptions, venue: str, symbol: str | None
         span = ct - ot + 1
         interval = sniff.millis_to_interval(span // 1000 if ot >= _US else span)
     interval = _need(interval, "interval", real)
-    cols = ", ".join(f"'{c}': '{t}'" for c, t in zip(
-        sniff.ARCHIVE_KLINE_COLUMNS,
-        ("BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "BIGINT", "DOUBLE", "BIGINT",
-         "DOUBLE", "DOUBLE", "VARCHAR"), strict=True))
+    cols = ", ".join(
+        f"'{c}': '{t}'"
+        for c, t in zip(
+            sniff.ARCHIVE_KLINE_COLUMNS,
+            (
+                "BIGINT",
+                "DOUBLE",
+                "DOUBLE",
+                "DOUBLE",
+                "DOUBLE",
+                "DOUBLE",
+                "BIGINT",
+                "DOUBLE",
+                "BIGINT",
+                "DOUBLE",
+                "DOUBLE",
+                "VARCHAR",
+            ),
+            strict=True,
+        )
+    )
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         con.execute(
@@ -320,17 +378,28 @@ def _binance_klines(real: Path, o: ImportOptions, venue: str, symbol: str | None
     return read
 
 
-def _freqtrade_candles_csv(real: Path, o: ImportOptions, venue: str, symbol: str | None,
-                           hints: sniff.NameHints, lines: list[str], layout: str) -> Reader:
+def _freqtrade_candles_csv(
+    real: Path,
+    o: ImportOptions,
+    venue: str,
+    symbol: str | None,
+    hints: sniff.NameHints,
+    lines: list[str],
+    layout: str,
+) -> Reader:
     symbol = _need(symbol, "symbol", real)
     market = o.market or hints.market or "spot"
     if layout == "freqtrade-csv":
-        columns = ("{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
-                   "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}")
+        columns = (
+            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
+            "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+        )
         t_sql = _epoch_sql("open_time_ms")
     else:
-        columns = ("{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
-                   "'close': 'DOUBLE', 'volume': 'DOUBLE'}")
+        columns = (
+            "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
+            "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+        )
         t_sql = "date"
     interval = o.interval or hints.interval
 
@@ -348,8 +417,9 @@ def _freqtrade_candles_csv(real: Path, o: ImportOptions, venue: str, symbol: str
     return read
 
 
-def _stage_ohlcv(con: Connection, real: Path, venue: str, market: str, symbol: str, interval: str | None,
-                 fmt: str) -> tuple[int, dict[str, Any]]:
+def _stage_ohlcv(
+    con: Connection, real: Path, venue: str, market: str, symbol: str, interval: str | None, fmt: str
+) -> tuple[int, dict[str, Any]]:
     """_raw(open_time, open, high, low, close, volume) -> _stage, inferring the interval if needed."""
     try:
         if interval is None:
@@ -358,8 +428,9 @@ def _stage_ohlcv(con: Connection, real: Path, venue: str, market: str, symbol: s
                 "FROM _raw) WHERE d > 0"
             ).fetchone()
             if not row or row[0] is None:
-                raise InputError("cannot infer the interval from fewer than two bars", path=real,
-                                 hint="pass --interval")
+                raise InputError(
+                    "cannot infer the interval from fewer than two bars", path=real, hint="pass --interval"
+                )
             interval = store.interval_name(int(row[0]))
         con.execute(
             """
@@ -379,30 +450,36 @@ def _stage_ohlcv(con: Connection, real: Path, venue: str, market: str, symbol: s
     return _rows(con), _meta(fmt, venue, symbol, market, interval)
 
 
-def _freqtrade_feather(kind: str, real: Path, o: ImportOptions, venue: str, symbol: str | None,
-                       hints: sniff.NameHints) -> Reader:
+def _freqtrade_feather(
+    kind: str, real: Path, o: ImportOptions, venue: str, symbol: str | None, hints: sniff.NameHints
+) -> Reader:
     symbol = _need(symbol, "symbol", real)
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         try:
             import pyarrow.feather as feather
         except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
-            raise InputError("reading feather files needs pyarrow", path=real,
-                             hint="pip install pyarrow") from exc
+            raise InputError(
+                "reading feather files needs pyarrow", path=real, hint="pip install pyarrow"
+            ) from exc
         try:
             table = feather.read_table(str(real))
         except Exception as exc:  # pyarrow raises several types for corrupt files
             raise InputError(f"not a readable feather file: {exc}", path=real) from exc
         con.register("_feather", table)
         try:
-            con.execute("CREATE TEMP TABLE _raw AS SELECT date::TIMESTAMPTZ AS open_time, open, high, low, "
-                        "close, volume FROM _feather")
+            con.execute(
+                "CREATE TEMP TABLE _raw AS SELECT date::TIMESTAMPTZ AS open_time, open, high, low, "
+                "close, volume FROM _feather"
+            )
         finally:
             con.unregister("_feather")
         if kind == "funding" or hints.funding:
             return _stage_funding_from_raw(con, venue, symbol, "freqtrade-feather")
         market = o.market or hints.market or "spot"
-        return _stage_ohlcv(con, real, venue, market, symbol, o.interval or hints.interval, "freqtrade-feather")
+        return _stage_ohlcv(
+            con, real, venue, market, symbol, o.interval or hints.interval, "freqtrade-feather"
+        )
 
     return read
 
@@ -431,17 +508,22 @@ def _stage_funding_from_raw(con: Connection, venue: str, symbol: str, fmt: str) 
 def _freqtrade_funding_csv(real: Path, venue: str, symbol: str | None, layout: str) -> Reader:
     symbol = _need(symbol, "symbol", real)
     if layout == "freqtrade-csv":
-        columns = ("{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
-                   "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}")
+        columns = (
+            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
+            "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+        )
         t_sql = _epoch_sql("open_time_ms")
     else:
-        columns = ("{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
-                   "'close': 'DOUBLE', 'volume': 'DOUBLE'}")
+        columns = (
+            "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
+            "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+        )
         t_sql = "date"
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         con.execute(
-            f"CREATE TEMP TABLE _raw AS SELECT {t_sql} AS open_time, open FROM read_csv($path, header = true, "
+            f"CREATE TEMP TABLE _raw AS SELECT {t_sql} AS open_time, open "
+            f"FROM read_csv($path, header = true, "
             f"delim = ',', auto_detect = false, columns = {columns})",
             {"path": str(real)},
         )
@@ -506,15 +588,25 @@ def _liquidation_log(real: Path, venue: str) -> Reader:
 def _check_sides(con: Connection, path: Path) -> None:
     row = con.execute("SELECT count(*) FROM _stage WHERE side IS NULL").fetchone()
     if row and row[0]:
-        raise InputError(f"{row[0]} rows have a side other than BUY/SELL", path=path,
-                         hint="nothing from this file was imported")
+        raise InputError(
+            f"{row[0]} rows have a side other than BUY/SELL",
+            path=path,
+            hint="nothing from this file was imported",
+        )
 
 
 # -- JSON: freqtrade arrays, REST payloads, stream messages ----------------------------------------
 
 
-def _json_file(kind: str, path: Path, real: Path, o: ImportOptions, venue: str, symbol: str | None,
-               hints: sniff.NameHints) -> Reader:
+def _json_file(
+    kind: str,
+    path: Path,
+    real: Path,
+    o: ImportOptions,
+    venue: str,
+    symbol: str | None,
+    hints: sniff.NameHints,
+) -> Reader:
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         first = _first_json_char(real)
         try:
@@ -536,7 +628,8 @@ def _json_file(kind: str, path: Path, real: Path, o: ImportOptions, venue: str, 
                     SELECT $venue::VARCHAR AS venue, upper(j->>'symbol') AS symbol,
                            date_trunc('second', make_timestamptz((j->>'fundingTime')::BIGINT * 1000))
                                AS funding_time,
-                           (j->>'fundingRate')::DOUBLE AS rate, nullif(j->>'markPrice', '')::DOUBLE AS mark_price
+                           (j->>'fundingRate')::DOUBLE AS rate,
+                           nullif(j->>'markPrice', '')::DOUBLE AS mark_price
                       FROM (SELECT unnest(CASE WHEN json_type(j) = 'ARRAY' THEN j::JSON[] ELSE [j] END) AS j
                               FROM _obj)
                     """,
@@ -548,7 +641,8 @@ def _json_file(kind: str, path: Path, real: Path, o: ImportOptions, venue: str, 
                 con.execute(
                     """
                     CREATE TEMP TABLE _stage AS
-                    SELECT $venue::VARCHAR AS venue, upper(j->>'symbol') AS symbol, $interval::VARCHAR AS interval,
+                    SELECT $venue::VARCHAR AS venue, upper(j->>'symbol') AS symbol,
+                           $interval::VARCHAR AS interval,
                            make_timestamptz((j->>'timestamp')::BIGINT * 1000) AS ts,
                            (j->>'sumOpenInterest')::DOUBLE AS open_interest,
                            (j->>'sumOpenInterestValue')::DOUBLE AS open_interest_usd
@@ -558,8 +652,10 @@ def _json_file(kind: str, path: Path, real: Path, o: ImportOptions, venue: str, 
                     {"venue": venue, "interval": interval},
                 )
                 return _rows(con), _meta("binance-rest-json", venue, None, "perp", interval)
-            raise InputError("JSON objects are not candle data (expected freqtrade's [[ts, o, h, l, c, v], ...])",
-                             path=real)
+            raise InputError(
+                "JSON objects are not candle data (expected freqtrade's [[ts, o, h, l, c, v], ...])",
+                path=real,
+            )
         finally:
             _drop(con, "_obj")
 
@@ -590,14 +686,26 @@ def _json_error(path: Path, exc: Exception) -> InputError:
                 try:
                     json.loads(line)
                 except json.JSONDecodeError as err:
-                    return InputError(f"malformed JSON: {err.msg}", path=path, line=n,
-                                      hint="fix or remove that line; nothing from this file was imported")
-    return InputError(f"malformed JSON: {str(exc).splitlines()[0]}", path=path,
-                      hint="nothing from this file was imported")
+                    return InputError(
+                        f"malformed JSON: {err.msg}",
+                        path=path,
+                        line=n,
+                        hint="fix or remove that line; nothing from this file was imported",
+                    )
+    return InputError(
+        f"malformed JSON: {str(exc).splitlines()[0]}", path=path, hint="nothing from this file was imported"
+    )
 
 
-def _freqtrade_json(con: Connection, kind: str, real: Path, o: ImportOptions, venue: str, symbol: str | None,
-                    hints: sniff.NameHints) -> tuple[int, dict[str, Any]]:
+def _freqtrade_json(
+    con: Connection,
+    kind: str,
+    real: Path,
+    o: ImportOptions,
+    venue: str,
+    symbol: str | None,
+    hints: sniff.NameHints,
+) -> tuple[int, dict[str, Any]]:
     symbol = _need(symbol, "symbol", real)
     con.execute(
         f"""
@@ -693,8 +801,10 @@ def _binance_metrics(real: Path, venue: str) -> Reader:
 
 #: Target fields each kind needs (required) and may take (optional).
 GENERIC_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "candles": (("time", "open", "high", "low", "close"),
-                ("volume", "quote_volume", "trades", "taker_buy_volume", "taker_buy_quote_volume")),
+    "candles": (
+        ("time", "open", "high", "low", "close"),
+        ("volume", "quote_volume", "trades", "taker_buy_volume", "taker_buy_quote_volume"),
+    ),
     "funding": (("time", "rate"), ("mark_price", "symbol")),
     "liquidations": (("time", "side", "price", "quantity"), ("symbol", "notional_usd")),
     "open_interest": (("time", "open_interest"), ("open_interest_usd", "symbol")),
@@ -712,14 +822,17 @@ def parse_mapping(text: str) -> dict[str, str]:
     return out
 
 
-def _generic_csv(kind: str, real: Path, o: ImportOptions, venue: str, symbol: str | None,
-                 hints: sniff.NameHints) -> Reader:
+def _generic_csv(
+    kind: str, real: Path, o: ImportOptions, venue: str, symbol: str | None, hints: sniff.NameHints
+) -> Reader:
     required, optional = GENERIC_FIELDS[kind]
     missing = [f for f in required if f not in o.mapping]
     unknown = [f for f in o.mapping if f not in required + optional]
     if missing or unknown:
-        raise ConfigError(f"--map for {kind}: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}; "
-                          f"fields: {', '.join(required)} (required), {', '.join(optional)}")
+        raise ConfigError(
+            f"--map for {kind}: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}; "
+            f"fields: {', '.join(required)} (required), {', '.join(optional)}"
+        )
     if "symbol" not in o.mapping:
         symbol = _need(symbol, "symbol", real)
 
@@ -737,7 +850,9 @@ def _generic_csv(kind: str, real: Path, o: ImportOptions, venue: str, symbol: st
         "s": f"make_timestamptz(TRY_CAST(TRY_CAST({raw_t} AS DOUBLE) * 1000000 AS BIGINT))",
         "iso": f"TRY_CAST({raw_t} AS TIMESTAMPTZ)",
     }[unit]
-    sym_sql = f"upper(replace(replace({col('symbol')}, '/', ''), '_', ''))" if "symbol" in o.mapping else "$symbol"
+    sym_sql = (
+        f"upper(replace(replace({col('symbol')}, '/', ''), '_', ''))" if "symbol" in o.mapping else "$symbol"
+    )
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         con.execute(
@@ -751,41 +866,56 @@ def _generic_csv(kind: str, real: Path, o: ImportOptions, venue: str, symbol: st
             )
             bad = con.execute(f"SELECT min(_line) FROM _src WHERE {required_sql}").fetchone()
             if bad and bad[0] is not None:
-                raise InputError("malformed line: a required field is missing or not a number/time",
-                                 path=real, line=int(bad[0]),
-                                 hint="fix or remove that line; nothing from this file was imported")
+                raise InputError(
+                    "malformed line: a required field is missing or not a number/time",
+                    path=real,
+                    line=int(bad[0]),
+                    hint="fix or remove that line; nothing from this file was imported",
+                )
             params: dict[str, Any] = {"venue": venue}
             if "symbol" not in o.mapping:
                 params["symbol"] = symbol
             if kind == "candles":
                 market = o.market or hints.market or "spot"
                 con.execute(
-                    f"""CREATE TEMP TABLE _raw AS SELECT {time_sql} AS open_time, {num('open')} AS open,
-                        {num('high')} AS high, {num('low')} AS low, {num('close')} AS close,
-                        {num('volume')} AS volume FROM _src""")
-                return _stage_ohlcv(con, real, venue, market, str(symbol), o.interval or hints.interval,
-                                    "generic-csv")
+                    f"""CREATE TEMP TABLE _raw AS SELECT {time_sql} AS open_time, {num("open")} AS open,
+                        {num("high")} AS high, {num("low")} AS low, {num("close")} AS close,
+                        {num("volume")} AS volume FROM _src"""
+                )
+                return _stage_ohlcv(
+                    con, real, venue, market, str(symbol), o.interval or hints.interval, "generic-csv"
+                )
             if kind == "funding":
                 con.execute(
-                    f"""CREATE TEMP TABLE _stage AS SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
-                        date_trunc('second', {time_sql}) AS funding_time, {num('rate')} AS rate,
-                        {num('mark_price')} AS mark_price FROM _src""", params)
+                    f"""CREATE TEMP TABLE _stage AS
+                    SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
+                        date_trunc('second', {time_sql}) AS funding_time, {num("rate")} AS rate,
+                        {num("mark_price")} AS mark_price FROM _src""",
+                    params,
+                )
                 return _rows(con), _meta("generic-csv", venue, symbol, "perp", None)
             if kind == "open_interest":
                 params["interval"] = _need(o.interval or hints.interval, "interval", real)
                 con.execute(
-                    f"""CREATE TEMP TABLE _stage AS SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
-                        $interval::VARCHAR AS interval, {time_sql} AS ts, {num('open_interest')} AS open_interest,
-                        {num('open_interest_usd')} AS open_interest_usd FROM _src""", params)
+                    f"""CREATE TEMP TABLE _stage AS
+                    SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
+                        $interval::VARCHAR AS interval, {time_sql} AS ts,
+                        {num("open_interest")} AS open_interest,
+                        {num("open_interest_usd")} AS open_interest_usd FROM _src""",
+                    params,
+                )
                 return _rows(con), _meta("generic-csv", venue, symbol, "perp", params["interval"])
             con.execute(
-                f"""CREATE TEMP TABLE _stage AS SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
-                    CASE lower({col('side')}) WHEN 'sell' THEN 'long' WHEN 'long' THEN 'long'
+                f"""CREATE TEMP TABLE _stage AS
+                    SELECT $venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
+                    CASE lower({col("side")}) WHEN 'sell' THEN 'long' WHEN 'long' THEN 'long'
                          WHEN 'buy' THEN 'short' WHEN 'short' THEN 'short' END AS side,
-                    {num('price')} AS price, {num('quantity')} AS quantity,
-                    coalesce({num('notional_usd')}, {num('price')} * {num('quantity')}) AS notional_usd,
+                    {num("price")} AS price, {num("quantity")} AS quantity,
+                    coalesce({num("notional_usd")}, {num("price")} * {num("quantity")}) AS notional_usd,
                     {time_sql} AS event_time, NULL::TIMESTAMPTZ AS receive_time, 'import' AS source
-                    FROM _src""", params)
+                    FROM _src""",
+                params,
+            )
             _check_sides(con, real)
             return _rows(con), _meta("generic-csv", venue, symbol, "perp", None)
         finally:

@@ -110,22 +110,31 @@ class Recorder:
         """One short transaction: the batch and any finished gaps."""
         import pyarrow as pa
 
-        table = pa.table({
-            "venue": pa.array([e.venue for e in batch], pa.string()),
-            "symbol": pa.array([e.symbol for e in batch], pa.string()),
-            "side": pa.array([e.side for e in batch], pa.string()),
-            "price": pa.array([e.price for e in batch], pa.float64()),
-            "quantity": pa.array([e.quantity for e in batch], pa.float64()),
-            "notional_usd": pa.array([e.notional_usd for e in batch], pa.float64()),
-            "event_time": pa.array([e.event_time for e in batch], pa.timestamp("us", tz="UTC")),
-            "receive_time": pa.array([e.receive_time for e in batch], pa.timestamp("us", tz="UTC")),
-            "source": pa.array(["stream"] * len(batch), pa.string()),
-        })
+        table = pa.table(
+            {
+                "venue": pa.array([e.venue for e in batch], pa.string()),
+                "symbol": pa.array([e.symbol for e in batch], pa.string()),
+                "side": pa.array([e.side for e in batch], pa.string()),
+                "price": pa.array([e.price for e in batch], pa.float64()),
+                "quantity": pa.array([e.quantity for e in batch], pa.float64()),
+                "notional_usd": pa.array([e.notional_usd for e in batch], pa.float64()),
+                "event_time": pa.array([e.event_time for e in batch], pa.timestamp("us", tz="UTC")),
+                "receive_time": pa.array([e.receive_time for e in batch], pa.timestamp("us", tz="UTC")),
+                "source": pa.array(["stream"] * len(batch), pa.string()),
+            }
+        )
         with self.db.write() as con:
             n = store.insert_liquidations_arrow(con, table, self.run_id) if batch else 0
             for g in gaps:
-                store.record_gap(con, venue=g.venue, stream=STREAM_NAME[g.venue], start=g.start, end=g.end,
-                                 reason=g.reason, run_id=self.run_id)
+                store.record_gap(
+                    con,
+                    venue=g.venue,
+                    stream=STREAM_NAME[g.venue],
+                    start=g.start,
+                    end=g.end,
+                    reason=g.reason,
+                    run_id=self.run_id,
+                )
         return n
 
     async def flush(self) -> None:
@@ -141,8 +150,11 @@ class Recorder:
             except (FlushwatchError, OSError) as exc:
                 st.buffer[:0] = batch
                 st.gaps[:0] = gaps
-                log.warning("could not write %d liquidations (%s); keeping them for the next try",
-                            len(batch), exc.one_line() if isinstance(exc, FlushwatchError) else exc)
+                log.warning(
+                    "could not write %d liquidations (%s); keeping them for the next try",
+                    len(batch),
+                    exc.one_line() if isinstance(exc, FlushwatchError) else exc,
+                )
                 raise
             committed = _now()
             st.stored += n
@@ -174,8 +186,9 @@ class Recorder:
 
     # -- venues --------------------------------------------------------------------------------
 
-    def _on_message(self, venue: str, parse: Callable[[str | bytes, dt.datetime], list[Liquidation]],
-                    raw: str | bytes) -> None:
+    def _on_message(
+        self, venue: str, parse: Callable[[str | bytes, dt.datetime], list[Liquidation]], raw: str | bytes
+    ) -> None:
         try:
             events = parse(raw, _now())
         except ValueError as exc:
@@ -198,8 +211,9 @@ class Recorder:
             was_up = False
             reason = "connection failed"
             try:
-                async with websockets.connect(url, open_timeout=10, ping_interval=20, ping_timeout=20,
-                                              close_timeout=2, max_size=2**22) as ws:
+                async with websockets.connect(
+                    url, open_timeout=10, ping_interval=20, ping_timeout=20, close_timeout=2, max_size=2**22
+                ) as ws:
                     was_up = True
                     since, why = self._down.pop(venue)
                     up = _now()
@@ -238,7 +252,7 @@ class Recorder:
     async def _bybit_subscribe(self, ws: object) -> None:
         args = [f"allLiquidation.{s}" for s in self.options.bybit_symbols]
         for i in range(0, len(args), BYBIT_ARGS_PER_SUBSCRIBE):
-            await ws.send(json.dumps({"op": "subscribe", "args": args[i:i + BYBIT_ARGS_PER_SUBSCRIBE]}))  # type: ignore[attr-defined]
+            await ws.send(json.dumps({"op": "subscribe", "args": args[i : i + BYBIT_ARGS_PER_SUBSCRIBE]}))  # type: ignore[attr-defined]
 
     async def _bybit_ping(self, ws: object) -> None:
         while True:
@@ -271,8 +285,13 @@ class Recorder:
             await self._final_flush()
         st = self.state
         return RecorderStats(
-            received=dict(st.received), stored=st.stored, malformed=st.malformed, batches=st.batches,
-            reconnects=st.reconnects, gaps=st.gaps_recorded, max_commit_lag_s=round(st.max_lag, 3),
+            received=dict(st.received),
+            stored=st.stored,
+            malformed=st.malformed,
+            batches=st.batches,
+            reconnects=st.reconnects,
+            gaps=st.gaps_recorded,
+            max_commit_lag_s=round(st.max_lag, 3),
             mean_commit_lag_s=round(st.lag_sum / st.lag_n, 3) if st.lag_n else 0.0,
             seconds=round(time.monotonic() - started, 1),
         )
@@ -288,7 +307,8 @@ class Recorder:
                 if time.monotonic() > deadline:
                     raise StorageError(
                         f"{len(self.state.buffer)} received liquidations could not be written at shutdown",
-                        path=self.db.path, hint="the database stayed busy; raise --wait",
+                        path=self.db.path,
+                        hint="the database stayed busy; raise --wait",
                     ) from None
                 await asyncio.sleep(0.5)
 

@@ -33,8 +33,18 @@ from flushwatch.ingest.market.symbols import normalise_symbol
 log = logging.getLogger(__name__)
 
 ARCHIVE_KLINE_COLUMNS = (
-    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
-    "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
 )
 VENUES = ("binance", "bybit", "okx", "bitget", "deribit", "kraken", "coinbase", "bitmex", "hyperliquid")
 MARKETS = ("spot", "perp", "mark", "index")
@@ -92,7 +102,7 @@ def name_hints(path: Path) -> NameHints:
     tf = _TF_RE.match(rest)
     if tf:
         interval = tf.group("tf")
-        rest = rest[tf.end():]
+        rest = rest[tf.end() :]
     words = rest.lower()
     funding = "funding" in words
     if "mark" in words:
@@ -105,8 +115,14 @@ def name_hints(path: Path) -> NameHints:
         market = "spot"
     elif freqtrade_style and market is None and not funding:
         market = "spot"  # freqtrade names spot files without a suffix
-    return NameHints(symbol=symbol, interval=interval, market=market, venue=venue, funding=funding,
-                     freqtrade_style=freqtrade_style)
+    return NameHints(
+        symbol=symbol,
+        interval=interval,
+        market=market,
+        venue=venue,
+        funding=funding,
+        freqtrade_style=freqtrade_style,
+    )
 
 
 def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
@@ -121,7 +137,7 @@ def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
                     text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
                     return [text.readline() for _ in range(n)], members[0].filename
         opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             return [fh.readline() for _ in range(n)], None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", path=path) from exc

@@ -54,8 +54,18 @@ def parse_binance(raw: str | bytes, receive_time: dt.datetime) -> list[Liquidati
             side = _BINANCE_SIDE[str(o["S"]).upper()]
             price = float(o.get("ap") or 0) or float(o["p"])
             qty = float(o.get("z") or 0) or float(o["q"])
-            out.append(Liquidation("binance", str(o["s"]).upper(), side, price, qty, price * qty,
-                                   _ts(o.get("T") or item["E"]), receive_time))
+            out.append(
+                Liquidation(
+                    "binance",
+                    str(o["s"]).upper(),
+                    side,
+                    price,
+                    qty,
+                    price * qty,
+                    _ts(o.get("T") or item["E"]),
+                    receive_time,
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad forceOrder payload: {exc!r}") from exc
     return out
@@ -79,10 +89,22 @@ def parse_bybit(raw: str | bytes, receive_time: dt.datetime) -> list[Liquidation
     rows = data if isinstance(data, list) else [data]
     out: list[Liquidation] = []
     for d in rows:
+        if not isinstance(d, dict):
+            raise ValueError("allLiquidation data item is not an object")
         try:
             price, qty = float(d["p"]), float(d["v"])
-            out.append(Liquidation("bybit", str(d["s"]).upper(), _BYBIT_SIDE[d["S"]], price, qty, price * qty,
-                                   _ts(d["T"]), receive_time))
+            out.append(
+                Liquidation(
+                    "bybit",
+                    str(d["s"]).upper(),
+                    _BYBIT_SIDE[d["S"]],
+                    price,
+                    qty,
+                    price * qty,
+                    _ts(d["T"]),
+                    receive_time,
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad allLiquidation payload: {exc!r}") from exc
     return out
