@@ -194,6 +194,10 @@ def attribute_in(
         [ATTRIBUTION_VERSION],
     )
     con.execute(
+        "UPDATE flushes SET attributed_run_id = ? WHERE flush_id IN (SELECT flush_id FROM _attr_targets)",
+        [run_id],
+    )
+    con.execute(
         """
         INSERT INTO catalysts (flush_id, headline_id, attribution_version, rank, score, is_coverage,
                                components, headline_time, delay_s, run_id)

@@ -480,21 +480,36 @@ def detect_and_attribute(
     """Detect flushes (incrementally unless ``full``) and rank catalysts for every flush this
     run wrote, every flush still without catalysts, and every flush starting at or after
     ``reattribute_since`` (headlines keep arriving after a flush: `run` passes the last day)."""
-    from flushwatch.scoring.attribution import attribute_in
+    from flushwatch.scoring.attribution import HEADLINE_TIME_SQL, attribute_in
 
     w = weights or AttributionWeights()
     with db.run("detect") as run:
         res = detect(db, det, full=full, symbols=symbols, run_id=run.run_id)
         with db.write() as con:
+            # Re-rank what this run wrote, what was never ranked, and flushes whose window
+            # received headlines stored after their last ranking (headlines arrive late).
             rows = con.execute(
-                """
-                SELECT flush_id FROM flushes
-                 WHERE detector_version = $v
-                   AND (run_id = $run
-                        OR flush_id NOT IN (SELECT flush_id FROM catalysts)
-                        OR ($since IS NOT NULL AND start_at >= $since))
+                f"""
+                SELECT f.flush_id FROM flushes f
+                 WHERE f.detector_version = $v
+                   AND (f.run_id = $run
+                        OR f.attributed_run_id IS NULL
+                        OR ($since IS NOT NULL AND f.start_at >= $since)
+                        OR EXISTS (
+                            SELECT 1 FROM headlines h
+                             WHERE h.run_id > f.attributed_run_id
+                               AND {HEADLINE_TIME_SQL}
+                                   BETWEEN f.start_at - to_minutes(CAST($lookback AS BIGINT))
+                                       AND greatest(f.peak_at,
+                                                    f.start_at + to_minutes(CAST($grace AS BIGINT)))))
                 """,
-                {"v": DETECTOR_VERSION, "run": run.run_id, "since": reattribute_since},
+                {
+                    "v": DETECTOR_VERSION,
+                    "run": run.run_id,
+                    "since": reattribute_since,
+                    "lookback": w.lookback_min,
+                    "grace": w.post_start_grace_min,
+                },
             ).fetchall()
             att = attribute_in(con, w, flush_ids=[r[0] for r in rows], run_id=run.run_id)
         run.add("series", res.series)

@@ -175,3 +175,18 @@ def test_reattribution_replaces_rows_and_list_flushes_returns_records(db: Databa
     assert len(flush.coverage) == 1 and flush.coverage[0].is_coverage
     assert get_flush(db, fid).catalysts[0].rank == 1
     assert list_flushes(db, FlushQuery(min_severity=90)) == []
+
+
+def test_detect_reranks_only_when_headlines_arrive(db: Database) -> None:
+    from flushwatch.scoring.detect import detect_and_attribute
+
+    with db.write() as con:
+        fid = add_flush(con)
+    first = detect_and_attribute(db)
+    assert first.flushes_attributed == 1 and first.catalysts == 0
+    assert detect_and_attribute(db).flushes_attributed == 0  # nothing new: nothing re-ranked
+    with db.write() as con:  # a headline stored later (by a later run) inside the flush's window
+        hid = add_headline(con, "Exchange halts all customer withdrawals", minutes=-5)
+        con.execute("UPDATE headlines SET run_id = 999 WHERE headline_id = ?", [hid])
+    again = detect_and_attribute(db)
+    assert again.flushes_attributed == 1 and [r[0] for r in ranking(db, fid)] == [hid]

@@ -177,35 +177,28 @@ def flushes_cmd(
     if fmt is OutputFormat.json:
         typer.echo(to_json([flush_to_dict(f) for f in found]))
         return
-    cols = [
-        "id",
-        "asset",
-        "start",
-        "direction",
-        "move %",
-        "extreme %",
-        "severity",
-        "signals",
-        "top catalysts",
-    ]
-    rows = []
+    # The table stays narrow enough for a terminal or cron mail: the rank-1 cause only, cut
+    # short. CSV and Markdown carry every cause shown and the signals; JSON carries everything.
+    wide = fmt is not OutputFormat.table
+    cols = ["id", "asset", "start (UTC)", "dir", "extreme %", "sev"]
+    cols += ["move %", "signals", "causes"] if wide else ["top cause"]
+    rows: list[list[Any]] = []
     for f in found:
-        tops = "; ".join(
-            f"{c.rank}. {c.title[:70]} ({c.source}, {c.score:.0f})" for c in f.catalysts if not c.is_coverage
-        )
-        rows.append(
-            [
-                f.flush_id,
-                f.asset + (" *" if f.market_wide else ""),
-                f.start_at.strftime("%Y-%m-%d %H:%M"),
-                f.direction,
-                round(f.price_move_pct, 2),
-                round(f.extreme_move_pct, 2) if f.extreme_move_pct is not None else None,
-                round(f.severity),
-                ", ".join(f.signals),
-                tops or "-",
-            ]
-        )
+        causes = [c for c in f.catalysts if not c.is_coverage]
+        row: list[Any] = [
+            f.flush_id,
+            f.asset + (" *" if f.market_wide else ""),
+            f.start_at.strftime("%Y-%m-%d %H:%M"),
+            "long" if f.direction == "long_flush" else "short",
+            round(f.extreme_move_pct, 1) if f.extreme_move_pct is not None else None,
+            round(f.severity),
+        ]
+        if wide:
+            tops = "; ".join(f"{c.rank}. {c.title} ({c.source}, {c.score:.0f})" for c in causes)
+            row += [round(f.price_move_pct, 2), ", ".join(f.signals), tops or "-"]
+        else:
+            row.append(f"{causes[0].title[:44]} ({causes[0].source})" if causes else "-")
+        rows.append(row)
     render(cols, rows, fmt, title="flushes (* = market-wide)")
 
 

@@ -28,6 +28,7 @@ CREATE TABLE flushes (
     detector_version   VARCHAR NOT NULL,
     run_id             BIGINT,
     detected_at        TIMESTAMPTZ NOT NULL,
+    attributed_run_id  BIGINT,                -- run that last ranked its catalysts (NULL: not yet)
     UNIQUE (asset, start_at, detector_version)
 );
 
