@@ -126,13 +126,13 @@ def load_minilm(model_dir: Path) -> MiniLM:
     from safetensors.torch import load_file
 
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    with torch.device("meta"):
-        model = MiniLM(config)
+    # Built on the CPU, not the meta device: meta construction pulls in torch._dynamo (seconds).
+    model = MiniLM(config)
     state = {
         k: v
         for k, v in load_file(str(model_dir / "model.safetensors")).items()
         if not k.startswith("pooler.")
     }
     state.pop("embeddings.position_ids", None)
-    model.load_state_dict(state, strict=True, assign=True)
+    model.load_state_dict(state, strict=True)
     return model.eval()

@@ -10,7 +10,7 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
-Modes: ``full`` = fp32; ``fast`` = dynamic int8 quantisation of every Linear (the default);
+Modes: ``full`` = fp32; ``fast`` = dynamic int8 quantisation of every Linear, per channel (the default);
 ``bf16`` = fp32 weights under bf16 autocast. models/README.md has the measured accuracy of
 each on sent_valid and bench/bench_scoring.py their speed. torch and
 transformers are imported only when a Scorer is built.
@@ -99,15 +99,9 @@ class Scorer:
         self.max_length = min(max_length or self._model_max, self._model_max)
         self.net.eval()
         if mode == "fast":
-            import warnings
+            from flushwatch.nlp.quantize import quantize_linears
 
-            with warnings.catch_warnings():
-                # torch deprecates the quantised-tensor API in favour of torchao, which this
-                # project does not depend on; the int8 kernels themselves are current.
-                warnings.simplefilter("ignore")
-                self.net = torch.ao.quantization.quantize_dynamic(
-                    self.net, {torch.nn.Linear}, dtype=torch.qint8
-                )
+            quantize_linears(self.net)
 
     # -- loading -----------------------------------------------------------------------------
 
