@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -201,3 +202,47 @@ def test_cli_fetch_exit_3_on_partial(
 def test_parse_since() -> None:
     assert parse_since("24h") == dt.timedelta(hours=24)
     assert parse_since("2025-01-01T00:00Z", NOW) == dt.timedelta(days=1, seconds=30)
+
+
+class Teapot(BaseHTTPRequestHandler):
+    """Answers 418 (IP banned for ignoring 429s) once with Retry-After, then an empty kline page."""
+
+    hits: ClassVar[int] = 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        Teapot.hits += 1
+        status, body, extra = (
+            (418, b'{"code":-1003,"msg":"banned"}', {"Retry-After": "7"})
+            if Teapot.hits == 1
+            else (200, b"[]", {})
+        )
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_418_waits_retry_after_and_weight_budget_sleeps() -> None:
+    from flushwatch.ingest.market.binance_rest import WEIGHT_LIMIT, BinanceClient
+
+    Teapot.hits = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Teapot)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    sleeps: list[float] = []
+    try:
+        with BinanceClient(fapi=url, spot=url, sleep=sleeps.append) as client:
+            assert client.get("fapi", "/fapi/v1/klines", {"symbol": "BTCUSDT"}, weight=10) == []
+            assert sleeps == [7.0]
+            # Spend the minute's budget: the next call must wait for the next minute first.
+            client._used["fapi"] = (time.time() // 60, int(WEIGHT_LIMIT["fapi"] * 0.8))
+            client.get("fapi", "/fapi/v1/klines", {"symbol": "BTCUSDT"}, weight=10)
+            assert len(sleeps) == 2 and 0 < sleeps[1] <= 61
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -250,3 +250,63 @@ def test_recorder_survives_disconnect_and_loses_nothing_on_sigterm(replay: Repla
     assert any(g[0] == "binance" and g[1] == "forceOrder" and g[2] and "1001" in g[3] for g in gaps), gaps
     assert "malformed" in err and "1 malformed skipped" in err
     assert replay.bybit_subscribed == ["allLiquidation.ETHUSDT", "allLiquidation.BTCUSDT"]
+
+
+def test_busy_database_keeps_the_batch_until_it_can_write(replay: Replay, tmp_path: Path) -> None:
+    """Another process holds the file for a while: batches wait in memory, then all land once."""
+    from flushwatch.ingest.market.recorder import Recorder, RecorderOptions
+
+    db_path = tmp_path / "busy.duckdb"
+    db = Database(db_path, wait_s=0.2, snapshot=False)
+    db._ensure_schema()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(2.5)",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    opts = RecorderOptions(
+        venues=("binance",),
+        binance_url=f"ws://127.0.0.1:{replay.port}/ws/!forceOrder@arr",
+        flush_every_s=0.2,
+        duration_s=4.0,
+    )
+    stats = asyncio.run(Recorder(db, opts).run())
+    holder.wait(10)
+    with db.read() as con:
+        n = con.execute("SELECT count(*), count(DISTINCT event_time) FROM liquidations").fetchone()
+    assert stats.received["binance"] > Replay.FIRST
+    assert n == (stats.received["binance"], stats.received["binance"]) and stats.stored == n[0]
+
+
+def test_bounded_run_with_for(replay: Replay, cli, tmp_path: Path) -> None:
+    res = cli(
+        "liquidations",
+        "record",
+        "--db",
+        str(tmp_path / "b.duckdb"),
+        "--venues",
+        "bybit",
+        "--bybit-url",
+        f"ws://127.0.0.1:{replay.port}/v5/public/linear",
+        "--bybit-symbols",
+        "ETHUSDT",
+        "--for",
+        "1.5s",
+        "--format",
+        "csv",
+    )
+    assert res.code == 0, res.err
+    lines = res.out.strip().splitlines()
+    assert (
+        lines[0] == "venue,received,coverage"
+        and lines[1].startswith("bybit,")
+        and lines[1].endswith("complete")
+    )
+    assert int(lines[1].split(",")[1]) > 0
