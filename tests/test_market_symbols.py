@@ -58,3 +58,13 @@ def test_name_hints() -> None:
 def test_intervals() -> None:
     assert [interval_seconds(i) for i in ("1m", "15m", "1h", "8h", "1d")] == [60, 900, 3600, 28800, 86400]
     assert [interval_name(s) for s in (60, 300, 3600, 86400)] == ["1m", "5m", "1h", "1d"]
+
+
+def test_base_asset_sql_matches_python() -> None:
+    import duckdb
+
+    from flushwatch.ingest.market.symbols import base_asset_sql
+
+    symbols = ["BTCUSDT", "ETHUSDC", "SOLFDUSD", "1000PEPEUSDT", "ETHBTC", "XRPUSDT"]
+    got = duckdb.sql(f"SELECT {base_asset_sql('s')} FROM (SELECT unnest($syms) AS s)", params={"syms": symbols})
+    assert [r[0] for r in got.fetchall()] == [base_asset(s) for s in symbols]
