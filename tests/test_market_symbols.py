@@ -66,5 +66,7 @@ def test_base_asset_sql_matches_python() -> None:
     from flushwatch.ingest.market.symbols import base_asset_sql
 
     symbols = ["BTCUSDT", "ETHUSDC", "SOLFDUSD", "1000PEPEUSDT", "ETHBTC", "XRPUSDT"]
-    got = duckdb.sql(f"SELECT {base_asset_sql('s')} FROM (SELECT unnest($syms) AS s)", params={"syms": symbols})
+    got = duckdb.sql(
+        f"SELECT {base_asset_sql('s')} FROM (SELECT unnest($syms) AS s)", params={"syms": symbols}
+    )
     assert [r[0] for r in got.fetchall()] == [base_asset(s) for s in symbols]
