@@ -490,15 +490,19 @@ def detect_and_attribute(
             # received headlines stored after their last ranking (headlines arrive late).
             rows = con.execute(
                 f"""
+                WITH late AS (  -- headlines stored after the oldest ranking: few, in steady state
+                    SELECT h.run_id, {HEADLINE_TIME_SQL} AS t FROM headlines h
+                     WHERE h.run_id > (SELECT min(attributed_run_id) FROM flushes)
+                )
                 SELECT f.flush_id FROM flushes f
                  WHERE f.detector_version = $v
                    AND (f.run_id = $run
                         OR f.attributed_run_id IS NULL
                         OR ($since IS NOT NULL AND f.start_at >= $since)
                         OR EXISTS (
-                            SELECT 1 FROM headlines h
+                            SELECT 1 FROM late h
                              WHERE h.run_id > f.attributed_run_id
-                               AND {HEADLINE_TIME_SQL}
+                               AND h.t
                                    BETWEEN f.start_at - to_minutes(CAST($lookback AS BIGINT))
                                        AND greatest(f.peak_at,
                                                     f.start_at + to_minutes(CAST($grace AS BIGINT)))))
