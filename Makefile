@@ -45,8 +45,9 @@ pytest: $(VENV)/.installed-dev  ## the test suite (slow tests excluded)
 test-slow: $(VENV)/.installed-dev  ## only the slow tests
 	$(BIN)/pytest -m slow -q
 
-eval: $(VENV)/.installed-dev  ## model quality table on held-out data (needs ../shared/data)
+eval: $(VENV)/.installed-dev  ## model quality table + attribution eval on real flushes (needs ../shared/data)
 	$(BIN)/flushwatch model eval
+	$(BIN)/python bench/eval_attribution.py
 
 train: $(VENV)/.installed-dev  ## retrain the committed heads under models/ (needs ../shared/data)
 	$(BIN)/flushwatch model train

@@ -33,6 +33,14 @@ NON_MODEL_COMMANDS = [
     ["sql", "SELECT 1", "--db", "{db}"],
     ["feeds", "list", "--db", "{db}"],
     ["flushes", "--db", "{db}"],
+    ["explain", "1", "--db", "{db}"],
+    ["export", "--format", "parquet", "{db}.export", "--db", "{db}"],
+    ["import", "candles", "--help"],
+    ["import", "headlines", "--help"],
+    ["market", "fetch", "--help"],
+    ["liquidations", "record", "--help"],
+    ["ingest", "--help"],
+    ["feeds", "export-opml", "--db", "{db}"],
     ["digest", "--db", "{db}", "--date", "2025-10-10"],
     ["detect", "--db", "{db}"],
     ["import", "--help"],
@@ -42,20 +50,8 @@ NON_MODEL_COMMANDS = [
 ]
 
 
-def _available(argv: list[str]) -> bool:
-    import typer
-
-    from flushwatch.cli.main import app
-
-    group = typer.main.get_command(app)
-    name = argv[0]
-    return name.startswith("-") or name in getattr(group, "commands", {})
-
-
 @pytest.mark.parametrize("argv", NON_MODEL_COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_non_model_command_does_not_import_torch(argv: list[str], tmp_path: Path) -> None:
-    if not _available(argv):
-        pytest.skip(f"`flushwatch {argv[0]}` is not part of this build")
     args = [a.replace("{db}", str(tmp_path / "h.duckdb")) for a in argv]
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
