@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from flushwatch.config import shared_data_dir
 from flushwatch.storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests check behaviour, not speed: a loaded 2-core CI box must not turn into failures.
+settings.register_profile("flushwatch", deadline=None, print_blob=True)
+settings.load_profile("flushwatch")
 
 
 @pytest.fixture(autouse=True)
