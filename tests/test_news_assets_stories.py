@@ -87,3 +87,12 @@ def test_story_blocking_scales_linearly() -> None:
     ]
     got = assign_stories(new, [])
     assert len(set(got.values())) == 3000
+
+
+def test_people_names_that_coins_borrowed_need_coin_context() -> None:
+    from flushwatch.ingest.news.assets import tag_assets
+
+    macro = {t.asset for t in tag_assets("Trump announces another 100% tariff on Chinese imports")}
+    assert "TRUMP" not in macro
+    coin = {t.asset for t in tag_assets("TRUMP token jumps 20% ahead of the unlock")}
+    assert "TRUMP" in coin

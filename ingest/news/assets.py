@@ -21,13 +21,14 @@ from flushwatch.records.news import AssetTag
 
 MARKET = "MARKET"
 
-# Single-word names that are everyday English words: matched only with coin context.
+# Single-word names that are everyday English words, or people's names that coins borrowed
+# ("Trump" is a president far more often than the TRUMP memecoin): matched only with coin context.
 _WORD_NAMES_TEXT = (
     "sky safe flow dash beam turbo blur mask prime super grass ocean band render movement blast "
     "quant compound waves dogs amp core story treasure gas one sun near link people sonic maker "
     "maple magic neo mantra kava celo ray hot ronin venus notcoin brett mog sui dai terra helium "
     "stacks jupiter immutable cosmos optimism polygon avalanche mantle flare gala chia golem amp "
-    "bonk pepe"
+    "bonk pepe trump melania"
 )
 _WORD_NAMES = frozenset(_WORD_NAMES_TEXT.split())
 _CONTEXT_WORDS_TEXT = (
