@@ -105,6 +105,22 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
         return con
 
 
+@contextmanager
+def transaction(con: Connection) -> Iterator[Connection]:
+    """BEGIN ... COMMIT on an open connection; ROLLBACK on any error, then re-raise.
+
+    A process killed inside the block leaves the file as it was before it: DuckDB's WAL only
+    replays committed transactions.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 class Database:
     """One flushwatch DuckDB file. Cheap to create; it holds no connection between calls.
 
@@ -170,19 +186,9 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One short write transaction: committed on success, rolled back on any error.
-
-        A process killed inside the block leaves the file as it was before the block:
-        DuckDB's WAL only replays committed transactions.
-        """
-        with self.connection(read_only=False) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        """One short write transaction (see :func:`transaction`), on a connection closed after."""
+        with self.connection(read_only=False) as con, transaction(con):
+            yield con
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -9,8 +9,7 @@ as registered column arrays, never row-by-row INSERTs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,17 +20,6 @@ from flushwatch.records.news import AssetTag, Existing, FeedHealth, FeedSpec, He
 from flushwatch.storage.db import Connection
 
 Tagger = Callable[[Headline], tuple[AssetTag, ...]]
-
-
-@contextmanager
-def transaction(con: Connection) -> Iterator[Connection]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _columns(name: str, con: Connection, data: dict[str, list[Any]]) -> None:
