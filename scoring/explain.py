@@ -14,8 +14,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flushwatch.errors import InputError
+from flushwatch.records.flushes import Flush
 from flushwatch.storage.db import Connection, Database
+from flushwatch.storage.flushes import get_flush_in
 
 #: Bars shown before the flush start and after its end, in minutes.
 CONTEXT_BEFORE_MIN = 120
@@ -27,34 +28,6 @@ TIMELINE_MAX_HEADLINES = 25
 
 #: The component names attribution stores, in the order they are shown.
 COMPONENTS = ("importance", "relevance", "sentiment", "timing", "novelty", "latency")
-
-
-@dataclass(frozen=True)
-class FlushFacts:
-    """The flush's numbers as detection stored them."""
-
-    flush_id: int
-    asset: str
-    venue: str | None
-    market: str | None
-    symbol: str | None
-    interval: str
-    start_at: dt.datetime
-    trigger_at: dt.datetime
-    peak_at: dt.datetime
-    end_at: dt.datetime
-    direction: str
-    price_move_pct: float
-    extreme_move_pct: float | None
-    liquidated_usd: float | None
-    liquidation_note: str | None
-    volume_multiple: float | None
-    oi_change_pct: float | None
-    funding_before: float | None
-    signals: tuple[str, ...]
-    severity: float
-    market_wide: bool
-    detector_version: str
 
 
 @dataclass(frozen=True)
@@ -108,7 +81,7 @@ class TimelineHeadline:
 
 @dataclass(frozen=True)
 class Explanation:
-    flush: FlushFacts
+    flush: Flush
     catalysts: tuple[RankedHeadline, ...]  # causes, rank order
     coverage: tuple[RankedHeadline, ...]  # headlines that report the move
     bars: tuple[Bar, ...]
@@ -125,21 +98,9 @@ class Explanation:
         }
 
 
-_FLUSH_COLS = [f.name for f in FlushFacts.__dataclass_fields__.values()]
-
-
-def _flush(con: Connection, flush_id: int) -> FlushFacts:
-    row = con.execute(
-        f"SELECT {', '.join(_FLUSH_COLS)} FROM flushes WHERE flush_id = ?", [flush_id]
-    ).fetchone()
-    if row is None:
-        raise InputError(
-            f"no flush with id {flush_id}",
-            hint="list them with `flushwatch flushes`, or run `flushwatch detect`",
-        )
-    values = dict(zip(_FLUSH_COLS, row, strict=True))
-    values["signals"] = tuple(values["signals"] or ())
-    return FlushFacts(**values)
+def _flush(con: Connection, flush_id: int) -> Flush:
+    # The flush's numbers only: explain ranks its own catalyst rows below, with components.
+    return get_flush_in(con, flush_id, catalysts=0, coverage=False)
 
 
 _CATALYSTS_SQL = """
@@ -198,7 +159,7 @@ def _interval_minutes(interval: str) -> int:
     return INTERVAL_MINUTES.get(interval, 1)
 
 
-def _bars(con: Connection, f: FlushFacts) -> list[Bar]:
+def _bars(con: Connection, f: Flush) -> list[Bar]:
     if f.venue is None or f.symbol is None:
         return []
     rows = con.execute(
@@ -249,7 +210,7 @@ SELECT * FROM w ORDER BY t, headline_id
 """
 
 
-def _timeline(con: Connection, f: FlushFacts) -> list[TimelineHeadline]:
+def _timeline(con: Connection, f: Flush) -> list[TimelineHeadline]:
     rows = con.execute(
         _TIMELINE_SQL,
         {

@@ -13,7 +13,7 @@ from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION
 from flushwatch.storage.db import Connection, Database
 
 _FLUSH_COLS = (
-    "flush_id, asset, venue, market, symbol, interval, start_at, peak_at, end_at, direction, "
+    "flush_id, asset, venue, market, symbol, interval, start_at, trigger_at, peak_at, end_at, direction, "
     "price_move_pct, extreme_move_pct, liquidated_usd, liquidation_note, volume_multiple, "
     "oi_change_pct, funding_before, signals, severity, market_wide, detector_version, detected_at"
 )
@@ -118,10 +118,18 @@ def list_flushes(db: Database, q: FlushQuery) -> list[Flush]:
         return list_flushes_in(con, q)
 
 
+def get_flush_in(con: Connection, flush_id: int, *, catalysts: int = 10, coverage: bool = True) -> Flush:
+    """:func:`get_flush` on an open connection."""
+    found = _flushes(con, "flush_id = $id", {"id": flush_id}, 1, catalysts, coverage)
+    if not found:
+        raise InputError(
+            f"no flush with id {flush_id}",
+            hint="list them with `flushwatch flushes`, or run `flushwatch detect`",
+        )
+    return found[0]
+
+
 def get_flush(db: Database, flush_id: int, *, catalysts: int = 10) -> Flush:
     """One flush with up to ``catalysts`` causes and all its stored coverage rows."""
     with db.read() as con:
-        found = _flushes(con, "flush_id = $id", {"id": flush_id}, 1, catalysts, True)
-    if not found:
-        raise InputError(f"no flush with id {flush_id}", hint="list them with `flushwatch flushes`")
-    return found[0]
+        return get_flush_in(con, flush_id, catalysts=catalysts)

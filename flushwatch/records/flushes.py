@@ -40,6 +40,7 @@ class Flush:
     symbol: str | None
     interval: str
     start_at: dt.datetime
+    trigger_at: dt.datetime  # first bar that crossed the thresholds (when a live watcher could know)
     peak_at: dt.datetime
     end_at: dt.datetime
     direction: str  # long_flush | short_squeeze
