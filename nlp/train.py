@@ -197,7 +197,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
             opt.step()
             sched.step()
-            total_loss += float(loss) * len(b)
+            total_loss += float(loss.detach()) * len(b)
         pred = predict(dev_idx)
         acc, f1 = accuracy(dev_true, pred), macro_f1(dev_true, pred)
         history.append(
