@@ -56,6 +56,19 @@ def file_revision(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def _is_flushwatch_dir(path: Path) -> bool:
+    """A directory written by ``flushwatch model train`` (adapter + our config), even if damaged."""
+    if not path.is_dir():
+        return False
+    if (path / "adapter.safetensors").is_file():
+        return True
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "base_sha256" in meta
+
+
 def _clean(title: str) -> str:
     from flushwatch.nlp.train import clean_text
 
@@ -92,7 +105,7 @@ class Scorer:
         self.threads = threads or os.cpu_count() or 1
         torch.set_num_threads(self.threads)
         name = model or DEFAULT_MODEL
-        if name == DEFAULT_MODEL or (Path(name).is_dir() and (Path(name) / "adapter.safetensors").is_file()):
+        if name == DEFAULT_MODEL or _is_flushwatch_dir(Path(name)):
             self._load_shipped(Path(name) if name != DEFAULT_MODEL else shipped_model_dir())
         else:
             self._load_hf(name)
