@@ -146,7 +146,7 @@ def importance_rows() -> list[tuple[Any, ...]]:
         rows.append(
             (
                 f"importance ({span} span)",
-                "logistic",
+                "importance priors",
                 m["span"],
                 m["n"],
                 None,
