@@ -38,7 +38,7 @@ def clean_text(text: str) -> str:
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 13
-    epochs: int = 5
+    epochs: int = 3  # the committed revision was trained with 3; dev F1 flattens after 2
     batch_size: int = 32
     lr: float = 8e-4
     head_lr: float = 2e-3
