@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,31 +11,10 @@ from flushwatch.cli._app import PANEL_DATA, PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render, to_json
 from flushwatch.errors import ConfigError
+from flushwatch.timeparse import parse_instant, parse_since
 
 if TYPE_CHECKING:
     from flushwatch.records.flushes import Flush
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
-
-
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """'7d', '24h', '90m', '2w' -> the UTC time that long ago."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"--since {text!r}: expected a duration like 90m, 24h, 7d or 2w")
-    n, unit = float(match.group(1)), match.group(2)
-    minutes = n * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
-    return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(minutes=minutes)
-
-
-def parse_time(text: str, option: str) -> dt.datetime:
-    """'2022-11-08' or an ISO time; naive means UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r}: expected a date (YYYY-MM-DD) or ISO time") from exc
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
 
 @app.command("detect", rich_help_panel=PANEL_FLUSH)
 def detect_cmd(
@@ -166,8 +143,8 @@ def flushes_cmd(
         raise ConfigError("use either --since or --from/--to, not both")
     q = FlushQuery(
         asset=asset,
-        start=parse_since(since) if since else (parse_time(start, "--from") if start else None),
-        end=parse_time(end, "--to") if end else None,
+        start=parse_since(since) if since else (parse_instant(start, "--from") if start else None),
+        end=parse_instant(end, "--to") if end else None,
         min_severity=min_severity,
         limit=limit,
         catalysts_per_flush=catalysts,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from flushwatch.cli._app import import_app, liquidations_app, market_app
 from flushwatch.cli.options import DbOption, FormatOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render
 from flushwatch.errors import ConfigError, PartialFailure
+from flushwatch.timeparse import parse_duration
 
 VenueOpt = Annotated[
     str | None, typer.Option("--venue", help="Exchange. Default: from the path, else binance.")
@@ -242,17 +242,6 @@ def fetch_cmd(
             )
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """'90s', '10m', '2h', '1d', '30' (seconds) -> seconds."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ConfigError(f"--for {text!r}: expected e.g. 30s, 10m, 2h")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
 @liquidations_app.command("record")
 def record_cmd(
     venues: Annotated[str, typer.Option("--venues", help="binance and/or bybit.")] = "binance,bybit",
@@ -312,7 +301,7 @@ def record_cmd(
         bybit_url=bybit_ws_url(bybit_url),
         bybit_symbols=tuple(syms),
         flush_every_s=flush_every,
-        duration_s=parse_duration(duration) if duration else None,
+        duration_s=parse_duration(duration, "--for", bare_unit="s").total_seconds() if duration else None,
     )
     database = open_db(db, wait)
     database.snapshot = False  # a long-running writer; cron jobs refresh the snapshot

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,29 +14,12 @@ import typer
 from flushwatch.cli._app import PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, WaitOption, open_db
 from flushwatch.errors import ConfigError, PartialFailure
+from flushwatch.timeparse import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from flushwatch.scoring.explain import Explanation
 
 log = logging.getLogger(__name__)
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
-
-
-def _duration(text: str, option: str) -> dt.timedelta:
-    m = _DURATION.match(text)
-    if not m:
-        raise ConfigError(f"{option} {text!r}: expected a duration like 90m, 24h, 7d or 2w")
-    return dt.timedelta(minutes=float(m.group(1)) * {"m": 1, "h": 60, "d": 1440, "w": 10080}[m.group(2)])
-
-
-def _instant(text: str, option: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r}: expected an ISO time like 2025-10-10T21:30Z") from exc
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
 
 class ExplainFormat(StrEnum):
     text = "text"
@@ -239,7 +221,7 @@ def digest_cmd(
             raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from exc
     else:
         window = since_window(
-            _duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0)
+            parse_duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0)
         )
     digest = build_digest(open_db(db, wait), window)
     text = render(digest, fmt.value)
@@ -343,7 +325,7 @@ def watch_cmd(
     from flushwatch.scoring.watch import read_frame, render_frame
 
     database = open_db(db, wait)
-    pinned = _instant(at, "--at") if at else None
+    pinned = parse_instant(at, "--at") if at else None
     skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
 
     def frame() -> Any:

@@ -367,22 +367,10 @@ def _open_interest(
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.timedelta:
     """'24h', '7d', '90m' or an ISO date/time -> how far back from now."""
-    import re
+    from flushwatch.timeparse import parse_since as since_instant
 
     now = now or dt.datetime.now(dt.UTC)
-    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        return dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(f"--since {text!r}: expected e.g. 24h, 7d or 2025-10-10T00:00Z") from exc
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    if t >= now:
-        raise ConfigError(f"--since {text!r} is in the future")
-    return now - t
+    return now - since_instant(text, "--since", now=now)
 
 
 __all__: Sequence[str] = (

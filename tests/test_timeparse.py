@@ -1,0 +1,46 @@
+"""One parser for every duration/instant option."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flushwatch.errors import ConfigError
+from flushwatch.timeparse import parse_duration, parse_instant, parse_since
+
+NOW = dt.datetime(2025, 10, 11, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("90s", dt.timedelta(seconds=90)), ("10m", dt.timedelta(minutes=10)), ("24h", dt.timedelta(hours=24)),
+     ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2)), (" 1.5h ", dt.timedelta(minutes=90))],
+)
+def test_durations(text: str, expected: dt.timedelta) -> None:
+    assert parse_duration(text, "--since") == expected
+
+
+def test_bare_numbers_only_where_a_unit_is_implied() -> None:
+    assert parse_duration("30", "--for", bare_unit="s") == dt.timedelta(seconds=30)
+    with pytest.raises(ConfigError, match="--since '30'"):
+        parse_duration("30", "--since")
+    with pytest.raises(ConfigError, match="expected a duration"):
+        parse_duration("soon", "--for", bare_unit="s")
+
+
+def test_instants_are_utc() -> None:
+    assert parse_instant("2025-10-10", "--from") == dt.datetime(2025, 10, 10, tzinfo=dt.UTC)
+    assert parse_instant("2025-10-10T21:20Z", "--at") == dt.datetime(2025, 10, 10, 21, 20, tzinfo=dt.UTC)
+    assert parse_instant("2025-10-10T23:20+02:00", "--at") == dt.datetime(2025, 10, 10, 21, 20, tzinfo=dt.UTC)
+    with pytest.raises(ConfigError, match="--to 'yesterday'"):
+        parse_instant("yesterday", "--to")
+
+
+def test_since_takes_a_duration_or_a_past_instant() -> None:
+    assert parse_since("24h", now=NOW) == NOW - dt.timedelta(hours=24)
+    assert parse_since("2025-10-10", now=NOW) == dt.datetime(2025, 10, 10, tzinfo=dt.UTC)
+    with pytest.raises(ConfigError, match="in the future"):
+        parse_since("2025-10-12", now=NOW)
+    with pytest.raises(ConfigError, match="--since 'later'"):
+        parse_since("later", now=NOW)
