@@ -378,6 +378,23 @@ def _binance_klines(
     return read
 
 
+def _freqtrade_csv_layout(layout: str) -> tuple[str, str]:
+    """(read_csv columns, time expression) for freqtrade CSV exports: our converted shape with
+    epoch milliseconds, or freqtrade's own with a ``date`` column. Candle and funding files share it
+    (in funding files ``open`` is the rate)."""
+    if layout == "freqtrade-csv":
+        columns = (
+            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
+            "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+        )
+        return columns, _epoch_sql("open_time_ms")
+    columns = (
+        "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
+        "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
+    )
+    return columns, "date"
+
+
 def _freqtrade_candles_csv(
     real: Path,
     o: ImportOptions,
@@ -389,18 +406,7 @@ def _freqtrade_candles_csv(
 ) -> Reader:
     symbol = _need(symbol, "symbol", real)
     market = o.market or hints.market or "spot"
-    if layout == "freqtrade-csv":
-        columns = (
-            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
-            "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
-        )
-        t_sql = _epoch_sql("open_time_ms")
-    else:
-        columns = (
-            "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
-            "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
-        )
-        t_sql = "date"
+    columns, t_sql = _freqtrade_csv_layout(layout)
     interval = o.interval or hints.interval
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
@@ -507,18 +513,7 @@ def _stage_funding_from_raw(con: Connection, venue: str, symbol: str, fmt: str) 
 
 def _freqtrade_funding_csv(real: Path, venue: str, symbol: str | None, layout: str) -> Reader:
     symbol = _need(symbol, "symbol", real)
-    if layout == "freqtrade-csv":
-        columns = (
-            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
-            "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
-        )
-        t_sql = _epoch_sql("open_time_ms")
-    else:
-        columns = (
-            "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
-            "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
-        )
-        t_sql = "date"
+    columns, t_sql = _freqtrade_csv_layout(layout)
 
     def read(con: Connection) -> tuple[int, dict[str, Any]]:
         con.execute(
