@@ -24,7 +24,7 @@ from flushwatch.ingest.news.fetch import FetchOptions
 from flushwatch.ingest.news.parse import parse_feed
 from flushwatch.ingest.news.service import _Feed, headlines_from, run_ingest
 from flushwatch.storage import news as store
-from flushwatch.storage.db import Database
+from flushwatch.storage.db import Database, transaction
 
 FEEDS, ITEMS, LATENCY_S = 60, 50, 0.2
 COINS = [
@@ -129,7 +129,7 @@ def main() -> None:
                 feed = _Feed(n + 1, f"Bench {n}", f"bench-{n}", "crypto", None, None)
                 items += headlines_from(feed, parse_feed(feed.url, body, "application/rss+xml"), now)
             parsed_at = time.perf_counter()
-            with store.transaction(con):
+            with transaction(con):
                 store.store_headlines(con, items, run_id=None, tagger=lambda h: tag_assets(h.title))
         cpu = time.perf_counter() - t0
         parse_s = parsed_at - t0
