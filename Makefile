@@ -36,8 +36,9 @@ test: $(VENV)/.installed-dev lint typecheck pytest  ## set up, then ruff, mypy a
 lint: $(VENV)/.installed-dev  ## ruff
 	$(BIN)/ruff check .
 
-typecheck: $(VENV)/.installed-dev  ## mypy
+typecheck: $(VENV)/.installed-dev  ## mypy on the package, then on bench/ (benches call the library too)
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 pytest: $(VENV)/.installed-dev  ## the test suite (slow tests excluded)
 	$(BIN)/pytest -m "not slow" -q

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def titles(n: int) -> list[str]:
@@ -31,7 +32,7 @@ def titles(n: int) -> list[str]:
     if base is None:
         sys.exit("shared data not found: set FLUSHWATCH_SHARED_DATA")
     path = base / "news_cryptonews_2021_2022" / "cryptonews_2021-10-12_2022-07-05.csv.gz"
-    rows = duckdb.sql(
+    rows = duckdb.connect().execute(
         f"SELECT title FROM read_csv('{path}', delim=';', header=true, all_varchar=true) "
         "WHERE title IS NOT NULL ORDER BY hash(title) LIMIT 100000"
     ).fetchall()
@@ -58,7 +59,7 @@ class _HFWrapper:
     """Our merged network as a transformers PreTrainedModel, so pipeline() can drive it."""
 
     @staticmethod
-    def build(scorer_net: object) -> object:
+    def build(scorer_net: Any) -> Any:
         import torch
         from transformers import BertConfig, PreTrainedModel
         from transformers.modeling_outputs import SequenceClassifierOutput

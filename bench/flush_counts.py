@@ -39,9 +39,8 @@ for folder, pat, sym, iv, mk in SETS:
         _load_candles(db, f, sym, iv, mk)
     detect(db)
     with db.read() as con:
-        months = con.execute("SELECT count(DISTINCT date_trunc('month', open_time)) FROM candles").fetchone()[
-            0
-        ]
+        row = con.execute("SELECT count(DISTINCT date_trunc('month', open_time)) FROM candles").fetchone()
+        months = row[0] if row else 0
         rows = con.execute(
             "SELECT strftime(start_at, '%Y-%m') m, count(*) FROM flushes GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
