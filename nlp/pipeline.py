@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+# scorer.py imports torch only when a model is built, so these stay cheap.
+from flushwatch.config import load_settings
+from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, file_revision, shipped_model_dir
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
 if TYPE_CHECKING:
-    from flushwatch.nlp.scorer import Scorer
     from flushwatch.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -31,17 +34,25 @@ def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
     ``ingest --loop`` and tests call scoring repeatedly; loading MiniLM costs seconds each
     time. The cache key includes the weights' content hash, so a retrained model is reloaded.
     """
-    from pathlib import Path
-
-    from flushwatch.config import load_settings
-    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, file_revision, shipped_model_dir
-
-    name = model or load_settings().model_name or DEFAULT_MODEL
+    name = _model_name(model)
     weights = (shipped_model_dir() if name == DEFAULT_MODEL else Path(name)) / "adapter.safetensors"
     key = (name, mode, file_revision(weights) if weights.is_file() else "")
     if key not in _SCORERS:
         _SCORERS[key] = Scorer(name, mode=mode)
     return _SCORERS[key]
+
+
+def _model_name(model: str | None) -> str:
+    return model or load_settings().model_name or DEFAULT_MODEL
+
+
+def shipped_identity(model: str | None = None) -> tuple[str, str] | None:
+    """(name, revision) the shipped model writes, read from its weight file without loading
+    torch; None for any other model (its identity is only known once it is loaded)."""
+    if _model_name(model) != DEFAULT_MODEL:
+        return None
+    weights = shipped_model_dir() / "adapter.safetensors"
+    return (DEFAULT_MODEL, file_revision(weights)) if weights.is_file() else None
 
 
 def score_headlines(
@@ -94,19 +105,28 @@ def score_unscored(
     from flushwatch.storage.scores import count_scored, fetch_unscored, insert_scores
 
     t0 = time.monotonic()
-    if scorer is None:
+    # Loading the model costs seconds: when the shipped model's identity is known from its weight
+    # file, build the scorer only once there is something to score (a cron pass usually has not).
+    identity = (scorer.name, scorer.revision) if scorer else shipped_identity(model)
+    if identity is None:
         scorer = get_scorer(model, mode)
-    weights = importance_weights(scorer)
+        identity = (scorer.name, scorer.revision)
+    name, revision = identity
+    weights: dict[str, float] | None = None
     with db.read() as con:
-        already = count_scored(con, scorer.name, scorer.revision)
+        already = count_scored(con, name, revision)
     scored = 0
     with db.run("score") as run:
         while limit is None or scored < limit:
             take = CHUNK if limit is None else min(CHUNK, limit - scored)
             with db.read() as con:
-                items = fetch_unscored(con, scorer.name, scorer.revision, take)
+                items = fetch_unscored(con, name, revision, take)
             if not items:
                 break
+            if scorer is None:
+                scorer = get_scorer(model, mode)
+            if weights is None:
+                weights = importance_weights(scorer)
             rows = score_headlines(scorer, items, weights)
             with db.write() as con:
                 added = insert_scores(con, rows, run.run_id)
@@ -115,12 +135,12 @@ def score_unscored(
             log.info("scored %d headlines (%d so far)", added, scored)
             if added == 0:  # another process scored them meanwhile
                 break
-        run.counts["model"] = f"{scorer.name}@{scorer.revision}"
+        run.counts["model"] = f"{name}@{revision}"
         run_id = run.run_id
     seconds = time.monotonic() - t0
     return ScoreSummary(
-        model_name=scorer.name,
-        model_revision=scorer.revision,
+        model_name=name,
+        model_revision=revision,
         run_id=run_id,
         scored=scored,
         already_scored=already,

@@ -130,3 +130,28 @@ def test_model_eval_meets_the_targets_on_sent_valid(cli, shared_data: Path) -> N
     rows = {r["what"]: r for r in json.loads(res.out)}
     assert rows["sentiment (full)"]["accuracy"] > rows["sentiment (floor)"]["accuracy"]
     assert abs(rows["sentiment (full)"]["accuracy"] - rows["sentiment (fast)"]["accuracy"]) <= 0.005
+
+
+def test_nothing_to_score_records_the_run_without_loading_the_model(tmp_path: Path) -> None:
+    """A cron pass with no new headlines must not pay seconds for a model load."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    db_file = tmp_path / "empty.duckdb"
+    probe = (
+        "import sys\n"
+        "from flushwatch.cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('torch' in sys.modules, code, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "score", "--db", str(db_file)],
+        capture_output=True, text=True, timeout=120,
+    )
+    torch_loaded, code = proc.stderr.strip().splitlines()[-1].split()
+    assert (torch_loaded, code) == ("False", "0"), proc.stderr
+    con = duckdb.connect(str(db_file), read_only=True)
+    assert con.execute("SELECT status FROM runs WHERE command = 'score'").fetchall() == [("ok",)]
+    con.close()
