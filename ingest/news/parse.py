@@ -1,6 +1,7 @@
 """The pure feed parser: ``(url, bytes, content type) -> ParsedFeed``. It never fetches.
 
-feedparser does the RSS 0.9x/1.0/2.0 and Atom work on bytes we already hold. Before it runs we
+feedparser does the RSS 0.9x/1.0/2.0 and Atom work on bytes we already hold (plain RSS 2.0 /
+Atom 1.0 documents take an exact expat fast path first, see ``fastparse``). Before either runs we
 refuse what must not be parsed at all: a document declaring XML entities (billion laughs and
 external entities), an HTML page served where a feed should be, and bytes that contradict their
 declared encoding. After it runs, a document that is not well-formed XML fails as a whole (a
@@ -18,6 +19,7 @@ import re
 from typing import Any
 
 from flushwatch.errors import FeedError
+from flushwatch.ingest.news.fastparse import parse_fast
 from flushwatch.records.news import ParsedFeed, RawItem
 
 log = logging.getLogger(__name__)
@@ -98,11 +100,45 @@ def _entry(entry: Any) -> RawItem | None:
     )
 
 
-def parse_feed(url: str, body: bytes, content_type: str | None = None) -> ParsedFeed:
-    """Parse one feed document. Raises FeedError when the document as a whole is unusable."""
+def parse_feed(url: str, body: bytes, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
+    """Parse one feed document. Raises FeedError when the document as a whole is unusable.
+
+    Plain RSS 2.0 / Atom 1.0 documents take the expat fast path (``fastparse``), which yields
+    exactly what feedparser would; anything it is unsure of, and every error, goes to feedparser.
+    ``fast=False`` forces feedparser (benchmarks, equivalence tests)."""
+    check_bytes(url, body, content_type)
+    quick = parse_fast(body, content_type) if fast else None
+    if quick is not None:
+        feed, entries = quick.feed, quick.entries
+    else:
+        feed, entries = _feedparser(url, body, content_type)
+    items: list[RawItem] = []
+    skipped = 0
+    for i, entry in enumerate(entries):
+        try:
+            item = _entry(entry)
+        except Exception as exc:  # one broken entry never fails the feed
+            item = None
+            log.warning("%s: entry %d skipped: %s", url, i + 1, exc)
+        if item is None:
+            skipped += 1
+            log.warning("%s: entry %d skipped: no title", url, i + 1)
+            continue
+        items.append(item)
+    if skipped and not items:
+        raise FeedError(url, f"all {skipped} entries are broken")
+    return ParsedFeed(
+        title=feed.get("title"),
+        language=feed.get("language"),
+        items=tuple(items),
+        skipped=skipped,
+    )
+
+
+def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, Any]:
+    """feedparser's (feed, entries), or FeedError for documents that fail as a whole."""
     import feedparser
 
-    check_bytes(url, body, content_type)
     headers = {"content-type": content_type} if content_type else {}
     try:
         parsed = feedparser.parse(
@@ -121,25 +157,4 @@ def parse_feed(url: str, body: bytes, content_type: str | None = None) -> Parsed
             raise FeedError(url, f"encoding problem: {message}")
     if not parsed.get("version"):
         raise FeedError(url, "not an RSS or Atom document", hint="check the feed URL")
-    items: list[RawItem] = []
-    skipped = 0
-    for i, entry in enumerate(parsed.entries):
-        try:
-            item = _entry(entry)
-        except Exception as exc:  # one broken entry never fails the feed
-            item = None
-            log.warning("%s: entry %d skipped: %s", url, i + 1, exc)
-        if item is None:
-            skipped += 1
-            log.warning("%s: entry %d skipped: no title", url, i + 1)
-            continue
-        items.append(item)
-    if skipped and not items:
-        raise FeedError(url, f"all {skipped} entries are broken")
-    feed = parsed.get("feed", {})
-    return ParsedFeed(
-        title=feed.get("title"),
-        language=feed.get("language"),
-        items=tuple(items),
-        skipped=skipped,
-    )
+    return parsed.get("feed", {}), parsed.entries
