@@ -26,9 +26,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from flushwatch.errors import ConfigError
 from flushwatch.ingest.market.symbols import base_asset, base_asset_sql
 from flushwatch.scoring.thresholds import DETECTOR_VERSION, AttributionWeights, DetectThresholds
-from flushwatch.storage.db import Connection, Database
+from flushwatch.storage.db import Connection, Database, transaction
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ DETECT_MARKETS = ("perp", "spot", "index", "mark")
 
 #: Priority when two series of one asset both flag the same flush: perp over spot, fine over coarse.
 _MARKET_RANK = "CASE market WHEN 'perp' THEN 0 WHEN 'spot' THEN 1 WHEN 'index' THEN 2 ELSE 3 END"
-
 
 
 def asset_of(symbol: str) -> str:
@@ -57,83 +57,198 @@ class DetectResult:
     full: bool
 
 
+#: A batch of series computed in one query holds at most about this many bars. One year of 1m
+#: bars (525,600) fills a batch alone, which keeps a full run's memory flat; an incremental run
+#: (a day of new bars plus the baseline overlap per series) puts every series of an interval in
+#: one query instead of paying one query's fixed cost, and one liquidations scan, per series.
+BATCH_BARS = 600_000
+
+SeriesKey = tuple[str, str, str, str]  # venue, market, symbol, interval
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The bars one series has computed this run: from ``compute_from`` (baseline included);
+    flushes are (re)written only when their trigger bar is at or after ``cutoff``."""
+
+    key: SeriesKey
+    compute_from: dt.datetime
+    cutoff: dt.datetime
+    newest: dt.datetime
+
+    def est_bars(self, det: DetectThresholds) -> int:
+        minutes = det.bars(self.key[3])["minutes"]
+        return int((self.newest - self.compute_from).total_seconds() // (60 * minutes)) + 1
+
+
+def _detectable(det: DetectThresholds, interval: str) -> bool:
+    try:
+        det.bars(interval)
+    except ConfigError:  # an interval we do not detect on (1d): skip quietly
+        return False
+    return True
+
+
 def _series_plan(
     con: Connection, det: DetectThresholds, full: bool, symbols: list[str] | None
-) -> list[tuple]:
-    """One row per series: (venue, market, symbol, interval, compute_from, cutoff, newest)."""
+) -> list[_Range]:
+    """What to compute per series: everything for series never detected with these thresholds
+    (or ``full``); otherwise only series with bars newer than their watermark, from the watermark
+    less the overlap and the baseline.
+
+    Why not one GROUP BY over all candles for min/max open_time: on a year of 1m bars that scan
+    is the largest fixed cost of an incremental run. The series list (a DISTINCT over
+    dictionary-encoded columns) and the newest bar past each watermark (a time filter the
+    storage's zone maps prune to the last row groups) are both far cheaper; the full min/max
+    scan only runs when some series has to be detected from its first bar.
+    """
     fp = det.fingerprint()
-    where_sym = ""
-    params: list[object] = [DETECTOR_VERSION]
-    if symbols:
-        where_sym = "AND c.symbol IN (SELECT unnest(?))"
-        params.append([s.upper() for s in symbols])
+    where_sym, params = _symbol_filter(symbols)
+    catalogue = [
+        (r[0], r[1], r[2], r[3])
+        for r in con.execute(
+            f"SELECT DISTINCT venue, market, symbol, interval FROM candles "
+            f"WHERE market IN {DETECT_MARKETS} {where_sym}",
+            params,
+        ).fetchall()
+        if _detectable(det, r[3])
+    ]
+    state: dict[SeriesKey, tuple[dt.datetime, str]] = {
+        (r[0], r[1], r[2], r[3]): (r[4], r[5])
+        for r in con.execute(
+            "SELECT venue, market, symbol, interval, watermark, fingerprint FROM detector_state "
+            "WHERE detector_version = ?",
+            [DETECTOR_VERSION],
+        ).fetchall()
+    }
+    redo = {k for k in catalogue if full or k not in state or state[k][1] != fp}
+    resume = {k: state[k][0] for k in catalogue if k not in redo}
+    plan = _full_ranges(con, redo, symbols) if redo else []
+    if resume:
+        plan += _resumed_ranges(con, det, resume)
+    # Grouped by interval: a batch (one query) holds series of one interval.
+    return sorted(plan, key=lambda r: (r.key[3], r.key))
+
+
+def _symbol_filter(symbols: list[str] | None) -> tuple[str, list[object]]:
+    if not symbols:
+        return "", []
+    return "AND symbol IN (SELECT unnest(?))", [[s.upper() for s in symbols]]
+
+
+def _full_ranges(con: Connection, redo: set[SeriesKey], symbols: list[str] | None) -> list[_Range]:
+    """Series detected from their first bar."""
+    where_sym, params = _symbol_filter(symbols)
     rows = con.execute(
-        f"""
-        SELECT c.venue, c.market, c.symbol, c.interval, min(c.open_time), max(c.open_time),
-               any_value(s.watermark), any_value(s.fingerprint)
-          FROM candles c
-          LEFT JOIN detector_state s
-            ON s.venue = c.venue AND s.market = c.market AND s.symbol = c.symbol
-           AND s.interval = c.interval AND s.detector_version = ?
-         WHERE c.market IN {DETECT_MARKETS} {where_sym}
-         GROUP BY ALL
-         ORDER BY 1, 2, 3, 4
-        """,
+        f"SELECT venue, market, symbol, interval, min(open_time), max(open_time) FROM candles "
+        f"WHERE market IN {DETECT_MARKETS} {where_sym} GROUP BY ALL",
         params,
     ).fetchall()
-    plan = []
-    for venue, market, symbol, interval, first, newest, watermark, fingerprint in rows:
-        try:
-            b = det.bars(interval)
-        except Exception:  # an interval we do not detect on (1d): skip quietly
-            continue
+    return [
+        _Range((v, m, s, i), first, first, newest)
+        for v, m, s, i, first, newest in rows
+        if (v, m, s, i) in redo
+    ]
+
+
+def _resumed_ranges(
+    con: Connection, det: DetectThresholds, watermarks: dict[SeriesKey, dt.datetime]
+) -> list[_Range]:
+    """Series with bars past their watermark, re-examined from ``watermark - overlap`` (earlier
+    when a flush was still running there), computed from a baseline before that."""
+    newest = {
+        (r[0], r[1], r[2], r[3]): r[4]
+        for r in con.execute(
+            """
+            SELECT c.venue, c.market, c.symbol, c.interval, max(c.open_time)
+              FROM candles c
+              JOIN detector_state s
+                ON s.venue = c.venue AND s.market = c.market AND s.symbol = c.symbol
+               AND s.interval = c.interval AND s.detector_version = ?
+             WHERE c.open_time > s.watermark AND c.open_time > ?
+             GROUP BY ALL
+            """,
+            [DETECTOR_VERSION, min(watermarks.values())],
+        ).fetchall()
+    }
+    cutoffs: dict[SeriesKey, tuple[dt.datetime, dt.timedelta]] = {}
+    for key, watermark in watermarks.items():
+        if key not in newest:
+            continue  # no new bar: nothing to do
+        b = det.bars(key[3])
         step = dt.timedelta(minutes=b["minutes"])
-        if full or watermark is None or fingerprint != fp:
-            cutoff = first
-            compute_from = first
-        else:
-            if newest <= watermark:
-                continue
-            overlap = (b["k"] + b["gap"] + 2) * step
-            cutoff = watermark - overlap
-            # A flush still running at the old watermark is re-examined from its trigger bar.
-            row = con.execute(
-                """
-                SELECT min(trigger_at) FROM flushes
-                 WHERE venue = ? AND market = ? AND symbol = ? AND interval = ?
-                   AND detector_version = ? AND end_at >= ?
-                """,
-                [venue, market, symbol, interval, DETECTOR_VERSION, cutoff - b["gap"] * step],
-            ).fetchone()
-            if row and row[0] is not None and row[0] < cutoff:
-                cutoff = row[0]
-            compute_from = cutoff - (b["baseline"] + b["k"] + b["gap"] + 2) * step
-        plan.append((venue, market, symbol, interval, compute_from, cutoff, newest))
+        cutoffs[key] = (watermark - (b["k"] + b["gap"] + 2) * step, b["gap"] * step)
+    if not cutoffs:
+        return []
+    # A flush still running at the old watermark is re-examined from its trigger bar.
+    running: dict[SeriesKey, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for v, m, s, i, trigger_at, end_at in con.execute(
+        """
+        SELECT venue, market, symbol, interval, trigger_at, end_at FROM flushes
+         WHERE detector_version = ? AND end_at >= ?
+        """,
+        [DETECTOR_VERSION, min(c - gap for c, gap in cutoffs.values())],
+    ).fetchall():
+        running.setdefault((v, m, s, i), []).append((trigger_at, end_at))
+    plan = []
+    for key, (cutoff, gap) in cutoffs.items():
+        triggers = [t for t, end in running.get(key, ()) if end >= cutoff - gap]
+        if triggers and min(triggers) < cutoff:
+            cutoff = min(triggers)
+        b = det.bars(key[3])
+        step = dt.timedelta(minutes=b["minutes"])
+        compute_from = cutoff - (b["baseline"] + b["k"] + b["gap"] + 2) * step
+        plan.append(_Range(key, compute_from, cutoff, newest[key]))
     return plan
 
 
+def _batches(det: DetectThresholds, plan: list[_Range]) -> list[list[int]]:
+    """Indexes into ``plan`` grouped per interval into batches of at most ~BATCH_BARS bars."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i, r in enumerate(plan):
+        n = r.est_bars(det)
+        if current and (plan[current[0]].key[3] != r.key[3] or size + n > BATCH_BARS):
+            batches.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += n
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _events_sql(det: DetectThresholds, interval: str) -> str:
-    """Flagged bars -> islands -> one row per candidate flush, for one interval's series."""
+    """Flagged bars -> islands -> one row per candidate flush, for one batch of series of one
+    interval (``_detect_series.batch = $batch``; ``$lo`` = the batch's earliest compute_from, a
+    constant the scans can prune on). Every window is per series (``sid``)."""
     b = det.bars(interval)
     k, base, gap, m = b["k"], b["baseline"], b["gap"], b["minutes"]
     return f"""
-    WITH c AS (
-        SELECT venue, market, symbol, open_time, open, high, low, close,
-               coalesce(quote_volume, volume * close, 0) AS vol,
-               $cutoff AS cutoff
-          FROM candles
-         WHERE venue = $venue AND market = $market AND symbol = $symbol AND interval = '{interval}'
-           AND open_time >= $compute_from AND close > 0
+    WITH s AS (
+        SELECT sid, venue, market, symbol, compute_from, cutoff FROM _detect_series WHERE batch = $batch
+    ),
+    c AS (
+        SELECT s.sid, c.venue, c.market, c.symbol, c.open_time, c.open, c.high, c.low, c.close,
+               coalesce(c.quote_volume, c.volume * c.close, 0) AS vol,
+               s.cutoff
+          FROM candles c
+          JOIN s ON c.venue = s.venue AND c.market = s.market AND c.symbol = s.symbol
+         WHERE c.interval = '{interval}' AND c.open_time >= $lo
+           AND c.open_time >= s.compute_from AND c.close > 0
     ),
     liq AS (  -- liquidated notional per bar
-        SELECT time_bucket(INTERVAL '{m} minutes', event_time) AS open_time, sum(notional_usd) AS liq_usd
-          FROM liquidations
-         WHERE venue = $venue AND symbol = $symbol AND event_time >= $compute_from
-         GROUP BY 1
+        SELECT s.sid, time_bucket(INTERVAL '{m} minutes', l.event_time) AS open_time,
+               sum(l.notional_usd) AS liq_usd
+          FROM liquidations l
+          JOIN s ON l.venue = s.venue AND l.symbol = s.symbol
+         WHERE l.event_time >= $lo AND l.event_time >= s.compute_from
+         GROUP BY 1, 2
     ),
     raw AS MATERIALIZED (
         SELECT c.*, coalesce(liq.liq_usd, 0) AS liq
-          FROM c LEFT JOIN liq USING (open_time)
+          FROM c LEFT JOIN liq USING (sid, open_time)
     ),
     bars AS (
         SELECT c.*,
@@ -150,7 +265,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                     THEN ln(c.close / lag(c.close, {k}) OVER w) END AS rk,
                sum(c.vol) OVER (w ROWS BETWEEN {k - 1} PRECEDING AND CURRENT ROW) AS vol_k
           FROM raw c
-        WINDOW w AS (ORDER BY c.open_time)
+        WINDOW w AS (PARTITION BY c.sid ORDER BY c.open_time)
     ),
     cum AS MATERIALIZED (
         -- Running sums (one cheap streaming pass); a trailing baseline is then a difference of
@@ -164,7 +279,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                sum(coalesce(rng, 0)) OVER wc AS cs_rng,
                sum(liq) OVER wc AS cs_liq
           FROM bars
-        WINDOW wc AS (ORDER BY open_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        WINDOW wc AS (PARTITION BY sid ORDER BY open_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
     base AS (
         -- baseline = the previous {base} bars of the same segment (not the bar itself)
@@ -177,7 +292,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                (t.cs_rng - coalesce(t.rng, 0)) - coalesce(p.cs_rng, 0) AS b_rng,
                (t.cs_liq - t.liq) - coalesce(p.cs_liq, 0) AS b_liq
           FROM cum t
-          LEFT JOIN cum p ON p.rn = greatest(t.rn - 1 - {base}, t.seg_start - 1)
+          LEFT JOIN cum p ON p.sid = t.sid AND p.rn = greatest(t.rn - 1 - {base}, t.seg_start - 1)
     ),
     stats AS (
         SELECT *,
@@ -208,14 +323,14 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
           FROM flags
          WHERE n_base >= {det.min_history_bars}
            AND (((f_move OR f_range) AND (f_volume OR coalesce(vol_base, 0) = 0)) OR f_big OR f_liq)
-        WINDOW w AS (ORDER BY open_time)
+        WINDOW w AS (PARTITION BY sid ORDER BY open_time)
     ),
     islands AS (
-        SELECT *, sum(new_island) OVER (ORDER BY open_time) AS island
+        SELECT *, sum(new_island) OVER (PARTITION BY sid ORDER BY open_time) AS island
           FROM hits
     ),
     ev AS (
-        SELECT venue, market, symbol, island,
+        SELECT sid, venue, market, symbol, island,
                min(open_time) AS trigger_at,
                max(open_time) + INTERVAL '{m} minutes' AS end_at,
                min(open_time) - INTERVAL '{(k - 1) * m} minutes' AS start_at,
@@ -226,7 +341,7 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                max(liq_base) AS liq_base,
                any_value(cutoff) AS cutoff
           FROM islands
-         GROUP BY venue, market, symbol, island
+         GROUP BY sid, venue, market, symbol, island
     )
     SELECT ev.venue, ev.market, ev.symbol, '{interval}' AS interval,
            min(b.open_time) AS start_at, ev.trigger_at, ev.end_at, ev.max_z,
@@ -234,15 +349,17 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
            arg_min(b.open, b.open_time) AS open_start,
            arg_max(b.close, b.open_time) AS close_end,
            min(b.low) AS min_low, max(b.high) AS max_high,
-           arg_min(b.open_time, b.low) AS low_at, arg_max(b.open_time, b.high) AS high_at,
+           -- the peak is the FIRST bar reaching the extreme (prices on a tick grid tie often)
+           arg_min(b.open_time, (b.low, b.open_time)) AS low_at,
+           arg_max(b.open_time, (b.high, -epoch(b.open_time))) AS high_at,
            sum(b.vol) / nullif(ev.vol_base * count(*), 0) AS volume_multiple,
            sum(b.liq) AS liq_sum,
            ev.liq_base > 0 OR sum(b.liq) > 0 AS liq_seen
       FROM ev
       JOIN raw b
-        ON b.open_time >= ev.start_at AND b.open_time < ev.end_at
+        ON b.sid = ev.sid AND b.open_time >= ev.start_at AND b.open_time < ev.end_at
      WHERE ev.trigger_at >= ev.cutoff
-     GROUP BY ev.venue, ev.market, ev.symbol, ev.island, ev.start_at, ev.trigger_at, ev.end_at,
+     GROUP BY ev.sid, ev.venue, ev.market, ev.symbol, ev.island, ev.start_at, ev.trigger_at, ev.end_at,
               ev.max_z, ev.s_move, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff, ev.vol_base, ev.liq_base
     """
 
@@ -330,48 +447,67 @@ def detect(
     must see a consistent snapshot), then upserts flushes by their natural key so flush ids
     stay stable across runs, and moves each series' watermark.
     """
-    det = det or DetectThresholds()
     with db.write() as con:
-        plan = _series_plan(con, det, full, symbols)
-        if not plan:
-            return DetectResult(0, 0, 0, 0, full)
+        return detect_in(con, det, full=full, symbols=symbols, run_id=run_id)
+
+
+def detect_in(
+    con: Connection,
+    det: DetectThresholds | None = None,
+    *,
+    full: bool = False,
+    symbols: list[str] | None = None,
+    run_id: int | None = None,
+) -> DetectResult:
+    """:func:`detect` inside a caller's transaction."""
+    det = det or DetectThresholds()
+    plan = _series_plan(con, det, full, symbols)
+    if not plan:
+        return DetectResult(0, 0, 0, 0, full)
+    batches = _batches(det, plan)
+    batch_of = {i: n for n, batch in enumerate(batches) for i in batch}
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _detect_series (
+            sid INTEGER, batch INTEGER, venue VARCHAR, market VARCHAR, symbol VARCHAR,
+            interval VARCHAR, compute_from TIMESTAMPTZ, cutoff TIMESTAMPTZ, newest TIMESTAMPTZ)
+        """
+    )
+    con.executemany(
+        "INSERT INTO _detect_series VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [[i, batch_of[i], *r.key, r.compute_from, r.cutoff, r.newest] for i, r in enumerate(plan)],
+    )
+    # One query per batch, its time bound a constant DuckDB pushes into the scans: a full run
+    # sorts one series (~0.5M rows) at a time, which keeps peak memory flat; an incremental run
+    # computes all series of an interval together.
+    for n, batch in enumerate(batches):
+        verb = "INSERT INTO _detect_events " if n else "CREATE OR REPLACE TEMP TABLE _detect_events AS "
         con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _detect_series (
-                venue VARCHAR, market VARCHAR, symbol VARCHAR, interval VARCHAR,
-                compute_from TIMESTAMPTZ, cutoff TIMESTAMPTZ, newest TIMESTAMPTZ)
-            """
+            verb + _events_sql(det, plan[batch[0]].key[3]),
+            {"batch": n, "lo": min(plan[i].compute_from for i in batch)},
         )
-        con.executemany("INSERT INTO _detect_series VALUES (?, ?, ?, ?, ?, ?, ?)", plan)
-        # One series at a time, its filters constants DuckDB pushes into the scan: window
-        # functions then sort ~0.5M rows, not 10M, which keeps peak memory flat.
-        for i, p in enumerate(plan):
-            verb = "INSERT INTO _detect_events " if i else "CREATE OR REPLACE TEMP TABLE _detect_events AS "
-            con.execute(
-                verb + _events_sql(det, p[3]),
-                {"venue": p[0], "market": p[1], "symbol": p[2], "compute_from": p[4], "cutoff": p[5]},
-            )
-        bars_row = con.execute(
-            """SELECT count(*) FROM candles c JOIN _detect_series s USING (venue, market, symbol, interval)
-               WHERE c.open_time >= s.compute_from"""
-        ).fetchone()
-        con.execute(
-            _FINISH_SQL.replace("{asset}", base_asset_sql("upper(j.symbol)")),
-            {
-                "oi_drop": det.oi_drop_pct,
-                "funding_extreme": det.funding_extreme,
-                "min_move": det.min_move_pct,
-            },
-        )
-        removed = _replace_flushes(con, det, run_id)
-        found_row = con.execute("SELECT count(*) FROM _detect_new").fetchone()
-        con.execute(
-            """
-            INSERT OR REPLACE INTO detector_state
-            SELECT venue, market, symbol, interval, ?, newest, ?, now(), ? FROM _detect_series
-            """,
-            [DETECTOR_VERSION, det.fingerprint(), run_id],
-        )
+    bars_row = con.execute(
+        """SELECT count(*) FROM candles c JOIN _detect_series s USING (venue, market, symbol, interval)
+           WHERE c.open_time >= s.compute_from AND c.open_time >= ?""",
+        [min(r.compute_from for r in plan)],
+    ).fetchone()
+    con.execute(
+        _FINISH_SQL.replace("{asset}", base_asset_sql("upper(j.symbol)")),
+        {
+            "oi_drop": det.oi_drop_pct,
+            "funding_extreme": det.funding_extreme,
+            "min_move": det.min_move_pct,
+        },
+    )
+    removed = _replace_flushes(con, det, run_id)
+    found_row = con.execute("SELECT count(*) FROM _detect_new").fetchone()
+    con.execute(
+        """
+        INSERT OR REPLACE INTO detector_state
+        SELECT venue, market, symbol, interval, ?, newest, ?, now(), ? FROM _detect_series
+        """,
+        [DETECTOR_VERSION, det.fingerprint(), run_id],
+    )
     result = DetectResult(
         series=len(plan),
         bars=int(bars_row[0]) if bars_row else 0,
@@ -483,9 +619,12 @@ def detect_and_attribute(
     from flushwatch.scoring.attribution import HEADLINE_TIME_SQL, attribute_in
 
     w = weights or AttributionWeights()
-    with db.run("detect") as run:
-        res = detect(db, det, full=full, symbols=symbols, run_id=run.run_id)
-        with db.write() as con:
+    # One connection, two transactions: detection commits before ranking starts, and a cron
+    # run opens the (possibly large) file once for both.
+    with db.run("detect") as run, db.connection() as con:
+        with transaction(con):
+            res = detect_in(con, det, full=full, symbols=symbols, run_id=run.run_id)
+        with transaction(con):
             # Re-rank what this run wrote, what was never ranked, and flushes whose window
             # received headlines stored after their last ranking (headlines arrive late).
             rows = con.execute(

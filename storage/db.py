@@ -157,14 +157,24 @@ class Database:
 
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[Connection]:
-        """A raw connection, closed on exit. No transaction is opened for you."""
+        """A raw connection, closed on exit. No transaction is opened for you.
+
+        A writer's first connection also checks (and if needed applies) the migrations on that
+        same connection: opening a large file costs tens of milliseconds, which a short
+        command like an incremental ``detect`` should pay once, not twice.
+        """
         if read_only:
             if not self.path.exists() or not self._migrated:
                 self._ensure_schema_for_read()
-        else:
-            self._ensure_schema()
+        elif not self._migrated:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         con = connect(self.path, read_only=read_only, wait_s=self.wait_s)
         try:
+            if not read_only and not self._migrated:
+                from flushwatch.storage.schema import migrate
+
+                migrate(con, path=self.path)
+                self._migrated = True
             yield con
         finally:
             con.close()

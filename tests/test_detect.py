@@ -114,6 +114,86 @@ def test_incremental_equals_full(tmp_path: Path) -> None:
     assert detect(inc).series == 0
 
 
+def _load_many(db: Database, tmp_path: Path, *, liquidations: bool = True) -> None:
+    """Three series (BTC perp and spot, ETH perp) with crashes on different days, and a
+    burst of BTC liquidations: what an incremental run computes in one batched query."""
+    for name, sym, market, seed, crash in (
+        ("btc", "BTCUSDT", "perp", 11, 3 * 1440 - 10),
+        ("btcspot", "BTCUSDT", "spot", 11, 3 * 1440 - 10),
+        ("eth", "ETHUSDT", "perp", 12, 2 * 1440 + 300),
+    ):
+        csv = write_series(tmp_path / f"{name}.csv", minutes=4 * 1440, seed=seed, crash_at=crash)
+        load_candles(db, csv, symbol=sym, interval="1m", market=market)
+    if liquidations:
+        with db.write() as con:
+            con.execute(
+                """INSERT INTO liquidations (venue, symbol, side, price, quantity, notional_usd,
+                                             event_time, source)
+                   SELECT 'binance', 'BTCUSDT', 'long', 100, 1, 1000, ? + to_minutes(i), 'import'
+                     FROM range(4 * 1440) t(i)""",
+                [T0],
+            )
+            con.execute(
+                """INSERT INTO liquidations (venue, symbol, side, price, quantity, notional_usd,
+                                             event_time, source)
+                   SELECT 'binance', 'BTCUSDT', 'long', 100, 500, 50000, ? + to_seconds(i), 'import'
+                     FROM range(300) t(i)""",
+                [T0 + dt.timedelta(days=3, hours=4)],
+            )
+
+
+def test_incremental_equals_full_for_many_series(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several series (and liquidations) computed together in one batched query give what one
+    query per series gives."""
+    import flushwatch.scoring.detect as detect_mod
+
+    full = Database(tmp_path / "full.duckdb", snapshot=False)
+    _load_many(full, tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(detect_mod, "BATCH_BARS", 1)  # the reference: every series in its own query
+        assert detect(full, full=True).series == 3
+
+    inc = Database(tmp_path / "inc.duckdb", snapshot=False)
+    _load_many(inc, tmp_path)
+    with inc.write() as con:
+        con.execute(
+            "CREATE TABLE held AS SELECT * FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=2)]
+        )
+        con.execute("DELETE FROM candles WHERE open_time >= ?", [T0 + dt.timedelta(days=2)])
+    detect(inc)
+    for hours in (12, 24, 30, 36, 48):
+        with inc.write() as con:
+            con.execute(
+                "INSERT INTO candles SELECT * FROM held h WHERE open_time < ? AND NOT EXISTS ("
+                "SELECT 1 FROM candles c WHERE c.market = h.market AND c.symbol = h.symbol "
+                "AND c.open_time = h.open_time)",
+                [T0 + dt.timedelta(days=2, hours=hours)],
+            )
+        res = detect(inc)
+        assert res.series == 3 and not res.full
+    got = flushes(inc)
+    assert got == flushes(full)
+    assert {(r[0], r[1]) for r in got} == {("BTC", "1m"), ("ETH", "1m")} and len(got) >= 3
+    with inc.read() as con:  # each series saw only its own symbol's liquidations
+        liq = dict(con.execute("SELECT asset, max(liquidated_usd) FROM flushes GROUP BY 1").fetchall())
+    assert liq["ETH"] is None and liq["BTC"] >= 300 * 50000
+
+
+def test_new_series_with_only_old_bars_is_detected_in_full(tmp_path: Path) -> None:
+    """A series imported after a run, all of its bars older than every watermark, is not
+    missed by the incremental plan (it has no watermark of its own)."""
+    db = Database(tmp_path / "late.duckdb", snapshot=False)
+    calm = write_series(tmp_path / "calm.csv", minutes=4 * 1440, seed=1)
+    load_candles(db, calm, symbol="SOLUSDT", interval="1m")
+    assert detect(db).series == 1 and flushes(db) == []
+    crash = write_series(tmp_path / "eth.csv", minutes=2 * 1440, seed=2, crash_at=1800)
+    load_candles(db, crash, symbol="ETHUSDT", interval="1m")  # T0 .. T0+2d: before SOL's watermark
+    res = detect(db)
+    assert res.series == 1 and res.bars == 2 * 1440
+    assert [r[0] for r in flushes(db)] == ["ETH"]
+    assert detect(db).series == 0
+
+
 def _window(db: Database, asset: str, start: str, end: str) -> list[tuple]:
     with db.read() as con:
         return con.execute(
