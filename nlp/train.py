@@ -114,7 +114,8 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     import torch
     from safetensors.torch import save_file
 
-    from flushwatch.nlp.encoder import BASE_NAME, BASE_SHA256, LABELS, SentimentNet, load_base
+    from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS
+    from flushwatch.nlp.encoder import SentimentNet, load_base
     from flushwatch.nlp.lora import apply_lora, trainable_state
 
     t0 = time.monotonic()

@@ -19,9 +19,16 @@ settings.register_profile("flushwatch", deadline=None, print_blob=True)
 settings.load_profile("flushwatch")
 
 
+@pytest.fixture(scope="session")
+def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX cache per test session: the int8 graph is built once, then reused by every test."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test touches the user's real database or config."""
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _onnx_cache: Path) -> None:
+    """No test touches the user's real database, config or cache."""
+    monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(_onnx_cache))
     monkeypatch.setenv("FLUSHWATCH_DB", str(tmp_path / "default.duckdb"))
     monkeypatch.setenv("FLUSHWATCH_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.delenv("FLUSHWATCH_WAIT", raising=False)

@@ -76,7 +76,7 @@ def test_missing_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
 
 
 def test_corrupt_base_weights_are_refused_naming_the_path(tmp_path: Path) -> None:
-    from flushwatch.nlp.encoder import base_model_dir, verify_base
+    from flushwatch.nlp.base import base_model_dir, verify_base
 
     verify_base(base_model_dir())  # the installed file is the published one
     fake = tmp_path / "base"
@@ -92,7 +92,8 @@ def test_plain_torch_encoder_matches_hugging_face_bert() -> None:
     """Scoring uses nlp/minilm.py (no transformers import); it must equal HF's BertModel."""
     import torch
 
-    from flushwatch.nlp.encoder import FastTokenizer, base_model_dir, load_base
+    from flushwatch.nlp.base import FastTokenizer, base_model_dir
+    from flushwatch.nlp.encoder import load_base
     from flushwatch.nlp.minilm import load_minilm
 
     tok, hf = load_base()

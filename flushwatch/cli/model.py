@@ -19,6 +19,7 @@ from flushwatch.cli.output import render, to_json
 
 class Mode(StrEnum):
     fast = "fast"
+    torch_int8 = "torch-int8"
     full = "full"
     bf16 = "bf16"
 
@@ -36,7 +37,9 @@ ModelOption = Annotated[
 ModeOption = Annotated[
     Mode,
     typer.Option(
-        "--mode", help="Inference path: fast (int8 dynamic quantisation), full (fp32) or bf16 (autocast)."
+        "--mode",
+        help="Inference path: fast (int8 ONNX Runtime, one batch per core; the graph is built "
+        "once into the user cache), torch-int8 (torch dynamic int8), full (fp32) or bf16 (autocast).",
     ),
 ]
 

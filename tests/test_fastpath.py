@@ -1,0 +1,119 @@
+"""The ONNX Runtime fast path: same answers as full precision, a cache built once, reused, repaired.
+
+Real shipped model, real onnxruntime, real cache files in a tmp dir (conftest points
+FLUSHWATCH_CACHE_DIR there). Headlines below are written for this test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flushwatch.nlp.base import BASE_SHA256
+from flushwatch.nlp.fastpath import graph_path
+from flushwatch.nlp.scorer import Scorer, file_revision, shipped_model_dir
+from flushwatch.storage.db import Database
+
+TITLES = [
+    "Exchange halts withdrawals after a suspected hot wallet breach",
+    "Bitcoin climbs to a three-month high as ETF inflows accelerate",
+    "Regulator sues token issuer over unregistered securities sales",
+    "Stablecoin slips below its peg as redemptions pile up",
+    "Fed leaves rates unchanged and signals patience on cuts",
+    "Layer-2 network completes its scheduled upgrade without downtime",
+    "Miner posts record quarterly revenue and raises guidance",
+    "Lender files for bankruptcy protection, freezing customer funds",
+    "Payments giant adds support for paying with stablecoins",
+    "Whale moves 20,000 ETH to an exchange, stoking sell fears",
+    "Shares tumble after the company misses earnings and cuts outlook",
+    "Court dismisses the lawsuit against the decentralised exchange",
+    "Inflation cools more than expected in October",
+    "Altcoins rally as traders rotate out of bitcoin",
+    "Protocol exploited for $40 million through an oracle bug",
+    "Asset manager files for a spot SOL ETF",
+    "Jobs report beats estimates, dollar strengthens",
+    "Token plunges 30% after the team unlocks a large allocation",
+    "Analysts see range-bound trading ahead of the holiday",
+    "Bank launches custody service for institutional crypto clients",
+]
+
+
+def _cached_graph() -> Path:
+    return graph_path(file_revision(shipped_model_dir() / "adapter.safetensors"), BASE_SHA256)
+
+
+def test_fast_path_agrees_with_full_precision() -> None:
+    fast, full = Scorer(mode="fast"), Scorer(mode="full")
+    assert fast._ort is not None and full._ort is None
+    p_fast = np.array(fast.probabilities(TITLES)[0])
+    p_full = np.array(full.probabilities(TITLES)[0])
+    assert p_fast.shape == (len(TITLES), 3)
+    assert np.allclose(p_fast.sum(axis=1), 1.0, atol=1e-5)
+    agree = (p_fast.argmax(axis=1) == p_full.argmax(axis=1)).mean()
+    assert agree >= 0.9, agree
+    assert np.abs(p_fast - p_full).mean() < 0.03
+
+
+def test_graph_is_built_once_and_reused() -> None:
+    Scorer(mode="fast")
+    path = _cached_graph()
+    assert path.is_file() and path.stat().st_size > 1_000_000
+    before = path.stat().st_mtime_ns
+    again = Scorer(mode="fast")
+    assert again._ort.path == path
+    assert path.stat().st_mtime_ns == before
+
+
+def test_unloadable_cache_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = _cached_graph()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an onnx graph")
+    scorer = Scorer(mode="fast")
+    assert path.stat().st_size > 1_000_000
+    assert scorer.score_texts(["Exchange halts withdrawals"])[0].sentiment in ("bearish", "neutral")
+
+
+def test_unwritable_cache_falls_back_to_a_temporary_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(blocker / "cache"))
+    scorer = Scorer(mode="fast")
+    assert not str(scorer._ort.path).startswith(str(blocker))
+    assert len(scorer.score_texts(TITLES[:3])) == 3
+
+
+def test_warm_cache_scores_without_importing_torch(tmp_path: Path) -> None:
+    """A cold `flushwatch score` with a built graph needs onnxruntime and tokenizers only."""
+    Scorer(mode="fast")  # make sure the session's cache holds the graph
+    db_file = tmp_path / "h.duckdb"
+    db = Database(db_file, snapshot=False)
+    with db.write() as con:
+        con.executemany(
+            "INSERT INTO headlines (dedup_key, source, title, first_seen_at, origin, content_hash) "
+            "VALUES (?, 'test', ?, now(), 'import', md5(?))",
+            [(f"t:{i}", t, t) for i, t in enumerate(TITLES[:10])],
+        )
+    probe = (
+        "import sys\n"
+        "from flushwatch.cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules, code, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "score", "--db", str(db_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FLUSHWATCH_SNAPSHOT": "0"},
+    )
+    assert proc.stderr.strip().splitlines()[-1].split() == ["False", "True", "0"], proc.stderr
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM headline_scores").fetchone() == (10,)
