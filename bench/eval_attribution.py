@@ -146,10 +146,15 @@ def main() -> None:
     db = Database(path, snapshot=False)
     scoring = build(db, data, not a.no_score)
     from flushwatch.scoring.detect import detect_and_attribute
+    from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION
     from flushwatch.storage.flushes import FlushQuery, list_flushes
 
     rep = detect_and_attribute(db)
-    print(f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}\n")
+    print(
+        f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "
+        f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}\n"
+    )
+    details: list[str] = []
     print(
         "| event | flush (asset, interval, start UTC, move) | #1 cause (title cut to 34 chars, source, score) "
         "| documented catalyst | #1 matches | best match rank |"
@@ -171,10 +176,20 @@ def main() -> None:
             continue
         top = causes[0]
         ranks = [c.rank for c in causes if pat.search(c.title)]
+        for c in causes:
+            if c is top or pat.search(c.title):
+                details.append(
+                    f"{ev.name}: rank {c.rank} score {c.score:.1f} relevance "
+                    f"{c.components.get('relevance', 0):.1f} ({c.components.get('relevance_basis', '-')})"
+                    f"{' [matches]' if pat.search(c.title) else ''}"
+                )
         print(
             f"| {ev.name} | {flush_txt} | {top.title[:34]!r} ({top.source}, {top.score:.1f}) | {ev.history} "
             f"| {'yes' if pat.search(top.title) else 'no'} | {ranks[0] if ranks else '-'} |"
         )
+    print("\nrank-1 and matching causes, with their relevance points and basis:")
+    for line in details:
+        print(f"  {line}")
     if not a.keep:
         import shutil
 

@@ -11,7 +11,9 @@ The score is a sum of points, each component capped by :class:`AttributionWeight
 shown:
 
 * ``importance``: weight * importance/100 (latest ``headline_scores`` row per headline);
-* ``relevance``: full for the flushed asset, 60 % for MARKET, 20 % for untagged, 0 otherwise;
+* ``relevance``: full for the flushed asset, 60 % for MARKET, 20 % for untagged; a headline
+  about other assets only gets ``contagion_share`` (35 %) when contagion is plausible (see
+  :data:`RELEVANCE_SQL`), else 0;
 * ``sentiment``: weight * (p_aligned - p_opposed): bearish before a long flush adds,
   bullish subtracts (and the reverse for a short squeeze);
 * ``timing``: weight * exp(-lead/lead_tau) before the start; after the start a published-late
@@ -35,14 +37,61 @@ from flushwatch.storage.db import Connection, Database
 HEADLINE_TIME_SQL = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
                            THEN h.first_seen_at ELSE h.published_at END"""
 
+#: Relevance of a candidate to the flushed asset, as (share of the relevance weight, basis).
+#:
+#: Cross-asset contagion: a headline tagged only with OTHER assets can still be the cause when
+#: the shock travels: Terra's collapse sold Bitcoin, a lender's freeze sold Ether. Such a
+#: headline gets ``$contagion`` of the weight (default 35 %: below a MARKET headline's 60 %,
+#: since the link is inferred, above an untagged one's 20 %, since it names something) when one
+#: of three facts makes the link plausible, checked in this order:
+#:
+#: 1. one of its assets had its own flush starting inside this flush's candidate window
+#:    (the other asset visibly moved first or with it);
+#: 2. one of its assets is systemic (``$systemic``: by default Bitcoin and Ether, which lead
+#:    the whole market, and the US-dollar stablecoins, whose depeg or freeze hits the
+#:    collateral every leveraged position rests on);
+#: 3. the flush itself is market-wide: several assets fell together, so the cause may be
+#:    about any of them.
+#:
+#: ``basis`` says which rule applied (stored in the components JSON as ``relevance_basis``).
+RELEVANCE_SQL = """
+CASE WHEN list_contains(a.assets, c.asset) THEN 1.0
+     WHEN list_contains(a.assets, 'MARKET') THEN 0.6
+     WHEN a.assets IS NULL THEN 0.2
+     WHEN len(list_intersect(a.assets, coalesce(c.flushed_assets, []))) > 0
+       OR len(list_intersect(a.assets, $systemic)) > 0
+       OR c.market_wide THEN $contagion
+     ELSE 0.0 END
+"""
+
+RELEVANCE_BASIS_SQL = """
+CASE WHEN list_contains(a.assets, c.asset) THEN 'flushed asset'
+     WHEN list_contains(a.assets, 'MARKET') THEN 'market-wide headline'
+     WHEN a.assets IS NULL THEN 'untagged'
+     WHEN len(list_intersect(a.assets, coalesce(c.flushed_assets, []))) > 0
+       THEN 'contagion: ' || array_to_string(list_sort(list_intersect(a.assets, c.flushed_assets)), ',')
+            || ' flushed too'
+     WHEN len(list_intersect(a.assets, $systemic)) > 0
+       THEN 'contagion: systemic ' || array_to_string(list_sort(list_intersect(a.assets, $systemic)), ',')
+     WHEN c.market_wide THEN 'contagion: market-wide flush'
+     ELSE 'other asset' END
+"""
+
 _ATTRIBUTE_SQL = """
 CREATE OR REPLACE TEMP TABLE _attr_new AS
-WITH f AS (
-    SELECT flush_id, asset, direction, start_at, peak_at,
+WITH f0 AS (
+    SELECT flush_id, asset, direction, start_at, peak_at, market_wide,
            start_at - to_minutes(CAST($lookback AS BIGINT)) AS win_from,
            greatest(peak_at, start_at + to_minutes(CAST($grace AS BIGINT))) AS win_to
       FROM flushes
      WHERE flush_id IN (SELECT flush_id FROM _attr_targets)
+),
+f AS (  -- + the other assets with a flush of their own starting inside the candidate window
+    SELECT f0.*,
+           (SELECT list(DISTINCT o.asset) FROM flushes o
+             WHERE o.detector_version = $dv AND o.asset <> f0.asset
+               AND o.start_at BETWEEN f0.win_from AND f0.win_to) AS flushed_assets
+      FROM f0
 ),
 h AS (
     SELECT h.headline_id, h.story_id, h.feed_id, {htime} AS t
@@ -69,10 +118,8 @@ parts AS (
     SELECT c.flush_id, c.headline_id, c.t, c.delay_s,
            coalesce(s.is_market_report, FALSE) AS is_coverage,
            $w_imp * coalesce(s.importance, 0) / 100 AS importance,
-           $w_rel * CASE WHEN list_contains(a.assets, c.asset) THEN 1.0
-                         WHEN list_contains(a.assets, 'MARKET') THEN 0.6
-                         WHEN a.assets IS NULL THEN 0.2
-                         ELSE 0.0 END AS relevance,
+           $w_rel * {relevance} AS relevance,
+           {relevance_basis} AS relevance_basis,
            $w_sent * CASE c.direction
                          WHEN 'long_flush' THEN coalesce(s.p_bearish - s.p_bullish, 0)
                          ELSE coalesce(s.p_bullish - s.p_bearish, 0) END AS sentiment,
@@ -105,7 +152,7 @@ SELECT flush_id, headline_id, t AS headline_time, delay_s, is_coverage, score,
        json_object('importance', round(importance, 3), 'relevance', round(relevance, 3),
                    'sentiment', round(sentiment, 3), 'timing', round(timing, 3),
                    'novelty', round(novelty, 3), 'latency', round(latency, 3),
-                   'unscored', unscored) AS components,
+                   'unscored', unscored, 'relevance_basis', relevance_basis) AS components,
        -- causes first (1..n), then coverage after them
        CASE WHEN is_coverage
             THEN r_in_group + count(*) FILTER (WHERE NOT is_coverage) OVER (PARTITION BY flush_id)
@@ -170,8 +217,13 @@ def attribute_in(
     if n_flushes == 0:
         return AttributionResult(0, 0)
     con.execute(
-        _ATTRIBUTE_SQL.replace("{htime}", HEADLINE_TIME_SQL),
+        _ATTRIBUTE_SQL.replace("{htime}", HEADLINE_TIME_SQL)
+        .replace("{relevance}", RELEVANCE_SQL)
+        .replace("{relevance_basis}", RELEVANCE_BASIS_SQL),
         {
+            "dv": DETECTOR_VERSION,
+            "contagion": w.contagion_share,
+            "systemic": [a.upper() for a in w.systemic_assets],
             "lookback": w.lookback_min,
             "grace": w.post_start_grace_min,
             "w_imp": w.importance,

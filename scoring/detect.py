@@ -28,7 +28,12 @@ from dataclasses import dataclass
 
 from flushwatch.errors import ConfigError
 from flushwatch.ingest.market.symbols import base_asset, base_asset_sql
-from flushwatch.scoring.thresholds import DETECTOR_VERSION, AttributionWeights, DetectThresholds
+from flushwatch.scoring.thresholds import (
+    ATTRIBUTION_VERSION,
+    DETECTOR_VERSION,
+    AttributionWeights,
+    DetectThresholds,
+)
 from flushwatch.storage.db import Connection, Database, transaction
 
 log = logging.getLogger(__name__)
@@ -637,6 +642,9 @@ def detect_and_attribute(
                  WHERE f.detector_version = $v
                    AND (f.run_id = $run
                         OR f.attributed_run_id IS NULL
+                        -- ranked only by an older attribution version (the formula changed)
+                        OR f.flush_id IN (SELECT flush_id FROM catalysts GROUP BY flush_id
+                                           HAVING NOT bool_or(attribution_version = $av))
                         OR ($since IS NOT NULL AND f.start_at >= $since)
                         OR EXISTS (
                             SELECT 1 FROM late h
@@ -648,6 +656,7 @@ def detect_and_attribute(
                 """,
                 {
                     "v": DETECTOR_VERSION,
+                    "av": ATTRIBUTION_VERSION,
                     "run": run.run_id,
                     "since": reattribute_since,
                     "lookback": w.lookback_min,

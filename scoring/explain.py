@@ -45,7 +45,7 @@ class RankedHeadline:
     delay_s: float
     score: float
     is_coverage: bool
-    components: dict[str, float]
+    components: dict[str, Any]  # points per component; also 'unscored' and 'relevance_basis' (attr-2)
     sentiment: str | None
     importance: float | None
     event_type: str | None
@@ -53,6 +53,10 @@ class RankedHeadline:
     def why(self) -> str:
         """'importance 27.0 + relevance 20.0 + ...' — the components that add up to the score."""
         parts = [f"{k} {self.components[k]:+.1f}" for k in COMPONENTS if k in self.components]
+        basis = self.components.get("relevance_basis")
+        if isinstance(basis, str) and basis.startswith("contagion"):
+            # The one component whose reason is not obvious from the headline: say it.
+            parts = [f"{p} ({basis})" if p.startswith("relevance") else p for p in parts]
         return ", ".join(parts)
 
 

@@ -17,7 +17,17 @@ from typing import Any
 from flushwatch.errors import ConfigError
 
 DETECTOR_VERSION = "det-1"
-ATTRIBUTION_VERSION = "attr-1"
+#: attr-2: partial relevance for headlines about another asset when contagion is plausible
+#: (``contagion_share``, ``systemic_assets``); attr-1 gave them 0.
+ATTRIBUTION_VERSION = "attr-2"
+
+#: Assets whose news can move every other asset: the two market leaders, and the US-dollar
+#: stablecoins in the asset dictionary (a depeg or freeze hits the collateral that leveraged
+#: positions everywhere rest on). A category, not a list of past events.
+MARKET_LEADERS = ("BTC", "ETH")
+USD_STABLECOINS = ("USDT", "USDC", "DAI", "USDE", "FDUSD", "TUSD", "USDP", "PYUSD", "USDD", "RLUSD", "USD1")
+USD_STABLECOINS_DEFUNCT = ("BUSD", "UST", "USTC")  # still in the dictionary for the history they made
+SYSTEMIC_ASSETS: tuple[str, ...] = MARKET_LEADERS + USD_STABLECOINS + USD_STABLECOINS_DEFUNCT
 
 #: Candle intervals detection understands, in minutes.
 INTERVAL_MINUTES: dict[str, int] = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240}
@@ -76,6 +86,10 @@ class AttributionWeights:
     delay_tau_min: float = 15.0  # after start, timing decays faster: a late report is likely an echo
     echo_tau_min: float = 10.0  # novelty decays with delay after the story's first report
     latency_tau_s: float = 900.0  # a source's median latency discounts its latency points
+    # Cross-asset contagion: share of `relevance` for a headline about other assets only, when
+    # one of them flushed too, is systemic, or the flush is market-wide (docs/flushes.md).
+    contagion_share: float = 0.35
+    systemic_assets: tuple[str, ...] = SYSTEMIC_ASSETS
     causes_kept: int = 10  # catalysts stored per flush
     coverage_kept: int = 5  # coverage (market-report) headlines stored per flush
 
@@ -96,11 +110,21 @@ def _override(obj: Any, section: dict[str, Any], name: str) -> Any:
                 f"config [{name}]: unknown setting {key!r}", hint=f"known: {', '.join(sorted(known))}"
             )
         current = getattr(obj, key)
+        if isinstance(current, tuple):  # a list of tickers: TOML list or "BTC,ETH"
+            changes[key] = _tickers(value, f"config [{name}] {key}")
+            continue
         try:
             changes[key] = type(current)(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"config [{name}] {key} = {value!r}: not a number") from exc
     return replace(obj, **changes)
+
+
+def _tickers(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"{where} = {value!r}: expected a list of tickers, e.g. [\"BTC\", \"ETH\"]")
+    return tuple(v.strip().upper() for v in items if v.strip())
 
 
 def load_thresholds(

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
+from flushwatch.errors import ConfigError
 from flushwatch.scoring.attribution import attribute
-from flushwatch.scoring.thresholds import AttributionWeights
+from flushwatch.scoring.explain import COMPONENTS
+from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, AttributionWeights, load_thresholds
 from flushwatch.storage.db import Connection, Database
 from flushwatch.storage.flushes import FlushQuery, get_flush, list_flushes
 
@@ -124,8 +128,9 @@ def test_cause_beats_echo_misaligned_irrelevant_late_and_coverage(db: Database) 
             "SELECT components, score FROM catalysts WHERE headline_id = ?", [cause]
         ).fetchone()  # type: ignore[misc]
     parts = json.loads(comps)
-    total = sum(v for k, v in parts.items() if k != "unscored")
+    total = sum(parts[k] for k in COMPONENTS)
     assert abs(total - score) < 0.01 and parts["novelty"] == 10.0 and parts["sentiment"] > 0
+    assert parts["relevance_basis"] == "flushed asset"
 
 
 def test_short_squeeze_prefers_bullish_and_after_start_is_discounted_not_excluded(db: Database) -> None:
@@ -190,3 +195,100 @@ def test_detect_reranks_only_when_headlines_arrive(db: Database) -> None:
         con.execute("UPDATE headlines SET run_id = 999 WHERE headline_id = ?", [hid])
     again = detect_and_attribute(db)
     assert again.flushes_attributed == 1 and [r[0] for r in ranking(db, fid)] == [hid]
+
+
+# -- relevance, cross-asset contagion (attr-2) -----------------------------------------------------
+
+
+def relevance(db: Database, flush_id: int) -> dict[int, tuple[float, str]]:
+    """headline_id -> (relevance points, basis) of one flush's stored catalysts."""
+    with db.read() as con:
+        rows = con.execute(
+            "SELECT headline_id, components FROM catalysts WHERE flush_id = ?", [flush_id]
+        ).fetchall()
+    return {
+        hid: (json.loads(c)["relevance"], json.loads(c)["relevance_basis"]) for hid, c in rows
+    }
+
+
+def test_relevance_rule_own_market_untagged_other_and_contagion(db: Database) -> None:
+    with db.write() as con:
+        fid = add_flush(con)  # BTC, not market-wide
+        own = add_headline(con, "Bitcoin miner sells reserves", minutes=-30)
+        market = add_headline(con, "Rate decision surprises traders", minutes=-30, assets=("MARKET",))
+        untagged = add_headline(con, "Large exchange pauses withdrawals", minutes=-30, assets=())
+        small = add_headline(con, "Token of a small game project slides", minutes=-30, assets=("XYZ",))
+        stable = add_headline(con, "Stablecoin issuer halts redemptions", minutes=-30, assets=("USDT",))
+        leader = add_headline(con, "Ether staking queue jams", minutes=-30, assets=("ETH",))
+        flushed = add_headline(con, "Algorithmic token loses its peg", minutes=-30, assets=("LUNA",))
+        add_flush(con, asset="LUNA")  # LUNA flushed too, inside BTC's candidate window
+    attribute(db)
+    rel = relevance(db, fid)
+    assert rel[own] == (20.0, "flushed asset")
+    assert rel[market] == (12.0, "market-wide headline")
+    assert rel[untagged] == (4.0, "untagged")
+    assert rel[small] == (0.0, "other asset")
+    assert rel[stable] == (7.0, "contagion: systemic USDT")
+    assert rel[leader] == (7.0, "contagion: systemic ETH")
+    assert rel[flushed] == (7.0, "contagion: LUNA flushed too")
+
+
+def test_contagion_needs_a_reason_and_follows_the_settings(db: Database) -> None:
+    with db.write() as con:
+        fid = add_flush(con, asset="SOL")
+        small = add_headline(con, "Token of a small game project slides", minutes=-30, assets=("XYZ",))
+        luna = add_headline(con, "Algorithmic token loses its peg", minutes=-30, assets=("LUNA",))
+        lid = add_flush(con, asset="LUNA")
+        # LUNA's own flush started 8 hours earlier: outside SOL's 6-hour window, no link shown.
+        con.execute("UPDATE flushes SET start_at = start_at - INTERVAL 8 HOUR WHERE flush_id = ?", [lid])
+        stable = add_headline(con, "Stablecoin issuer halts redemptions", minutes=-30, assets=("USDC",))
+    attribute(db)
+    rel = relevance(db, fid)
+    assert rel[small][0] == 0.0 and rel[luna][0] == 0.0 and rel[stable][0] == 7.0
+    # A market-wide flush: any other asset's headline may be the cause.
+    with db.write() as con:
+        con.execute("UPDATE flushes SET market_wide = TRUE WHERE flush_id = ?", [fid])
+    attribute(db)
+    rel = relevance(db, fid)
+    assert rel[small] == (7.0, "contagion: market-wide flush") and rel[luna][0] == 7.0
+    # Configurable: the share, and which assets are systemic (an empty list is allowed).
+    attribute(db, AttributionWeights(contagion_share=0.5, systemic_assets=()))
+    rel = relevance(db, fid)
+    assert rel[small] == (10.0, "contagion: market-wide flush") and rel[stable][0] == 10.0
+    with db.write() as con:
+        con.execute("UPDATE flushes SET market_wide = FALSE WHERE flush_id = ?", [fid])
+    attribute(db, AttributionWeights(contagion_share=0.5, systemic_assets=()))
+    assert relevance(db, fid)[stable] == (0.0, "other asset")
+
+
+def test_contagion_settings_from_the_config_file() -> None:
+    _, w = load_thresholds({"attribution": {"contagion_share": 0.3, "systemic_assets": ["btc", "USDT"]}})
+    assert w.contagion_share == 0.3 and w.systemic_assets == ("BTC", "USDT")
+    _, w = load_thresholds({"attribution": {"systemic_assets": "BTC, eth"}})
+    assert w.systemic_assets == ("BTC", "ETH")
+    with pytest.raises(ConfigError, match="list of tickers"):
+        load_thresholds({"attribution": {"systemic_assets": 3}})
+
+
+def test_flushes_ranked_by_an_older_attribution_version_are_reranked_once(db: Database) -> None:
+    from flushwatch.scoring.detect import detect_and_attribute
+
+    with db.write() as con:
+        fid = add_flush(con)
+        hid = add_headline(con, "Stablecoin issuer halts redemptions", minutes=-5, assets=("USDT",))
+        # What attr-1 left behind: a ranking, under the old version, by an earlier run.
+        con.execute("UPDATE flushes SET attributed_run_id = 1 WHERE flush_id = ?", [fid])
+        con.execute(
+            """INSERT INTO catalysts (flush_id, headline_id, attribution_version, rank, score,
+                                      is_coverage, components, headline_time, delay_s, run_id)
+               VALUES (?, ?, 'attr-1', 1, 50, FALSE, '{}', ?, -300, 1)""",
+            [fid, hid, START],
+        )
+    assert detect_and_attribute(db).flushes_attributed == 1
+    with db.read() as con:
+        versions = con.execute(
+            "SELECT attribution_version FROM catalysts WHERE flush_id = ? ORDER BY 1", [fid]
+        ).fetchall()
+    assert versions == [("attr-1",), (ATTRIBUTION_VERSION,)]  # old rows kept, distinguishable
+    assert get_flush(db, fid).catalysts[0].components["relevance_basis"] == "contagion: systemic USDT"
+    assert detect_and_attribute(db).flushes_attributed == 0

@@ -212,3 +212,23 @@ def test_chart_rejects_other_suffix(db: Database, db_path: Path, tmp_path: Path,
     fid = seed_flush(db)
     r = cli("explain", str(fid), "--db", str(db_path), "--chart", str(tmp_path / "c.svg"))
     assert r.code == 2 and ".png or .html" in r.err
+
+
+def test_why_names_the_contagion_rule() -> None:
+    import datetime as dt
+
+    from flushwatch.scoring.explain import RankedHeadline
+
+    at = dt.datetime(2025, 10, 10, 20, 57, tzinfo=dt.UTC)
+
+    base = {"importance": 20.0, "relevance": 7.0, "sentiment": 1.0, "timing": 10.0}
+    h = RankedHeadline(
+        1, 1, "t", "s", None, None, at, at, -60.0, 38.0, False,
+        {**base, "relevance_basis": "contagion: systemic USDT"}, None, None, None,
+    )
+    assert "relevance +7.0 (contagion: systemic USDT)" in h.why()
+    plain = RankedHeadline(
+        1, 1, "t", "s", None, None, at, at, -60.0, 38.0, False,
+        {**base, "relevance_basis": "market-wide headline"}, None, None, None,
+    )
+    assert "relevance +7.0," in plain.why() and "(" not in plain.why()
