@@ -602,9 +602,13 @@ def parse_fast(body: bytes, content_type: str | None = None) -> FastFeed | None:
         return None  # undefined entities, truncation, bad bytes: feedparser reports or recovers
     try:
         if root.tag == "rss":
-            return _rss(root)
-        if root.tag == "{" + _ATOM + "}feed":
-            return _atom(root)
+            result = _rss(root)
+        elif root.tag == "{" + _ATOM + "}feed":
+            result = _atom(root)
+        else:
+            return None
     except _Decline:
         return None
-    return None
+    if result.entries and not any((e.get("title") or "").strip() for e in result.entries):
+        return None  # every entry broken: a feed-level error, which feedparser's path reports
+    return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import codecs
 import datetime as dt
+import io
 import logging
 import re
 from typing import Any
@@ -141,8 +142,9 @@ def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, A
 
     headers = {"content-type": content_type} if content_type else {}
     try:
+        # A stream, never bare bytes: feedparser opens bytes that name an existing path as a file.
         parsed = feedparser.parse(
-            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
         )
     except Exception as exc:  # feedparser raises odd things on odd bytes
         raise FeedError(url, f"cannot parse feed: {exc}") from exc
