@@ -9,6 +9,11 @@ history documents (a keyword rule per event, printed beside it).
 Titles are cut to 34 characters: the shared headlines are third-party text.
 
 Usage: python bench/eval_attribution.py [--keep DIR] [--no-score]
+       python bench/eval_attribution.py --reuse DIR [--contagion-share X]
+
+``--reuse DIR`` takes the database a ``--keep DIR`` run left (same flushes, same scores) and only
+re-ranks every flush, with ``--contagion-share`` overriding the default: ``0`` is attr-1's
+relevance rule, which isolates what cross-asset contagion changed.
 """
 
 # ruff: noqa: E501  (long SQL and table lines in a script)
@@ -16,6 +21,7 @@ Usage: python bench/eval_attribution.py [--keep DIR] [--no-score]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import re
 import sys
@@ -134,26 +140,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--no-score", action="store_true")
+    ap.add_argument("--reuse", type=Path, help="re-rank the database a --keep run left; build nothing")
+    ap.add_argument("--contagion-share", type=float, help="override [attribution] contagion_share")
     a = ap.parse_args()
-    data = shared_data_dir()
-    if data is None:
-        sys.exit("shared data not found (../shared/data or FLUSHWATCH_SHARED_DATA)")
-    tmp = a.keep or Path(tempfile.mkdtemp(prefix="flushwatch-eval-"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "eval.duckdb"
-    for p in (path, path.with_suffix(".duckdb.wal")):
-        p.unlink(missing_ok=True)
-    db = Database(path, snapshot=False)
-    scoring = build(db, data, not a.no_score)
+    from flushwatch.scoring.attribution import attribute
     from flushwatch.scoring.detect import detect_and_attribute
-    from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION
+    from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION, AttributionWeights
     from flushwatch.storage.flushes import FlushQuery, list_flushes
 
-    rep = detect_and_attribute(db)
-    print(
-        f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "
-        f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}\n"
-    )
+    weights = AttributionWeights()
+    if a.contagion_share is not None:
+        weights = dataclasses.replace(weights, contagion_share=a.contagion_share)
+    if a.reuse:
+        tmp = a.reuse
+        db = Database(tmp / "eval.duckdb", snapshot=False)
+        att = attribute(db, weights)
+        print(
+            f"re-ranked {att.flushes} flushes of {tmp / 'eval.duckdb'}: catalysts: {att.catalysts}; "
+            f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}, contagion_share {weights.contagion_share}\n"
+        )
+    else:
+        data = shared_data_dir()
+        if data is None:
+            sys.exit("shared data not found (../shared/data or FLUSHWATCH_SHARED_DATA)")
+        tmp = a.keep or Path(tempfile.mkdtemp(prefix="flushwatch-eval-"))
+        tmp.mkdir(parents=True, exist_ok=True)
+        path = tmp / "eval.duckdb"
+        for p in (path, path.with_suffix(".duckdb.wal")):
+            p.unlink(missing_ok=True)
+        db = Database(path, snapshot=False)
+        scoring = build(db, data, not a.no_score)
+        rep = detect_and_attribute(db, weights=weights)
+        print(
+            f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "
+            f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}, contagion_share {weights.contagion_share}\n"
+        )
     details: list[str] = []
     print(
         "| event | flush (asset, interval, start UTC, move) | #1 cause (title cut to 34 chars, source, score) "
@@ -190,7 +211,7 @@ def main() -> None:
     print("\nrank-1 and matching causes, with their relevance points and basis:")
     for line in details:
         print(f"  {line}")
-    if not a.keep:
+    if not a.keep and not a.reuse:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)

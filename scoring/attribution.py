@@ -68,6 +68,7 @@ RELEVANCE_BASIS_SQL = """
 CASE WHEN list_contains(a.assets, c.asset) THEN 'flushed asset'
      WHEN list_contains(a.assets, 'MARKET') THEN 'market-wide headline'
      WHEN a.assets IS NULL THEN 'untagged'
+     WHEN $contagion <= 0 THEN 'other asset'
      WHEN len(list_intersect(a.assets, coalesce(c.flushed_assets, []))) > 0
        THEN 'contagion: ' || array_to_string(list_sort(list_intersect(a.assets, c.flushed_assets)), ',')
             || ' flushed too'

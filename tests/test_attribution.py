@@ -259,6 +259,8 @@ def test_contagion_needs_a_reason_and_follows_the_settings(db: Database) -> None
         con.execute("UPDATE flushes SET market_wide = FALSE WHERE flush_id = ?", [fid])
     attribute(db, AttributionWeights(contagion_share=0.5, systemic_assets=()))
     assert relevance(db, fid)[stable] == (0.0, "other asset")
+    attribute(db, AttributionWeights(contagion_share=0.0))  # attr-1's rule: no contagion at all
+    assert relevance(db, fid)[stable] == (0.0, "other asset")
 
 
 def test_contagion_settings_from_the_config_file() -> None:
