@@ -24,7 +24,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,19 +121,20 @@ class OrtNet:
         self.workers = max(1, workers)
         self._pool: ThreadPoolExecutor | None = None
 
-    def logits(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Logits per batch, in batch order; batches run concurrently, one per worker."""
-
-        def run(batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-            ids, mask = batch
-            out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            return out[0]
-
-        if self.workers == 1 or len(batches) < 2:
-            return [run(b) for b in batches]
+    def submit(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Future[np.ndarray]]:
+        """Start every batch on the pool (one per worker at a time); futures in batch order."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="flushwatch-ort")
-        return list(self._pool.map(run, batches))
+        return [self._pool.submit(self._run, b) for b in batches]
+
+    def logits(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Logits per batch, in batch order."""
+        return [f.result() for f in self.submit(batches)]
+
+    def _run(self, batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        ids, mask = batch
+        out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return out[0]
 
     def close(self) -> None:
         if self._pool is not None:

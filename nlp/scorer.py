@@ -24,13 +24,14 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
-from flushwatch.nlp.events import classify_event
+from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
 from flushwatch.records.scores import TextScore
 
@@ -254,6 +255,11 @@ class Scorer:
 
     def probabilities(self, titles: Sequence[str]) -> tuple[list[list[float]], list[bool]]:
         """(bearish, neutral, bullish) probabilities per title, and whether it was truncated."""
+        batch = self._prepare(titles)
+        return self._collect(batch, self._run(batch)), batch.truncated
+
+    def _prepare(self, titles: Sequence[str]) -> _Batches:
+        """Tokenise, truncate, sort by length and pad each batch only to its longest member."""
         import numpy as np
 
         texts = [_clean(t) or "." for t in titles]
@@ -264,8 +270,7 @@ class Scorer:
         ]
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
-        chunks: list[list[int]] = []
-        batches: list[tuple[np.ndarray, np.ndarray]] = []
+        out = _Batches(len(texts), truncated)
         for s in range(0, len(order), self.batch_size):
             chunk = order[s : s + self.batch_size]
             width = len(ids_all[chunk[-1]])
@@ -275,11 +280,27 @@ class Scorer:
                 n = len(ids_all[i])
                 x[r, :n] = ids_all[i]
                 m[r, :n] = 1
-            chunks.append(chunk)
-            batches.append((x, m))
-        logits = self._ort.logits(batches) if self._ort is not None else self._torch_logits(batches)
-        out: list[list[float]] = [[0.0, 0.0, 0.0] for _ in texts]
-        for chunk, z in zip(chunks, logits, strict=True):
+            out.chunks.append(chunk)
+            out.arrays.append((x, m))
+        return out
+
+    def _run(self, batch: _Batches) -> Callable[[], list[Any]]:
+        """Start the model on every batch; the returned callable waits for the logits.
+
+        On the ONNX path the batches run on worker threads, so the caller can do the rule-based
+        work meanwhile; the torch paths run here and now.
+        """
+        if self._ort is not None:
+            futures = self._ort.submit(batch.arrays)
+            return lambda: [f.result() for f in futures]
+        logits = self._torch_logits(batch.arrays)
+        return lambda: logits
+
+    def _collect(self, batch: _Batches, wait: Callable[[], list[Any]]) -> list[list[float]]:
+        import numpy as np
+
+        out: list[list[float]] = [[0.0, 0.0, 0.0] for _ in range(batch.n)]
+        for chunk, z in zip(batch.chunks, wait(), strict=True):
             z = z.astype(np.float64)
             e = np.exp(z - z.max(axis=1, keepdims=True))
             probs = e / e.sum(axis=1, keepdims=True)
@@ -287,7 +308,7 @@ class Scorer:
             ours = np.stack(cols, axis=-1).tolist()
             for r, i in enumerate(chunk):
                 out[i] = ours[r]
-        return out, truncated
+        return out
 
     def _torch_logits(self, batches: Sequence[tuple[Any, Any]]) -> list[Any]:
         import torch
@@ -312,20 +333,48 @@ class Scorer:
 
     def score_texts(self, titles: Sequence[str]) -> list[TextScore]:
         """One TextScore per title, in input order. Bad titles (empty, emoji, garbage) still score."""
-        probs, truncated = self.probabilities(titles)
-        results = []
-        for title, p, trunc in zip(titles, probs, truncated, strict=True):
-            results.append(text_score(title, p, trunc))
-        return results
+        batch = self._prepare(titles)
+        wait = self._run(batch)
+        rules = [title_rules(t) for t in titles]  # overlaps the model on the ONNX path
+        probs = self._collect(batch, wait)
+        return [
+            text_score(t, p, trunc, rules=r)
+            for t, p, trunc, r in zip(titles, probs, batch.truncated, rules, strict=True)
+        ]
 
 
-def text_score(title: str, probs: Sequence[float], truncated: bool = False) -> TextScore:
-    """Combine model probabilities with the rule-based parts (event, language, flags). Pure."""
+@dataclass
+class _Batches:
+    """Length-sorted, padded model inputs and where each row goes back to."""
+
+    n: int
+    truncated: list[bool]
+    chunks: list[list[int]] = field(default_factory=list)
+    arrays: list[tuple[Any, Any]] = field(default_factory=list)
+
+
+def title_rules(title: str) -> tuple[str | None, EventGuess]:
+    """The rule-based half of a score (language guess, event type); no model involved."""
+    stripped = (title or "").strip()
+    return detect_language(stripped), classify_event(stripped)
+
+
+def text_score(
+    title: str,
+    probs: Sequence[float],
+    truncated: bool = False,
+    *,
+    rules: tuple[str | None, EventGuess] | None = None,
+) -> TextScore:
+    """Combine model probabilities with the rule-based parts (event, language, flags). Pure.
+
+    ``rules`` is :func:`title_rules` of the same title when the caller computed it already.
+    """
     p_bear, p_neu, p_bull = (round(float(v), 6) for v in probs)
     sentiment = LABELS[max(range(3), key=lambda j: (probs[j], -j))]
     flags: list[str] = []
     stripped = (title or "").strip()
-    language = detect_language(stripped)
+    language, event = rules if rules is not None else title_rules(title)
     if not stripped:
         flags.append("empty")
     elif language is None:
@@ -334,7 +383,6 @@ def text_score(title: str, probs: Sequence[float], truncated: bool = False) -> T
         flags.append("non_english")
     if truncated:
         flags.append("truncated")
-    event = classify_event(stripped)
     return TextScore(
         sentiment=sentiment,
         p_bearish=p_bear,

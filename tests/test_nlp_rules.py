@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp.events import EVENT_TYPES, SEVERITY, classify_event, is_market_report
@@ -125,3 +127,48 @@ def test_importance_orders_what_a_trader_needs_first() -> None:
     assert salience(["BTC", "PEPE"]) == 1.0 and salience([]) == 0.4
     for ctx in (major, small, ImportanceContext()):
         assert 0.0 <= importance(_text(0.5, -1.0, True), ctx, DEFAULT_WEIGHTS) <= 100.0
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "SEC",
+                "sues",
+                "Binance",
+                "halts",
+                "withdrawals",
+                "after",
+                "hack",
+                "BTC",
+                "drops",
+                "5%",
+                "ETF",
+                "inflows",
+                "İstanbul",
+                "ſtablecoin",
+                "depeg",
+                "Fed",
+                "rate",
+                "cut",
+                "liquidated",
+                "$600M",
+                "as",
+                "whale",
+                "moves",
+                "listing",
+                "upgrade",
+                "—",
+                "🚀",
+            ]
+        ),
+        max_size=12,
+    ).map(" ".join)
+    | st.text(max_size=60)
+)
+def test_type_prescreen_equals_counting_every_pattern(title: str) -> None:
+    """The per-type alternation (lower-cased for ASCII) never changes which types match or how often."""
+    from flushwatch.nlp.events import RULES, _types
+
+    naive = [(n, s, k) for n, s, pats in RULES if (k := sum(1 for p in pats if p.search(title))) > 0]
+    assert _types(title) == naive
