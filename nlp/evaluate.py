@@ -61,7 +61,7 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
 
     texts, labels = read_labelled(sent_valid_path())
     rows: list[tuple[Any, ...]] = []
-    for mode in ("full", "fast", "bf16"):
+    for mode in ("full", "fast", "torch-int8", "bf16"):
         scorer = Scorer(model, mode=mode)
         t0 = time.monotonic()
         probs, _ = scorer.probabilities(texts)

@@ -1,4 +1,4 @@
-"""`flushwatch --help` and every command that needs no model never import torch/transformers.
+"""`flushwatch --help` and every command that needs no model never import torch/transformers/onnxruntime.
 
 Each case runs the real CLI in a fresh interpreter and inspects sys.modules afterwards.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "sentence_transformers")
+HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime")
 
 PROBE = """
 import json, sys
