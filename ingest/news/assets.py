@@ -49,13 +49,39 @@ class AssetDictionary:
     word_tickers: frozenset[str]  # need context
     max_name_tokens: int
     market_re: re.Pattern[str]
+    # first token of a name -> most tokens any name starting with it has: most title tokens
+    # start no name, so matching skips them with one dict lookup instead of trying every length.
+    name_starts: dict[str, int]
 
     def __len__(self) -> int:
         return len(self.tickers)
 
 
-def _alternation(words: list[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+_Trie = dict[str, "_Trie"]
+
+
+def _trie_alternation(words: list[str]) -> str:
+    """A regex matching exactly ``words``, common prefixes factored out.
+
+    The same language as a flat ``a|b|c`` alternation (so ``search`` finds a keyword wherever
+    the flat one would), but the engine tries one branch per first letter at each word start
+    instead of every keyword: about twice as fast on a title."""
+    trie: _Trie = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: _Trie) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(node[ch]) for ch in sorted(k for k in node if k)]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not ends else "(?:" + "|".join(branches) + ")"
+        return body + "?" if ends else body
+
+    return emit(trie)
 
 
 def build_dictionary(text: str) -> AssetDictionary:
@@ -72,39 +98,47 @@ def build_dictionary(text: str) -> AssetDictionary:
             if key:
                 names.setdefault(key, ticker)  # first definition wins: the list is in cap order
     keywords = [k.strip().lower() for k in data.get("market", {}).get("keywords", [])]
-    market_re = re.compile(r"(?<![\w])(" + _alternation(keywords) + r")(?![\w])", re.IGNORECASE)
+    market_re = re.compile(r"(?<![\w])(" + _trie_alternation(keywords) + r")(?![\w])", re.IGNORECASE)
     max_n = max(len(k.split(" ")) for k in names)
-    return AssetDictionary(frozenset(tickers), names, frozenset(word_tickers), max_n, market_re)
+    starts: dict[str, int] = {}
+    for key in names:
+        first, *rest = key.split(" ")
+        starts[first] = max(starts.get(first, 0), 1 + len(rest))
+    return AssetDictionary(frozenset(tickers), names, frozenset(word_tickers), max_n, market_re, starts)
 
 
 # Names are matched by looking up runs of word tokens in a dict (one pass over the title),
 # not by a regex alternation of 300 names (which tries every name at every position).
-_NAME_TOKEN_RE = re.compile(r"[\w$.]+")
+# One token is a maximal run of [\w$.]; its bare part (group 1) drops leading "$" ("$SOL") and
+# trailing dots (sentence end: "... Bitcoin."). The regex yields the bare span directly.
+_NAME_TOKEN_RE = re.compile(r"(?=[\w$.])\$*((?:[\w$.]*[\w$])?)\.*")
 _TICKER_RE = re.compile(r"(?<![\w$])(\$?)([A-Z0-9]{1,10})(?![\w])")
 
 
 def _name_tokens(text: str) -> list[tuple[str, int, int]]:
+    """(bare token lower-case, start, end) for each token with a non-empty bare part."""
     out = []
     for m in _NAME_TOKEN_RE.finditer(text):
-        tok, start, end = m.group(), m.start(), m.end()
-        stripped = tok.rstrip(".")  # sentence end: "... Bitcoin."
-        end -= len(tok) - len(stripped)
-        bare = stripped.lstrip("$")
-        start += len(stripped) - len(bare)
-        if bare:
-            out.append((bare.lower(), start, end))
+        start, end = m.span(1)
+        if start != end:
+            out.append((text[start:end].lower(), start, end))
     return out
 
 
 def _name_matches(title: str, d: AssetDictionary) -> list[tuple[str, str, int, int]]:
     """(matched text lower-case, ticker, start, end), longest match first at each position."""
     toks = _name_tokens(title)
+    names, starts = d.names, d.name_starts
     out = []
-    i = 0
-    while i < len(toks):
-        for n in range(min(d.max_name_tokens, len(toks) - i), 0, -1):
+    i, count = 0, len(toks)
+    while i < count:
+        longest = starts.get(toks[i][0])
+        if longest is None:
+            i += 1  # no name starts with this token
+            continue
+        for n in range(min(longest, count - i), 0, -1):
             key = " ".join(t for t, _, _ in toks[i : i + n]) if n > 1 else toks[i][0]
-            ticker = d.names.get(key)
+            ticker = names.get(key)
             if ticker is not None:
                 out.append((key, ticker, toks[i][1], toks[i + n - 1][2]))
                 i += n

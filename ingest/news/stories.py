@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +34,7 @@ _STOP_TEXT = (
     "we our us"
 )
 _STOP = frozenset(_STOP_TEXT.split())
+_MARKET = frozenset({"MARKET"})
 
 
 def title_tokens(title: str) -> frozenset[str]:
@@ -75,55 +76,69 @@ def assign_stories(
     window: dt.timedelta = DEFAULT_WINDOW,
 ) -> dict[int, int]:
     """headline_id -> story id for each new headline. Known stories keep their id; new stories
-    get provisional ids -1, -2, ... which the caller swaps for real ones."""
+    get provisional ids -1, -2, ... which the caller swaps for real ones.
+
+    Hot loop (every new headline against up to BLOCK_KEYS x CANDIDATES_PER_KEY candidates):
+    each headline's blocking keys, tokens and specific assets are computed once, and the index
+    holds plain tuples, so a comparison is a few tuple reads and one set intersection."""
     tokens: dict[int, frozenset[str]] = {}
-    df: dict[str, int] = defaultdict(int)
+    df: Counter[str] = Counter()
     for h in (*recent, *new):
         t = title_tokens(h.title)
         tokens[h.headline_id] = t
-        for w in t:
-            df[w] += 1
-    index: dict[str, list[StoryInput]] = defaultdict(list)
-    story_of: dict[int, int] = {}
+        df.update(t)
+    blocks: dict[int, list[str]] = {}
 
     def keys(hid: int) -> list[str]:
-        return sorted(tokens[hid], key=lambda w: (df[w], w))[:BLOCK_KEYS]
+        found = blocks.get(hid)
+        if found is None:
+            found = blocks[hid] = sorted(tokens[hid], key=lambda w: (df[w], w))[:BLOCK_KEYS]
+        return found
 
+    # (headline_id, at, tokens, specific assets) per indexed headline.
+    index: dict[str, list[tuple[int, dt.datetime, frozenset[str], frozenset[str]]]] = defaultdict(list)
+    story_of: dict[int, int] = {}
     for h in recent:
         if h.story_id is not None:
             story_of[h.headline_id] = h.story_id
+            entry = (h.headline_id, h.at, tokens[h.headline_id], h.assets - _MARKET)
             for w in keys(h.headline_id):
-                index[w].append(h)
+                index[w].append(entry)
     result: dict[int, int] = {}
     next_new = -1
     for h in sorted(new, key=lambda x: (x.at, x.headline_id)):
-        mine = tokens[h.headline_id]
+        hid, at = h.headline_id, h.at
+        mine = tokens[hid]
         n_mine = len(mine)
-        specific = h.assets - {"MARKET"}
+        specific = h.assets - _MARKET
         best: tuple[float, int] | None = None
         seen: set[int] = set()
-        for w in keys(h.headline_id):
-            for c in reversed(index.get(w, [])[-CANDIDATES_PER_KEY:]):
-                if c.headline_id in seen:
+        block = keys(hid)
+        for w in block:
+            bucket = index.get(w)
+            if not bucket:
+                continue
+            for cid, c_at, theirs, c_specific in reversed(bucket[-CANDIDATES_PER_KEY:]):
+                if cid in seen:
                     continue
-                seen.add(c.headline_id)
-                if abs(c.at - h.at) > window:
+                seen.add(cid)
+                if abs(c_at - at) > window:
                     continue
-                theirs = tokens[c.headline_id]
                 inter = len(mine & theirs)
                 score = inter / (n_mine + len(theirs) - inter) if inter else 0.0
                 same = score >= NEAR_DUP or (
-                    score >= SAME_EVENT and bool(specific) and specific == c.assets - {"MARKET"}
+                    score >= SAME_EVENT and bool(specific) and specific == c_specific
                 )
                 if same and (best is None or score > best[0]):
-                    best = (score, story_of[c.headline_id])
+                    best = (score, story_of[cid])
         if best is not None:
             sid = best[1]
         else:
             sid = next_new
             next_new -= 1
-        story_of[h.headline_id] = sid
-        result[h.headline_id] = sid
-        for w in keys(h.headline_id):
-            index[w].append(h)
+        story_of[hid] = sid
+        result[hid] = sid
+        entry = (hid, at, mine, specific)
+        for w in block:
+            index[w].append(entry)
     return result
