@@ -14,12 +14,14 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Sequence
 from importlib import resources
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flushwatch.ingest.news import assets
 from flushwatch.ingest.news.assets import AssetDictionary, default_dictionary
+from flushwatch.ingest.news.normalise import _AMP_PATH_RE, _TRACKING_PARAMS, canonical_url
 from flushwatch.ingest.news.stories import (
     BLOCK_KEYS,
     CANDIDATES_PER_KEY,
@@ -126,6 +128,44 @@ def old_assign_stories(
     return result
 
 
+def old_canonical_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    url = url.strip()
+    last = max(url.rfind("https://"), url.rfind("http://"))
+    if last > 0:
+        url = url[last:]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    for prefix in ("www.", "amp.", "m."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix) :]
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    path = parts.path
+    while True:
+        stripped = _AMP_PATH_RE.sub("", path)
+        if stripped == path:
+            break
+        path = stripped
+    path = path or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(("utm_", "at_", "pk_", "mtm_")) and k.lower() not in _TRACKING_PARAMS
+    ]
+    query.sort()
+    return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
 # -- inputs --------------------------------------------------------------------------------------
 
 DICTIONARY = default_dictionary()
@@ -211,3 +251,78 @@ def test_assign_stories_unchanged(
 ) -> None:
     new, recent = batch
     assert assign_stories(new, recent, window) == old_assign_stories(new, recent, window)
+
+
+URL_PIECES = st.sampled_from(
+    [
+        "https://",
+        "http://",
+        "HTTPS://",
+        "ftp://",
+        "www.",
+        "amp.",
+        "m.",
+        "WWW.Example.COM",
+        "example.com",
+        "site.test.",
+        ":443",
+        ":8080",
+        ":abc",
+        ":99999",
+        "/",
+        "//",
+        "/amp",
+        "/AMP/",
+        ".amp",
+        ".amp.html",
+        "/news",
+        "/a-b",
+        "é",
+        "?",
+        "utm_source=x",
+        "&",
+        "id=3",
+        "fbclid=q",
+        "Ref=r",
+        "page=2",
+        "a=",
+        "#frag",
+        " ",
+        "[",
+        "]",
+        "%2F",
+    ]
+)
+STRUCTURED_URLS = st.builds(
+    lambda scheme, prefix, host, port, path, query, frag, pad: (
+        f"{pad}{scheme}{prefix}{host}{port}{''.join(path)}{'?' + '&'.join(query) if query else ''}{frag}{pad}"
+    ),
+    st.sampled_from(["https://", "http://", "HTTP://", "mailto:", ""]),
+    st.sampled_from(["", "www.", "amp.", "m.", "WWW."]),
+    st.sampled_from(["example.com", "Site.Test.", "a.b.c.test", "localhost", "xn--bcher-kva.test"]),
+    st.sampled_from(["", ":80", ":443", ":8443", ":0"]),
+    st.lists(
+        st.sampled_from(["/", "//", "/amp", "/AMP", "/news", ".amp", ".amp.html", "/x.html", "/é"]),
+        max_size=5,
+    ),
+    st.lists(
+        st.sampled_from(["utm_source=rss", "id=3", "b=2", "a=1", "fbclid=z", "MTM_X=1", "k=", "k"]),
+        max_size=4,
+    ),
+    st.sampled_from(["", "#frag", "#"]),
+    st.sampled_from(["", " ", "\n"]),
+)
+URLS = st.one_of(st.none(), STRUCTURED_URLS, st.lists(URL_PIECES, max_size=12).map("".join))
+
+
+def _outcome(f: object, url: str | None) -> object:
+    try:
+        return f(url)  # type: ignore[operator]
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+
+
+@settings(max_examples=800)
+@given(URLS)
+def test_canonical_url_unchanged(url: str | None) -> None:
+    assert _outcome(canonical_url, url) == _outcome(old_canonical_url, url)

@@ -185,9 +185,15 @@ _TRACKING_PARAMS = frozenset(
 _AMP_PATH_RE = re.compile(r"(/amp/?$|^/amp(?=/)|\.amp(?=(\.html?)?$))", re.IGNORECASE)
 
 
+_SLASHES_RE = re.compile(r"/{2,}")
+
+
 def canonical_url(url: str | None) -> str | None:
     """The article's stable address: https, lower-case host, no www./amp., no tracking params,
-    no fragment, no AMP path variant, no trailing slash. Returns None for non-http(s) input."""
+    no fragment, no AMP path variant, no trailing slash. Returns None for non-http(s) input.
+
+    Each rewrite runs only when its trigger is present ("amp", "//", a query): this is called
+    for every item on every pass."""
     if not url:
         return None
     url = url.strip()
@@ -199,31 +205,40 @@ def canonical_url(url: str | None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https"):
         return None
-    host = parts.hostname.lower().rstrip(".")
+    hostname = parts.hostname
+    if not hostname:
+        return None
+    host = hostname.lower().rstrip(".")
     for prefix in ("www.", "amp.", "m."):
         if host.startswith(prefix) and host.count(".") >= 2:
             host = host[len(prefix) :]
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    port = parts.port
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     path = parts.path
-    while True:  # '/x/amp/amp' -> '/x'
-        stripped = _AMP_PATH_RE.sub("", path)
-        if stripped == path:
-            break
-        path = stripped
+    if "amp" in path.lower():
+        while True:  # '/x/amp/amp' -> '/x'
+            stripped = _AMP_PATH_RE.sub("", path)
+            if stripped == path:
+                break
+            path = stripped
     path = path or "/"
-    path = re.sub(r"/{2,}", "/", path)
+    if "//" in path:
+        path = _SLASHES_RE.sub("/", path)
     if len(path) > 1:
         path = path.rstrip("/")
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(("utm_", "at_", "pk_", "mtm_")) and k.lower() not in _TRACKING_PARAMS
-    ]
-    query.sort()
-    return urlunsplit(("https", host, path, urlencode(query), ""))
+    query = ""
+    if parts.query:
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith(("utm_", "at_", "pk_", "mtm_")) and k.lower() not in _TRACKING_PARAMS
+        ]
+        kept.sort()
+        query = urlencode(kept)
+    return urlunsplit(("https", host, path, query, ""))
 
 
 # -- identity ----------------------------------------------------------------------------------
