@@ -7,6 +7,10 @@ whose steps each hold the file for short transactions only.
 
 ``now`` can be pinned to replay history (``--at``): the frame then shows what was known at
 that instant, headlines by the time a live poller would have seen them.
+
+The frame also sums the liquidations of the last :data:`LIQ_WINDOW_MIN` minutes per venue and
+symbol (whoever records them: ``liquidations record`` in another process, or ``watch --record``
+in this one), and :func:`render_frame` can add the live recorder's state lines.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from flushwatch.storage.db import Connection, Database
 
 #: How far back a flush counts as "in progress or just over".
 ACTIVE_FLUSH_MIN = 180
+#: Liquidations summed per venue and symbol over this many minutes before `now`.
+LIQ_WINDOW_MIN = 15
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,22 @@ class WatchFlush:
 
 
 @dataclass(frozen=True)
+class WatchLiquidations:
+    venue: str
+    symbol: str
+    events: int
+    notional_usd: float
+    long_usd: float  # liquidated longs (forced sells)
+    newest: dt.datetime
+
+
+@dataclass(frozen=True)
 class Frame:
     now: dt.datetime
     headlines: tuple[WatchHeadline, ...]
     flushes: tuple[WatchFlush, ...]
     latest_candle: dt.datetime | None
+    liquidations: tuple[WatchLiquidations, ...] = ()
 
 
 _HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag IS NOT NULL
@@ -110,18 +127,44 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
             WatchFlush(fid, asset, direction, start, move, sev, tuple(WatchCatalyst(*c) for c in cats))
         )
     latest = con.execute("SELECT max(open_time) FROM candles WHERE open_time <= ?", [now]).fetchone()
-    return Frame(now, tuple(WatchHeadline(*r) for r in rows), tuple(flushes), latest[0] if latest else None)
+    liqs = con.execute(
+        """
+        SELECT venue, symbol, count(*), sum(notional_usd),
+               coalesce(sum(notional_usd) FILTER (WHERE side = 'long'), 0), max(event_time)
+          FROM liquidations
+         WHERE event_time > $now - to_minutes(CAST($window AS BIGINT)) AND event_time <= $now
+         GROUP BY venue, symbol
+         ORDER BY sum(notional_usd) DESC, venue, symbol
+         LIMIT 8
+        """,
+        {"now": now, "window": LIQ_WINDOW_MIN},
+    ).fetchall()
+    return Frame(
+        now,
+        tuple(WatchHeadline(*r) for r in rows),
+        tuple(flushes),
+        latest[0] if latest else None,
+        tuple(WatchLiquidations(*r) for r in liqs),
+    )
 
 
-def read_frame(db: Database, now: dt.datetime | None = None, **kwargs: float) -> Frame:
-    """One frame, read-only and short."""
+def read_frame(
+    db: Database, now: dt.datetime | None = None, *, writable: bool = False, **kwargs: float
+) -> Frame:
+    """One frame, in one short session.
+
+    Read-only, unless ``writable``: ``watch --record`` writes from a thread of this same process,
+    and DuckDB refuses a read-only connection to a file the process already has open read-write
+    (and the reverse). Either kind blocks other processes only for the frame's few milliseconds.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    with db.read() as con:
+    with db.connection(read_only=not writable) as con:
         return frame_in(con, now, **kwargs)  # type: ignore[arg-type]
 
 
-def render_frame(frame: Frame) -> Any:
-    """A rich renderable for the frame (rich imported here: the CLI only)."""
+def render_frame(frame: Frame, recorder: list[tuple[str, bool]] | None = None) -> Any:
+    """A rich renderable for the frame (rich imported here: the CLI only). ``recorder``: the
+    live recorder's state lines, each with ok=False for a problem (shown in red, one line each)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -166,4 +209,28 @@ def render_frame(frame: Frame) -> Any:
             h.sentiment or "unscored",
         )
     parts.append(ht)
+    if recorder is not None or frame.liquidations:
+        parts.append(_liquidations_table(frame))
+    for line, ok in recorder or ():
+        parts.append(Text(f"recorder · {line}", style="green" if ok else "bold red", overflow="ellipsis",
+                          no_wrap=True))
     return Group(*parts)
+
+
+def _liquidations_table(frame: Frame) -> Any:
+    from rich.table import Table
+
+    lt = Table(title=f"Liquidations, last {LIQ_WINDOW_MIN} min", header_style="bold")
+    lt.add_column("venue")
+    lt.add_column("symbol")
+    lt.add_column("events", justify="right")
+    lt.add_column("USD", justify="right")
+    lt.add_column("longs %", justify="right")
+    lt.add_column("newest (UTC)")
+    for q in frame.liquidations:
+        share = 100 * q.long_usd / q.notional_usd if q.notional_usd else 0.0
+        lt.add_row(q.venue, q.symbol, f"{q.events:,}", f"{q.notional_usd:,.0f}", f"{share:.0f}",
+                   f"{q.newest:%H:%M:%S}")
+    if not frame.liquidations:
+        lt.add_row("-", "none recorded", "", "", "", "")
+    return lt

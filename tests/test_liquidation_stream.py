@@ -29,11 +29,11 @@ BASE_MS = 1_735_689_600_000
 RECV = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
-def binance_msg(i: int, symbol: str = "BTCUSDT", side: str = "SELL") -> str:
+def binance_msg(i: int, symbol: str = "BTCUSDT", side: str = "SELL", base_ms: int = BASE_MS) -> str:
     return json.dumps(
         {
             "e": "forceOrder",
-            "E": BASE_MS + i + 5,
+            "E": base_ms + i + 5,
             "o": {
                 "s": symbol,
                 "S": side,
@@ -45,7 +45,7 @@ def binance_msg(i: int, symbol: str = "BTCUSDT", side: str = "SELL") -> str:
                 "X": "FILLED",
                 "l": "0.010",
                 "z": "0.010",
-                "T": BASE_MS + i,
+                "T": base_ms + i,
             },
         }
     )
@@ -101,11 +101,22 @@ def test_parse_bybit_position_side_and_control_frames() -> None:
 
 
 class Replay:
-    """Binance at /ws/!forceOrder@arr, Bybit at /v5/public/linear, on one loopback port."""
+    """Binance at /ws/!forceOrder@arr, Bybit at /v5/public/linear, on one loopback port.
+
+    ``base_ms``: event times start here (the default is a fixed day in the past). ``abort_first``:
+    Binance's first connection is dropped without a close frame (a dead socket) instead of
+    closed with code 1001. ``refuse_after_first``: the server stops listening after that first
+    Binance connection, so every reconnect is refused.
+    """
 
     FIRST = 5  # events on Binance's first connection before the drop
 
-    def __init__(self) -> None:
+    def __init__(
+        self, base_ms: int = BASE_MS, *, abort_first: bool = False, refuse_after_first: bool = False
+    ) -> None:
+        self.base_ms = base_ms
+        self.abort_first = abort_first
+        self.refuse_after_first = refuse_after_first
         self.port = 0
         self.binance_connections = 0
         self.binance_sent = 0
@@ -122,15 +133,20 @@ class Replay:
             self.binance_connections += 1
             if self.binance_connections == 1:
                 for i in range(self.FIRST):
-                    await ws.send(binance_msg(i))
+                    await ws.send(binance_msg(i, base_ms=self.base_ms))
                     self.binance_sent += 1
                 await ws.send("{this is not json")
                 await asyncio.sleep(0.1)
-                await ws.close(code=1001, reason="daily maintenance")
+                if self.refuse_after_first:
+                    self.stop.set()  # the listening socket closes: reconnects are refused
+                if self.abort_first:
+                    ws.transport.abort()
+                else:
+                    await ws.close(code=1001, reason="daily maintenance")
                 return
             i = 1000
             while not self.stop.is_set():
-                await ws.send(binance_msg(i, symbol="ETHUSDT" if i % 2 else "BTCUSDT"))
+                await ws.send(binance_msg(i, symbol="ETHUSDT" if i % 2 else "BTCUSDT", base_ms=self.base_ms))
                 self.binance_sent += 1
                 i += 1
                 await asyncio.sleep(0.002)
@@ -165,6 +181,7 @@ class Replay:
                 self.ready.set()
                 while not self.stop.is_set():
                     await asyncio.sleep(0.05)
+                server.close(close_connections=False)  # stop listening at once
                 await asyncio.sleep(0.2)
 
         asyncio.run(main())

@@ -1,13 +1,25 @@
-"""flushwatch watch: one frame, read-only, replayable at a pinned time."""
+"""flushwatch watch: one frame, read-only, replayable at a pinned time; and ``--record``, the
+liquidation recorder inside watch, against a real WebSocket server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from flushwatch.scoring.watch import read_frame
 from flushwatch.storage.db import Database
+from tests.conftest import subprocess_env
 from tests.test_explain import seed_flush
+from tests.test_liquidation_stream import Replay
 
 
 def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
@@ -42,3 +54,120 @@ def test_watch_once_renders_one_frame_and_leaves_the_file_free(db: Database, db_
 def test_watch_rejects_bad_time(db_path: Path, cli) -> None:
     r = cli("watch", "--once", "--db", str(db_path), "--at", "soon")
     assert r.code == 2 and "ISO time" in r.err
+
+
+# -- watch --record: the liquidation recorder inside watch, against a real local WebSocket server --
+
+
+def _replay(**kwargs: object) -> Iterator[Replay]:
+    """The recorder tests' loopback server, with events timed a minute ago (inside the frame's
+    15-minute liquidation window)."""
+    r = Replay(base_ms=int(time.time() * 1000) - 60_000, **kwargs)  # type: ignore[arg-type]
+    t = threading.Thread(target=r.run, daemon=True)
+    t.start()
+    assert r.ready.wait(10)
+    yield r
+    r.stop.set()
+    t.join(5)
+
+
+@pytest.fixture
+def replay() -> Iterator[Replay]:
+    yield from _replay()
+
+
+@pytest.fixture
+def dropping_replay() -> Iterator[Replay]:
+    """Binance's first socket dies without a close frame, and the server is gone after it."""
+    yield from _replay(abort_first=True, refuse_after_first=True)
+
+
+def _watch(db_path: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    """``watch --record binance`` on a file that does not exist yet (watch creates it)."""
+    assert not db_path.exists()
+    return subprocess.Popen(
+        [sys.executable, "-m", "flushwatch", "watch", "--db", str(db_path), "--record", "binance",
+         "--every", "1", "--min-importance", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(
+            FLUSHWATCH_BINANCE_WS_URL=f"ws://127.0.0.1:{port}/ws/!forceOrder@arr", COLUMNS="240"
+        ),
+    )
+
+
+_SUMMARY = re.compile(r"recorder: stored (\d+) of (\d+) received")
+
+
+def _stored(db_path: Path) -> tuple[int, list[tuple[str, str]]]:
+    with Database(db_path, wait_s=5).read() as con:
+        n = con.execute("SELECT count(*) FROM liquidations WHERE venue = 'binance'").fetchone()
+        gaps = con.execute("SELECT venue, reason FROM coverage_gaps ORDER BY gap_start").fetchall()
+    assert n is not None
+    return int(n[0]), gaps
+
+
+def test_watch_record_writes_liquidations_and_frames_show_them(replay: Replay, tmp_path: Path) -> None:
+    db_path = tmp_path / "w.duckdb"
+    proc = _watch(db_path, replay.port, "--for", "8s")
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in out + err
+    m = _SUMMARY.search(err)
+    assert m, err
+    stored, received = int(m.group(1)), int(m.group(2))
+    n, gaps = _stored(db_path)
+    # everything received landed, once; the 1001 close of the first socket is a coverage gap
+    assert stored == received == n and n > Replay.FIRST and replay.binance_connections >= 2
+    assert any(v == "binance" and "1001" in why for v, why in gaps), gaps
+    # frames (off a terminal: one per --every) show the recorded rows and the recorder's state
+    last = out.rsplit("flushwatch watch —", 1)[-1]
+    assert "Liquidations, last 15 min" in last and "BTCUSDT" in last and "ETHUSDT" in last
+    assert "recorder · binance: connected" in last and "recorder · writer: stored" in last
+    assert out.count("flushwatch watch —") >= 4
+    with Database(db_path, wait_s=5).read() as con:
+        run = con.execute(
+            "SELECT command, args, status FROM runs WHERE command = 'liquidations record'"
+        ).fetchall()
+    assert run == [("liquidations record", "watch --record binance", "ok")]
+
+
+def test_watch_record_dropped_socket_is_one_line_in_the_frame(
+    dropping_replay: Replay, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "d.duckdb"
+    proc = _watch(db_path, dropping_replay.port, "--for", "6s")
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in out + err
+    last = out.rsplit("flushwatch watch —", 1)[-1]
+    lines = [ln for ln in last.splitlines() if "recorder · binance" in ln]
+    assert len(lines) == 1, last  # one line, not a traceback
+    assert "not connected for" in lines[0] and "no close frame" in lines[0] and "retrying" in lines[0]
+    # what arrived before the drop is stored; the outage is a coverage gap up to shutdown
+    n, gaps = _stored(db_path)
+    assert n == Replay.FIRST and f"stored {n} of {n} received" in err
+    assert any(v == "binance" and "no close frame" in why and "until shutdown" in why for v, why in gaps)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_watch_record_stops_cleanly_on_a_signal(replay: Replay, tmp_path: Path, sig: int) -> None:
+    db_path = tmp_path / "s.duckdb"
+    proc = _watch(db_path, replay.port)  # off a terminal with --record: frames until stopped
+    try:
+        deadline = time.monotonic() + 60
+        while not (replay.binance_connections >= 2 and replay.binance_sent > 300):
+            assert time.monotonic() < deadline and proc.poll() is None, "recorder never streamed"
+            time.sleep(0.05)
+        proc.send_signal(sig)  # mid-stream: a batch is still buffered
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err  # 130: interrupted, as for any command stopped by Ctrl-C
+    assert "Traceback" not in out + err
+    m = _SUMMARY.search(err)
+    assert m, err
+    n, _ = _stored(db_path)
+    assert int(m.group(1)) == int(m.group(2)) == n > Replay.FIRST  # nothing received was lost

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from flushwatch.cli.options import DbOption, FormatOption, OutputFormat, WaitOpt
 from flushwatch.cli.output import render
 from flushwatch.errors import ConfigError, PartialFailure
 from flushwatch.timeparse import parse_duration
+
+if TYPE_CHECKING:
+    from flushwatch.ingest.market.recorder import RecorderOptions
 
 VenueOpt = Annotated[
     str | None, typer.Option("--venue", help="Exchange. Default: from the path, else binance.")
@@ -242,6 +245,42 @@ def fetch_cmd(
             )
 
 
+def recorder_options(
+    venues: str,
+    option: str,
+    *,
+    binance_url: str | None = None,
+    bybit_url: str | None = None,
+    bybit_symbols: str | None = None,
+    flush_every: float = 0.5,
+    duration_s: float | None = None,
+) -> RecorderOptions:
+    """Recorder settings from command-line text (``liquidations record`` and ``watch --record``):
+    venues checked, URLs from the options or $FLUSHWATCH_BINANCE_WS_URL / $FLUSHWATCH_BYBIT_WS_URL,
+    Bybit symbols from the option or the market watch-list."""
+    from flushwatch.ingest.market.fetch import default_symbols
+    from flushwatch.ingest.market.recorder import RecorderOptions, binance_ws_url, bybit_ws_url
+    from flushwatch.ingest.market.symbols import normalise_symbol
+
+    chosen = tuple(dict.fromkeys(v.strip().lower() for v in venues.split(",") if v.strip()))
+    bad = [v for v in chosen if v not in ("binance", "bybit")]
+    if bad or not chosen:
+        raise ConfigError(f"{option} {venues!r}: expected binance and/or bybit, e.g. binance,bybit")
+    syms = (
+        [normalise_symbol(s) for s in bybit_symbols.split(",") if s.strip()]
+        if bybit_symbols
+        else default_symbols()
+    )
+    return RecorderOptions(
+        venues=chosen,
+        binance_url=binance_ws_url(binance_url),
+        bybit_url=bybit_ws_url(bybit_url),
+        bybit_symbols=tuple(syms),
+        flush_every_s=flush_every,
+        duration_s=duration_s,
+    )
+
+
 @liquidations_app.command("record")
 def record_cmd(
     venues: Annotated[str, typer.Option("--venues", help="binance and/or bybit.")] = "binance,bybit",
@@ -281,28 +320,19 @@ def record_cmd(
 
     Example: [bold]flushwatch liquidations record --for 10m[/]
     """
-    from flushwatch.ingest.market.fetch import default_symbols
-    from flushwatch.ingest.market.recorder import RecorderOptions, binance_ws_url, bybit_ws_url, record
-    from flushwatch.ingest.market.symbols import normalise_symbol
+    from flushwatch.ingest.market.recorder import record
     from flushwatch.records.market import liquidation_caveat
 
-    chosen = tuple(v.strip().lower() for v in venues.split(",") if v.strip())
-    bad = [v for v in chosen if v not in ("binance", "bybit")]
-    if bad or not chosen:
-        raise ConfigError(f"--venues {venues!r}: expected binance and/or bybit")
-    syms = (
-        [normalise_symbol(s) for s in bybit_symbols.split(",") if s.strip()]
-        if bybit_symbols
-        else default_symbols()
-    )
-    options = RecorderOptions(
-        venues=chosen,
-        binance_url=binance_ws_url(binance_url),
-        bybit_url=bybit_ws_url(bybit_url),
-        bybit_symbols=tuple(syms),
-        flush_every_s=flush_every,
+    options = recorder_options(
+        venues,
+        "--venues",
+        binance_url=binance_url,
+        bybit_url=bybit_url,
+        bybit_symbols=bybit_symbols,
+        flush_every=flush_every,
         duration_s=parse_duration(duration, "--for", bare_unit="s").total_seconds() if duration else None,
     )
+    chosen = options.venues
     database = open_db(db, wait)
     database.snapshot = False  # a long-running writer; cron jobs refresh the snapshot
     with database.run("liquidations record") as run:

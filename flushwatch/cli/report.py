@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
@@ -17,7 +19,9 @@ from flushwatch.errors import ConfigError, PartialFailure
 from flushwatch.timeparse import parse_duration, parse_instant
 
 if TYPE_CHECKING:
+    from flushwatch.ingest.market.recorder import RecorderThread
     from flushwatch.scoring.explain import Explanation
+    from flushwatch.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +308,24 @@ def watch_cmd(
     fetch: Annotated[
         bool, typer.Option("--fetch", help="With --run, also ingest feeds and fetch market data.")
     ] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="VENUES",
+            help="Also record live liquidations (binance, bybit or binance,bybit) on a background "
+            "thread while watching, in short write transactions; stopped cleanly on exit. "
+            "URLs: $FLUSHWATCH_BINANCE_WS_URL, $FLUSHWATCH_BYBIT_WS_URL.",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Stop after this long (90s, 30m, 2h). Off a terminal, print a frame every --every "
+            "seconds until then.",
+        ),
+    ] = None,
     once: Annotated[bool, typer.Option("--once", help="Draw one frame and exit.")] = False,
     at: Annotated[
         str | None, typer.Option("--at", help="Replay: show what was known at this UTC time.")
@@ -312,14 +334,14 @@ def watch_cmd(
 ) -> None:
     """A live terminal view: latest important headlines, and a flush's candidate catalysts as they rank.
 
-    Each frame opens the database read-only for a moment, so writers are never kept waiting.
+    Each frame opens the database for a moment, so writers are never kept waiting. With
+    --record the liquidation recorder runs inside watch (its state is the frame's last lines);
+    Ctrl-C or SIGTERM stop it after it has written what it received.
 
-    Example: [bold]flushwatch watch --run --fetch --every 30[/]
+    Examples: [bold]flushwatch watch --run --fetch --every 30[/]
+    [bold]flushwatch watch --record binance,bybit --every 10[/]
     """
     import time
-
-    from rich.console import Console
-    from rich.live import Live
 
     from flushwatch.scoring.pipeline import RunOptions, run_pass
     from flushwatch.scoring.watch import read_frame, render_frame
@@ -327,20 +349,113 @@ def watch_cmd(
     database = open_db(db, wait)
     pinned = parse_instant(at, "--at") if at else None
     skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
+    until = (
+        time.monotonic() + parse_duration(duration, "--for", bare_unit="s").total_seconds()
+        if duration
+        else None
+    )
+    recorder = _start_recorder(database, record) if record else None
 
     def frame() -> Any:
         if run_steps:
             run_pass(database, RunOptions(skip))
-        return render_frame(read_frame(database, pinned, min_importance=min_importance))
+        lines = recorder.status().lines() if recorder else None
+        return render_frame(
+            read_frame(database, pinned, writable=recorder is not None, min_importance=min_importance), lines
+        )
+
+    def pause() -> bool:
+        """Sleep until the next frame; False when --for has run out."""
+        left = every if until is None else min(every, until - time.monotonic())
+        if left > 0:
+            time.sleep(left)
+        return until is None or time.monotonic() < until
+
+    from rich.console import Console
 
     console = Console()
-    if once or not console.is_terminal:
-        console.print(frame())
+    try:
+        with _quiet_recorder_log(recorder is not None and console.is_terminal), _sigterm_interrupts():
+            if once or (not console.is_terminal and until is None and recorder is None):
+                console.print(frame())
+            elif not console.is_terminal:  # a log of frames, e.g. `watch --record binance --for 1h > log`
+                console.print(frame())
+                while pause():
+                    console.print(frame())
+            else:
+                from rich.live import Live
+
+                with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:
+                    while pause():
+                        live.update(frame())
+    finally:
+        if recorder is not None:
+            _stop_recorder(recorder)
+
+
+def _start_recorder(database: Database, venues: str) -> RecorderThread:
+    """The liquidation recorder on its own thread and Database (no snapshot: a long writer)."""
+    from flushwatch.cli.market import recorder_options
+    from flushwatch.ingest.market.recorder import RecorderThread
+    from flushwatch.storage.db import Database
+
+    options = recorder_options(venues, "--record")
+    # Create or migrate the file here, before two threads of this process race to do it.
+    with database.write():
+        pass
+    rec_db = Database(database.path, wait_s=database.wait_s, snapshot=False)
+    recorder = RecorderThread(rec_db, options, args=f"watch --record {','.join(options.venues)}")
+    recorder.start()
+    return recorder
+
+
+def _stop_recorder(recorder: RecorderThread) -> None:
+    """Stop it, wait for its final write, and say in one stderr line what it did."""
+    stats = recorder.stop()
+    if stats is None:
+        why = recorder.failed or "did not stop in time; what it held in memory may be lost"
+        typer.echo(f"recorder: {why}", err=True)
         return
-    with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:
-        while True:
-            time.sleep(every)
-            live.update(frame())
+    per_venue = ", ".join(f"{v} {n}" for v, n in sorted(stats.received.items()))
+    typer.echo(
+        f"recorder: stored {stats.stored} of {sum(stats.received.values())} received"
+        f"{f' ({per_venue})' if per_venue else ''}, {stats.malformed} malformed skipped, "
+        f"{stats.reconnects} reconnects, {stats.gaps} coverage gaps, {stats.seconds:g} s",
+        err=True,
+    )
+
+
+@contextlib.contextmanager
+def _quiet_recorder_log(quiet: bool) -> Iterator[None]:
+    """While a live frame is drawn, the recorder's warnings (disconnects) would tear it: the
+    frame shows them as its recorder lines instead. Errors still go to the log."""
+    rec_log = logging.getLogger("flushwatch.ingest.market.recorder")
+    before = rec_log.level
+    if quiet:
+        rec_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        rec_log.setLevel(before)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM ends watch like Ctrl-C does, so a recorder inside it writes its buffer first."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding caller): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 # -- demo ------------------------------------------------------------------------------------------

@@ -14,17 +14,22 @@ Design, for a service that runs for months beside cron jobs on the same DuckDB f
 
 Binance publishes at most one liquidation per symbol per second: its totals are a floor
 (``LIQUIDATION_COMPLETENESS``); Bybit publishes all of them.
+
+:class:`RecorderThread` runs the same recorder on a background thread for the life of a
+foreground command (``flushwatch watch --record``), and reports its state as plain lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +91,8 @@ class _State:
     max_lag: float = 0.0
     lag_sum: float = 0.0
     lag_n: int = 0
+    write_error: str | None = None  # why the last batch could not be written; None once one was
+    last_commit: dt.datetime | None = None
 
 
 def _now() -> dt.datetime:
@@ -150,13 +157,16 @@ class Recorder:
             except (FlushwatchError, OSError) as exc:
                 st.buffer[:0] = batch
                 st.gaps[:0] = gaps
+                st.write_error = exc.one_line() if isinstance(exc, FlushwatchError) else str(exc)
                 log.warning(
                     "could not write %d liquidations (%s); keeping them for the next try",
                     len(batch),
-                    exc.one_line() if isinstance(exc, FlushwatchError) else exc,
+                    st.write_error,
                 )
                 raise
             committed = _now()
+            st.write_error = None
+            st.last_commit = committed
             st.stored += n
             st.batches += 1
             st.gaps_recorded += len(gaps)
@@ -259,6 +269,32 @@ class Recorder:
             await asyncio.sleep(self.options.ping_interval_s)
             await ws.send(json.dumps({"op": "ping"}))  # type: ignore[attr-defined]
 
+    # -- status --------------------------------------------------------------------------------
+
+    def status(self) -> RecorderStatus:
+        """A snapshot of the live state; safe to call from another thread (copies only)."""
+        down = dict(self._down)
+        st = self.state
+        venues = tuple(
+            VenueStatus(
+                venue=v,
+                connected=v not in down,
+                received=st.received.get(v, 0),
+                down_since=down[v][0] if v in down else None,
+                reason=down[v][1] if v in down else None,
+            )
+            for v in self.options.venues
+        )
+        return RecorderStatus(
+            venues=venues,
+            stored=st.stored,
+            buffered=len(st.buffer),
+            malformed=st.malformed,
+            reconnects=st.reconnects,
+            write_error=st.write_error,
+            last_commit=st.last_commit,
+        )
+
     # -- run -----------------------------------------------------------------------------------
 
     async def run(self) -> RecorderStats:
@@ -311,6 +347,143 @@ class Recorder:
                         hint="the database stayed busy; raise --wait",
                     ) from None
                 await asyncio.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class VenueStatus:
+    venue: str
+    connected: bool
+    received: int
+    down_since: dt.datetime | None  # when the current outage began (or the first try started)
+    reason: str | None  # why it is down: "not yet connected", "ConnectionRefusedError: ...", ...
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    """What the recorder is doing right now, for a live view. ``failed`` is set when the
+    recorder thread itself ended with an error (one line, never a traceback)."""
+
+    venues: tuple[VenueStatus, ...]
+    stored: int
+    buffered: int
+    malformed: int
+    reconnects: int
+    write_error: str | None
+    last_commit: dt.datetime | None
+    running: bool = True
+    failed: str | None = None
+
+    def lines(self, now: dt.datetime | None = None) -> list[tuple[str, bool]]:
+        """One line per venue and one for the writer, each with ``ok`` (False: show it as a problem)."""
+        now = now or _now()
+        out: list[tuple[str, bool]] = []
+        if self.failed:
+            out.append((f"recorder stopped: {self.failed}", False))
+        elif not self.running:
+            out.append(("recorder stopped", False))
+        for v in self.venues:
+            if v.connected:
+                out.append((f"{v.venue}: connected, {v.received:,} liquidations received", True))
+            else:
+                since = f" for {int((now - v.down_since).total_seconds())} s" if v.down_since else ""
+                out.append((f"{v.venue}: not connected{since} ({_one_line(v.reason)}); retrying", False))
+        writer = f"stored {self.stored:,}, {self.buffered:,} buffered"
+        if self.malformed:
+            writer += f", {self.malformed:,} malformed skipped"
+        if self.reconnects:
+            writer += f", {self.reconnects} reconnects"
+        if self.write_error:
+            out.append((f"writer: {writer}; last write failed: {_one_line(self.write_error)}", False))
+        else:
+            out.append((f"writer: {writer}", True))
+        return out
+
+
+def _one_line(text: str | None, limit: int = 120) -> str:
+    """A reason fit for one terminal line: first line only, cut to ``limit`` characters."""
+    first = (text or "unknown").strip().splitlines()[0] if (text or "").strip() else "unknown"
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+class RecorderThread:
+    """The recorder on a background thread, for the life of a foreground command.
+
+    Why a thread with its own event loop: ``watch`` draws frames in the main thread with
+    blocking reads and sleeps, and the recorder must keep its sockets answered (pings) and its
+    buffer written about once a second meanwhile. The recorder itself is unchanged: every batch
+    is still one short write transaction, so the frame reads and other processes get in between.
+
+    :meth:`stop` asks the loop to stop, waits for the final flush (nothing received is lost),
+    and returns the stats; the run is recorded in ``runs`` as ``liquidations record``. Any
+    error ends the thread with a one-line :attr:`RecorderStatus.failed`, never a traceback.
+    """
+
+    def __init__(self, db: Database, options: RecorderOptions, *, args: str | None = None) -> None:
+        self.db = db
+        self.options = options
+        self.args = args
+        self.stats: RecorderStats | None = None
+        self.failed: str | None = None
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._recorder: Recorder | None = None
+        self._stop_requested = False
+        self._thread = threading.Thread(target=self._main, name="liquidation-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        try:
+            with self.db.run("liquidations record", self.args) as run:
+                self.stats = asyncio.run(self._amain(run.run_id))
+                run.add("received", sum(self.stats.received.values()))
+                run.add("stored", self.stats.stored)
+                run.add("malformed", self.stats.malformed)
+                run.add("gaps", self.stats.gaps)
+        except FlushwatchError as exc:
+            self.failed = exc.one_line()
+        except Exception as exc:  # a thread must not die with a traceback on the user's screen
+            log.debug("recorder thread failed", exc_info=True)
+            self.failed = _one_line(f"{type(exc).__name__}: {exc}")
+
+    async def _amain(self, run_id: int) -> RecorderStats:
+        rec = Recorder(self.db, self.options, run_id=run_id)
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._recorder = rec
+            if self._stop_requested:
+                rec.stop.set()
+        return await rec.run()
+
+    def status(self) -> RecorderStatus:
+        with self._lock:
+            rec = self._recorder
+        if rec is None:
+            now = _now()
+            venues = tuple(VenueStatus(v, False, 0, now, "starting") for v in self.options.venues)
+            status = RecorderStatus(venues, 0, 0, 0, 0, None, None)
+        else:
+            status = rec.status()
+        if self.running:
+            return status
+        return dataclasses.replace(status, running=False, failed=self.failed)
+
+    def stop(self, timeout: float | None = None) -> RecorderStats | None:
+        """Stop the sockets, write what is buffered, join the thread; the final stats (None
+        when the recorder failed or did not finish within ``timeout``)."""
+        with self._lock:
+            self._stop_requested = True
+            if self._loop is not None and self._recorder is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already closed
+                    self._loop.call_soon_threadsafe(self._recorder.stop.set)
+        if self._thread.is_alive():
+            self._thread.join(timeout if timeout is not None else self.db.wait_s + 15)
+        return self.stats
 
 
 def record(db: Database, options: RecorderOptions, *, run_id: int | None = None) -> RecorderStats:
