@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def _bench_feeds() -> dict[str, bytes]:
     spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "bench_ingest.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_ingest", module)  # its dataclasses look their module up
     spec.loader.exec_module(module)
     bodies: dict[str, bytes] = module.BODIES
     return bodies
@@ -357,7 +359,10 @@ def rss_documents(draw: st.DrawFn) -> bytes:
         channel.append(
             "<image><url>https://x.test/i.png</url><title>Logo</title><link>https://x.test/</link></image>"
         )
+    channel += draw(st.lists(st.sampled_from(CHANNEL_EXTRAS), max_size=4, unique=True))
     channel += draw(st.lists(rss_items(), min_size=1, max_size=4))
+    if draw(st.booleans()):
+        channel = draw(st.permutations(channel))  # title, language, image after the items
     namespaces = (
         ' xmlns:content="http://purl.org/rss/1.0/modules/content/"'
         ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom"'
@@ -365,6 +370,21 @@ def rss_documents(draw: st.DrawFn) -> bytes:
     )
     body = f'{head}<rss version="2.0"{namespaces}><channel>{"".join(channel)}</channel></rss>'
     return body.encode()
+
+
+CHANNEL_EXTRAS = [
+    "<description>&lt;p&gt;About us&lt;/p&gt;</description>",
+    "<copyright>(c) x</copyright>",
+    "<generator>gen</generator>",
+    "<lastBuildDate>Mon, 13 Mar 2023 10:39:40 +0000</lastBuildDate>",
+    "<pubDate>garbage date</pubDate>",
+    "<ttl>10</ttl>",
+    '<category domain="d">News</category>',
+    "<managingEditor>ed@x.test (Ed)</managingEditor>",
+    "<webMaster>wm@x.test</webMaster>",
+    '<atom:link href="https://x.test/rss" rel="self" type="application/rss+xml"/>',
+    '<atom:link href="https://x.test/alt" rel="alternate"/>',
+]
 
 
 def _typed(draw: st.DrawFn, tag: str, types: list[str | None], text: st.SearchStrategy[str] = TEXT) -> str:
@@ -399,6 +419,17 @@ def atom_entries(draw: st.DrawFn) -> str:
     return "<entry>" + "".join(draw(st.permutations(parts))) + "</entry>"
 
 
+FEED_EXTRAS = [
+    "<updated>2024-08-05T06:30:00Z</updated>",
+    '<subtitle type="html">&lt;b&gt;sub&lt;/b&gt;</subtitle>',
+    "<rights>r</rights>",
+    '<generator uri="https://g.test/" version="1">g</generator>',
+    "<author><name>A</name><email>a@x.test</email><uri>https://a.test/</uri></author>",
+    '<category term="btc" label="Bitcoin"/>',
+    "<icon>https://x.test/i.ico</icon>",
+]
+
+
 @st.composite
 def atom_documents(draw: st.DrawFn) -> bytes:
     lang = draw(st.sampled_from([None, "en", "en_GB", ""]))
@@ -408,10 +439,13 @@ def atom_documents(draw: st.DrawFn) -> bytes:
         "<id>urn:x</id>",
         '<link href="https://x.test/"/>',
     ]
-    entries = draw(st.lists(atom_entries(), min_size=1, max_size=4))
+    head += draw(st.lists(st.sampled_from(FEED_EXTRAS), max_size=3, unique=True))
+    parts = head + draw(st.lists(atom_entries(), min_size=1, max_size=4))
+    if draw(st.booleans()):
+        parts = draw(st.permutations(parts))  # the feed title after the entries
     body = (
         f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"{attrs}>'
-        + "".join(head + entries)
+        + "".join(parts)
         + "</feed>"
     )
     return body.encode()
