@@ -171,3 +171,8 @@ def test_watch_record_stops_cleanly_on_a_signal(replay: Replay, tmp_path: Path, 
     assert m, err
     n, _ = _stored(db_path)
     assert int(m.group(1)) == int(m.group(2)) == n > Replay.FIRST  # nothing received was lost
+
+
+def test_watch_record_rejects_an_unknown_venue(db_path: Path, cli) -> None:
+    r = cli("watch", "--once", "--db", str(db_path), "--record", "kraken")
+    assert r.code == 2 and "--record 'kraken'" in r.err and "binance" in r.err

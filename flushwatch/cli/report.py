@@ -354,7 +354,13 @@ def watch_cmd(
         if duration
         else None
     )
-    recorder = _start_recorder(database, record) if record else None
+    recorder = None
+    if record:
+        # The snapshot copy assumes no writer between its CHECKPOINT and the copy; a recorder
+        # thread in this very process would be one. Cron jobs keep refreshing it, as with a
+        # separately run `liquidations record`.
+        database.snapshot = False
+        recorder = _start_recorder(database, record)
 
     def frame() -> Any:
         if run_steps:
