@@ -18,7 +18,6 @@ written falls back to a temporary directory.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import tempfile
@@ -140,10 +139,6 @@ class OrtNet:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
 
 
 def load_or_build(revision: str, base_sha256: str, build_net: Any, workers: int) -> OrtNet:
