@@ -89,7 +89,7 @@ class Scorer:
         model: str | None = None,
         *,
         mode: str = "fast",
-        batch_size: int = 64,
+        batch_size: int = 32,
         threads: int | None = None,
         max_length: int | None = None,
     ) -> None:
