@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -67,11 +68,27 @@ _VERSION_URIS = frozenset(
 )
 
 _XMLNS_RE = re.compile(rb"""\sxmlns(?::([^\s=/>]+))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-# feedparser's own patterns (encodings.py, sanitizer.py, urls.py, mixin.py), used identically.
-_FP_PI_ENCODING_RE = re.compile(rb"""^<\?.*encoding=['"](.*?)['"].*\?>""")
+# The first element start, and an entity reference left in a link: the same tests feedparser
+# applies. Its XML-declaration encoding pattern and URI fixer are used from feedparser itself
+# (imported where needed, below), so they cannot drift from the installed version.
 _FIRST_ELEMENT_RE = re.compile(rb"<\w")
-_URIFIXER_RE = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
 _LINK_ENTITY_RE = re.compile("&([A-Za-z0-9_]+);")
+
+
+@functools.cache
+def _fp_pi_encoding_re() -> re.Pattern[bytes]:
+    from feedparser.encodings import RE_XML_PI_ENCODING
+
+    return RE_XML_PI_ENCODING
+
+
+@functools.cache
+def _fp_urifixer() -> re.Pattern[str]:
+    from feedparser.urls import _urifixer
+
+    return _urifixer
+
+
 # The only XML declaration accepted: version 1.0, UTF-8 or no encoding.
 _DECLARATION_RE = re.compile(
     rb"""<\?xml\s+version\s*=\s*["']1\.0["'](\s+encoding\s*=\s*["']utf-8["'])?"""
@@ -147,7 +164,7 @@ def _bytes_ok(body: bytes, content_type: str | None) -> bool:
     first = _FIRST_ELEMENT_RE.search(body)
     if first is None or b"<!" in body[: first.start()]:
         return False  # DOCTYPE (feedparser rewrites it) or comment in the prolog
-    decl = _FP_PI_ENCODING_RE.match(body)
+    decl = _fp_pi_encoding_re().match(body)
     xml_encoding = decl.group(1).decode("ascii", "replace").lower() if decl else ""
     if xml_encoding not in ("", "utf-8"):
         return False
@@ -214,7 +231,7 @@ def _uri_text(raw: str | None) -> str:
         return ""
     value = raw.strip()
     if "://" in value:
-        value = _URIFIXER_RE.sub(r"\1\3", value)
+        value = _fp_urifixer().sub(r"\1\3", value)
     return value if value.isascii() else _repair(value)
 
 
@@ -475,7 +492,7 @@ def _atom_link(el: ET.Element, context: dict[str, Any]) -> None:
     elif kind == "xhtml":
         kind = "application/xhtml+xml"
     if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
-        context["link"] = _URIFIXER_RE.sub(r"\1\3", href) if "://" in href else href
+        context["link"] = _fp_urifixer().sub(r"\1\3", href) if "://" in href else href
 
 
 def _person(el: ET.Element) -> None:
