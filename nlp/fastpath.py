@@ -22,7 +22,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,22 +126,13 @@ class OrtNet:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="flushwatch-ort")
         return [self._pool.submit(self._run, b) for b in batches]
 
-    def logits(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Logits per batch, in batch order."""
-        return [f.result() for f in self.submit(batches)]
-
     def _run(self, batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         ids, mask = batch
         out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
         return out[0]
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
-
-def load_or_build(revision: str, base_sha256: str, build_net: Any, workers: int) -> OrtNet:
+def load_or_build(revision: str, base_sha256: str, build_net: Callable[[], Any], workers: int) -> OrtNet:
     """The cached graph for this revision, built first when missing or unloadable.
 
     ``build_net`` is a zero-argument callable returning the merged fp32 network; it is only
@@ -153,9 +144,10 @@ def load_or_build(revision: str, base_sha256: str, build_net: Any, workers: int)
             return OrtNet(path, workers)
         except ModelError as exc:
             log.warning("rebuilding the ONNX cache: %s", exc)
+    net = build_net()
     try:
-        export(build_net(), path)
+        export(net, path)
     except OSError as exc:
         log.warning("cannot write the ONNX cache under %s (%s); using a temporary copy", path.parent, exc)
-        path = export(build_net(), Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name)
+        path = export(net, Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name)
     return OrtNet(path, workers)
