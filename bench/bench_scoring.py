@@ -96,22 +96,17 @@ class _HFWrapper:
 
 
 def hf_model() -> tuple[object, object]:
-    """The shipped model the plain way: HF AutoTokenizer + HF BertModel, adapters merged, fp32."""
-    import torch
+    """The shipped model the plain way: HF AutoTokenizer + HF BertModel, delta added, fp32."""
     from safetensors.torch import load_file
 
+    from flushwatch.nlp.delta import apply
     from flushwatch.nlp.encoder import SentimentNet, load_base
-    from flushwatch.nlp.lora import apply_lora, merge_lora
     from flushwatch.nlp.scorer import shipped_model_dir
 
     tok, enc = load_base()
-    apply_lora(enc, r=16, alpha=32.0)
     net = SentimentNet(enc)
-    own = dict(net.named_parameters())
-    with torch.no_grad():
-        for k, v in load_file(str(shipped_model_dir() / "adapter.safetensors")).items():
-            own[k].copy_(v.float())
-    merge_lora(net)
+    unknown = apply(dict(net.named_parameters()), load_file(str(shipped_model_dir() / "adapter.safetensors")))
+    assert not unknown, unknown
     return tok, net.eval()
 
 

@@ -5,8 +5,9 @@
 * event types and the market-report flag on the two headline sets written for this project
   (``models/eval/event_types.csv``, developed alongside the rules, and
   ``event_types_holdout.csv``, written after the rules were frozen: the honest figure);
-* importance calibration (AUC, top-decile precision on the later time span), as measured by
-  ``flushwatch model train`` and stored in ``models/<model>/importance.json``.
+* importance against market moves (AUC, top-decile precision on an earlier and a later time
+  span of two headline sets, each feature's own AUC), as measured by ``flushwatch model
+  train`` and stored in ``models/<model>/importance.json``.
 """
 
 from __future__ import annotations
@@ -138,24 +139,28 @@ def importance_rows() -> list[tuple[Any, ...]]:
 
     path = shipped_model_dir() / "importance.json"
     if not path.is_file():
-        return [("importance", "-", "-", 0, None, None, "not calibrated: run flushwatch model train")]
+        return [("importance", "-", "-", 0, None, None, "not measured: run flushwatch model train")]
     data = json.loads(path.read_text(encoding="utf-8"))
     rows: list[tuple[Any, ...]] = []
-    for span in ("fit", "test"):
-        m = data["metrics"][span]
-        rows.append(
-            (
-                f"importance ({span} span)",
-                "importance priors",
-                m["span"],
-                m["n"],
-                None,
-                None,
-                f"AUC {m['auc']:.3f}; top-decile precision {m['top_decile_precision']:.3f} "
-                f"vs base rate {m['base_rate']:.3f} (fitted logistic: AUC {m['fitted_auc']:.3f}, "
-                f"top decile {m['fitted_top_decile_precision']:.3f})",
+    for name, spans in data["metrics"].items():
+        for span in ("fit", "test"):
+            m = spans[span]
+            rows.append(
+                (
+                    f"importance ({span} span)",
+                    "importance priors",
+                    f"{name}: {m['span']}",
+                    m["n"],
+                    None,
+                    None,
+                    f"AUC {m['auc']:.3f}; top-decile precision {m['top_decile_precision']:.3f} "
+                    f"vs base rate {m['base_rate']:.3f} (fitted logistic: AUC {m['fitted_auc']:.3f}, "
+                    f"top decile {m['fitted_top_decile_precision']:.3f})",
+                )
             )
-        )
+        aucs = ", ".join(f"{k} {v:.3f}" for k, v in spans["feature_auc"].items())
+        aucs += f"; not a feature: the move in the hour before, {spans['prior_move_auc']:.3f}"
+        rows.append(("importance features", "each alone", name, None, None, None, f"AUC {aucs}"))
     return rows
 
 

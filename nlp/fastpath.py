@@ -6,8 +6,8 @@ important, ``InferenceSession.run`` releases the GIL, so one single-threaded run
 different batches scales almost linearly, where torch's intra-op threading over one small batch
 (20 tokens x 64 headlines) does not.
 
-The graph is derived, never committed: the base weights plus the committed LoRA adapters,
-merged, exported once (``torch.onnx``) and quantised once (``onnxruntime.quantization``, weights
+The graph is derived, never committed: the base weights plus the committed fine-tuning delta,
+added, exported once (``torch.onnx``) and quantised once (``onnxruntime.quantization``, weights
 int8 per output channel, activations per batch). The result is cached under the user cache
 directory (``FLUSHWATCH_CACHE_DIR`` overrides it), named by everything it depends on: adapter
 revision, base sha256, onnxruntime version and this module's format number. A later process

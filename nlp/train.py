@@ -1,10 +1,22 @@
-"""``flushwatch model train``: LoRA fine-tuning of MiniLM on sent_train, seeded and reproducible.
+"""``flushwatch model train``: fine-tune MiniLM on sent_train, compress the change, seeded and reproducible.
 
 Data: ``labels_twitter_financial_news_sentiment/sent_train.csv.gz`` from the shared data folder
 (0 = bearish, 1 = bullish, 2 = neutral). A stratified 10% dev split is carved out of sent_train
-(fixed seed) and used for choosing the best epoch; ``sent_valid`` is never read here.
+(fixed seed) for the figures the command reports; ``sent_valid`` is never read here.
 
-Output under ``out_dir``: ``adapter.safetensors`` (LoRA matrices, LayerNorms and head, fp16) and
+Method (each choice measured on that dev split; models/README.md has the figures):
+
+* every encoder weight except the word embeddings is fine-tuned, with a linear head over
+  mean-pooled tokens, under bf16 autocast (the CPU has native bf16 dot products: 1.7x faster
+  than fp32 per step). This beats rank-16 LoRA adapters by about two points of macro-F1;
+* ``members`` runs that differ only in seed (head initialisation, dropout, batch order) are
+  averaged weight by weight, a "model soup": one network, so inference costs nothing more,
+  and on dev the soup of two beat either member;
+* the tuned encoder is 90 MB, so what is written is the soup's *delta* over the published
+  base, compressed to a byte budget by :mod:`flushwatch.nlp.delta` (low rank, int8), and the
+  dev figures are those of the compressed network, the one that ships.
+
+Output under ``out_dir``: ``adapter.safetensors`` (the compressed delta and the head) and
 ``config.json`` (hyperparameters, label order, base sha256, library versions, dev metrics).
 """
 
@@ -20,11 +32,15 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flushwatch.errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: Never trained: the word embeddings (11.7 M parameters, too big to ship a delta for) and HF's
+#: pooler (unused: the head reads mean-pooled tokens; the scoring encoder has none).
+FROZEN = ("word_embeddings", "pooler.")
 #: Dataset label -> our label index (LABELS = bearish, neutral, bullish).
 DATASET_TO_OURS = {0: 0, 1: 2, 2: 1}
 _URL_RE = re.compile(r"https?://\S+")
@@ -37,30 +53,33 @@ def clean_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    seed: int = 13
-    epochs: int = 3  # the committed revision was trained with 3; dev F1 flattens after 2
+    seed: int = 13  # fixes the dev split; member i trains with seed + i
+    members: int = 2  # runs averaged into the model soup
+    epochs: int = 5
     batch_size: int = 32
-    lr: float = 8e-4
-    head_lr: float = 2e-3
-    weight_decay: float = 0.01
+    lr: float = 1e-4  # encoder
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01  # not on biases and LayerNorms
     warmup_frac: float = 0.06
-    lora_r: int = 16
-    lora_alpha: float = 32.0
-    lora_dropout: float = 0.05
     max_length: int = 64
     dev_frac: float = 0.1
     label_smoothing: float = 0.0
+    bf16: bool = True  # autocast for the forward pass; weights and optimiser stay fp32
+    #: Tensor bytes of adapter.safetensors: the compressed delta plus the head (the issue caps a
+    #: committed revision at 5 MB; the file header, config.json and importance.json add ~35 kB).
+    delta_budget_bytes: int = 4_500_000
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: Use at most this many rows of the data file (tests train on a handful); 0 = all.
+    max_rows: int = 0
 
 
 @dataclass(frozen=True)
 class TrainResult:
     out_dir: Path
-    dev_accuracy: float
+    dev_accuracy: float  # of the compressed soup, the network that ships
     dev_macro_f1: float
-    best_epoch: int
     seconds: float
-    history: list[dict[str, float]]
+    history: list[dict[str, float]]  # per member and epoch, uncompressed
 
 
 def read_labelled(path: Path) -> tuple[list[str], list[int]]:
@@ -108,141 +127,185 @@ def accuracy(y_true: list[int], y_pred: list[int]) -> float:
     return sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p) / max(1, len(y_true))
 
 
-def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
-    """Train adapters + head, keep the best dev epoch, write the artefacts; deterministic per seed."""
-    import numpy as np
-    import torch
-    from safetensors.torch import save_file
+class _Trainer:
+    """One fine-tuning run over fixed tokenised data; ``fit`` returns the tuned parameters."""
 
-    from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS
-    from flushwatch.nlp.encoder import SentimentNet, load_base
-    from flushwatch.nlp.lora import apply_lora, trainable_state
+    def __init__(self, config: TrainConfig, ids: list[list[int]], labels: list[int]) -> None:
+        self.config, self.ids, self.labels = config, ids, labels
 
-    t0 = time.monotonic()
-    torch.manual_seed(config.seed)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(config.threads)
+    def batch(self, idx: list[int]) -> tuple[Any, Any]:
+        import torch
 
-    texts, labels = read_labelled(data_path)
-    tr_idx, dev_idx = stratified_split(labels, config.dev_frac, config.seed)
-    tokenizer, encoder = load_base()
-    enc = tokenizer(texts, truncation=True, max_length=config.max_length)
-    ids: list[list[int]] = enc["input_ids"]
-
-    for p in encoder.parameters():
-        p.requires_grad = False
-    apply_lora(encoder, r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout)
-    for name, p in encoder.named_parameters():
-        if "LayerNorm" in name:
-            p.requires_grad = True
-    net = SentimentNet(encoder)
-    head_params = list(net.head.parameters())
-    other = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
-    opt = torch.optim.AdamW(
-        [{"params": other, "lr": config.lr}, {"params": head_params, "lr": config.head_lr}],
-        weight_decay=config.weight_decay,
-    )
-    steps_per_epoch = (len(tr_idx) + config.batch_size - 1) // config.batch_size
-    total = steps_per_epoch * config.epochs
-    warm = max(1, int(total * config.warmup_frac))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    rng = random.Random(config.seed)
-
-    def batch(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(ids[i]) for i in idx)
+        width = max(len(self.ids[i]) for i in idx)
         x = torch.zeros((len(idx), width), dtype=torch.long)
         m = torch.zeros((len(idx), width), dtype=torch.long)
         for r, i in enumerate(idx):
-            x[r, : len(ids[i])] = torch.tensor(ids[i])
-            m[r, : len(ids[i])] = 1
+            x[r, : len(self.ids[i])] = torch.tensor(self.ids[i])
+            m[r, : len(self.ids[i])] = 1
         return x, m
 
-    def predict(idx: list[int]) -> list[int]:
-        net.eval()
-        order = sorted(idx, key=lambda i: len(ids[i]))
+    def predict(self, model: Any, idx: list[int]) -> list[int]:
+        import torch
+
+        model.eval()
+        order = sorted(idx, key=lambda i: len(self.ids[i]))
         preds: dict[int, int] = {}
         with torch.inference_mode():
             for s in range(0, len(order), 128):
                 chunk = order[s : s + 128]
-                x, m = batch(chunk)
-                for i, p in zip(chunk, net(x, m).argmax(-1).tolist(), strict=True):
+                x, m = self.batch(chunk)
+                for i, p in zip(chunk, model(x, m).argmax(-1).tolist(), strict=True):
                     preds[i] = p
         return [preds[i] for i in idx]
 
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-    history: list[dict[str, float]] = []
-    dev_true = [labels[i] for i in dev_idx]
-    for epoch in range(1, config.epochs + 1):
-        net.train()
-        order = tr_idx[:]
-        rng.shuffle(order)
-        # Length bucketing: sort chunks of 50 batches by length, then shuffle the batches.
-        chunk = config.batch_size * 50
-        batches: list[list[int]] = []
-        for s in range(0, len(order), chunk):
-            part = sorted(order[s : s + chunk], key=lambda i: len(ids[i]))
-            batches += [part[k : k + config.batch_size] for k in range(0, len(part), config.batch_size)]
-        rng.shuffle(batches)
-        total_loss = 0.0
-        for b in batches:
-            x, m = batch(b)
-            y = torch.tensor([labels[i] for i in b])
-            loss = loss_fn(net(x, m), y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-            opt.step()
-            sched.step()
-            total_loss += float(loss.detach()) * len(b)
-        pred = predict(dev_idx)
-        acc, f1 = accuracy(dev_true, pred), macro_f1(dev_true, pred)
-        history.append(
-            {
+    def fit(
+        self, net: Any, seed: int, tr_idx: list[int], dev_idx: list[int], log_prefix: str
+    ) -> list[dict[str, float]]:
+        """Train ``net`` in place for the configured epochs; per-epoch dev figures."""
+        import numpy as np
+        import torch
+
+        c = self.config
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        net.head.reset_parameters()  # the head's initialisation is part of the member's seed
+        groups: list[dict[str, Any]] = []
+        for name, p in net.named_parameters():
+            if any(part in name for part in FROZEN):
+                p.requires_grad = False
+                continue
+            lr = c.head_lr if name.startswith("head.") else c.lr
+            decay = 0.0 if name.endswith(".bias") or "LayerNorm" in name else c.weight_decay
+            groups.append({"params": [p], "lr": lr, "weight_decay": decay})
+        opt = torch.optim.AdamW(groups)
+        steps = (len(tr_idx) + c.batch_size - 1) // c.batch_size * c.epochs
+        warm = max(1, int(steps * c.warmup_frac))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+        )
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
+        rng = random.Random(seed)
+        dev_true = [self.labels[i] for i in dev_idx]
+        history: list[dict[str, float]] = []
+        t0 = time.monotonic()
+        for epoch in range(1, c.epochs + 1):
+            net.train()
+            order = tr_idx[:]
+            rng.shuffle(order)
+            # Length bucketing: sort chunks of 50 batches by length, then shuffle the batches.
+            chunk = c.batch_size * 50
+            batches: list[list[int]] = []
+            for s in range(0, len(order), chunk):
+                part = sorted(order[s : s + chunk], key=lambda i: len(self.ids[i]))
+                batches += [part[k : k + c.batch_size] for k in range(0, len(part), c.batch_size)]
+            rng.shuffle(batches)
+            total_loss = 0.0
+            for b in batches:
+                x, m = self.batch(b)
+                y = torch.tensor([self.labels[i] for i in b])
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+                    logits = net(x, m)
+                loss = loss_fn(logits.float(), y)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+                opt.step()
+                sched.step()
+                total_loss += float(loss.detach()) * len(b)
+            pred = self.predict(net, dev_idx)
+            row = {
+                "seed": seed,
                 "epoch": epoch,
-                "train_loss": total_loss / len(tr_idx),
-                "dev_accuracy": acc,
-                "dev_macro_f1": f1,
+                "train_loss": round(total_loss / len(tr_idx), 4),
+                "dev_accuracy": round(accuracy(dev_true, pred), 4),
+                "dev_macro_f1": round(macro_f1(dev_true, pred), 4),
                 "elapsed_s": round(time.monotonic() - t0, 1),
             }
-        )
-        log.info(
-            "epoch %d: loss %.4f dev acc %.4f macro-F1 %.4f (%.0f s)",
-            epoch,
-            total_loss / len(tr_idx),
-            acc,
-            f1,
-            time.monotonic() - t0,
-        )
-        if best is None or f1 > best[0]:
-            best = (f1, epoch, trainable_state(net))
-    assert best is not None
-    f1, best_epoch, state = best
-    best_hist = history[best_epoch - 1]
+            history.append(row)
+            log.info(
+                "%s epoch %d: loss %.4f, dev acc %.4f macro-F1 %.4f (%.0f s)",
+                log_prefix,
+                epoch,
+                row["train_loss"],
+                row["dev_accuracy"],
+                row["dev_macro_f1"],
+                row["elapsed_s"],
+            )
+        return history
+
+
+def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
+    """Fine-tune ``members`` runs, average them, compress the delta, write it; deterministic per seed."""
+    import torch
+    from safetensors.torch import save_file
+
+    from flushwatch.nlp import delta as deltas
+    from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS
+    from flushwatch.nlp.encoder import SentimentNet, load_base
+
+    t0 = time.monotonic()
+    random.seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(config.threads)
+
+    texts, labels = read_labelled(data_path)
+    if config.max_rows:
+        texts, labels = texts[: config.max_rows], labels[: config.max_rows]
+    tr_idx, dev_idx = stratified_split(labels, config.dev_frac, config.seed)
+    if not tr_idx or not dev_idx:
+        raise InputError(f"too few labelled rows to train ({len(labels)})", path=data_path)
+    tokenizer, encoder = load_base()
+    ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+    trainer = _Trainer(config, ids, labels)
+
+    net = SentimentNet(encoder)
+    base = {k: v.detach().clone() for k, v in net.named_parameters() if not k.startswith("head.")}
+    soup: dict[str, torch.Tensor] = {}
+    history: list[dict[str, float]] = []
+    for member in range(config.members):
+        if member:
+            with torch.no_grad():
+                for k, p in net.named_parameters():
+                    if k in base:
+                        p.copy_(base[k])
+        seed = config.seed + member
+        history += trainer.fit(net, seed, tr_idx, dev_idx, f"member {member + 1}/{config.members}")
+        for k, p in net.named_parameters():
+            v = p.detach() / config.members
+            soup[k] = soup[k] + v if k in soup else v.clone()
+
+    state, stats = deltas.compress(base, soup, config.delta_budget_bytes, frozen=FROZEN)
+    # Judge what ships: the base plus the compressed delta, in a fresh network.
+    _, shipped_encoder = load_base(verify=False)
+    shipped = SentimentNet(shipped_encoder)
+    if deltas.apply(dict(shipped.named_parameters()), state):
+        raise AssertionError("the compressed delta does not fit its own network")
+    dev_true = [labels[i] for i in dev_idx]
+    pred = trainer.predict(shipped, dev_idx)
+    dev = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(macro_f1(dev_true, pred), 4)}
+    log.info(
+        "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
+        config.members,
+        100 * stats.energy_kept,
+        dev["accuracy"],
+        dev["macro_f1"],
+    )
 
     import tokenizers
     import transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(out_dir / "adapter.safetensors")
-    )
+    save_file(state, str(out_dir / "adapter.safetensors"))
     meta = {
-        "format": 1,
+        "format": 2,
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
         "labels": list(LABELS),
         "train": {**asdict(config), "data": data_path.name, "n_train": len(tr_idx), "n_dev": len(dev_idx)},
-        "dev": {
-            "accuracy": best_hist["dev_accuracy"],
-            "macro_f1": best_hist["dev_macro_f1"],
-            "best_epoch": best_epoch,
-        },
+        "delta": {"bytes": stats.bytes, "energy_kept": round(stats.energy_kept, 4), "ranks": stats.ranks},
+        "dev": dev,
         "history": history,
+        "seconds": round(time.monotonic() - t0, 1),
         "versions": {
             "torch": torch.__version__,
             "transformers": transformers.__version__,
@@ -250,11 +313,4 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         },
     }
     (out_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return TrainResult(
-        out_dir,
-        best_hist["dev_accuracy"],
-        best_hist["dev_macro_f1"],
-        best_epoch,
-        time.monotonic() - t0,
-        history,
-    )
+    return TrainResult(out_dir, dev["accuracy"], dev["macro_f1"], time.monotonic() - t0, history)

@@ -27,13 +27,19 @@ def default_train_data() -> Path:
 
 
 def train_command(
-    *, out: Path | None, data: Path | None, epochs: int | None, seed: int | None, calibrate: bool = True
+    *,
+    out: Path | None,
+    data: Path | None,
+    epochs: int | None,
+    seed: int | None,
+    members: int | None = None,
+    calibrate: bool = True,
 ) -> list[tuple[str, Any]]:
     """Train, write the artefacts, optionally fit importance; rows of (property, value)."""
     from dataclasses import replace
 
     from flushwatch.config import shared_data_dir
-    from flushwatch.nlp.scorer import Scorer, file_revision, shipped_model_dir
+    from flushwatch.nlp.scorer import file_revision, shipped_model_dir
     from flushwatch.nlp.train import TrainConfig, train
 
     cfg = TrainConfig()
@@ -41,27 +47,45 @@ def train_command(
         cfg = replace(cfg, epochs=epochs)
     if seed is not None:
         cfg = replace(cfg, seed=seed)
+    if members is not None:
+        cfg = replace(cfg, members=members)
     out = out or shipped_model_dir()
     result = train(data or default_train_data(), out, cfg)
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
         ("revision", file_revision(out / "adapter.safetensors")),
-        ("best epoch", result.best_epoch),
-        ("dev accuracy (10% of sent_train)", round(result.dev_accuracy, 4)),
+        ("dev accuracy (10% of sent_train, compressed soup)", round(result.dev_accuracy, 4)),
         ("dev macro-F1", round(result.dev_macro_f1, 4)),
         ("training seconds", round(result.seconds, 1)),
     ]
-    shared = shared_data_dir()
-    if calibrate and shared is not None:
-        from flushwatch.nlp.calibrate import calibrate as fit
-        from flushwatch.nlp.calibrate import write_calibration
+    if calibrate and shared_data_dir() is not None:
+        rows += calibrate_command(out)
+    return rows
 
-        cal = fit(shared, Scorer(str(out), mode="fast"))
-        write_calibration(cal, out / "importance.json")
-        t = cal.metrics["test"]
-        rows.append(("importance test AUC", t["auc"]))
+
+def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
+    """Measure importance for a model directory and write its importance.json; summary rows."""
+    from flushwatch.config import shared_data_dir
+    from flushwatch.nlp.calibrate import calibrate, write_calibration
+    from flushwatch.nlp.scorer import Scorer, shipped_model_dir
+
+    shared = shared_data_dir()
+    if shared is None:
+        raise InputError(
+            "the shared data folder is needed to measure importance",
+            hint="put it at ../shared/data beside the repository or set FLUSHWATCH_SHARED_DATA",
+        )
+    model_dir = model_dir or shipped_model_dir()
+    cal = calibrate(shared, Scorer(str(model_dir), mode="fast"))
+    write_calibration(cal, model_dir / "importance.json")
+    rows: list[tuple[str, Any]] = [("written", str(model_dir / "importance.json"))]
+    for name, spans in cal.metrics.items():
+        t = spans["test"]
         rows.append(
-            ("importance test top-decile precision", f"{t['top_decile_precision']} (base {t['base_rate']})")
+            (
+                f"importance test AUC ({name})",
+                f"{t['auc']} (top decile {t['top_decile_precision']}, base rate {t['base_rate']})",
+            )
         )
     return rows
 

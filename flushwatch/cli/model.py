@@ -1,4 +1,4 @@
-"""``flushwatch score`` and ``flushwatch model train|eval|info``.
+"""``flushwatch score`` and ``flushwatch model train|calibrate|eval|info``.
 
 Model code (torch, transformers) is imported inside the command functions only, so
 ``flushwatch --help`` and every other command stay torch-free.
@@ -108,7 +108,14 @@ def model_train(
         int | None,
         typer.Option("--epochs", min=1, help="Epochs (default from TrainConfig).", show_default=False),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.", show_default=False)] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Random seed (member i of the soup uses seed + i).", show_default=False),
+    ] = None,
+    members: Annotated[
+        int | None,
+        typer.Option("--members", min=1, help="Runs averaged into one (default 2).", show_default=False),
+    ] = None,
     calibrate: Annotated[
         bool,
         typer.Option(
@@ -116,15 +123,18 @@ def model_train(
         ),
     ] = True,
 ) -> None:
-    """Train the LoRA adapters and sentiment head on sent_train (seeded, reproducible, CPU).
+    """Fine-tune MiniLM and the sentiment head on sent_train (seeded, reproducible, CPU).
 
-    Writes adapter.safetensors and config.json (a new model revision), then fits importance.
+    Writes adapter.safetensors (the change to the base encoder, compressed under 5 MB) and
+    config.json: a new model revision. Then measures importance against market moves.
 
     Example: [bold]flushwatch model train --out /tmp/my-model[/]
     """
     from flushwatch.nlp.workflows import train_command
 
-    result = train_command(out=out, data=data, epochs=epochs, seed=seed, calibrate=calibrate)
+    result = train_command(
+        out=out, data=data, epochs=epochs, seed=seed, members=members, calibrate=calibrate
+    )
     render(["property", "value"], result, OutputFormat.table, title="model train")
 
 
@@ -148,6 +158,32 @@ def model_eval(
         fmt,
         title="flushwatch model eval",
     )
+
+
+@model_app.command("calibrate")
+def model_calibrate(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-dir",
+            help="flushwatch model directory to measure and write importance.json into. "
+            "Default: the shipped model.",
+            show_default=False,
+            file_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Measure importance against next-hour market moves (shared news + candles); write importance.json.
+
+    `model train` does this after training; this re-measures a model without retraining.
+
+    Example: [bold]flushwatch model calibrate --model-dir /tmp/my-model[/]
+    """
+    from flushwatch.nlp.workflows import calibrate_command
+
+    render(["property", "value"], calibrate_command(out), fmt, title="model calibrate")
 
 
 @model_app.command("info")

@@ -1,0 +1,67 @@
+"""`flushwatch model train` end to end on a tiny labelled file written for this test.
+
+Real base encoder, real fine-tuning, real compression: the run is seeded and deterministic
+(two runs write the same bytes), its output is a model directory the Scorer loads, and the
+file stays inside the byte budget. One epoch on 42 rows: the point is the machinery, not quality.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flushwatch.nlp.scorer import Scorer
+from flushwatch.nlp.train import TrainConfig, train
+
+DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    cfg = TrainConfig(epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2)
+    a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
+    train(DATA, a, cfg)
+    train(DATA, b, cfg)
+    return a, b
+
+
+def test_training_is_deterministic(trained: tuple[Path, Path]) -> None:
+    a, b = trained
+    assert (a / "adapter.safetensors").read_bytes() == (b / "adapter.safetensors").read_bytes()
+
+
+def test_the_output_fits_its_budget_and_records_how_it_was_made(trained: tuple[Path, Path]) -> None:
+    a, _ = trained
+    size = (a / "adapter.safetensors").stat().st_size
+    meta = json.loads((a / "config.json").read_text())
+    assert meta["format"] == 2
+    assert meta["delta"]["bytes"] <= 600_000 and size < 640_000  # + the header
+    assert 0.0 < meta["delta"]["energy_kept"] <= 1.0
+    assert meta["train"]["n_train"] + meta["train"]["n_dev"] == 42
+    assert meta["history"][0]["epoch"] == 1 and "dev_macro_f1" in meta["history"][0]
+    assert set(meta["versions"]) == {"torch", "transformers", "tokenizers"}
+
+
+def test_the_trained_directory_scores(trained: tuple[Path, Path]) -> None:
+    a, _ = trained
+    scorer = Scorer(str(a), mode="full")
+    out = scorer.score_texts(["Exchange halts withdrawals", "Token rallies to a record"])
+    assert scorer.name == str(a) and len(scorer.revision) == 12
+    for s in out:
+        assert abs(s.p_bearish + s.p_neutral + s.p_bullish - 1.0) < 1e-4
+
+
+def test_a_model_directory_of_an_older_format_is_refused(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from flushwatch.errors import ModelError
+
+    copy = tmp_path / "old"
+    shutil.copytree(trained[0], copy)
+    meta = json.loads((copy / "config.json").read_text())
+    meta["format"] = 1
+    (copy / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="format 1"):
+        Scorer(str(copy), mode="full")
