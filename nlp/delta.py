@@ -130,7 +130,8 @@ def apply(params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor])
 
     ``params`` is ``dict(net.named_parameters())`` (or a state dict) of the network the delta
     was made for. A delta key naming no parameter is returned rather than ignored, so a model
-    file that does not fit its network is refused by the caller.
+    file that does not fit its network is refused by the caller; factors of the wrong shape
+    raise ValueError, a factor without its scale KeyError.
     """
     unknown: list[str] = []
     with torch.no_grad():
@@ -142,8 +143,15 @@ def apply(params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor])
                 if name not in params:
                     unknown.append(key)
                     continue
-                u = delta[key].float() * delta[f"{name}.du_scale"].float()[None, :]
-                v = delta[f"{name}.dv"].float() * delta[f"{name}.dv_scale"].float()[:, None]
+                du, du_s = delta[key], delta[f"{name}.du_scale"]
+                dv, dv_s = delta[f"{name}.dv"], delta[f"{name}.dv_scale"]
+                out_f, in_f = params[name].shape
+                r = du.shape[1] if du.dim() == 2 else -1
+                shapes = (du.shape, dv.shape, du_s.shape, dv_s.shape)
+                if shapes != ((out_f, r), (r, in_f), (r,), (r,)):
+                    raise ValueError(f"{name}: factors {tuple(du.shape)} x {tuple(dv.shape)} do not fit")
+                u = du.float() * du_s.float()[None, :]
+                v = dv.float() * dv_s.float()[:, None]
                 params[name].add_((u @ v).to(params[name].dtype))
             elif key.endswith(".delta"):
                 name = key[: -len(".delta")]

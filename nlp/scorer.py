@@ -181,7 +181,7 @@ class Scorer:
         missing = [k for k in own if k.startswith("head.") and k not in state]
         try:
             unknown = apply(own, state)
-        except (KeyError, RuntimeError) as exc:  # a factor without its scale, or a wrong shape
+        except (KeyError, ValueError, RuntimeError) as exc:  # a factor without its scale, a wrong shape
             unknown = [str(exc).splitlines()[0]]
         if missing or unknown:
             raise ModelError(

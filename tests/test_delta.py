@@ -73,3 +73,16 @@ def test_a_delta_for_another_network_is_reported() -> None:
     params["head.weight"], params["head.bias"] = torch.zeros(3, 32), torch.zeros(3)
     unknown = apply(params, delta)
     assert "enc.layer.0.query.weight.du" in unknown and "enc.layer.0.query.bias.delta" in unknown
+
+
+def test_factors_of_the_wrong_shape_are_an_error_not_a_broadcast() -> None:
+    import pytest
+
+    base, tuned = _pair()
+    delta, _ = compress(base, tuned, budget_bytes=50_000)
+    key = "enc.layer.0.query.weight.du"
+    delta[key] = delta[key][:, :1].contiguous()  # rank 1 against r scales would broadcast silently
+    params = {k: v.clone() for k, v in base.items()}
+    params["head.weight"], params["head.bias"] = torch.zeros(3, 32), torch.zeros(3)
+    with pytest.raises(ValueError, match="do not fit"):
+        apply(params, delta)

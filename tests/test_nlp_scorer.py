@@ -75,6 +75,29 @@ def test_missing_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
         Scorer(str(copy))
 
 
+@pytest.mark.parametrize("damage", ["drop a scale", "wrong shape", "foreign tensor"])
+def test_a_delta_that_does_not_fit_the_network_is_refused(tmp_path: Path, damage: str) -> None:
+    """Readable safetensors whose tensors do not fit MiniLM: one ModelError naming the file."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), copy)
+    weights = copy / "adapter.safetensors"
+    state = load_file(str(weights))
+    key = next(k for k in sorted(state) if k.endswith(".du"))
+    if damage == "drop a scale":
+        del state[key + "_scale"]
+    elif damage == "wrong shape":
+        state[key] = state[key][:, :1].contiguous()
+    else:
+        state["encoder.not_a_layer.weight.delta"] = torch.zeros(3)
+    save_file(state, str(weights))
+    with pytest.raises(ModelError, match=r"do not fit the network") as err:
+        Scorer(str(copy), mode="full")
+    assert str(weights) in str(err.value)
+
+
 def test_corrupt_base_weights_are_refused_naming_the_path(tmp_path: Path) -> None:
     from flushwatch.nlp.base import base_model_dir, verify_base
 
