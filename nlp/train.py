@@ -69,8 +69,6 @@ class TrainConfig:
     #: committed revision at 5 MB; the file header, config.json and importance.json add ~35 kB).
     delta_budget_bytes: int = 4_500_000
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    #: Use at most this many rows of the data file (tests train on a handful); 0 = all.
-    max_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -249,8 +247,6 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     torch.set_num_threads(config.threads)
 
     texts, labels = read_labelled(data_path)
-    if config.max_rows:
-        texts, labels = texts[: config.max_rows], labels[: config.max_rows]
     tr_idx, dev_idx = stratified_split(labels, config.dev_frac, config.seed)
     if not tr_idx or not dev_idx:
         raise InputError(f"too few labelled rows to train ({len(labels)})", path=data_path)
