@@ -65,3 +65,23 @@ def test_a_model_directory_of_an_older_format_is_refused(trained: tuple[Path, Pa
     (copy / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="format 1"):
         Scorer(str(copy), mode="full")
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("text,label\nfine headline,2\nanother one,bullish\n", r"labels\.csv:3: bad label 'bullish'"),
+        ("text,label\nonly one row,2\n", "too few labelled rows"),
+    ],
+)
+def test_bad_training_data_is_one_clear_line(cli, tmp_path: Path, rows: str, message: str) -> None:
+    import re
+
+    data = tmp_path / "labels.csv"
+    data.write_text(rows, encoding="utf-8")
+    r = cli("model", "train", "--data", str(data), "--out", str(tmp_path / "m"), "--no-calibrate")
+    assert r.code == 1
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and str(data) in lines[0] and re.search(message, lines[0]), r.err
+    assert "Traceback" not in r.err
+    assert not (tmp_path / "m").exists()
