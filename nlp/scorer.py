@@ -132,8 +132,8 @@ class Scorer:
     # -- loading -----------------------------------------------------------------------------
 
     @staticmethod
-    def _check_files(model_dir: Path) -> dict[str, Any]:
-        """The directory's config.json; ModelError naming what is missing, unreadable or too old."""
+    def _check_files(model_dir: Path) -> None:
+        """ModelError naming what is missing, unreadable or of another format in a model directory."""
         weights = model_dir / "adapter.safetensors"
         cfg_path = model_dir / "config.json"
         for p in (weights, cfg_path):
@@ -154,7 +154,6 @@ class Scorer:
                 path=cfg_path,
                 hint="retrain it with `flushwatch model train --out DIR`",
             )
-        return meta
 
     @classmethod
     def _merged_net(cls, model_dir: Path) -> tuple[Any, Any]:
