@@ -3,7 +3,8 @@
 Prints, from one run on this machine:
 
 1. end to end: ``score_unscored`` on N headlines already in a tmp DuckDB (tokenise, model,
-   rules, importance, write), model loaded beforehand (load time printed separately);
+   rules, importance, write), model loaded beforehand (load time printed separately); three
+   runs on fresh databases, the median reported (and the ratio taken from it);
 2. the same model and inputs through a plain ``transformers.pipeline("text-classification")``
    loop, one headline per call, fp32 (measured on the first 600, as a rate);
 3. ``flushwatch score`` on 10 headlines from a cold process (wall clock of the subprocess), with
@@ -135,15 +136,19 @@ def main() -> None:
     # Warm up (thread pool, kernels for each batch shape) before any timed run, as the pipeline
     # baseline below gets its own warm-up call: every row of the table is measured warm.
     fast.probabilities(items[:512])
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.duckdb"
-        fill_db(db_path, items)
-        db = Database(db_path, snapshot=False)
-        t0 = time.monotonic()
-        summary = score_unscored(db, scorer=fast)
-        e2e = time.monotonic() - t0
-        assert summary.scored == n, summary
-    e2e_rate = n / e2e
+    # Three end-to-end runs, each on a fresh database; the median is the figure. On this shared
+    # 2-core machine one run's CPU share moves by a fifth from run to run (measured).
+    e2e_rates = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            db_path = Path(tmp) / "bench.duckdb"
+            fill_db(db_path, items)
+            db = Database(db_path, snapshot=False)
+            t0 = time.monotonic()
+            summary = score_unscored(db, scorer=fast)
+            e2e_rates.append(n / (time.monotonic() - t0))
+            assert summary.scored == n, summary
+    e2e_rate = sorted(e2e_rates)[1]
 
     rates = {}
     scorers = {
@@ -190,6 +195,8 @@ def main() -> None:
     print(f"{'measure':58} {'value':>12} {'target':>12}")
     print(f"{'model load (fast path, ONNX cache ' + cache_state + ') s':58} {load_s:12.2f} {'':>12}")
     print(f"{'end to end, fast path (tokenise+model+write) headlines/s':58} {e2e_rate:12.0f} {'>= 1000':>12}")
+    runs = " / ".join(f"{r:.0f}" for r in e2e_rates)
+    print(f"{'  (median of 3 fresh databases; the three)':58} {runs:>12}")
     for mode, rate in rates.items():
         print(f"{'model only (tokenise+model), ' + mode + ' /s':58} {rate:12.0f} {'':>12}")
     print(f"{'plain pipeline() loop, same model, fp32 headlines/s':58} {base_rate:12.1f} {'':>12}")

@@ -117,3 +117,37 @@ def test_warm_cache_scores_without_importing_torch(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines()[-1].split() == ["False", "True", "0"], proc.stderr
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM headline_scores").fetchone() == (10,)
+
+
+def test_own_int8_quantiser_replaces_weight_matmuls_and_embedding_lookups() -> None:
+    """quantize_int8 on a small real ONNX graph: int8 tables and weights, same answers as fp32."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from flushwatch.nlp.fastpath import quantize_int8
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(600, 8)).astype(np.float32)
+    weight = rng.normal(size=(8, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "ids"], ["rows"], axis=0),
+            helper.make_node("MatMul", ["rows", "weight"], ["out"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [None, None])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, None, 4])],
+        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(weight, "weight")],
+    )
+    model = quantize_int8(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops == ["Gather", "DequantizeLinear", "DynamicQuantizeMatMul"]
+    dtypes = {i.name: i.data_type for i in model.graph.initializer}
+    assert dtypes["table_int8"] == dtypes["weight_int8"] == TensorProto.INT8
+    assert "table" not in dtypes and "weight" not in dtypes  # the fp32 copies are gone
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ids = rng.integers(0, 600, size=(3, 5))
+    got = session.run(None, {"ids": ids})[0]
+    want = table[ids] @ weight
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
