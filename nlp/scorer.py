@@ -31,6 +31,7 @@ from typing import Any
 
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
+from flushwatch.nlp.base import MODEL_FORMAT
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
 from flushwatch.records.scores import TextScore
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
-#: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
-#: compressed fine-tuning delta (:mod:`flushwatch.nlp.delta`); 1 was LoRA adapters.
-MODEL_FORMAT = 2
 LABELS = ("bearish", "neutral", "bullish")
 
 

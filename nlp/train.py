@@ -238,7 +238,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     from safetensors.torch import save_file
 
     from flushwatch.nlp import delta as deltas
-    from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS
+    from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
 
     t0 = time.monotonic()
@@ -293,7 +293,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "adapter.safetensors"))
     meta = {
-        "format": 2,
+        "format": MODEL_FORMAT,
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
         "labels": list(LABELS),
