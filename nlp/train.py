@@ -258,12 +258,15 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     base = {k: v.detach().clone() for k, v in net.named_parameters() if not k.startswith("head.")}
     soup: dict[str, torch.Tensor] = {}
     history: list[dict[str, float]] = []
+    def reset_to_base() -> None:
+        with torch.no_grad():
+            for k, p in net.named_parameters():
+                if k in base:
+                    p.copy_(base[k])
+
     for member in range(config.members):
         if member:
-            with torch.no_grad():
-                for k, p in net.named_parameters():
-                    if k in base:
-                        p.copy_(base[k])
+            reset_to_base()
         seed = config.seed + member
         history += trainer.fit(net, seed, tr_idx, dev_idx, f"member {member + 1}/{config.members}")
         for k, p in net.named_parameters():
@@ -271,13 +274,12 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             soup[k] = soup[k] + v if k in soup else v.clone()
 
     state, stats = deltas.compress(base, soup, config.delta_budget_bytes, frozen=FROZEN)
-    # Judge what ships: the base plus the compressed delta, in a fresh network.
-    _, shipped_encoder = load_base(verify=False)
-    shipped = SentimentNet(shipped_encoder)
-    if deltas.apply(dict(shipped.named_parameters()), state):
+    # Judge what ships: the base plus the compressed delta (the same network, reset to the base).
+    reset_to_base()
+    if deltas.apply(dict(net.named_parameters()), state):
         raise AssertionError("the compressed delta does not fit its own network")
     dev_true = [labels[i] for i in dev_idx]
-    pred = trainer.predict(shipped, dev_idx)
+    pred = trainer.predict(net, dev_idx)
     dev = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(macro_f1(dev_true, pred), 4)}
     log.info(
         "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
