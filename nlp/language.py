@@ -201,7 +201,11 @@ _SCRIPTS = (
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code, 'und' when there is nothing to judge (no letters), never raises."""
+    """ISO 639-1 code, None when there is nothing to judge (no letters); never raises."""
+    if text.isascii():  # most titles: every letter is Latin, so skip the per-letter script lookup
+        if not any(ch.isalpha() for ch in text):
+            return None
+        return _by_stopwords(text)
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return None
@@ -220,6 +224,11 @@ def detect_language(text: str) -> str | None:
         code, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
         if n >= latin:  # more of another script than Latin letters
             return "ja" if code == "zh" and "ja" in counts else code
+    return _by_stopwords(text)
+
+
+def _by_stopwords(text: str) -> str:
+    """Among Latin-script languages: the one whose stop words the text uses most, else English."""
     words = [w.lower() for w in _WORD.findall(text)]
     votes = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOP.items()}
     best = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "en"))

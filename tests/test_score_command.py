@@ -117,6 +117,34 @@ def test_library_entry_point_for_ingest(db: Database) -> None:
     assert rest.scored == len(TITLES) - 2 and rest.already_scored == 2
 
 
+def test_chunked_pipeline_writes_what_one_pass_writes(db: Database, tmp_path: Path, monkeypatch) -> None:
+    """Chunks of 2 (each read, scored and written in its own transactions) give the same rows
+    as one chunk of everything; a limit that ends mid-chunk is honoured exactly."""
+    import flushwatch.nlp.pipeline as pipeline
+
+    _fill(db)
+    one = Database(tmp_path / "one.duckdb", snapshot=False)
+    _fill(one)
+    assert pipeline.score_unscored(one).scored == len(TITLES)
+    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    assert pipeline.score_unscored(db, limit=3).scored == 3
+    rest = pipeline.score_unscored(db)
+    assert (rest.scored, rest.already_scored) == (len(TITLES) - 3, 3)
+    cols = "headline_id, sentiment, p_bearish, p_neutral, p_bullish, importance, event_type, flags"
+    with db.read() as con:
+        chunked = con.execute(f"SELECT {cols} FROM headline_scores ORDER BY headline_id").fetchall()
+    with one.read() as con:
+        whole = con.execute(f"SELECT {cols} FROM headline_scores ORDER BY headline_id").fetchall()
+    assert [r[0] for r in chunked] == list(range(1, len(TITLES) + 1))
+    # Same labels, event types and flags; probabilities as close as batch composition allows
+    # (int8 activations are quantised per batch).
+    assert [(r[0], r[1], r[6], r[7]) for r in chunked] == [(r[0], r[1], r[6], r[7]) for r in whole]
+    for a, b in zip(chunked, whole, strict=True):
+        assert max(abs(x - y) for x, y in zip(a[2:5], b[2:5], strict=True)) < 0.05
+        assert abs(a[5] - b[5]) < 2.0  # importance, 0-100
+    assert pipeline.score_unscored(db).scored == 0
+
+
 def test_unknown_model_is_one_clear_error(cli, db_path: Path, tmp_path: Path) -> None:
     res = cli("score", "--db", str(db_path), "--model", str(tmp_path / "nope"))
     assert res.code == 1
