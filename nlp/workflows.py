@@ -39,7 +39,7 @@ def train_command(
     from dataclasses import replace
 
     from flushwatch.config import shared_data_dir
-    from flushwatch.nlp.scorer import file_revision, shipped_model_dir
+    from flushwatch.nlp.scorer import model_revision, shipped_model_dir
     from flushwatch.nlp.train import TrainConfig, train
 
     cfg = TrainConfig()
@@ -53,8 +53,8 @@ def train_command(
     result = train(data or default_train_data(), out, cfg)
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
-        ("revision", file_revision(out / "adapter.safetensors")),
-        ("dev accuracy (10% of sent_train, compressed soup)", round(result.dev_accuracy, 4)),
+        ("revision", model_revision(out)),
+        ("dev accuracy (10% of sent_train, compressed soup + lexical head)", round(result.dev_accuracy, 4)),
         ("dev macro-F1", round(result.dev_macro_f1, 4)),
         ("training seconds", round(result.seconds, 1)),
     ]

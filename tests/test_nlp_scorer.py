@@ -67,6 +67,15 @@ def test_corrupt_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
         Scorer(str(copy))
 
 
+def test_corrupt_lexical_head_is_refused_naming_the_path(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(shipped_model_dir(), copy)
+    lexical = copy / "lexical.safetensors"
+    lexical.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    with pytest.raises(ModelError, match=str(lexical)):
+        Scorer(str(copy))
+
+
 def test_missing_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(shipped_model_dir(), copy)

@@ -85,3 +85,33 @@ def test_bad_training_data_is_one_clear_line(cli, tmp_path: Path, rows: str, mes
     assert len(lines) == 1 and str(data) in lines[0] and re.search(message, lines[0]), r.err
     assert "Traceback" not in r.err
     assert not (tmp_path / "m").exists()
+
+
+def test_the_lexical_head_is_chosen_on_dev_and_part_of_the_revision(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import dataclasses
+    import shutil
+
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.scorer import file_revision, model_revision
+
+    a, _ = trained
+    meta = json.loads((a / "config.json").read_text())
+    assert meta["lexical"]["weight"] in meta["train"]["lexical_weights"]
+    assert set(meta["lexical"]["dev_by_weight"]) == {str(w) for w in meta["train"]["lexical_weights"]}
+    assert meta["dev"] == meta["lexical"]["dev_by_weight"][str(meta["lexical"]["weight"])]
+    copy = tmp_path / "reweighted"
+    shutil.copytree(a, copy)
+    head = lexical.load(copy / lexical.FILE)
+    lexical.save(dataclasses.replace(head, weight=head.weight + 1.0), copy / lexical.FILE)
+
+    full = Scorer(str(a), mode="full")
+    reweighted = Scorer(str(copy), mode="full")
+    network = Scorer(str(a), mode="full", lexical=False)
+    assert full.has_lexical and not network.has_lexical
+    assert full.revision == model_revision(a) != file_revision(a / "adapter.safetensors")
+    assert reweighted.revision != full.revision  # same delta, another lexical head: a new revision
+    assert network.revision == full.revision + "-net"
+    titles = ["Exchange halts withdrawals", "Token rallies to a record", "Fund reports quarterly holdings"]
+    assert reweighted.probabilities(titles)[0] != full.probabilities(titles)[0]

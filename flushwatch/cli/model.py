@@ -125,8 +125,9 @@ def model_train(
 ) -> None:
     """Fine-tune MiniLM and the sentiment head on sent_train (seeded, reproducible, CPU).
 
-    Writes adapter.safetensors (the change to the base encoder, compressed under 5 MB) and
-    config.json: a new model revision. Then measures importance against market moves.
+    Writes adapter.safetensors (the change to the base encoder, compressed), lexical.safetensors
+    (a bag-of-words head blended in) and config.json, under 5 MB in all: a new model revision.
+    Then measures importance against market moves.
 
     Example: [bold]flushwatch model train --out /tmp/my-model[/]
     """
