@@ -165,7 +165,8 @@ def main() -> None:
     from transformers import TextClassificationPipeline
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # our wrapper class is not in its list of known heads
+    # Our wrapper class is not in its list of known heads, which it logs as an error.
+    hf_logging.set_verbosity(hf_logging.CRITICAL)
 
     tok, hf_net = hf_model()
     pipe = TextClassificationPipeline(model=_HFWrapper.build(hf_net), tokenizer=tok, device=-1)
