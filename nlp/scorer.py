@@ -52,14 +52,7 @@ def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
 
 def file_revision(path: Path) -> str:
     """Content hash of the committed weights: first 12 hex digits of sha256."""
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
-    return h.hexdigest()[:12]
+    return _sha256_prefix([path])
 
 
 def model_revision(model_dir: Path) -> str:
@@ -68,10 +61,13 @@ def model_revision(model_dir: Path) -> str:
     The delta (``adapter.safetensors``) and, when present, the lexical head; a directory
     without a lexical head has the revision of its adapter file alone.
     """
+    lexical = model_dir / LEXICAL_FILE
+    return _sha256_prefix([model_dir / "adapter.safetensors", *([lexical] if lexical.is_file() else [])])
+
+
+def _sha256_prefix(paths: Sequence[Path]) -> str:
     h = hashlib.sha256()
-    for path in (model_dir / "adapter.safetensors", model_dir / LEXICAL_FILE):
-        if path.name == LEXICAL_FILE and not path.is_file():
-            continue
+    for path in paths:
         try:
             with path.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
