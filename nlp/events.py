@@ -36,13 +36,15 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\b(off|below|breaks?|broke|lost|loses?)\s+(its\s+)?(dollar\s+)?peg\b",
             r"\bpeg\b.*\b(break|lost|slip)",
             r"\b(usdt|usdc|dai|ust|busd|tether|stablecoin)\b.*\b(falls? (to|below)|drops? (to|below)|slips? below|trades? below) \$?0\.\d",
+            r"\b(usdt|usdc|dai|ust|busd|tether|stablecoins?)\b.*\b\d{1,2} cents\b",
         ],
     ),
     (
         "exchange_trouble",
         1.0,
         [
-            r"\b(halts?|halted|halting|pauses?|paused|suspends?|suspended|freezes?|froze|frozen)\b.*\b(withdrawals?|deposits?|trading)\b",
+            r"\b(halts?|halted|halting|pauses?|paused|suspends?|suspended|freezes?|froze|frozen|stops?|stopped)\b.*\b(withdrawals?|deposits?|trading)\b",
+            r"\b((enters|into|placed in) administration|creditor protection|receivership|winds? down|wind-down)\b",
             r"\b(withdrawals?|deposits?)\b.*\b(halted|paused|suspended|frozen)\b",
             r"\b(insolven\w*|solvency|bankrupt\w*|chapter 11|bank run|liquidity (crisis|crunch)|collapse[sd]?)\b",
             r"\b(freezes?|froze|frozen)\b.*\baccounts?\b",
@@ -56,6 +58,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.9,
         [
             r"\b(hack(ed|ers?|s)?|exploit(ed|s)?|drain(ed|s)?|(security|data) breach|breached|stolen|steals?|heist|attack(er|ers)?|hijack\w*|rug ?pull(ed)?|compromised|phishing)\b",
+            r"\b(private keys?|security incident|siphon(s|ed)?|oracle manipulation)\b",
         ],
     ),
     (
@@ -63,7 +66,8 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.75,
         [
             r"\b(fed|fomc|federal reserve|powell|ecb|boj|bank of (japan|england|canada)|central bank|rate (hike|cut)s?|interest rates?|basis points|bps)\b",
-            r"\b(cpi|inflation|pce|jobs report|payrolls|nonfarm|unemployment|gdp|recession|treasury yields?|bond yields?)\b",
+            r"\b(cpi|inflation|pce|jobs report|payrolls|nonfarm|unemployment|jobless claims|gdp|recession|treasury yields?|bond yields?)\b",
+            r"\b(oil|crude|opec|refiner(y|ies)|airstrikes?|strike on)\b",
             r"\b(tariffs?|trade war|sanctions|war|invasion|missile|ceasefire|geopolitic\w*)\b",
         ],
     ),
@@ -76,6 +80,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\b(custody|accumulat\w+ (bitcoin|btc|ether|eth))\b",
             r"\b(etp|spot fund|13f|blackrock|fidelity|grayscale|microstrategy|strategy buys|treasury compan\w+)\b",
             r"\b(inflows?|outflows?)\b",
+            r"\b(bitcoin|btc|ether|eth|solana|crypto) (funds?|trusts?)\b",
             r"\binstitution\w*\b.*\b(buy|bought|adds?|purchase|allocat)\w*",
             r"\b(adds?|buys?|bought|purchases?|acquires?)\b.*\b\d[\d,.]*\s*(btc|bitcoin|eth|ether)\b",
         ],
@@ -85,13 +90,14 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.6,
         [
             r"\b(lawsuit|sues|sued|suing|court|judge|jury|trial|verdict|sentenced|indict\w*|plead\w*|guilty|class action|arrest\w*|extradit\w*|prison|jail)\b",
+            r"\b(prosecut\w*|sentenc\w*|charged with|criminal charges|fraud)\b",
         ],
     ),
     (
         "regulation",
         0.8,
         [
-            r"\b(sec|cftc|watchdog|authorit\w+|rules|regulat\w*|enforcement|ban(s|ned)?|crackdown|licen[cs]\w*|compliance|legislat\w*|bill|senate|congress|lawmakers?|mica|aml|kyc|fines?d?|penalt\w*|wells notice|subpoena\w*|probe|investigat\w*|sanction\w*)\b",
+            r"\b(sec|cftc|watchdog|authorit\w+|rules|regulat\w*|tax(es|ed|ation)?|enforcement|ban(s|ned)?|crackdown|licen[cs]\w*|compliance|legislat\w*|bill|senate|congress|lawmakers?|mica|aml|kyc|fines?d?|penalt\w*|wells notice|subpoena\w*|probe|investigat\w*|sanction\w*)\b",
         ],
     ),
     (
@@ -99,12 +105,14 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.5,
         [
             r"\b(lists?|listing|listed|delist\w*|will add|adds? support for|launch(es)? trading|perpetual contract for|opens trading)\b",
+            r"\b(to add|will add|adds?)\b.*\b(tokens?|coins?|trading pairs?)\b",
         ],
     ),
     (
         "protocol",
         0.55,
         [
+            r"\b(new version|software update|client update|hotfix)\b",
             r"\b(upgrade|hard ?fork|soft ?fork|mainnet|testnet|outage|downtime|halted block|network (halt|down|stall)|block production|validators?|merge|shanghai|dencun|halving|bug|patch|node|client release|migrat\w*)\b",
         ],
     ),
@@ -125,6 +133,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         "partnership_adoption",
         0.35,
         [
+            r"\bexpands?\b.*\b(settlement|payments?|support|services?|access)\b",
             r"\b(partner\w*|teams up|collaborat\w*|integrat\w*|adopt\w*|accepts? (bitcoin|crypto|btc)|accept(s|ing)? (crypto|bitcoin|btc|payments)|legal tender|pilots?|rolls? out|launch\w*|joins?|backs?|invest\w* in|raises? \$)\b",
         ],
     ),
@@ -145,6 +154,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         "analysis_opinion",
         0.15,
         [
+            r"\b(strategists?|sees|topping out|calls? (a|the) (top|bottom))\b",
             r"\b(analysts?|analysis|predicts?|prediction|forecast|outlook|could|might|may|will .* (reach|hit)|price target|technical|chart|support|resistance|says|thinks|believes|expects?|why|how|what|opinion|bullish|bearish|indicators?|signal|suggests?|means|here's)\b",
             r"\?\s*$",
         ],
@@ -169,6 +179,13 @@ EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys([r[0] for r in _RAW_RULES] + 
 SEVERITY: dict[str, float] = {name: sev for name, sev, _ in _RAW_RULES}
 #: Types that explain a move; a clause naming one of them makes a headline more than coverage.
 _NOT_CAUSES = frozenset({"market_move", "analysis_opinion", OTHER})
+#: Types specific enough that naming one anywhere makes a title news, not coverage ("US jobless
+#: claims jump to highest since 2021", "DAI wobbles off its peg as collateral is liquidated").
+#: The broad types (listing, protocol, whale, partnership) only count in a cause clause: their
+#: words ("backs off", "tops the list") also describe moves.
+_NEWS_ANYWHERE = frozenset(
+    {"stablecoin_depeg", "exchange_trouble", "hack_exploit", "macro", "etf_institutional", "legal", "regulation"}
+)
 
 # A market report names a move and a size (or liquidations), and no cause.
 _MOVE = re.compile(_UP + "|" + _DOWN, re.IGNORECASE)
@@ -212,7 +229,11 @@ def _names_a_cause(title: str) -> bool:
 
 def is_market_report(title: str) -> bool:
     """True when the title only reports a price move or liquidations ("BTC drops 5%", "$600M liquidated")."""
-    if _names_a_cause(title):
+    return _is_report(title, _types(title))
+
+
+def _is_report(title: str, matched: list[tuple[str, float, int]]) -> bool:
+    if any(n in _NEWS_ANYWHERE for n, _, _ in matched) or _names_a_cause(title):
         return False
     return bool(_LIQ.search(title) or (_MOVE.search(title) and _SIZE.search(title)))
 
@@ -220,7 +241,7 @@ def is_market_report(title: str) -> bool:
 def classify_event(title: str) -> EventGuess:
     """Event type, confidence, severity and the market-report flag for one title (pure)."""
     matched = _types(title)
-    report = is_market_report(title)
+    report = _is_report(title, matched)
     if report:
         # Coverage of a move: its type is the move, whatever else the words touch.
         return EventGuess("market_move", 0.8, SEVERITY["market_move"], True)

@@ -49,6 +49,12 @@ def test_taxonomy_covers_the_issue_list_and_every_type_has_a_severity() -> None:
         ("Stablecoin loses its peg and trades at 91 cents", "stablecoin_depeg"),
         ("Fed hikes rates by 50 basis points", "macro"),
         ("Whale sends 3000 BTC to Kraken", "whale_onchain"),
+        ("Broker stops all withdrawals pending an audit", "exchange_trouble"),
+        ("Lender enters administration after a run on deposits", "exchange_trouble"),
+        ("Wallet maker confirms a security incident", "hack_exploit"),
+        ("Prosecutors seek a long sentence for the fund's founder", "legal"),
+        ("Government plans a tax on token trading gains", "regulation"),
+        ("Oil spikes after a strike on a refinery", "macro"),
     ],
 )
 def test_clear_event_types(title: str, expected: str) -> None:
@@ -64,6 +70,11 @@ def test_clear_event_types(title: str, expected: str) -> None:
         ("Bitcoin drops 5% after SEC sues major exchange", False),
         ("SEC sues major exchange", False),
         ("Analyst expects a choppy week for bitcoin", False),
+        # a specific cause type named anywhere makes it news, not coverage
+        ("Jobless claims jump to the highest since 2021", False),
+        ("Stablecoin slips off its peg as collateral is liquidated", False),
+        # broad types only count in a cause clause: "tops the list" is a move, not a listing
+        ("Token tops the list of gainers, up 40%", True),
     ],
 )
 def test_market_report_flag(title: str, report: bool) -> None:
@@ -73,7 +84,7 @@ def test_market_report_flag(title: str, report: bool) -> None:
 
 
 def test_eval_sets_are_well_formed_and_cover_every_type() -> None:
-    for name in ("event_types.csv", "event_types_holdout.csv"):
+    for name in ("event_types.csv", "event_types_holdout.csv", "event_types_holdout2.csv"):
         rows = list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
         assert len(rows) >= 40
         assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
