@@ -37,9 +37,12 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flushwatch.errors import InputError
+
+if TYPE_CHECKING:
+    from flushwatch.nlp.lexical import LexicalHead
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +257,7 @@ def fit_lexical(
     dev_idx: list[int],
     dev_log_probs: Any,
     config: TrainConfig,
-) -> tuple[Any, dict[str, dict[str, float]]]:
+) -> tuple[LexicalHead, dict[str, dict[str, float]]]:
     """The lexical head fitted on the training rows, its blend weight chosen on dev.
 
     Returns the head (weight set) and the dev figures for every weight tried.
