@@ -63,8 +63,10 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
 
     texts, labels = read_labelled(sent_valid_path())
     rows: list[tuple[Any, ...]] = []
+    has_lexical = False
     for mode in ("full", "fast", "torch-int8", "bf16"):
         scorer = Scorer(model, mode=mode)
+        has_lexical = has_lexical or scorer.has_lexical
         t0 = time.monotonic()
         probs, _ = scorer.probabilities(texts)
         secs = time.monotonic() - t0
@@ -80,8 +82,8 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
                 f"{len(texts) / secs:.0f} texts/s model only",
             )
         )
-    network = Scorer(model, mode="full", lexical=False)
-    if network.revision != rows[0][1].split("@")[-1]:  # the model has a lexical head: show both
+    if has_lexical:  # show what the network alone reads too
+        network = Scorer(model, mode="full", lexical=False)
         probs, _ = network.probabilities(texts)
         pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
         rows.append(

@@ -55,14 +55,14 @@ def graph_path(revision: str, base_sha256: str) -> Path:
     return cache_dir() / "onnx" / name
 
 
-def _int8_columns(graph: Any, name: str) -> str:
+def _int8_columns(graph: Any, name: str) -> None:
     """Add an int8 copy of the 2-D initializer ``name``, symmetric per column (axis 1), with
-    its fp32 scales and zero points as ``{name}_int8``, ``_scale``, ``_zero``; returns the prefix."""
+    its fp32 scales and zero points as ``{name}_int8``, ``{name}_scale``, ``{name}_zero``."""
     import numpy as np
     from onnx import numpy_helper
 
     if any(i.name == f"{name}_int8" for i in graph.initializer):
-        return name  # a weight shared by several nodes is quantised once
+        return  # a weight shared by several nodes is quantised once
     w = numpy_helper.to_array(next(i for i in graph.initializer if i.name == name)).astype(np.float32)
     scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0).astype(np.float32)
     graph.initializer.extend(
@@ -72,7 +72,6 @@ def _int8_columns(graph: Any, name: str) -> str:
             numpy_helper.from_array(np.zeros(w.shape[1], np.int8), f"{name}_zero"),
         ]
     )
-    return name
 
 
 def quantize_int8(model: Any) -> Any:
@@ -98,7 +97,8 @@ def quantize_int8(model: Any) -> Any:
     nodes = []
     for node in graph.node:
         if node.op_type == "Gather" and node.input[0] in tables:
-            q = _int8_columns(graph, node.input[0])
+            q = node.input[0]
+            _int8_columns(graph, q)
             rows = f"{node.output[0]}_int8"
             nodes.append(
                 helper.make_node("Gather", [f"{q}_int8", node.input[1]], [rows], name=node.name, axis=0)
@@ -113,7 +113,8 @@ def quantize_int8(model: Any) -> Any:
                 )
             )
         elif node.op_type == "MatMul" and node.input[1] in matrices:
-            q = _int8_columns(graph, node.input[1])
+            q = node.input[1]
+            _int8_columns(graph, q)
             nodes.append(
                 helper.make_node(
                     "DynamicQuantizeMatMul",

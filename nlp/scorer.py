@@ -65,16 +65,25 @@ def model_revision(model_dir: Path) -> str:
     return _sha256_prefix([model_dir / "adapter.safetensors", *([lexical] if lexical.is_file() else [])])
 
 
+#: (path, size, mtime) of each file hashed -> revision. One ``flushwatch score`` asks for the
+#: revision from the pipeline, the scorer cache and the scorer itself; the files are read once.
+_REVISIONS: dict[tuple[tuple[str, int, int], ...], str] = {}
+
+
 def _sha256_prefix(paths: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        try:
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError as exc:
-            raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
-    return h.hexdigest()[:12]
+    try:
+        key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+        if key not in _REVISIONS:
+            h = hashlib.sha256()
+            for path in paths:
+                with path.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            _REVISIONS[key] = h.hexdigest()[:12]
+    except OSError as exc:
+        path = Path(exc.filename) if exc.filename else paths[0]
+        raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
+    return _REVISIONS[key]
 
 
 def _is_flushwatch_dir(path: Path) -> bool:
@@ -344,7 +353,8 @@ class Scorer:
             probs = self._lexical.blend(log_probs, batch.texts)
         else:
             probs = np.exp(log_probs)
-        return [[float(v) for v in row] for row in probs]
+        rows: list[list[float]] = probs.tolist()
+        return rows
 
     def _torch_logits(self, batches: Sequence[tuple[Any, Any]]) -> list[Any]:
         import torch
