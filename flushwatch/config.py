@@ -52,6 +52,8 @@ class Settings:
     db: Path | None = None
     wait_s: float | None = None
     model_name: str | None = None
+    #: ``[model] early_exit``: whether the fast path lets easy titles stop at layer 3.
+    model_early_exit: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,10 +69,14 @@ def load_settings(path: Path | None = None) -> Settings:
     db = data.get("db", {}).get("path")
     wait = data.get("db", {}).get("wait")
     model = data.get("model", {}).get("name")
+    early_exit = data.get("model", {}).get("early_exit", True)
+    if not isinstance(early_exit, bool):
+        raise ConfigError(f"{path}: [model] early_exit must be true or false, not {early_exit!r}")
     return Settings(
         db=Path(db).expanduser() if db else None,
         wait_s=float(wait) if wait is not None else None,
         model_name=str(model) if model else None,
+        model_early_exit=early_exit,
         extra=data,
     )
 

@@ -82,6 +82,21 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
                 f"{len(texts) / secs:.0f} texts/s model only",
             )
         )
+    exit_scorer = Scorer(model, mode="fast", early_exit=False)
+    if Scorer(model, mode="fast").has_early_exit:  # what the early exit costs, side by side
+        probs, _ = exit_scorer.probabilities(texts)
+        pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
+        rows.append(
+            (
+                "sentiment (fast, no early exit)",
+                f"{exit_scorer.name}@{exit_scorer.revision}",
+                "sent_valid",
+                len(texts),
+                round(accuracy(labels, pred), 4),
+                round(macro_f1(labels, pred), 4),
+                "every title through all six layers",
+            )
+        )
     if has_lexical:  # show what the network alone reads too
         network = Scorer(model, mode="full", lexical=False)
         probs, _ = network.probabilities(texts)

@@ -10,8 +10,10 @@ The graph is derived, never committed: the base weights plus the committed fine-
 added, exported once (``torch.onnx``) and quantised once (:func:`quantize_int8`: weights int8
 per output channel, activations per batch). The result is cached under the user cache
 directory (``FLUSHWATCH_CACHE_DIR`` overrides it), named by everything it depends on: adapter
-revision, base sha256, onnxruntime version and this module's format number. A later process
-with a warm cache loads it with onnxruntime and ``tokenizers`` only, so it never imports torch.
+revision, base sha256, onnxruntime version and this module's format number. A model with an
+early-exit head (:mod:`flushwatch.nlp.early_exit`) gets two graphs instead, the encoder split
+at the exit layer, named by the delta and the exit head together. A later process with a warm
+cache loads them with onnxruntime and ``tokenizers`` only, so it never imports torch.
 A cache file that onnxruntime cannot load is rebuilt once; a cache directory that cannot be
 written falls back to a temporary directory.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +34,8 @@ from flushwatch.errors import ModelError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from flushwatch.nlp.early_exit import ExitHead
 
 log = logging.getLogger(__name__)
 
@@ -137,87 +142,172 @@ def quantize_int8(model: Any) -> Any:
     return model
 
 
-def export(net: Any, dest: Path) -> Path:
+def _onnx(module: Any, args: tuple[Any, ...], dest: Path, inputs: list[str], outputs: list[str]) -> None:
+    """Export ``module`` to ``dest`` (fp32) with batch and token axes dynamic."""
+    import torch
+
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in inputs}
+    axes.update({n: {0: "batch"} for n in outputs})
+    if "hidden" in outputs:
+        axes["hidden"] = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
+        torch.onnx.export(
+            module.eval(),
+            args,
+            str(dest),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path]:
     """Export ``net`` (the fp32 ``SentimentNet``), quantise it to int8, publish atomically.
 
-    Written to a temporary file beside ``dest`` and renamed, so a concurrent process never
-    reads half a graph; two processes building at once both succeed and one rename wins.
+    Without an exit head: one graph, ``dest``. With one: two graphs, the encoder split at the
+    exit layer (:func:`split_paths` of ``dest``). Written to a temporary directory beside
+    ``dest`` and renamed, so a concurrent process never reads half a graph; two processes
+    building at once both succeed and one rename wins.
     """
     import onnx
     import torch
 
+    from flushwatch.nlp.base import HIDDEN
+
     dest.parent.mkdir(parents=True, exist_ok=True)
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
-        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        ids = torch.ones((2, 8), dtype=torch.long)
-        mask = torch.ones((2, 8), dtype=torch.long)
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-            torch.onnx.export(
-                net.eval(),
+        parts: list[tuple[Path, Path]] = []
+        if exit_head is None:
+            _onnx(net, (ids, mask), Path(tmp) / "net.onnx", ["input_ids", "attention_mask"], ["logits"])
+            parts.append((Path(tmp) / "net.onnx", dest))
+        else:
+            from flushwatch.nlp.minilm import ExitBack, ExitFront
+
+            front_dest, back_dest = split_paths(dest)
+            weight = torch.tensor(exit_head.weight, dtype=torch.float32)
+            bias = torch.tensor(exit_head.bias, dtype=torch.float32)
+            front = ExitFront(net, exit_head.layer, weight, bias)
+            _onnx(
+                front,
                 (ids, mask),
-                str(fp32),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["logits"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "logits": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
+                Path(tmp) / "front.onnx",
+                ["input_ids", "attention_mask"],
+                ["hidden", "exit_logits"],
             )
-        onnx.save(quantize_int8(onnx.load(str(fp32))), str(int8))
-        os.replace(int8, dest)
-    return dest
+            hidden = torch.zeros((2, 8, HIDDEN))
+            back = ExitBack(net, exit_head.layer)
+            _onnx(back, (hidden, mask), Path(tmp) / "back.onnx", ["hidden", "attention_mask"], ["logits"])
+            parts += [(Path(tmp) / "front.onnx", front_dest), (Path(tmp) / "back.onnx", back_dest)]
+        for fp32, final in parts:
+            int8 = fp32.with_suffix(".int8.onnx")
+            onnx.save(quantize_int8(onnx.load(str(fp32))), str(int8))
+            os.replace(int8, final)
+    return [final for _, final in parts]
+
+
+def split_paths(dest: Path) -> tuple[Path, Path]:
+    """The two graph files of a model with an early exit: encoder front (with the exit head), back."""
+    stem = dest.name.removesuffix(".int8.onnx")
+    return dest.with_name(f"{stem}.front.int8.onnx"), dest.with_name(f"{stem}.back.int8.onnx")
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # parallelism comes from running batches side by side
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"cannot load ONNX graph {path}: {exc}".splitlines()[0], path=path) from exc
 
 
 class OrtNet:
-    """An int8 graph and a pool of one worker per core, each running whole batches alone."""
+    """Int8 graph(s) and a pool of one worker per core, each running whole batches alone.
 
-    def __init__(self, path: Path, workers: int) -> None:
-        import onnxruntime as ort
+    With an early-exit head the encoder is two graphs: every batch runs the front (the first
+    layers and the exit head); the rows whose blended exit probability reaches the threshold
+    stop there (:func:`flushwatch.nlp.early_exit.exits`), the others run the back. Each batch
+    returns the network's log-probabilities, from whichever head answered its row.
+    """
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # parallelism comes from running batches side by side
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"cannot load ONNX graph {path}: {exc}".splitlines()[0], path=path) from exc
-        self.path = path
+    def __init__(self, paths: Sequence[Path], workers: int, exit_head: ExitHead | None = None) -> None:
+        self.sessions = [_session(p) for p in paths]
+        self.paths = list(paths)
+        self.exit_head = exit_head if len(self.sessions) == 2 else None
         self.workers = max(1, workers)
         self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.rows = 0  # rows scored, and how many of them stopped at the exit
+        self.exited = 0
 
-    def submit(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Future[np.ndarray]]:
-        """Start every batch on the pool (one per worker at a time); futures in batch order."""
+    def submit(
+        self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    ) -> list[Future[np.ndarray]]:
+        """Start every batch (ids, mask, weighted lexical scores or None) on the pool; futures in order."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="flushwatch-ort")
         return [self._pool.submit(self._run, b) for b in batches]
 
-    def _run(self, batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        ids, mask = batch
-        out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return out[0]
+    def _run(self, batch: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
+        from flushwatch.nlp.early_exit import exits, log_softmax
+
+        ids, mask, lexical = batch
+        if self.exit_head is None:
+            out: np.ndarray = log_softmax(
+                self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})[0].astype("float64")
+            )
+            self._count(len(ids), 0)
+            return out
+        hidden, z = self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})
+        out = log_softmax(z.astype("float64"))
+        rest = (~exits(out, lexical, self.exit_head.threshold)).nonzero()[0]
+        if len(rest):
+            width = int(mask[rest].sum(axis=1).max())  # the rows left may be shorter than the batch
+            logits = self.sessions[1].run(
+                None, {"hidden": hidden[rest, :width], "attention_mask": mask[rest, :width]}
+            )[0]
+            out[rest] = log_softmax(logits.astype("float64"))
+        self._count(len(ids), len(ids) - len(rest))
+        return out
+
+    def _count(self, rows: int, exited: int) -> None:
+        with self._lock:
+            self.rows += rows
+            self.exited += exited
 
 
-def load_or_build(revision: str, base_sha256: str, build_net: Callable[[], Any], workers: int) -> OrtNet:
-    """The cached graph for this revision, built first when missing or unloadable.
+def load_or_build(
+    revision: str,
+    base_sha256: str,
+    build_net: Callable[[], Any],
+    workers: int,
+    exit_head: ExitHead | None = None,
+) -> OrtNet:
+    """The cached graph(s) for this revision, built first when missing or unloadable.
 
     ``build_net`` is a zero-argument callable returning the merged fp32 network; it is only
-    called (and torch only imported) when the graph has to be built.
+    called (and torch only imported) when a graph has to be built. ``revision`` names what
+    the graphs depend on: the delta, and the exit head when there is one.
     """
     path = graph_path(revision, base_sha256)
-    if path.is_file():
+    paths = [path] if exit_head is None else list(split_paths(path))
+    if all(p.is_file() for p in paths):
         try:
-            return OrtNet(path, workers)
+            return OrtNet(paths, workers, exit_head)
         except ModelError as exc:
             log.warning("rebuilding the ONNX cache: %s", exc)
     net = build_net()
     try:
-        export(net, path)
+        paths = export(net, path, exit_head)
     except OSError as exc:
         log.warning("cannot write the ONNX cache under %s (%s); using a temporary copy", path.parent, exc)
-        path = export(net, Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name)
-    return OrtNet(path, workers)
+        paths = export(net, Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name, exit_head)
+    return OrtNet(paths, workers, exit_head)

@@ -136,3 +136,79 @@ def load_minilm(model_dir: Path) -> MiniLM:
     state.pop("embeddings.position_ids", None)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def _mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(x.dtype)
+    return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class ExitFront(nn.Module):
+    """The first ``layer`` encoder layers of a ``SentimentNet`` and an exit head after them.
+
+    Returns (hidden states after ``layer`` layers, exit logits): the first of the two graphs
+    the fast path runs when the model has an early-exit head (:mod:`flushwatch.nlp.early_exit`).
+    """
+
+    def __init__(self, net: nn.Module, layer: int, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        encoder: Any = net.encoder
+        self.embeddings = encoder.embeddings
+        self.layers = nn.ModuleList(list(encoder.encoder.layer)[:layer])
+        self.exit = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            self.exit.weight.copy_(weight)
+            self.exit.bias.copy_(bias)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.embeddings(input_ids)
+        mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x, self.exit(_mean_pool(x, attention_mask))
+
+
+class ExitBack(nn.Module):
+    """The remaining encoder layers and the final head: hidden states -> logits."""
+
+    def __init__(self, net: nn.Module, layer: int) -> None:
+        super().__init__()
+        encoder: Any = net.encoder
+        self.layers = nn.ModuleList(list(encoder.encoder.layer)[layer:])
+        self.head: nn.Module = net.head  # type: ignore[assignment]
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = hidden
+        mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.head(_mean_pool(x, attention_mask))
+
+
+class ExitProbe(nn.Module):
+    """The whole network, also returning the pooled hidden states after each of ``layers``.
+
+    Exported and quantised like the fast path's graphs, it gives the early-exit fitting the
+    features and answers of the int8 network that will run them (outputs: logits, then one
+    pooled tensor per layer in ``layers`` order).
+    """
+
+    def __init__(self, net: nn.Module, layers: tuple[int, ...]) -> None:
+        super().__init__()
+        encoder: Any = net.encoder
+        self.embeddings = encoder.embeddings
+        self.layers = nn.ModuleList(list(encoder.encoder.layer))
+        self.head: nn.Module = net.head  # type: ignore[assignment]
+        self.taps = layers
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.embeddings(input_ids)
+        mask = attention_mask.bool()[:, None, None, :]
+        pooled = []
+        for i, layer in enumerate(self.layers, start=1):
+            x = layer(x, mask)
+            if i in self.taps:
+                pooled.append(_mean_pool(x, attention_mask))
+        return (self.head(_mean_pool(x, attention_mask)), *pooled)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK = 4096
-_SCORERS: dict[tuple[str, str, str], Scorer] = {}
+_SCORERS: dict[tuple[str, str, bool, str], Scorer] = {}
 
 
 def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
@@ -35,10 +35,12 @@ def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
     time. The cache key includes the weights' content hash, so a retrained model is reloaded.
     """
     name = _model_name(model)
+    early_exit = load_settings().model_early_exit
     model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
-    key = (name, mode, model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else "")
+    revision = model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else ""
+    key = (name, mode, early_exit, revision)
     if key not in _SCORERS:
-        _SCORERS[key] = Scorer(name, mode=mode)
+        _SCORERS[key] = Scorer(name, mode=mode, early_exit=early_exit)
     return _SCORERS[key]
 
 

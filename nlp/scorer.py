@@ -12,7 +12,9 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
 Modes: ``fast`` (the default) = the shipped model as an int8 ONNX Runtime graph, one batch per
-core at a time (:mod:`flushwatch.nlp.fastpath`; other models: torch int8); ``torch-int8`` =
+core at a time, easy titles answered after layer 3 by its early-exit head
+(:mod:`flushwatch.nlp.fastpath`, :mod:`flushwatch.nlp.early_exit`; ``early_exit=False`` runs
+every title through every layer; other models: torch int8); ``torch-int8`` =
 dynamic int8 quantisation of every torch Linear, per channel; ``full`` = fp32; ``bf16`` = fp32
 weights under bf16 autocast. models/README.md has the measured accuracy of each on sent_valid
 and bench/bench_scoring.py their speed. torch is imported only when a torch path is used or the
@@ -33,6 +35,7 @@ from typing import Any
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
 from flushwatch.nlp.base import MODEL_FORMAT
+from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
@@ -44,6 +47,7 @@ DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
 LABELS = ("bearish", "neutral", "bullish")
+N_LAYERS = 6  # all-MiniLM-L6-v2
 
 
 def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
@@ -58,11 +62,21 @@ def file_revision(path: Path) -> str:
 def model_revision(model_dir: Path) -> str:
     """Revision of a model directory we trained: sha256 over its weight files, first 12 hex.
 
-    The delta (``adapter.safetensors``) and, when present, the lexical head; a directory
-    without a lexical head has the revision of its adapter file alone.
+    The delta (``adapter.safetensors``) and, when present, the lexical and early-exit heads;
+    a directory with neither has the revision of its adapter file alone.
     """
-    lexical = model_dir / LEXICAL_FILE
-    return _sha256_prefix([model_dir / "adapter.safetensors", *([lexical] if lexical.is_file() else [])])
+    extra = [p for p in (model_dir / LEXICAL_FILE, model_dir / EXIT_FILE) if p.is_file()]
+    return _sha256_prefix([model_dir / "adapter.safetensors", *extra])
+
+
+def graph_revision(model_dir: Path, *, early_exit: bool = True) -> str:
+    """What the fast path's cached ONNX graphs are named by: the delta, and the exit head if used.
+
+    The lexical head is applied outside the graphs, so changing it reuses them.
+    """
+    exit_path = model_dir / EXIT_FILE
+    files = [model_dir / "adapter.safetensors", *([exit_path] if early_exit and exit_path.is_file() else [])]
+    return _sha256_prefix(files)
 
 
 #: (path, size, mtime) of each file hashed -> revision. One ``flushwatch score`` asks for the
@@ -120,6 +134,7 @@ class Scorer:
         threads: int | None = None,
         max_length: int | None = None,
         lexical: bool = True,
+        early_exit: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown inference mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -133,6 +148,8 @@ class Scorer:
         self._ort: Any = None  # fastpath.OrtNet when the ONNX path is used
         self._use_lexical = lexical  # False: the network alone (for `model eval`)
         self._lexical: Any = None  # lexical.LexicalHead of a model directory that has one
+        self._use_exit = early_exit and mode == "fast"  # only the fast path exits early
+        self._exit: Any = None  # early_exit.ExitHead, when used
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         name = model or DEFAULT_MODEL
@@ -160,6 +177,18 @@ class Scorer:
     def has_lexical(self) -> bool:
         """Whether this scorer blends a lexical head into the network's probabilities."""
         return self._lexical is not None
+
+    @property
+    def has_early_exit(self) -> bool:
+        """Whether easy titles stop at the early-exit head (fast path, model with one)."""
+        return self._exit is not None
+
+    @property
+    def exit_rate(self) -> float | None:
+        """Share of the titles scored so far that stopped at the early exit (None: no exit)."""
+        if self._exit is None or self._ort is None or not self._ort.rows:
+            return None
+        return float(self._ort.exited / self._ort.rows)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -247,11 +276,18 @@ class Scorer:
         base = base_model_dir()
         verify_base(base)
         self.tokenizer = FastTokenizer(base / "tokenizer.json")
-        self._ort = load_or_build(  # the graph depends on the delta alone
-            file_revision(model_dir / "adapter.safetensors"),
+        exit_path = model_dir / EXIT_FILE
+        if self._use_exit and exit_path.is_file():
+            from flushwatch.nlp import early_exit
+            from flushwatch.nlp.base import HIDDEN
+
+            self._exit = early_exit.load(exit_path, hidden=HIDDEN, n_layers=N_LAYERS)
+        self._ort = load_or_build(
+            graph_revision(model_dir, early_exit=self._use_exit),
             BASE_SHA256,
             lambda: self._merged_net(model_dir)[1],
             self.threads,
+            self._exit,
         )
         self.net = None
 
@@ -313,6 +349,8 @@ class Scorer:
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
         out = _Batches(len(texts), truncated, texts)
+        if self._lexical is not None:  # before the model: an early exit decides on the blend
+            out.lexical = self._lexical.weight * self._lexical.scores(texts)
         for s in range(0, len(order), self.batch_size):
             chunk = order[s : s + self.batch_size]
             width = len(ids_all[chunk[-1]])
@@ -323,7 +361,7 @@ class Scorer:
                 x[r, :n] = ids_all[i]
                 m[r, :n] = 1
             out.chunks.append(chunk)
-            out.arrays.append((x, m))
+            out.arrays.append((x, m, None if out.lexical is None else out.lexical[chunk]))
         return out
 
     def _run(self, batch: _Batches) -> Callable[[], list[Any]]:
@@ -349,19 +387,21 @@ class Scorer:
             z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             cols = [z[:, j] if j >= 0 else np.full(len(chunk), -np.inf) for j in self._order]
             log_probs[chunk] = np.stack(cols, axis=-1)
-        if self._lexical is not None:
-            probs = self._lexical.blend(log_probs, batch.texts)
+        if batch.lexical is not None:
+            z = log_probs + batch.lexical
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            probs = e / e.sum(axis=1, keepdims=True)
         else:
             probs = np.exp(log_probs)
         rows: list[list[float]] = probs.tolist()
         return rows
 
-    def _torch_logits(self, batches: Sequence[tuple[Any, Any]]) -> list[Any]:
+    def _torch_logits(self, batches: Sequence[tuple[Any, Any, Any]]) -> list[Any]:
         import torch
 
         with torch.inference_mode():
             return [
-                self._forward(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m in batches
+                self._forward(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m, _ in batches
             ]
 
     def _forward(self, x: Any, m: Any) -> Any:
@@ -397,7 +437,8 @@ class _Batches:
     truncated: list[bool]
     texts: list[str]  # cleaned, as the lexical head reads them
     chunks: list[list[int]] = field(default_factory=list)
-    arrays: list[tuple[Any, Any]] = field(default_factory=list)
+    arrays: list[tuple[Any, Any, Any]] = field(default_factory=list)  # ids, mask, lexical rows
+    lexical: Any = None  # the lexical head's weighted scores (n x 3), when there is one
 
 
 def title_rules(title: str) -> tuple[str | None, EventGuess]:

@@ -18,11 +18,18 @@ Method (each choice measured on that dev split; models/README.md has the figures
 
 * a lexical head (:mod:`flushwatch.nlp.lexical`: TF-IDF words, logistic regression) is fitted
   on the same training rows, and its scores are added to the network's log-probabilities at
-  the weight that gives the best dev macro-F1 (the dev figures reported are of that blend).
+  the weight that gives the best dev macro-F1 (the dev figures reported are of that blend);
+* an early-exit head (:mod:`flushwatch.nlp.early_exit`) is fitted on the int8 network's
+  pooled features after layers 2, 3 and 4 of the training rows; the layer and threshold kept
+  are the cheapest whose fast-path answers on dev rows and unlabelled crypto titles agree with
+  the full-precision model's at most ``exit_max_loss`` less often than the fast path without
+  an exit (:mod:`flushwatch.nlp.exit_training`; none kept when no candidate does). Only the
+  fast path uses it.
 
 Output under ``out_dir``: ``adapter.safetensors`` (the compressed delta and the head),
-``lexical.safetensors`` (the lexical head and its weight) and ``config.json``
-(hyperparameters, label order, base sha256, library versions, dev metrics).
+``lexical.safetensors`` (the lexical head and its weight), ``exit.safetensors`` (the
+early-exit head, its layer and threshold) and ``config.json`` (hyperparameters, label order,
+base sha256, library versions, dev metrics).
 """
 
 from __future__ import annotations
@@ -81,6 +88,12 @@ class TrainConfig:
     lexical_c: float = 4.0  # inverse regularisation of the lexical head's logistic regression
     #: Weights of the lexical head tried on dev; the best macro-F1 wins (ties: the smaller).
     lexical_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    #: How much agreement with the full-precision model (share of the selection titles: dev
+    #: rows + unlabelled crypto titles) the early exit may cost the fast path: a quarter point,
+    #: half of the issue's 0.5-point budget for the fast path as a whole.
+    exit_max_loss: float = 0.0025
+    exit_c: float = 1.0  # inverse regularisation of the exit head's logistic regression
+    exit_selection_titles: int = 3000  # unlabelled crypto titles from the shared data (0: dev only)
 
 
 @dataclass(frozen=True)
@@ -281,13 +294,63 @@ def fit_lexical(
     return dataclasses.replace(head, weight=best[1]), by_weight
 
 
+def _fit_early_exit(
+    out_dir: Path,
+    texts: list[str],
+    labels: list[int],
+    tr_idx: list[int],
+    dev_idx: list[int],
+    config: TrainConfig,
+) -> dict[str, Any]:
+    """Fit, choose and write ``exit.safetensors`` (or none); what config.json records about it."""
+    from flushwatch.nlp import early_exit, exit_training
+    from flushwatch.nlp.scorer import N_LAYERS
+
+    crypto = exit_training.crypto_titles(config.exit_selection_titles)
+    result = exit_training.fit(
+        out_dir,
+        [texts[i] for i in tr_idx],
+        [labels[i] for i in tr_idx],
+        [texts[i] for i in dev_idx] + crypto,
+        n_layers=N_LAYERS,
+        max_loss=config.exit_max_loss,
+        c=config.exit_c,
+        threads=config.threads,
+    )
+    head, chosen = result.head, result.chosen
+    if head is not None and chosen is not None:
+        early_exit.save(head, out_dir / early_exit.FILE)
+        log.info(
+            "early exit after layer %d at p >= %s: %.0f%% of %d titles exit, agreement with full "
+            "precision %.4f (without the exit %.4f), %.0f%% of the layers run",
+            head.layer,
+            head.threshold,
+            100 * chosen.exit_rate,
+            result.n_select,
+            chosen.agreement,
+            result.baseline_agreement,
+            100 * chosen.cost,
+        )
+    else:
+        log.info("no early exit: every candidate loses more than %s agreement", config.exit_max_loss)
+    return {
+        "layer": head.layer if head else None,
+        "threshold": head.threshold if head else None,
+        "selection": {"dev_rows": len(dev_idx), "crypto_titles": len(crypto)},
+        "baseline_agreement": result.baseline_agreement,
+        "max_loss": config.exit_max_loss,
+        "chosen": asdict(chosen) if chosen else None,
+        "candidates": [asdict(c) for c in result.table],
+    }
+
+
 def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
     """Fine-tune ``members`` runs, average them, compress the delta, write it; deterministic per seed."""
     import torch
     from safetensors.torch import save_file
 
     from flushwatch.nlp import delta as deltas
-    from flushwatch.nlp import lexical
+    from flushwatch.nlp import early_exit, lexical
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
 
@@ -308,6 +371,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     base = {k: v.detach().clone() for k, v in net.named_parameters() if not k.startswith("head.")}
     soup: dict[str, torch.Tensor] = {}
     history: list[dict[str, float]] = []
+
     def reset_to_base() -> None:
         with torch.no_grad():
             for k, p in net.named_parameters():
@@ -344,14 +408,15 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     log.info(
         "lexical head weight %s: dev acc %.4f macro-F1 %.4f", head.weight, dev["accuracy"], dev["macro_f1"]
     )
-
     import tokenizers
     import transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "adapter.safetensors"))
     lexical.save(head, out_dir / lexical.FILE)
-    meta = {
+    exit_path = out_dir / early_exit.FILE
+    exit_path.unlink(missing_ok=True)  # never leave a head fitted to another network behind
+    meta: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
@@ -366,6 +431,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             "weight": head.weight,
             "dev_by_weight": by_weight,
         },
+        "early_exit": None,
         "history": history,
         "seconds": round(time.monotonic() - t0, 1),
         "versions": {
@@ -374,5 +440,10 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             "tokenizers": tokenizers.__version__,
         },
     }
-    (out_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    config_path = out_dir / "config.json"
+    config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    # The early exit is fitted on the int8 network read back from what was just written.
+    meta["early_exit"] = _fit_early_exit(out_dir, texts, labels, tr_idx, dev_idx, config)
+    meta["seconds"] = round(time.monotonic() - t0, 1)
+    config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return TrainResult(out_dir, dev["accuracy"], dev["macro_f1"], time.monotonic() - t0, history)

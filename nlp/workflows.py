@@ -57,10 +57,25 @@ def train_command(
         ("dev accuracy (10% of sent_train, compressed soup + lexical head)", round(result.dev_accuracy, 4)),
         ("dev macro-F1", round(result.dev_macro_f1, 4)),
         ("training seconds", round(result.seconds, 1)),
+        ("early exit (fast path)", _exit_summary(out)),
     ]
     if calibrate and shared_data_dir() is not None:
         rows += calibrate_command(out)
     return rows
+
+
+def _exit_summary(model_dir: Path) -> str:
+    import json
+
+    meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("early_exit") or {}
+    chosen = meta.get("chosen")
+    if not chosen:
+        return "none"
+    layer, th, rate = chosen["layer"], chosen["threshold"], chosen["exit_rate"]
+    return (
+        f"after layer {layer} at p >= {th}: {rate:.0%} of selection titles exit, agreement "
+        f"with fp32 {chosen['agreement']} (without the exit {meta['baseline_agreement']})"
+    )
 
 
 def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from flushwatch.nlp.base import BASE_SHA256
-from flushwatch.nlp.fastpath import graph_path
-from flushwatch.nlp.scorer import Scorer, file_revision, shipped_model_dir
+from flushwatch.nlp.fastpath import graph_path, split_paths
+from flushwatch.nlp.scorer import Scorer, graph_revision, shipped_model_dir
 from flushwatch.storage.db import Database
 
 TITLES = [
@@ -43,13 +43,15 @@ TITLES = [
 ]
 
 
-def _cached_graph() -> Path:
-    return graph_path(file_revision(shipped_model_dir() / "adapter.safetensors"), BASE_SHA256)
+def _cached_graphs() -> list[Path]:
+    """The shipped model's two cached graphs (it has an early-exit head): front, back."""
+    path = graph_path(graph_revision(shipped_model_dir()), BASE_SHA256)
+    return list(split_paths(path))
 
 
 def test_fast_path_agrees_with_full_precision() -> None:
-    fast, full = Scorer(mode="fast"), Scorer(mode="full")
-    assert fast._ort is not None and full._ort is None
+    fast, full = Scorer(mode="fast", early_exit=False), Scorer(mode="full")
+    assert fast._ort is not None and full._ort is None and not fast.has_early_exit
     p_fast = np.array(fast.probabilities(TITLES)[0])
     p_full = np.array(full.probabilities(TITLES)[0])
     assert p_fast.shape == (len(TITLES), 3)
@@ -59,23 +61,23 @@ def test_fast_path_agrees_with_full_precision() -> None:
     assert np.abs(p_fast - p_full).mean() < 0.03
 
 
-def test_graph_is_built_once_and_reused() -> None:
+def test_graphs_are_built_once_and_reused() -> None:
     Scorer(mode="fast")
-    path = _cached_graph()
-    assert path.is_file() and path.stat().st_size > 1_000_000
-    before = path.stat().st_mtime_ns
+    paths = _cached_graphs()
+    assert all(p.is_file() and p.stat().st_size > 500_000 for p in paths)
+    before = [p.stat().st_mtime_ns for p in paths]
     again = Scorer(mode="fast")
-    assert again._ort.path == path
-    assert path.stat().st_mtime_ns == before
+    assert again._ort.paths == paths
+    assert [p.stat().st_mtime_ns for p in paths] == before
 
 
 def test_unloadable_cache_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(tmp_path / "cache"))
-    path = _cached_graph()
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"not an onnx graph")
+    front, back = _cached_graphs()
+    front.parent.mkdir(parents=True)
+    front.write_bytes(b"not an onnx graph")
     scorer = Scorer(mode="fast")
-    assert path.stat().st_size > 1_000_000
+    assert front.stat().st_size > 500_000 and back.is_file()
     assert scorer.score_texts(["Exchange halts withdrawals"])[0].sentiment in ("bearish", "neutral")
 
 
@@ -86,7 +88,7 @@ def test_unwritable_cache_falls_back_to_a_temporary_graph(
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(blocker / "cache"))
     scorer = Scorer(mode="fast")
-    assert not str(scorer._ort.path).startswith(str(blocker))
+    assert not any(str(p).startswith(str(blocker)) for p in scorer._ort.paths)
     assert len(scorer.score_texts(TITLES[:3])) == 3
 
 

@@ -20,7 +20,9 @@ DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    cfg = TrainConfig(epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2)
+    cfg = TrainConfig(
+        epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2, exit_selection_titles=0
+    )
     a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
     train(DATA, a, cfg)
     train(DATA, b, cfg)
@@ -30,6 +32,30 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_training_is_deterministic(trained: tuple[Path, Path]) -> None:
     a, b = trained
     assert (a / "adapter.safetensors").read_bytes() == (b / "adapter.safetensors").read_bytes()
+
+
+def test_the_early_exit_is_measured_on_the_fast_path_and_recorded(trained: tuple[Path, Path]) -> None:
+    from flushwatch.nlp import early_exit
+
+    a, b = trained
+    meta = json.loads((a / "config.json").read_text())
+    ex = meta["early_exit"]
+    assert len(ex["candidates"]) == len(early_exit.LAYERS) * len(early_exit.THRESHOLDS)
+    assert ex["selection"] == {"dev_rows": meta["train"]["n_dev"], "crypto_titles": 0}
+    assert 0.0 < ex["baseline_agreement"] <= 1.0
+    for c in ex["candidates"]:
+        assert 0.0 <= c["exit_rate"] <= 1.0 and c["cost"] == pytest.approx(
+            early_exit.cost(c["layer"], c["exit_rate"], 6), abs=1e-4
+        )
+    path = a / early_exit.FILE
+    if ex["chosen"] is None:
+        assert not path.exists()
+        return
+    assert ex["chosen"]["agreement"] >= ex["baseline_agreement"] - ex["max_loss"] - 1e-9
+    assert path.read_bytes() == (b / early_exit.FILE).read_bytes()  # deterministic too
+    head = early_exit.load(path, hidden=384, n_layers=6)
+    assert (head.layer, head.threshold) == (ex["layer"], ex["threshold"])
+    assert Scorer(str(a), mode="fast").has_early_exit
 
 
 def test_the_output_fits_its_budget_and_records_how_it_was_made(trained: tuple[Path, Path]) -> None:

@@ -1,0 +1,136 @@
+"""Early exit: a small head after an early encoder layer that answers the easy titles there.
+
+Why: on this 2-core CPU the int8 encoder is ~90% of scoring time, and most headlines are easy.
+A linear head on the mean-pooled output of layer ``k`` (of 6), blended with the lexical head
+exactly as the final head is, predicts the full network's label for about three in five
+titles with a top probability above a threshold; only the others run the remaining layers.
+The fast path (:mod:`flushwatch.nlp.fastpath`) exports the encoder as two graphs split at
+``k``. The full-precision modes never exit early: they are the reference the fast path is
+measured against (``flushwatch model eval`` prints both, and the fast path without the exit).
+
+Fitting (:mod:`flushwatch.nlp.exit_training`, at ``flushwatch model train`` time) reads the
+features from the int8 graph the fast path runs, measures every candidate layer and threshold
+on that very path, and :func:`choose` keeps the cheapest whose answers agree with the
+full-precision model's nearly as often as the fast path without an exit does. Scoring is
+numpy: :func:`exits` is the decision rule.
+
+File: ``exit.safetensors`` with tensors ``weight`` (3 x hidden, rows bearish, neutral,
+bullish), ``bias`` (3), and the layer and threshold as JSON in its metadata key ``exit``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flushwatch.errors import ModelError
+
+if TYPE_CHECKING:  # numpy is imported where used: the scorer module is on every CLI path
+    import numpy as np
+
+FILE = "exit.safetensors"
+#: Candidate exit layers and thresholds tried on dev at training time.
+LAYERS = (2, 3, 4)
+THRESHOLDS = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
+
+
+@dataclass(frozen=True)
+class ExitHead:
+    layer: int  # exit after this many encoder layers
+    weight: np.ndarray  # (3, hidden)
+    bias: np.ndarray  # (3,)
+    threshold: float  # exit when the blended top probability is at least this
+
+
+@dataclass(frozen=True)
+class ExitChoice:
+    """One (layer, threshold) candidate as measured on dev."""
+
+    layer: int
+    threshold: float
+    exit_rate: float  # share of the selection titles answered at the exit
+    agreement: float  # share of the selection titles labelled as the full-precision model labels them
+    cost: float  # encoder layers run, as a share of all of them
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    z = z - z.max(axis=1, keepdims=True)
+    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+
+
+def exits(exit_log_probs: np.ndarray, lexical: np.ndarray | None, threshold: float) -> np.ndarray:
+    """Which rows stop at the exit: top probability of (exit log-probs + lexical scores) >= threshold.
+
+    ``lexical`` is the lexical head's weighted scores (n x 3) or None without one: the blend
+    the final head's output gets, so the decision is made on the probabilities that would ship.
+    """
+    import numpy as np
+
+    z = exit_log_probs if lexical is None else exit_log_probs + lexical
+    return np.asarray(np.exp(log_softmax(z).max(axis=1)) >= threshold)
+
+
+def cost(layer: int, exit_rate: float, n_layers: int) -> float:
+    """Encoder layers run per title at this exit rate, as a share of ``n_layers``."""
+    return (layer + (1.0 - exit_rate) * (n_layers - layer)) / n_layers
+
+
+def choose(table: Sequence[ExitChoice], min_agreement: float) -> ExitChoice | None:
+    """The cheapest candidate agreeing with the reference on >= ``min_agreement``, or None. Pure.
+
+    A candidate no title exits at saves nothing and is never chosen; ties in cost go to the
+    higher threshold (the more careful exit).
+    """
+    ok = [c for c in table if c.agreement >= min_agreement and c.exit_rate > 0]  # one that saves work
+    return min(ok, key=lambda c: (c.cost, -c.threshold)) if ok else None
+
+
+def save(head: ExitHead, path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    tensors = {"weight": head.weight, "bias": head.bias}
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    # One metadata key: safetensors writes several in no fixed order, and the bytes must not vary.
+    save_file(
+        tensors, str(path), metadata={"exit": json.dumps({"layer": head.layer, "threshold": head.threshold})}
+    )
+
+
+def load(path: Path, *, hidden: int, n_layers: int) -> ExitHead:
+    """Read ``exit.safetensors`` without torch; one ModelError naming the file if it is bad."""
+    import numpy as np
+    from safetensors import SafetensorError, safe_open
+
+    hint = "restore the file from git or re-run `flushwatch model train`"
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+            weight = fh.get_tensor("weight").astype(np.float64)
+            bias = fh.get_tensor("bias").astype(np.float64)
+        spec = json.loads(meta["exit"])
+        layer, threshold = int(spec["layer"]), float(spec["threshold"])
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"early-exit head {path} is unreadable: {exc}".splitlines()[0], path=path, hint=hint
+        ) from exc
+    if (
+        weight.shape != (3, hidden)
+        or bias.shape != (3,)
+        or not 1 <= layer < n_layers
+        or not (math.isfinite(threshold) and 0.0 < threshold <= 1.0)
+        or not (np.isfinite(weight).all() and np.isfinite(bias).all())
+    ):
+        raise ModelError(
+            f"early-exit head {path} does not fit the network (weight {weight.shape}, layer {layer}, "
+            f"threshold {threshold})",
+            path=path,
+            hint=hint,
+        )
+    return ExitHead(layer, weight, bias, threshold)
