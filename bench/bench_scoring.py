@@ -155,8 +155,8 @@ def main() -> None:
 
     rates = {}
     scorers = {
-        "fast (ONNX Runtime int8, early exit)": fast,
-        "fast without the early exit": Scorer(mode="fast", early_exit=False),
+        "fast (ONNX int8, early exit)": fast,
+        "fast, no early exit": Scorer(mode="fast", early_exit=False),
         "torch-int8": Scorer(mode="torch-int8"),
         "full (fp32)": Scorer(mode="full"),
         "bf16": Scorer(mode="bf16"),
