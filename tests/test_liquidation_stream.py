@@ -327,3 +327,28 @@ def test_bounded_run_with_for(replay: Replay, cli, tmp_path: Path) -> None:
         and lines[1].endswith("complete")
     )
     assert int(lines[1].split(",")[1]) > 0
+
+
+def test_a_failed_write_of_any_kind_keeps_the_batch(tmp_path: Path) -> None:
+    """A real DuckDB error inside the write (the table renamed away: a raw CatalogException,
+    not one of ours) keeps every event buffered and is reported as one StorageError; once the
+    table is back, the next flush stores them all, once."""
+    from flushwatch.errors import StorageError
+    from flushwatch.ingest.market.recorder import Recorder, RecorderOptions
+
+    db = Database(tmp_path / "r.duckdb", snapshot=False)
+    rec = Recorder(db, RecorderOptions(venues=("binance",)))
+    events = [e for i in range(20) for e in parse_binance(binance_msg(i), RECV)]
+    rec.state.buffer.extend(events)
+    with db.write() as con:
+        con.execute("ALTER TABLE liquidations RENAME TO liquidations_away")
+    with pytest.raises(StorageError, match="cannot write liquidations"):
+        asyncio.run(rec.flush())
+    assert len(rec.state.buffer) == 20 and rec.state.stored == 0 and rec.state.write_error
+    with db.write() as con:
+        con.execute("ALTER TABLE liquidations_away RENAME TO liquidations")
+    asyncio.run(rec.flush())
+    asyncio.run(rec.flush())  # nothing left: a no-op
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM liquidations").fetchone() == (20,)
+    assert rec.state.buffer == [] and rec.state.stored == 20 and rec.state.write_error is None

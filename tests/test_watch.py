@@ -119,7 +119,8 @@ def test_watch_record_writes_liquidations_and_frames_show_them(replay: Replay, t
     stored, received = int(m.group(1)), int(m.group(2))
     n, gaps = _stored(db_path)
     # everything received landed, once; the 1001 close of the first socket is a coverage gap
-    assert stored == received == n and n > Replay.FIRST and replay.binance_connections >= 2
+    detail = (stored, received, n, replay.binance_connections, gaps, err[-1500:])
+    assert stored == received == n and n > Replay.FIRST and replay.binance_connections >= 2, detail
     assert any(v == "binance" and "1001" in why for v, why in gaps), gaps
     # frames (off a terminal: one per --every) show the recorded rows and the recorder's state
     last = out.rsplit("flushwatch watch —", 1)[-1]

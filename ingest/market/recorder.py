@@ -145,7 +145,14 @@ class Recorder:
         return n
 
     async def flush(self) -> None:
-        """Write what is buffered; on failure put it back for the next try."""
+        """Write what is buffered; on any failure put it back for the next try.
+
+        Every failure, of whatever type, keeps the batch: a database error that escaped as a
+        raw driver exception once dropped a second of events from the buffer (and stopped the
+        writer task) under load. It is re-raised as a StorageError. A write whose commit landed
+        before the error (the connection's close can fail after COMMIT) is simply written again
+        later: the natural-key anti-join adds nothing twice.
+        """
         async with self._write_lock:
             st = self.state
             if not st.buffer and not st.gaps:
@@ -154,20 +161,29 @@ class Recorder:
             gaps, st.gaps = st.gaps, []
             try:
                 n = await asyncio.to_thread(self._write, batch, gaps)
-            except (FlushwatchError, OSError) as exc:
+            except Exception as exc:
                 st.buffer[:0] = batch
                 st.gaps[:0] = gaps
-                st.write_error = exc.one_line() if isinstance(exc, FlushwatchError) else str(exc)
+                err = (
+                    exc
+                    if isinstance(exc, FlushwatchError)
+                    else StorageError(f"cannot write liquidations: {exc}".splitlines()[0], path=self.db.path)
+                )
+                st.write_error = err.one_line()
                 log.warning(
                     "could not write %d liquidations (%s); keeping them for the next try",
                     len(batch),
                     st.write_error,
                 )
-                raise
+                if err is exc:
+                    raise
+                raise err from exc
             committed = _now()
             st.write_error = None
             st.last_commit = committed
-            st.stored += n
+            # Every row of the batch is in the table now: new ones were added (n), the others
+            # were there already (a replayed event, or a retry of a write that had committed).
+            st.stored += len(batch)
             st.batches += 1
             st.gaps_recorded += len(gaps)
             for e in batch:
@@ -177,7 +193,7 @@ class Recorder:
                     st.lag_n += 1
                     st.max_lag = max(st.max_lag, lag)
             if batch:
-                log.debug("stored %d of %d liquidations", n, len(batch))
+                log.debug("stored %d liquidations, %d of them new", len(batch), n)
 
     async def _flusher(self) -> None:
         # Fixed-rate ticks (not "interval after the last write ended"), so receipt-to-commit
