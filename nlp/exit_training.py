@@ -35,7 +35,6 @@ from flushwatch.nlp import early_exit
 from flushwatch.nlp.early_exit import ExitChoice, ExitHead
 
 if TYPE_CHECKING:
-
     from flushwatch.nlp.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ def crypto_titles(n: int) -> list[str]:
 
 
 def _probe_features(
-    scorer: Scorer, texts: Sequence[str], layers: Sequence[int], threads: int
+    scorer: Scorer, net: Any, texts: Sequence[str], layers: Sequence[int], threads: int
 ) -> dict[int, Any]:
     """Pooled hidden states after each of ``layers``, read from the int8 probe graph."""
     import numpy as np
@@ -82,7 +81,7 @@ def _probe_features(
     from flushwatch.nlp.fastpath import _onnx, _session, quantize_int8
     from flushwatch.nlp.minilm import ExitProbe
 
-    probe = ExitProbe(scorer.net, tuple(layers))
+    probe = ExitProbe(net, tuple(layers))
     ids = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory(prefix="flushwatch-probe-") as tmp:
         fp32, int8 = Path(tmp) / "probe.onnx", Path(tmp) / "probe.int8.onnx"
@@ -136,9 +135,10 @@ def fit(
     from flushwatch.nlp.fastpath import OrtNet, export
     from flushwatch.nlp.scorer import Scorer
 
-    full = Scorer(str(model_dir), mode="full", early_exit=False)  # the reference, and the fp32 net
+    full = Scorer(str(model_dir), mode="full", early_exit=False)  # the reference
+    net = Scorer.export_net(model_dir, full.net)  # what the fast path exports (smoothed)
     layers = early_exit.LAYERS
-    train_feats = _probe_features(full, train_texts, layers, threads)
+    train_feats = _probe_features(full, net, train_texts, layers, threads)
     fitted = {
         k: LogisticRegression(C=c, max_iter=5000).fit(x, list(train_labels)) for k, x in train_feats.items()
     }
@@ -149,13 +149,13 @@ def fit(
     table: list[ExitChoice] = []
     heads: dict[int, ExitHead] = {}
     with tempfile.TemporaryDirectory(prefix="flushwatch-exit-") as tmp:
-        plain = OrtNet(export(full.net, Path(tmp) / "plain.int8.onnx"), threads)
+        plain = OrtNet(export(net, Path(tmp) / "plain.int8.onnx"), threads)
         baseline = float((_answers(full, plain, select_texts) == reference).mean())
         for k, clf in fitted.items():
             heads[k] = ExitHead(
                 k, np.asarray(clf.coef_, np.float64), np.asarray(clf.intercept_, np.float64), 1.0
             )
-            ort = OrtNet(export(full.net, Path(tmp) / f"exit{k}.int8.onnx", heads[k]), threads, heads[k])
+            ort = OrtNet(export(net, Path(tmp) / f"exit{k}.int8.onnx", heads[k]), threads, heads[k])
             for th in early_exit.THRESHOLDS:
                 ort.exit_head = dataclasses.replace(heads[k], threshold=th)
                 ort.rows = ort.exited = 0

@@ -75,6 +75,9 @@ class _Layer(nn.Module):
         self.attention = _Attention(h, eps)
         self.intermediate = _Intermediate(h, c["intermediate_size"])
         self.output = _Output(c["intermediate_size"], h, eps)
+        #: Set by :func:`flushwatch.nlp.smoothing.apply` on a copy built for int8 export: the
+        #: GELU output is multiplied by it and ``output.dense`` carries the inverse. None: off.
+        self.ffn2_scale: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, h = x.shape
@@ -87,7 +90,8 @@ class _Layer(nn.Module):
         ctx = ctx.transpose(1, 2).reshape(b, n, h)
         o = self.attention.output
         x = o.LayerNorm(o.dense(ctx) + x)
-        y = self.output.dense(F.gelu(self.intermediate.dense(x)))
+        g = F.gelu(self.intermediate.dense(x))
+        y = self.output.dense(g if self.ffn2_scale is None else g * self.ffn2_scale)
         return self.output.LayerNorm(y + x)
 
 

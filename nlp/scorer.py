@@ -39,6 +39,7 @@ from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
+from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
 from flushwatch.records.scores import TextScore
 
 log = logging.getLogger(__name__)
@@ -62,20 +63,25 @@ def file_revision(path: Path) -> str:
 def model_revision(model_dir: Path) -> str:
     """Revision of a model directory we trained: sha256 over its weight files, first 12 hex.
 
-    The delta (``adapter.safetensors``) and, when present, the lexical and early-exit heads;
-    a directory with neither has the revision of its adapter file alone.
+    The delta (``adapter.safetensors``) and, when present, the lexical and early-exit heads
+    and the int8 smoothing statistics; a directory with none of them has the revision of its
+    adapter file alone.
     """
-    extra = [p for p in (model_dir / LEXICAL_FILE, model_dir / EXIT_FILE) if p.is_file()]
+    extra = [
+        p for p in (model_dir / LEXICAL_FILE, model_dir / EXIT_FILE, model_dir / SMOOTH_FILE) if p.is_file()
+    ]
     return _sha256_prefix([model_dir / "adapter.safetensors", *extra])
 
 
 def graph_revision(model_dir: Path, *, early_exit: bool = True) -> str:
-    """What the fast path's cached ONNX graphs are named by: the delta, and the exit head if used.
-
-    The lexical head is applied outside the graphs, so changing it reuses them.
+    """What the fast path's cached ONNX graphs are named by: the delta, the smoothing statistics
+    and the exit head if used. The lexical head is applied outside the graphs, so changing it
+    reuses them.
     """
-    exit_path = model_dir / EXIT_FILE
-    files = [model_dir / "adapter.safetensors", *([exit_path] if early_exit and exit_path.is_file() else [])]
+    exit_path, smooth_path = model_dir / EXIT_FILE, model_dir / SMOOTH_FILE
+    files = [model_dir / "adapter.safetensors"]
+    files += [smooth_path] if smooth_path.is_file() else []
+    files += [exit_path] if early_exit and exit_path.is_file() else []
     return _sha256_prefix(files)
 
 
@@ -285,11 +291,28 @@ class Scorer:
         self._ort = load_or_build(
             graph_revision(model_dir, early_exit=self._use_exit),
             BASE_SHA256,
-            lambda: self._merged_net(model_dir)[1],
+            lambda: self.export_net(model_dir),
             self.threads,
             self._exit,
         )
         self.net = None
+
+    @classmethod
+    def export_net(cls, model_dir: Path, net: Any = None) -> Any:
+        """The fp32 network the int8 graphs are exported from: merged, then smoothed if the
+        directory has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). ``net``: a merged
+        network to use (it is copied, never changed); default: merge one now."""
+        import copy
+
+        from flushwatch.nlp import smoothing
+        from flushwatch.nlp.base import HIDDEN
+
+        net = copy.deepcopy(net) if net is not None else cls._merged_net(model_dir)[1]
+        path = model_dir / SMOOTH_FILE
+        if path.is_file():
+            amax, alpha = smoothing.load(path, n_layers=N_LAYERS, channels=4 * HIDDEN)
+            smoothing.apply(net, amax, alpha)
+        return net
 
     def _load_hf(self, name: str) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -94,6 +94,10 @@ class TrainConfig:
     exit_max_loss: float = 0.0025
     exit_c: float = 1.0  # inverse regularisation of the exit head's logistic regression
     exit_selection_titles: int = 3000  # unlabelled crypto titles from the shared data (0: dev only)
+    #: SmoothQuant strength for the int8 graphs' FFN output projections (None: no smoothing),
+    #: and how many training rows measure the activations it needs.
+    smooth_alpha: float | None = 0.7
+    smooth_rows: int = 2000
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,21 @@ def fit_lexical(
     return dataclasses.replace(head, weight=best[1]), by_weight
 
 
+def _fit_smoothing(out_dir: Path, texts: list[str], tr_idx: list[int], config: TrainConfig) -> dict[str, Any]:
+    """Measure the FFN2 input ranges on training rows, write ``smooth.safetensors``; its record."""
+    from flushwatch.nlp import smoothing
+    from flushwatch.nlp.scorer import Scorer
+
+    if config.smooth_alpha is None:
+        return {"alpha": None}
+    full = Scorer(str(out_dir), mode="full", early_exit=False)
+    rows = tr_idx[: config.smooth_rows]
+    batch = full._prepare([texts[i] for i in rows])
+    amax = smoothing.measure(full.net, [(x, m) for x, m, _ in batch.arrays])
+    smoothing.save(amax, config.smooth_alpha, out_dir / smoothing.FILE)
+    return {"alpha": config.smooth_alpha, "rows": len(rows)}
+
+
 def _fit_early_exit(
     out_dir: Path,
     texts: list[str],
@@ -350,7 +369,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     from safetensors.torch import save_file
 
     from flushwatch.nlp import delta as deltas
-    from flushwatch.nlp import early_exit, lexical
+    from flushwatch.nlp import early_exit, lexical, smoothing
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
 
@@ -414,8 +433,8 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "adapter.safetensors"))
     lexical.save(head, out_dir / lexical.FILE)
-    exit_path = out_dir / early_exit.FILE
-    exit_path.unlink(missing_ok=True)  # never leave a head fitted to another network behind
+    for stale in (early_exit.FILE, smoothing.FILE):  # never leave files fitted to another network
+        (out_dir / stale).unlink(missing_ok=True)
     meta: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "base_model": BASE_NAME,
@@ -431,6 +450,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
             "weight": head.weight,
             "dev_by_weight": by_weight,
         },
+        "smoothing": None,
         "early_exit": None,
         "history": history,
         "seconds": round(time.monotonic() - t0, 1),
@@ -442,7 +462,9 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     }
     config_path = out_dir / "config.json"
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    # The early exit is fitted on the int8 network read back from what was just written.
+    # The int8 smoothing and the early exit are fitted on the network read back from what
+    # was just written; the exit is measured on the smoothed int8 graphs it will run in.
+    meta["smoothing"] = _fit_smoothing(out_dir, texts, tr_idx, config)
     meta["early_exit"] = _fit_early_exit(out_dir, texts, labels, tr_idx, dev_idx, config)
     meta["seconds"] = round(time.monotonic() - t0, 1)
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -58,6 +58,17 @@ def test_the_early_exit_is_measured_on_the_fast_path_and_recorded(trained: tuple
     assert Scorer(str(a), mode="fast").has_early_exit
 
 
+def test_the_int8_smoothing_statistics_are_measured_and_deterministic(trained: tuple[Path, Path]) -> None:
+    from flushwatch.nlp import smoothing
+
+    a, b = trained
+    meta = json.loads((a / "config.json").read_text())
+    assert meta["smoothing"] == {"alpha": 0.7, "rows": meta["train"]["n_train"]}  # < 2,000 rows here
+    assert (a / smoothing.FILE).read_bytes() == (b / smoothing.FILE).read_bytes()
+    amax, alpha = smoothing.load(a / smoothing.FILE, n_layers=6, channels=1536)
+    assert alpha == 0.7 and (amax > 0).all()
+
+
 def test_the_output_fits_its_budget_and_records_how_it_was_made(trained: tuple[Path, Path]) -> None:
     a, _ = trained
     size = (a / "adapter.safetensors").stat().st_size
