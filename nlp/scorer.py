@@ -12,7 +12,7 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
 Modes: ``fast`` (the default) = the shipped model as an int8 ONNX Runtime graph, one batch per
-core at a time, easy titles answered after layer 3 by its early-exit head
+core at a time, easy titles answered after an early layer by its early-exit head
 (:mod:`flushwatch.nlp.fastpath`, :mod:`flushwatch.nlp.early_exit`; ``early_exit=False`` runs
 every title through every layer; other models: torch int8); ``torch-int8`` =
 dynamic int8 quantisation of every torch Linear, per channel; ``full`` = fp32; ``bf16`` = fp32
