@@ -58,59 +58,40 @@ def vader_predict(texts: list[str]) -> list[int]:
     return out
 
 
+def _scored_row(
+    what: str, scorer: Any, texts: list[str], labels: list[int], other: str = ""
+) -> tuple[Any, ...]:
+    """One sentiment row of the table: ``scorer`` on sent_valid, timed (model only)."""
+    t0 = time.monotonic()
+    probs, _ = scorer.probabilities(texts)
+    secs = time.monotonic() - t0
+    pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
+    return (
+        what,
+        f"{scorer.name}@{scorer.revision}",
+        "sent_valid",
+        len(texts),
+        round(accuracy(labels, pred), 4),
+        round(macro_f1(labels, pred), 4),
+        other or f"{len(texts) / secs:.0f} texts/s model only",
+    )
+
+
 def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
     from flushwatch.nlp.scorer import Scorer
 
     texts, labels = read_labelled(sent_valid_path())
-    rows: list[tuple[Any, ...]] = []
-    has_lexical = False
-    for mode in ("full", "fast", "torch-int8", "bf16"):
-        scorer = Scorer(model, mode=mode)
-        has_lexical = has_lexical or scorer.has_lexical
-        t0 = time.monotonic()
-        probs, _ = scorer.probabilities(texts)
-        secs = time.monotonic() - t0
-        pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
+    scorers = {mode: Scorer(model, mode=mode) for mode in ("full", "fast", "torch-int8", "bf16")}
+    rows = [_scored_row(f"sentiment ({mode})", sc, texts, labels) for mode, sc in scorers.items()]
+    if scorers["fast"].has_early_exit:  # what the early exit costs, side by side
+        no_exit = Scorer(model, mode="fast", early_exit=False)
         rows.append(
-            (
-                f"sentiment ({mode})",
-                f"{scorer.name}@{scorer.revision}",
-                "sent_valid",
-                len(texts),
-                round(accuracy(labels, pred), 4),
-                round(macro_f1(labels, pred), 4),
-                f"{len(texts) / secs:.0f} texts/s model only",
-            )
+            _scored_row("sentiment (fast, no early exit)", no_exit, texts, labels, "every title, every layer")
         )
-    exit_scorer = Scorer(model, mode="fast", early_exit=False)
-    if Scorer(model, mode="fast").has_early_exit:  # what the early exit costs, side by side
-        probs, _ = exit_scorer.probabilities(texts)
-        pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
-        rows.append(
-            (
-                "sentiment (fast, no early exit)",
-                f"{exit_scorer.name}@{exit_scorer.revision}",
-                "sent_valid",
-                len(texts),
-                round(accuracy(labels, pred), 4),
-                round(macro_f1(labels, pred), 4),
-                "every title through all six layers",
-            )
-        )
-    if has_lexical:  # show what the network alone reads too
+    if scorers["full"].has_lexical:  # show what the network alone reads too
         network = Scorer(model, mode="full", lexical=False)
-        probs, _ = network.probabilities(texts)
-        pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
         rows.append(
-            (
-                "sentiment (full, network only)",
-                f"{network.name}@{network.revision}",
-                "sent_valid",
-                len(texts),
-                round(accuracy(labels, pred), 4),
-                round(macro_f1(labels, pred), 4),
-                "without the lexical head",
-            )
+            _scored_row("sentiment (full, network only)", network, texts, labels, "without the lexical head")
         )
     pred = vader_predict(texts)
     rows.append(

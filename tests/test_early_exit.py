@@ -20,11 +20,11 @@ from flushwatch.nlp.early_exit import ExitChoice, ExitHead
 from flushwatch.nlp.scorer import Scorer, model_revision, shipped_model_dir
 
 TITLES = [
-    "Exchange halts withdrawals after a suspected hot wallet breach",
-    "Bitcoin climbs to a three-month high as ETF inflows accelerate",
-    "Regulator sues token issuer over unregistered securities sales",
-    "Stablecoin slips below its peg as redemptions pile up",
-    "Fed leaves rates unchanged and signals patience on cuts",
+    "Custodian pauses all client withdrawals while it reviews a wallet incident",
+    "Ether rallies past its July high on record staking deposits",
+    "Prosecutors charge the founder of a lending desk with wire fraud",
+    "Dollar-pegged token trades at 96 cents as reserves are questioned",
+    "Central bank holds its policy rate and hints at one cut this year",
     "Miner posts record quarterly revenue and raises guidance",
     "Lender files for bankruptcy protection, freezing customer funds",
     "Shares tumble after the company misses earnings and cuts outlook",
