@@ -78,6 +78,13 @@ def _exit_summary(model_dir: Path) -> str:
     )
 
 
+def _smoothing_summary(meta: dict[str, Any]) -> str:
+    sm = meta.get("smoothing") or {}
+    if not sm.get("alpha"):
+        return "none"
+    return f"FFN output projections, alpha {sm['alpha']}, ranges from {sm['rows']:,} training rows"
+
+
 def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
     """Measure importance for a model directory and write its importance.json; summary rows."""
     from flushwatch.config import shared_data_dir
@@ -132,6 +139,8 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
             ),
             ("base model", f"{meta['base_model']} (sha256 {meta['base_sha256'][:16]}...)"),
             ("dev accuracy / macro-F1", f"{meta['dev']['accuracy']:.4f} / {meta['dev']['macro_f1']:.4f}"),
+            ("early exit (fast path)", _exit_summary(d)),
+            ("int8 smoothing (fast path)", _smoothing_summary(meta)),
             ("trained with", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
         ]
     return rows

@@ -177,3 +177,15 @@ def test_the_config_file_can_turn_the_exit_off(tmp_path: Path, monkeypatch: pyte
     cfg.write_text('[model]\nearly_exit = "no"\n')
     with pytest.raises(ConfigError, match="early_exit must be true or false"):
         get_scorer()
+
+
+def test_model_info_says_how_the_fast_path_runs(cli) -> None:
+    import json
+
+    res = cli("model", "info", "--format", "json")
+    assert res.code == 0, res.err
+    rows = json.loads(res.out)  # property -> value
+    head = early_exit.load(shipped_model_dir() / early_exit.FILE, hidden=HIDDEN, n_layers=6)
+    assert rows["early exit (fast path)"].startswith(f"after layer {head.layer} at p >= {head.threshold}")
+    assert rows["int8 smoothing (fast path)"].startswith("FFN output projections, alpha 0.7")
+    assert "exit.safetensors" in rows["files"] and "smooth.safetensors" in rows["files"]
