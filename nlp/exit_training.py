@@ -78,14 +78,14 @@ def _probe_features(
     import onnx
     import torch
 
-    from flushwatch.nlp.fastpath import _onnx, _session, quantize_int8
+    from flushwatch.nlp.fastpath import onnx_export, open_session, quantize_int8
     from flushwatch.nlp.minilm import ExitProbe
 
     probe = ExitProbe(net, tuple(layers))
     ids = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory(prefix="flushwatch-probe-") as tmp:
         fp32, int8 = Path(tmp) / "probe.onnx", Path(tmp) / "probe.int8.onnx"
-        _onnx(
+        onnx_export(
             probe,
             (ids, ids),
             fp32,
@@ -93,7 +93,7 @@ def _probe_features(
             ["logits", *(f"pooled_{k}" for k in layers)],
         )
         onnx.save(quantize_int8(onnx.load(str(fp32))), str(int8))
-        session = _session(int8)
+        session = open_session(int8)
     batch = scorer._prepare(texts)
 
     def run(arrays: tuple[Any, Any, Any]) -> list[Any]:

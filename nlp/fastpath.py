@@ -12,7 +12,8 @@ per output channel, activations per batch). The result is cached under the user 
 directory (``FLUSHWATCH_CACHE_DIR`` overrides it), named by everything it depends on: adapter
 revision, base sha256, onnxruntime version and this module's format number. A model with an
 early-exit head (:mod:`flushwatch.nlp.early_exit`) gets two graphs instead, the encoder split
-at the exit layer, named by the delta and the exit head together. A later process with a warm
+at the exit layer; the name then covers the exit head too, and the smoothing statistics
+(:mod:`flushwatch.nlp.smoothing`) when the model has them. A later process with a warm
 cache loads them with onnxruntime and ``tokenizers`` only, so it never imports torch.
 A cache file that onnxruntime cannot load is rebuilt once; a cache directory that cannot be
 written falls back to a temporary directory.
@@ -142,7 +143,9 @@ def quantize_int8(model: Any) -> Any:
     return model
 
 
-def _onnx(module: Any, args: tuple[Any, ...], dest: Path, inputs: list[str], outputs: list[str]) -> None:
+def onnx_export(
+    module: Any, args: tuple[Any, ...], dest: Path, inputs: list[str], outputs: list[str]
+) -> None:
     """Export ``module`` to ``dest`` (fp32) with batch and token axes dynamic."""
     import torch
 
@@ -183,7 +186,7 @@ def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
         parts: list[tuple[Path, Path]] = []
         if exit_head is None:
-            _onnx(net, (ids, mask), Path(tmp) / "net.onnx", ["input_ids", "attention_mask"], ["logits"])
+            onnx_export(net, (ids, mask), Path(tmp) / "net.onnx", ["input_ids", "attention_mask"], ["logits"])
             parts.append((Path(tmp) / "net.onnx", dest))
         else:
             from flushwatch.nlp.minilm import ExitBack, ExitFront
@@ -192,7 +195,7 @@ def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path
             weight = torch.tensor(exit_head.weight, dtype=torch.float32)
             bias = torch.tensor(exit_head.bias, dtype=torch.float32)
             front = ExitFront(net, exit_head.layer, weight, bias)
-            _onnx(
+            onnx_export(
                 front,
                 (ids, mask),
                 Path(tmp) / "front.onnx",
@@ -201,7 +204,9 @@ def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path
             )
             hidden = torch.zeros((2, 8, HIDDEN))
             back = ExitBack(net, exit_head.layer)
-            _onnx(back, (hidden, mask), Path(tmp) / "back.onnx", ["hidden", "attention_mask"], ["logits"])
+            onnx_export(
+                back, (hidden, mask), Path(tmp) / "back.onnx", ["hidden", "attention_mask"], ["logits"]
+            )
             parts += [(Path(tmp) / "front.onnx", front_dest), (Path(tmp) / "back.onnx", back_dest)]
         for fp32, final in parts:
             int8 = fp32.with_suffix(".int8.onnx")
@@ -216,7 +221,7 @@ def split_paths(dest: Path) -> tuple[Path, Path]:
     return dest.with_name(f"{stem}.front.int8.onnx"), dest.with_name(f"{stem}.back.int8.onnx")
 
 
-def _session(path: Path) -> Any:
+def open_session(path: Path) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -239,7 +244,7 @@ class OrtNet:
     """
 
     def __init__(self, paths: Sequence[Path], workers: int, exit_head: ExitHead | None = None) -> None:
-        self.sessions = [_session(p) for p in paths]
+        self.sessions = [open_session(p) for p in paths]
         self.paths = list(paths)
         self.exit_head = exit_head if len(self.sessions) == 2 else None
         self.workers = max(1, workers)
