@@ -127,11 +127,11 @@ def main() -> None:
 
     from flushwatch.nlp.base import BASE_SHA256
     from flushwatch.nlp.early_exit import FILE as EXIT_FILE
-    from flushwatch.nlp.fastpath import graph_path, split_paths
+    from flushwatch.nlp.fastpath import graph_files, graph_path
     from flushwatch.nlp.scorer import graph_revision, shipped_model_dir
 
     graph = graph_path(graph_revision(shipped_model_dir()), BASE_SHA256)
-    graphs = split_paths(graph) if (shipped_model_dir() / EXIT_FILE).is_file() else (graph,)
+    graphs = graph_files(graph, split=(shipped_model_dir() / EXIT_FILE).is_file())
     cache_state = "warm" if all(p.is_file() for p in graphs) else "cold: built now"
     t0 = time.monotonic()
     fast = Scorer(mode="fast")

@@ -57,13 +57,6 @@ class ExitChoice:
     cost: float  # encoder layers run, as a share of all of them
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    z = z - z.max(axis=1, keepdims=True)
-    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
-
-
 def exits(exit_log_probs: np.ndarray, lexical: np.ndarray | None, threshold: float) -> np.ndarray:
     """Which rows stop at the exit: top probability of (exit log-probs + lexical scores) >= threshold.
 
@@ -71,6 +64,8 @@ def exits(exit_log_probs: np.ndarray, lexical: np.ndarray | None, threshold: flo
     the final head's output gets, so the decision is made on the probabilities that would ship.
     """
     import numpy as np
+
+    from flushwatch.nlp.probs import log_softmax
 
     z = exit_log_probs if lexical is None else exit_log_probs + lexical
     return np.asarray(np.exp(log_softmax(z).max(axis=1)) >= threshold)

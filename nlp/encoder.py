@@ -15,6 +15,7 @@ from torch import nn
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp.base import HIDDEN, FastTokenizer, base_model_dir, verify_base
+from flushwatch.nlp.minilm import mean_pool
 
 
 class SentimentNet(nn.Module):
@@ -28,9 +29,7 @@ class SentimentNet(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(out.dtype)
-        pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(self.drop(pooled))
+        return self.head(self.drop(mean_pool(out, attention_mask)))
 
 
 def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[Any, nn.Module]:

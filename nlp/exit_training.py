@@ -118,6 +118,7 @@ def _answers(scorer: Scorer, ort: Any, texts: Sequence[str]) -> Any:
 
 
 def fit(
+    full: Scorer,
     model_dir: Path,
     train_texts: Sequence[str],
     train_labels: Sequence[int],
@@ -128,14 +129,17 @@ def fit(
     c: float,
     threads: int,
 ) -> ExitFit:
-    """Fit, measure and choose the early-exit head for the model written in ``model_dir``."""
+    """Fit, measure and choose the early-exit head for the model written in ``model_dir``.
+
+    ``full`` is that model in full precision (``mode="full"``, no exit): the reference the
+    candidates are compared with, and the network their graphs are exported from.
+    """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from flushwatch.nlp.fastpath import OrtNet, export
     from flushwatch.nlp.scorer import Scorer
 
-    full = Scorer(str(model_dir), mode="full", early_exit=False)  # the reference
     net = Scorer.export_net(model_dir, full.net)  # what the fast path exports (smoothed)
     layers = early_exit.LAYERS
     train_feats = _probe_features(full, net, train_texts, layers, threads)

@@ -221,6 +221,11 @@ def split_paths(dest: Path) -> tuple[Path, Path]:
     return dest.with_name(f"{stem}.front.int8.onnx"), dest.with_name(f"{stem}.back.int8.onnx")
 
 
+def graph_files(path: Path, *, split: bool) -> list[Path]:
+    """The cached file(s) behind ``path``: itself, or its front and back graphs when ``split``."""
+    return list(split_paths(path)) if split else [path]
+
+
 def open_session(path: Path) -> Any:
     import onnxruntime as ort
 
@@ -262,24 +267,23 @@ class OrtNet:
         return [self._pool.submit(self._run, b) for b in batches]
 
     def _run(self, batch: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
-        from flushwatch.nlp.early_exit import exits, log_softmax
+        from flushwatch.nlp.early_exit import exits
+        from flushwatch.nlp.probs import log_softmax
 
         ids, mask, lexical = batch
-        if self.exit_head is None:
-            out: np.ndarray = log_softmax(
-                self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})[0].astype("float64")
-            )
+        if self.exit_head is None:  # logits; the scorer normalises them
+            logits: np.ndarray = self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})[0]
             self._count(len(ids), 0)
-            return out
+            return logits
         hidden, z = self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})
         out = log_softmax(z.astype("float64"))
         rest = (~exits(out, lexical, self.exit_head.threshold)).nonzero()[0]
         if len(rest):
             width = int(mask[rest].sum(axis=1).max())  # the rows left may be shorter than the batch
-            logits = self.sessions[1].run(
+            back = self.sessions[1].run(
                 None, {"hidden": hidden[rest, :width], "attention_mask": mask[rest, :width]}
             )[0]
-            out[rest] = log_softmax(logits.astype("float64"))
+            out[rest] = log_softmax(back.astype("float64"))
         self._count(len(ids), len(ids) - len(rest))
         return out
 
@@ -303,7 +307,7 @@ def load_or_build(
     the graphs depend on: the delta, and the exit head when there is one.
     """
     path = graph_path(revision, base_sha256)
-    paths = [path] if exit_head is None else list(split_paths(path))
+    paths = graph_files(path, split=exit_head is not None)
     if all(p.is_file() for p in paths):
         try:
             return OrtNet(paths, workers, exit_head)

@@ -72,13 +72,15 @@ class LexicalHead:
             out[:, j] += np.bincount(r_idx, weights=x * self.coef[j, c_idx], minlength=n)
         return out
 
+    def weighted(self, texts: Sequence[str]) -> np.ndarray:
+        """What the blend adds to the network's log-probabilities: the scores times the weight."""
+        return self.weight * self.scores(texts)
+
     def blend(self, log_probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Network log-probabilities (n x 3) plus the weighted linear scores, as probabilities."""
-        import numpy as np
+        from flushwatch.nlp.probs import softmax
 
-        z = log_probs + self.weight * self.scores(texts)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return np.asarray(e / e.sum(axis=1, keepdims=True))
+        return softmax(log_probs + self.weighted(texts))
 
 
 def fit(texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, min_df: int = 2) -> LexicalHead:

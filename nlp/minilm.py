@@ -117,12 +117,7 @@ class MiniLM(nn.Module):
         self.encoder = _Encoder(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> _Out:
-        x = self.embeddings(input_ids)
-        # Boolean mask, True = attend; broadcast over heads and query positions.
-        mask = attention_mask.bool()[:, None, None, :]
-        for layer in self.encoder.layer:
-            x = layer(x, mask)
-        return _Out(x)
+        return _Out(run_layers(self.encoder.layer, self.embeddings(input_ids), attention_mask))
 
 
 def load_minilm(model_dir: Path) -> MiniLM:
@@ -142,7 +137,16 @@ def load_minilm(model_dir: Path) -> MiniLM:
     return model.eval()
 
 
-def _mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def run_layers(layers: Any, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """``x`` through encoder ``layers`` in order; padding masked out of attention."""
+    mask = attention_mask.bool()[:, None, None, :]  # True = attend; broadcast over heads, queries
+    for layer in layers:
+        x = layer(x, mask)
+    return x
+
+
+def mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Attention-masked mean over tokens, as all-MiniLM-L6-v2 was trained."""
     mask = attention_mask.unsqueeze(-1).to(x.dtype)
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
@@ -167,11 +171,8 @@ class ExitFront(nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.embeddings(input_ids)
-        mask = attention_mask.bool()[:, None, None, :]
-        for layer in self.layers:
-            x = layer(x, mask)
-        return x, self.exit(_mean_pool(x, attention_mask))
+        x = run_layers(self.layers, self.embeddings(input_ids), attention_mask)
+        return x, self.exit(mean_pool(x, attention_mask))
 
 
 class ExitBack(nn.Module):
@@ -184,11 +185,7 @@ class ExitBack(nn.Module):
         self.head: nn.Module = net.head  # type: ignore[assignment]
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = hidden
-        mask = attention_mask.bool()[:, None, None, :]
-        for layer in self.layers:
-            x = layer(x, mask)
-        return self.head(_mean_pool(x, attention_mask))
+        return self.head(mean_pool(run_layers(self.layers, hidden, attention_mask), attention_mask))
 
 
 class ExitProbe(nn.Module):
@@ -214,5 +211,5 @@ class ExitProbe(nn.Module):
         for i, layer in enumerate(self.layers, start=1):
             x = layer(x, mask)
             if i in self.taps:
-                pooled.append(_mean_pool(x, attention_mask))
-        return (self.head(_mean_pool(x, attention_mask)), *pooled)
+                pooled.append(mean_pool(x, attention_mask))
+        return (self.head(mean_pool(x, attention_mask)), *pooled)

@@ -34,8 +34,9 @@ def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
     ``ingest --loop`` and tests call scoring repeatedly; loading MiniLM costs seconds each
     time. The cache key includes the weights' content hash, so a retrained model is reloaded.
     """
-    name = _model_name(model)
-    early_exit = load_settings().model_early_exit
+    settings = load_settings()
+    name = model or settings.model_name or DEFAULT_MODEL
+    early_exit = settings.model_early_exit
     model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
     revision = model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else ""
     key = (name, mode, early_exit, revision)

@@ -85,25 +85,29 @@ def graph_revision(model_dir: Path, *, early_exit: bool = True) -> str:
     return _sha256_prefix(files)
 
 
-#: (path, size, mtime) of each file hashed -> revision. One ``flushwatch score`` asks for the
-#: revision from the pipeline, the scorer cache and the scorer itself; the files are read once.
-_REVISIONS: dict[tuple[tuple[str, int, int], ...], str] = {}
+#: (path, size, mtime) of each file of a sequence hashed so far -> sha256 state after them. One
+#: ``flushwatch score`` asks for the model revision (pipeline, scorer cache, scorer) and the
+#: graph revision, and both start with the 4.5 MB delta: every file is read once per process.
+_HASHED: dict[tuple[tuple[str, int, int], ...], Any] = {}
 
 
 def _sha256_prefix(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    key: tuple[tuple[str, int, int], ...] = ()
     try:
-        key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
-        if key not in _REVISIONS:
-            h = hashlib.sha256()
-            for path in paths:
+        for path in paths:
+            st = path.stat()
+            key += ((str(path), st.st_size, st.st_mtime_ns),)
+            if key not in _HASHED:
                 with path.open("rb") as fh:
                     for chunk in iter(lambda: fh.read(1 << 20), b""):
                         h.update(chunk)
-            _REVISIONS[key] = h.hexdigest()[:12]
+                _HASHED[key] = h.copy()
+            h = _HASHED[key].copy()
     except OSError as exc:
         path = Path(exc.filename) if exc.filename else paths[0]
         raise ModelError(f"cannot read model file {path}: {exc}", path=path) from exc
-    return _REVISIONS[key]
+    return h.hexdigest()[:12]
 
 
 def _is_flushwatch_dir(path: Path) -> bool:
@@ -371,9 +375,9 @@ class Scorer:
         ]
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
-        out = _Batches(len(texts), truncated, texts)
+        out = _Batches(len(texts), truncated)
         if self._lexical is not None:  # before the model: an early exit decides on the blend
-            out.lexical = self._lexical.weight * self._lexical.scores(texts)
+            out.lexical = self._lexical.weighted(texts)
         for s in range(0, len(order), self.batch_size):
             chunk = order[s : s + self.batch_size]
             width = len(ids_all[chunk[-1]])
@@ -403,19 +407,14 @@ class Scorer:
         """Probabilities in our label order: the network's, blended with the lexical head's."""
         import numpy as np
 
+        from flushwatch.nlp.probs import log_softmax, softmax
+
         log_probs = np.zeros((batch.n, 3))
         for chunk, z in zip(batch.chunks, wait(), strict=True):
-            z = z.astype(np.float64)
-            z = z - z.max(axis=1, keepdims=True)
-            z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            z = log_softmax(z.astype(np.float64))
             cols = [z[:, j] if j >= 0 else np.full(len(chunk), -np.inf) for j in self._order]
             log_probs[chunk] = np.stack(cols, axis=-1)
-        if batch.lexical is not None:
-            z = log_probs + batch.lexical
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            probs = e / e.sum(axis=1, keepdims=True)
-        else:
-            probs = np.exp(log_probs)
+        probs = np.exp(log_probs) if batch.lexical is None else softmax(log_probs + batch.lexical)
         rows: list[list[float]] = probs.tolist()
         return rows
 
@@ -458,7 +457,6 @@ class _Batches:
 
     n: int
     truncated: list[bool]
-    texts: list[str]  # cleaned, as the lexical head reads them
     chunks: list[list[int]] = field(default_factory=list)
     arrays: list[tuple[Any, Any, Any]] = field(default_factory=list)  # ids, mask, lexical rows
     lexical: Any = None  # the lexical head's weighted scores (n x 3), when there is one

@@ -17,7 +17,6 @@ the network right before the ONNX export; the full-precision modes never see it.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +100,4 @@ def load(path: Path, *, n_layers: int, channels: int) -> tuple[np.ndarray, float
             path=path,
             hint=hint,
         )
-    if not math.isfinite(alpha):
-        raise ModelError(f"smoothing file {path} has no usable alpha", path=path, hint=hint)
     return amax, alpha

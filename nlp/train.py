@@ -50,6 +50,7 @@ from flushwatch.errors import InputError
 
 if TYPE_CHECKING:
     from flushwatch.nlp.lexical import LexicalHead
+    from flushwatch.nlp.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -298,14 +299,14 @@ def fit_lexical(
     return dataclasses.replace(head, weight=best[1]), by_weight
 
 
-def _fit_smoothing(out_dir: Path, texts: list[str], tr_idx: list[int], config: TrainConfig) -> dict[str, Any]:
+def _fit_smoothing(
+    full: Scorer, out_dir: Path, texts: list[str], tr_idx: list[int], config: TrainConfig
+) -> dict[str, Any]:
     """Measure the FFN2 input ranges on training rows, write ``smooth.safetensors``; its record."""
     from flushwatch.nlp import smoothing
-    from flushwatch.nlp.scorer import Scorer
 
     if config.smooth_alpha is None:
         return {"alpha": None}
-    full = Scorer(str(out_dir), mode="full", early_exit=False)
     rows = tr_idx[: config.smooth_rows]
     batch = full._prepare([texts[i] for i in rows])
     amax = smoothing.measure(full.net, [(x, m) for x, m, _ in batch.arrays])
@@ -314,6 +315,7 @@ def _fit_smoothing(out_dir: Path, texts: list[str], tr_idx: list[int], config: T
 
 
 def _fit_early_exit(
+    full: Scorer,
     out_dir: Path,
     texts: list[str],
     labels: list[int],
@@ -327,6 +329,7 @@ def _fit_early_exit(
 
     crypto = exit_training.crypto_titles(config.exit_selection_titles)
     result = exit_training.fit(
+        full,
         out_dir,
         [texts[i] for i in tr_idx],
         [labels[i] for i in tr_idx],
@@ -464,8 +467,11 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     # The int8 smoothing and the early exit are fitted on the network read back from what
     # was just written; the exit is measured on the smoothed int8 graphs it will run in.
-    meta["smoothing"] = _fit_smoothing(out_dir, texts, tr_idx, config)
-    meta["early_exit"] = _fit_early_exit(out_dir, texts, labels, tr_idx, dev_idx, config)
+    from flushwatch.nlp.scorer import Scorer
+
+    full = Scorer(str(out_dir), mode="full", early_exit=False)  # the fp32 model as written
+    meta["smoothing"] = _fit_smoothing(full, out_dir, texts, tr_idx, config)
+    meta["early_exit"] = _fit_early_exit(full, out_dir, texts, labels, tr_idx, dev_idx, config)
     meta["seconds"] = round(time.monotonic() - t0, 1)
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return TrainResult(out_dir, dev["accuracy"], dev["macro_f1"], time.monotonic() - t0, history)

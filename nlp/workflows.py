@@ -57,17 +57,18 @@ def train_command(
         ("dev accuracy (10% of sent_train, compressed soup + lexical head)", round(result.dev_accuracy, 4)),
         ("dev macro-F1", round(result.dev_macro_f1, 4)),
         ("training seconds", round(result.seconds, 1)),
-        ("early exit (fast path)", _exit_summary(out)),
+        (
+            "early exit (fast path)",
+            _exit_summary(json.loads((out / "config.json").read_text(encoding="utf-8"))),
+        ),
     ]
     if calibrate and shared_data_dir() is not None:
         rows += calibrate_command(out)
     return rows
 
 
-def _exit_summary(model_dir: Path) -> str:
-    import json
-
-    meta = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("early_exit") or {}
+def _exit_summary(config: dict[str, Any]) -> str:
+    meta = config.get("early_exit") or {}
     chosen = meta.get("chosen")
     if not chosen:
         return "none"
@@ -139,7 +140,7 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
             ),
             ("base model", f"{meta['base_model']} (sha256 {meta['base_sha256'][:16]}...)"),
             ("dev accuracy / macro-F1", f"{meta['dev']['accuracy']:.4f} / {meta['dev']['macro_f1']:.4f}"),
-            ("early exit (fast path)", _exit_summary(d)),
+            ("early exit (fast path)", _exit_summary(meta)),
             ("int8 smoothing (fast path)", _smoothing_summary(meta)),
             ("trained with", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),
         ]
