@@ -52,7 +52,8 @@ class Settings:
     db: Path | None = None
     wait_s: float | None = None
     model_name: str | None = None
-    #: ``[model] early_exit``: whether the fast path lets easy titles stop at layer 3.
+    #: ``[model] early_exit``: whether the fast path lets easy titles stop at the early-exit layer
+    #: (``exit.safetensors`` of the model names it; layer 2 in the shipped one).
     model_early_exit: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -28,15 +28,17 @@ CHUNK = 4096
 _SCORERS: dict[tuple[str, str, bool, str], Scorer] = {}
 
 
-def get_scorer(model: str | None = None, mode: str = "fast") -> Scorer:
+def get_scorer(model: str | None = None, mode: str = "fast", early_exit: bool | None = None) -> Scorer:
     """A Scorer for ``model``, reused within the process while its weight file is unchanged.
 
     ``ingest --loop`` and tests call scoring repeatedly; loading MiniLM costs seconds each
     time. The cache key includes the weights' content hash, so a retrained model is reloaded.
+    ``early_exit`` None takes the config's ``[model] early_exit``.
     """
     settings = load_settings()
     name = model or settings.model_name or DEFAULT_MODEL
-    early_exit = settings.model_early_exit
+    if early_exit is None:
+        early_exit = settings.model_early_exit
     model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
     revision = model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else ""
     key = (name, mode, early_exit, revision)
@@ -100,6 +102,7 @@ def score_unscored(
     limit: int | None = None,
     scorer: Scorer | None = None,
     mode: str = "fast",
+    early_exit: bool | None = None,
 ) -> ScoreSummary:
     """Score headlines lacking a row for this model revision; returns what was done.
 
@@ -114,7 +117,7 @@ def score_unscored(
     # file, build the scorer only once there is something to score (a cron pass usually has not).
     identity = (scorer.name, scorer.revision) if scorer else shipped_identity(model)
     if identity is None:
-        scorer = get_scorer(model, mode)
+        scorer = get_scorer(model, mode, early_exit)
         identity = (scorer.name, scorer.revision)
     name, revision = identity
     weights: dict[str, float] | None = None
@@ -129,7 +132,7 @@ def score_unscored(
             if not items:
                 break
             if scorer is None:
-                scorer = get_scorer(model, mode)
+                scorer = get_scorer(model, mode, early_exit)
             if weights is None:
                 weights = importance_weights(scorer)
             rows = score_headlines(scorer, items, weights)

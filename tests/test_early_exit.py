@@ -179,6 +179,40 @@ def test_the_config_file_can_turn_the_exit_off(tmp_path: Path, monkeypatch: pyte
         get_scorer()
 
 
+def test_the_score_flag_overrides_the_config(cli, db, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    cfg = db_path.parent / "config.toml"
+    cfg.write_text("[model]\nearly_exit = true\n")
+    monkeypatch.setenv("FLUSHWATCH_CONFIG", str(cfg))
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO feeds (feed_id, url, name, kind, tier) "
+            "VALUES (1, 'http://127.0.0.1/a', 'A', 'crypto', 1)"
+        )
+        for i, title in enumerate(TITLES, start=1):
+            con.execute(
+                "INSERT INTO headlines (headline_id, dedup_key, feed_id, source, title, first_seen_at, "
+                "origin, content_hash) VALUES (?, ?, 1, 'test', ?, now(), 'feed', md5(?))",
+                [i, f"k{i}", title, title],
+            )
+    res = cli("score", "--db", str(db_path), "--no-early-exit", "--format", "json")
+    assert res.code == 0, res.err
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT p_bearish, p_neutral, p_bullish FROM headline_scores ORDER BY headline_id"
+        ).fetchall()
+    finally:
+        con.close()
+    whole, _ = Scorer(early_exit=False).probabilities(TITLES)
+    exiting = Scorer()
+    early, _ = exiting.probabilities(TITLES)
+    assert exiting.exit_rate  # some of these titles do stop early when the exit is on ...
+    assert np.allclose(stored, whole, atol=1e-6)  # ... but --no-early-exit ran all six layers
+    assert not np.allclose(stored, early, atol=1e-6)
+
+
 def test_model_info_says_how_the_fast_path_runs(cli) -> None:
     import json
 

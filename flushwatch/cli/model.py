@@ -59,6 +59,16 @@ def score(
     ] = False,
     limit: LimitOption = None,
     mode: ModeOption = Mode.fast,
+    early_exit: Annotated[
+        bool | None,
+        typer.Option(
+            "--early-exit/--no-early-exit",
+            help="Fast path only: let titles the early-exit head is sure of stop after an early "
+            "layer (the shipped model's default), or run every title through all six. "
+            "Default: config [model] early_exit, else on.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Score every headline that has no score from this model revision yet.
@@ -70,7 +80,9 @@ def score(
     """
     from flushwatch.nlp.pipeline import score_unscored
 
-    summary = score_unscored(open_db(db, wait), model=model, rescore=rescore, limit=limit, mode=mode.value)
+    summary = score_unscored(
+        open_db(db, wait), model=model, rescore=rescore, limit=limit, mode=mode.value, early_exit=early_exit
+    )
     cols = ["model", "revision", "run_id", "scored", "already_scored", "seconds", "headlines_per_s"]
     row = [
         summary.model_name,
