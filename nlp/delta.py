@@ -12,8 +12,9 @@ nothing); everything small (biases, LayerNorms, position and token-type embeddin
 whole as an fp16 delta, and the head as is. Word embeddings are frozen in training, so they
 need nothing.
 
-Loading is ``base + delta``: the result is an ordinary fp32 network, so every inference path
-(ONNX int8, torch int8, fp32, bf16) costs what the plain encoder costs.
+Loading is ``base + delta`` (:func:`flushwatch.nlp.merge.apply`, in numpy): the result is an
+ordinary fp32 network, so every inference path (ONNX int8, torch int8, fp32, bf16) costs what
+the plain encoder costs.
 
 Names in the file: for a matrix ``W``: ``W.du`` (out x r, int8), ``W.du_scale`` (r, fp16),
 ``W.dv`` (r x in, int8), ``W.dv_scale`` (r, fp16); for a small tensor ``T``: ``T.delta``
@@ -123,44 +124,3 @@ def _compress(
         out[f"{n}.du"], out[f"{n}.du_scale"] = du.t().contiguous(), du_scale
         out[f"{n}.dv"], out[f"{n}.dv_scale"] = dv, dv_scale
     return out, DeltaStats(used, kept / total if total else 1.0, ranks)
-
-
-def apply(params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> list[str]:
-    """Add ``delta`` to the network's ``params`` in place; returns the names of delta keys not used.
-
-    ``params`` is ``dict(net.named_parameters())`` (or a state dict) of the network the delta
-    was made for. A delta key naming no parameter is returned rather than ignored, so a model
-    file that does not fit its network is refused by the caller; factors of the wrong shape
-    raise ValueError, a factor without its scale KeyError.
-    """
-    unknown: list[str] = []
-    with torch.no_grad():
-        for key, value in delta.items():
-            if key.endswith((".du_scale", ".dv", ".dv_scale")):
-                continue
-            if key.endswith(".du"):
-                name = key[: -len(".du")]
-                if name not in params:
-                    unknown.append(key)
-                    continue
-                du, du_s = delta[key], delta[f"{name}.du_scale"]
-                dv, dv_s = delta[f"{name}.dv"], delta[f"{name}.dv_scale"]
-                out_f, in_f = params[name].shape
-                r = du.shape[1] if du.dim() == 2 else -1
-                shapes = (du.shape, dv.shape, du_s.shape, dv_s.shape)
-                if shapes != ((out_f, r), (r, in_f), (r,), (r,)):
-                    raise ValueError(f"{name}: factors {tuple(du.shape)} x {tuple(dv.shape)} do not fit")
-                u = du.float() * du_s.float()[None, :]
-                v = dv.float() * dv_s.float()[:, None]
-                params[name].add_((u @ v).to(params[name].dtype))
-            elif key.endswith(".delta"):
-                name = key[: -len(".delta")]
-                if name not in params:
-                    unknown.append(key)
-                    continue
-                params[name].add_(value.to(params[name].dtype))
-            elif key in params:
-                params[key].copy_(value.to(params[key].dtype))
-            else:
-                unknown.append(key)
-    return unknown

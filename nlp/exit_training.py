@@ -35,6 +35,7 @@ from flushwatch.nlp import early_exit
 from flushwatch.nlp.early_exit import ExitChoice, ExitHead
 
 if TYPE_CHECKING:
+    from flushwatch.nlp.fastpath import GraphWeights
     from flushwatch.nlp.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -71,28 +72,19 @@ def crypto_titles(n: int) -> list[str]:
 
 
 def _probe_features(
-    scorer: Scorer, net: Any, texts: Sequence[str], layers: Sequence[int], threads: int
+    scorer: Scorer, weights: GraphWeights, texts: Sequence[str], layers: Sequence[int], threads: int
 ) -> dict[int, Any]:
     """Pooled hidden states after each of ``layers``, read from the int8 probe graph."""
     import numpy as np
     import onnx
-    import torch
 
-    from flushwatch.nlp.fastpath import onnx_export, open_session, quantize_int8
-    from flushwatch.nlp.minilm import ExitProbe
+    from flushwatch.nlp import graph
+    from flushwatch.nlp.fastpath import open_session, quantize_int8
 
-    probe = ExitProbe(net, tuple(layers))
-    ids = torch.ones((2, 8), dtype=torch.long)
+    probe = graph.build(weights.params, "probe", ffn2_scales=weights.scales, taps=tuple(layers))
     with tempfile.TemporaryDirectory(prefix="flushwatch-probe-") as tmp:
-        fp32, int8 = Path(tmp) / "probe.onnx", Path(tmp) / "probe.int8.onnx"
-        onnx_export(
-            probe,
-            (ids, ids),
-            fp32,
-            ["input_ids", "attention_mask"],
-            ["logits", *(f"pooled_{k}" for k in layers)],
-        )
-        onnx.save(quantize_int8(onnx.load(str(fp32))), str(int8))
+        int8 = Path(tmp) / "probe.int8.onnx"
+        onnx.save(quantize_int8(probe), str(int8))
         session = open_session(int8)
     batch = scorer._prepare(texts)
 
@@ -132,7 +124,8 @@ def fit(
     """Fit, measure and choose the early-exit head for the model written in ``model_dir``.
 
     ``full`` is that model in full precision (``mode="full"``, no exit): the reference the
-    candidates are compared with, and the network their graphs are exported from.
+    candidates are compared with; their graphs are built from ``model_dir``'s files, as the
+    fast path builds them.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -140,9 +133,9 @@ def fit(
     from flushwatch.nlp.fastpath import OrtNet, export
     from flushwatch.nlp.scorer import Scorer
 
-    net = Scorer.export_net(model_dir, full.net)  # what the fast path exports (smoothed)
+    weights = Scorer.graph_weights(model_dir)  # what the fast path builds its graphs from
     layers = early_exit.LAYERS
-    train_feats = _probe_features(full, net, train_texts, layers, threads)
+    train_feats = _probe_features(full, weights, train_texts, layers, threads)
     fitted = {
         k: LogisticRegression(C=c, max_iter=5000).fit(x, list(train_labels)) for k, x in train_feats.items()
     }
@@ -153,13 +146,13 @@ def fit(
     table: list[ExitChoice] = []
     heads: dict[int, ExitHead] = {}
     with tempfile.TemporaryDirectory(prefix="flushwatch-exit-") as tmp:
-        plain = OrtNet(export(net, Path(tmp) / "plain.int8.onnx"), threads)
+        plain = OrtNet(export(weights, Path(tmp) / "plain.int8.onnx"), threads)
         baseline = float((_answers(full, plain, select_texts) == reference).mean())
         for k, clf in fitted.items():
             heads[k] = ExitHead(
                 k, np.asarray(clf.coef_, np.float64), np.asarray(clf.intercept_, np.float64), 1.0
             )
-            ort = OrtNet(export(net, Path(tmp) / f"exit{k}.int8.onnx", heads[k]), threads, heads[k])
+            ort = OrtNet(export(weights, Path(tmp) / f"exit{k}.int8.onnx", heads[k]), threads, heads[k])
             for th in early_exit.THRESHOLDS:
                 ort.exit_head = dataclasses.replace(heads[k], threshold=th)
                 ort.rows = ort.exited = 0

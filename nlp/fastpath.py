@@ -7,14 +7,15 @@ different batches scales almost linearly, where torch's intra-op threading over 
 (20 tokens x 64 headlines) does not.
 
 The graph is derived, never committed: the base weights plus the committed fine-tuning delta,
-added, exported once (``torch.onnx``) and quantised once (:func:`quantize_int8`: weights int8
-per output channel, activations per batch). The result is cached under the user cache
+added in numpy (:mod:`flushwatch.nlp.merge`), written as an ONNX graph node by node
+(:mod:`flushwatch.nlp.graph`) and quantised once (:func:`quantize_int8`: weights int8 per
+output channel, activations per batch), all without torch. The result is cached under the user cache
 directory (``FLUSHWATCH_CACHE_DIR`` overrides it), named by everything it depends on: adapter
 revision, base sha256, onnxruntime version and this module's format number. A model with an
 early-exit head (:mod:`flushwatch.nlp.early_exit`) gets two graphs instead, the encoder split
 at the exit layer; the name then covers the exit head too, and the smoothing statistics
-(:mod:`flushwatch.nlp.smoothing`) when the model has them. A later process with a warm
-cache loads them with onnxruntime and ``tokenizers`` only, so it never imports torch.
+(:mod:`flushwatch.nlp.smoothing`) when the model has them. Neither building nor loading
+them imports torch: the fast path runs on onnxruntime, numpy and ``tokenizers``.
 A cache file that onnxruntime cannot load is rebuilt once; a cache directory that cannot be
 written falls back to a temporary directory.
 """
@@ -25,9 +26,9 @@ import logging
 import os
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,24 @@ if TYPE_CHECKING:
     import numpy as np
 
     from flushwatch.nlp.early_exit import ExitHead
+    from flushwatch.nlp.graph import Shape
+
+
+@dataclass(frozen=True)
+class GraphWeights:
+    """What the int8 graphs are built from: the merged network (float32 arrays under
+    SentimentNet names) and, when the model has smoothing statistics, the per-layer vectors
+    the GELU outputs are multiplied by (:func:`flushwatch.nlp.smoothing.apply`)."""
+
+    params: dict[str, np.ndarray]
+    scales: list[np.ndarray] | None = None
 
 log = logging.getLogger(__name__)
 
 #: Bump when the export or quantisation recipe changes: it is part of the cache file's name.
-FORMAT = 2  # 2: own int8 quantiser (quantize_int8) instead of onnxruntime's quantize_dynamic
+#: 2: own int8 quantiser (quantize_int8) instead of onnxruntime's quantize_dynamic; 3: graphs
+#: written by :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
+FORMAT = 3
 
 
 def cache_dir() -> Path:
@@ -143,32 +157,10 @@ def quantize_int8(model: Any) -> Any:
     return model
 
 
-def onnx_export(
-    module: Any, args: tuple[Any, ...], dest: Path, inputs: list[str], outputs: list[str]
-) -> None:
-    """Export ``module`` to ``dest`` (fp32) with batch and token axes dynamic."""
-    import torch
-
-    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in inputs}
-    axes.update({n: {0: "batch"} for n in outputs})
-    if "hidden" in outputs:
-        axes["hidden"] = {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        torch.onnx.export(
-            module.eval(),
-            args,
-            str(dest),
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path]:
-    """Export ``net`` (the fp32 ``SentimentNet``), quantise it to int8, publish atomically.
+def export(
+    weights: GraphWeights, dest: Path, exit_head: ExitHead | None = None, shape: Shape | None = None
+) -> list[Path]:
+    """Build the int8 graph(s) of the merged network ``weights`` and publish them atomically.
 
     Without an exit head: one graph, ``dest``. With one: two graphs, the encoder split at the
     exit layer (:func:`split_paths` of ``dest``). Written to a temporary directory beside
@@ -176,43 +168,34 @@ def export(net: Any, dest: Path, exit_head: ExitHead | None = None) -> list[Path
     building at once both succeed and one rename wins.
     """
     import onnx
-    import torch
 
-    from flushwatch.nlp.base import HIDDEN
+    from flushwatch.nlp import graph
 
+    shape = shape or graph.Shape()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    ids = torch.ones((2, 8), dtype=torch.long)
-    mask = torch.ones((2, 8), dtype=torch.long)
+    if exit_head is None:
+        models = [(graph.build(weights.params, "net", shape=shape, ffn2_scales=weights.scales), dest)]
+    else:
+        front_dest, back_dest = split_paths(dest)
+        front = graph.build(
+            weights.params,
+            "front",
+            shape=shape,
+            ffn2_scales=weights.scales,
+            layer=exit_head.layer,
+            exit_weight=exit_head.weight,
+            exit_bias=exit_head.bias,
+        )
+        back = graph.build(
+            weights.params, "back", shape=shape, ffn2_scales=weights.scales, layer=exit_head.layer
+        )
+        models = [(front, front_dest), (back, back_dest)]
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
-        parts: list[tuple[Path, Path]] = []
-        if exit_head is None:
-            onnx_export(net, (ids, mask), Path(tmp) / "net.onnx", ["input_ids", "attention_mask"], ["logits"])
-            parts.append((Path(tmp) / "net.onnx", dest))
-        else:
-            from flushwatch.nlp.minilm import ExitBack, ExitFront
-
-            front_dest, back_dest = split_paths(dest)
-            weight = torch.tensor(exit_head.weight, dtype=torch.float32)
-            bias = torch.tensor(exit_head.bias, dtype=torch.float32)
-            front = ExitFront(net, exit_head.layer, weight, bias)
-            onnx_export(
-                front,
-                (ids, mask),
-                Path(tmp) / "front.onnx",
-                ["input_ids", "attention_mask"],
-                ["hidden", "exit_logits"],
-            )
-            hidden = torch.zeros((2, 8, HIDDEN))
-            back = ExitBack(net, exit_head.layer)
-            onnx_export(
-                back, (hidden, mask), Path(tmp) / "back.onnx", ["hidden", "attention_mask"], ["logits"]
-            )
-            parts += [(Path(tmp) / "front.onnx", front_dest), (Path(tmp) / "back.onnx", back_dest)]
-        for fp32, final in parts:
-            int8 = fp32.with_suffix(".int8.onnx")
-            onnx.save(quantize_int8(onnx.load(str(fp32))), str(int8))
+        for model, final in models:
+            int8 = Path(tmp) / final.name
+            onnx.save(quantize_int8(model), str(int8))
             os.replace(int8, final)
-    return [final for _, final in parts]
+    return [final for _, final in models]
 
 
 def split_paths(dest: Path) -> tuple[Path, Path]:
@@ -234,7 +217,15 @@ def open_session(path: Path) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # SkipLayerNormFusion fires only where a residual's shape is known statically: in a back
+        # graph, whose input is declared (batch, tokens, 384), not after the embeddings. Left on,
+        # the split graphs would compute what the whole graph computes slightly differently.
+        return ort.InferenceSession(
+            str(path),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=["SkipLayerNormFusion"],
+        )
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ModelError(f"cannot load ONNX graph {path}: {exc}".splitlines()[0], path=path) from exc
 
@@ -296,15 +287,16 @@ class OrtNet:
 def load_or_build(
     revision: str,
     base_sha256: str,
-    build_net: Callable[[], Any],
+    build_weights: Callable[[], GraphWeights],
     workers: int,
     exit_head: ExitHead | None = None,
+    shape: Shape | None = None,
 ) -> OrtNet:
     """The cached graph(s) for this revision, built first when missing or unloadable.
 
-    ``build_net`` is a zero-argument callable returning the merged fp32 network; it is only
-    called (and torch only imported) when a graph has to be built. ``revision`` names what
-    the graphs depend on: the delta, and the exit head when there is one.
+    ``build_weights`` is a zero-argument callable returning the merged (and smoothed) weights;
+    it is only called when a graph has to be built. ``revision`` names what the graphs depend
+    on: the delta, the smoothing and the exit head when there are.
     """
     path = graph_path(revision, base_sha256)
     paths = graph_files(path, split=exit_head is not None)
@@ -313,10 +305,11 @@ def load_or_build(
             return OrtNet(paths, workers, exit_head)
         except ModelError as exc:
             log.warning("rebuilding the ONNX cache: %s", exc)
-    net = build_net()
+    weights = build_weights()
     try:
-        paths = export(net, path, exit_head)
+        paths = export(weights, path, exit_head, shape)
     except OSError as exc:
         log.warning("cannot write the ONNX cache under %s (%s); using a temporary copy", path.parent, exc)
-        paths = export(net, Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name, exit_head)
+        spare = Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name
+        paths = export(weights, spare, exit_head, shape)
     return OrtNet(paths, workers, exit_head)

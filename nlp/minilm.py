@@ -9,7 +9,6 @@ match HF's ``BertModel`` to 1e-4. Training still uses HF (autograd-tested, dropo
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from flushwatch.nlp.base import base_config
 
 
 class _Embeddings(nn.Module):
@@ -75,9 +76,6 @@ class _Layer(nn.Module):
         self.attention = _Attention(h, eps)
         self.intermediate = _Intermediate(h, c["intermediate_size"])
         self.output = _Output(c["intermediate_size"], h, eps)
-        #: Set by :func:`flushwatch.nlp.smoothing.apply` on a copy built for int8 export: the
-        #: GELU output is multiplied by it and ``output.dense`` carries the inverse. None: off.
-        self.ffn2_scale: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, h = x.shape
@@ -90,8 +88,7 @@ class _Layer(nn.Module):
         ctx = ctx.transpose(1, 2).reshape(b, n, h)
         o = self.attention.output
         x = o.LayerNorm(o.dense(ctx) + x)
-        g = F.gelu(self.intermediate.dense(x))
-        y = self.output.dense(g if self.ffn2_scale is None else g * self.ffn2_scale)
+        y = self.output.dense(F.gelu(self.intermediate.dense(x)))
         return self.output.LayerNorm(y + x)
 
 
@@ -124,9 +121,8 @@ def load_minilm(model_dir: Path) -> MiniLM:
     """Build the encoder from ``config.json`` and ``model.safetensors`` (already verified)."""
     from safetensors.torch import load_file
 
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     # Built on the CPU, not the meta device: meta construction pulls in torch._dynamo (seconds).
-    model = MiniLM(config)
+    model = MiniLM(base_config(model_dir))
     state = {
         k: v
         for k, v in load_file(str(model_dir / "model.safetensors")).items()
@@ -149,67 +145,3 @@ def mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Attention-masked mean over tokens, as all-MiniLM-L6-v2 was trained."""
     mask = attention_mask.unsqueeze(-1).to(x.dtype)
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
-class ExitFront(nn.Module):
-    """The first ``layer`` encoder layers of a ``SentimentNet`` and an exit head after them.
-
-    Returns (hidden states after ``layer`` layers, exit logits): the first of the two graphs
-    the fast path runs when the model has an early-exit head (:mod:`flushwatch.nlp.early_exit`).
-    """
-
-    def __init__(self, net: nn.Module, layer: int, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        super().__init__()
-        encoder: Any = net.encoder
-        self.embeddings = encoder.embeddings
-        self.layers = nn.ModuleList(list(encoder.encoder.layer)[:layer])
-        self.exit = nn.Linear(weight.shape[1], weight.shape[0])
-        with torch.no_grad():
-            self.exit.weight.copy_(weight)
-            self.exit.bias.copy_(bias)
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = run_layers(self.layers, self.embeddings(input_ids), attention_mask)
-        return x, self.exit(mean_pool(x, attention_mask))
-
-
-class ExitBack(nn.Module):
-    """The remaining encoder layers and the final head: hidden states -> logits."""
-
-    def __init__(self, net: nn.Module, layer: int) -> None:
-        super().__init__()
-        encoder: Any = net.encoder
-        self.layers = nn.ModuleList(list(encoder.encoder.layer)[layer:])
-        self.head: nn.Module = net.head  # type: ignore[assignment]
-
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(mean_pool(run_layers(self.layers, hidden, attention_mask), attention_mask))
-
-
-class ExitProbe(nn.Module):
-    """The whole network, also returning the pooled hidden states after each of ``layers``.
-
-    Exported and quantised like the fast path's graphs, it gives the early-exit fitting the
-    features and answers of the int8 network that will run them (outputs: logits, then one
-    pooled tensor per layer in ``layers`` order).
-    """
-
-    def __init__(self, net: nn.Module, layers: tuple[int, ...]) -> None:
-        super().__init__()
-        encoder: Any = net.encoder
-        self.embeddings = encoder.embeddings
-        self.layers = nn.ModuleList(list(encoder.encoder.layer))
-        self.head: nn.Module = net.head  # type: ignore[assignment]
-        self.taps = layers
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.embeddings(input_ids)
-        mask = attention_mask.bool()[:, None, None, :]
-        pooled = []
-        for i, layer in enumerate(self.layers, start=1):
-            x = layer(x, mask)
-            if i in self.taps:
-                pooled.append(mean_pool(x, attention_mask))
-        return (self.head(mean_pool(x, attention_mask)), *pooled)

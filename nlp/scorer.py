@@ -17,8 +17,8 @@ core at a time, easy titles answered after an early layer by its early-exit head
 every title through every layer; other models: torch int8); ``torch-int8`` =
 dynamic int8 quantisation of every torch Linear, per channel; ``full`` = fp32; ``bf16`` = fp32
 weights under bf16 autocast. models/README.md has the measured accuracy of each on sent_valid
-and bench/bench_scoring.py their speed. torch is imported only when a torch path is used or the
-ONNX graph has to be built; transformers only for ``--model`` checkpoints.
+and bench/bench_scoring.py their speed. torch is imported only when a torch path is used (the
+fast path builds and runs its graphs without it); transformers only for ``--model`` checkpoints.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
@@ -41,6 +41,9 @@ from flushwatch.nlp.language import detect_language
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
 from flushwatch.records.scores import TextScore
+
+if TYPE_CHECKING:
+    from flushwatch.nlp.fastpath import GraphWeights
 
 log = logging.getLogger(__name__)
 
@@ -229,37 +232,20 @@ class Scorer:
     @classmethod
     def _merged_net(cls, model_dir: Path) -> tuple[Any, Any]:
         """(tokenizer, fp32 network): the base encoder plus the directory's delta, and its head."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        import torch
 
-        from flushwatch.nlp.delta import apply
-        from flushwatch.nlp.encoder import SentimentNet, load_base_fast
+        from flushwatch.nlp.base import FastTokenizer, base_config, base_model_dir, verify_base
+        from flushwatch.nlp.encoder import SentimentNet
+        from flushwatch.nlp.merge import merged_weights
+        from flushwatch.nlp.minilm import MiniLM
 
         cls._check_files(model_dir)
-        weights = model_dir / "adapter.safetensors"
-        tokenizer, encoder = load_base_fast()
-        net = SentimentNet(encoder)
-        try:
-            state = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(
-                f"model weights {weights} are corrupt: {exc}",
-                path=weights,
-                hint="restore the file from git or re-run `flushwatch model train`",
-            ) from exc
-        own = dict(net.named_parameters())
-        missing = [k for k in own if k.startswith("head.") and k not in state]
-        try:
-            unknown = apply(own, state)
-        except (KeyError, ValueError, RuntimeError) as exc:  # a factor without its scale, a wrong shape
-            unknown = [str(exc).splitlines()[0]]
-        if missing or unknown:
-            raise ModelError(
-                f"model weights {weights} do not fit the network "
-                f"(missing {missing[:2]}, unexpected {unknown[:2]})",
-                path=weights,
-            )
-        return tokenizer, net.eval()
+        base = base_model_dir()
+        verify_base(base)
+        params = merged_weights(model_dir, base)
+        net = SentimentNet(MiniLM(base_config(base)))
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()}, strict=True)
+        return FastTokenizer(base / "tokenizer.json"), net.eval()
 
     def _set_shipped_identity(self, model_dir: Path) -> None:
         from flushwatch.nlp import lexical
@@ -278,8 +264,9 @@ class Scorer:
 
     def _load_onnx(self, model_dir: Path) -> None:
         """The fast path: the cached int8 graph (built on first use), tokenizers, no torch."""
-        from flushwatch.nlp.base import BASE_SHA256, FastTokenizer, base_model_dir, verify_base
+        from flushwatch.nlp.base import BASE_SHA256, FastTokenizer, base_config, base_model_dir, verify_base
         from flushwatch.nlp.fastpath import load_or_build
+        from flushwatch.nlp.graph import Shape
 
         self._check_files(model_dir)
         self._set_shipped_identity(model_dir)
@@ -295,28 +282,29 @@ class Scorer:
         self._ort = load_or_build(
             graph_revision(model_dir, early_exit=self._use_exit),
             BASE_SHA256,
-            lambda: self.export_net(model_dir),
+            lambda: self.graph_weights(model_dir),
             self.threads,
             self._exit,
+            Shape.from_config(base_config(base)),
         )
         self.net = None
 
     @classmethod
-    def export_net(cls, model_dir: Path, net: Any = None) -> Any:
-        """The fp32 network the int8 graphs are exported from: merged, then smoothed if the
-        directory has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). ``net``: a merged
-        network to use (it is copied, never changed); default: merge one now."""
-        import copy
-
+    def graph_weights(cls, model_dir: Path) -> GraphWeights:
+        """What the int8 graphs are built from: the merged network, smoothed if the directory
+        has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). numpy only, no torch."""
         from flushwatch.nlp import smoothing
-        from flushwatch.nlp.base import HIDDEN
+        from flushwatch.nlp.base import HIDDEN, base_model_dir, verify_base
+        from flushwatch.nlp.fastpath import GraphWeights
+        from flushwatch.nlp.merge import merged_weights
 
-        net = copy.deepcopy(net) if net is not None else cls._merged_net(model_dir)[1]
+        cls._check_files(model_dir)
+        params = merged_weights(model_dir, verify_base(base_model_dir()).parent)
         path = model_dir / SMOOTH_FILE
-        if path.is_file():
-            amax, alpha = smoothing.load(path, n_layers=N_LAYERS, channels=4 * HIDDEN)
-            smoothing.apply(net, amax, alpha)
-        return net
+        if not path.is_file():
+            return GraphWeights(params)
+        amax, alpha = smoothing.load(path, n_layers=N_LAYERS, channels=4 * HIDDEN)
+        return GraphWeights(params, smoothing.apply(params, amax, alpha))
 
     def _load_hf(self, name: str) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

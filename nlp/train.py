@@ -372,7 +372,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     from safetensors.torch import save_file
 
     from flushwatch.nlp import delta as deltas
-    from flushwatch.nlp import early_exit, lexical, smoothing
+    from flushwatch.nlp import early_exit, lexical, merge, smoothing
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
 
@@ -412,8 +412,12 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     state, stats = deltas.compress(base, soup, config.delta_budget_bytes, frozen=FROZEN)
     # Judge what ships: the base plus the compressed delta (the same network, reset to the base).
     reset_to_base()
-    if deltas.apply(dict(net.named_parameters()), state):
+    params = {k: p.detach().numpy().copy() for k, p in net.named_parameters()}
+    if merge.apply(params, {k: v.numpy() for k, v in state.items()}):  # as every scorer merges it
         raise AssertionError("the compressed delta does not fit its own network")
+    with torch.no_grad():
+        for k, p in net.named_parameters():
+            p.copy_(torch.from_numpy(params[k]))
     dev_true = [labels[i] for i in dev_idx]
     dev_lp = trainer.log_probs(net, dev_idx)
     pred = [int(p) for p in dev_lp.argmax(-1)]

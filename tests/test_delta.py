@@ -1,10 +1,23 @@
-"""Compressed fine-tuning deltas (nlp/delta.py): budget, allocation, round trip. Pure tensors."""
+"""Compressed fine-tuning deltas (nlp/delta.py, merged by nlp/merge.py): budget, allocation,
+round trip. Pure tensors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 
-from flushwatch.nlp.delta import apply, compress
+from flushwatch.nlp.delta import compress
+from flushwatch.nlp.merge import apply as merge_apply
+
+
+def apply(params: dict[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> list[str]:
+    """``merge.apply`` (numpy) on ``params``, written back into them; returns the unknown keys."""
+    arrays = {k: v.numpy().copy() for k, v in params.items()}
+    unknown = merge_apply(arrays, {k: v.numpy() for k, v in delta.items()})
+    params.update({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+    return unknown
 
 
 def _pair(seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -26,19 +26,27 @@ TITLES = [
 
 def test_smoothing_changes_nothing_in_full_precision() -> None:
     """Dividing a channel's activation and multiplying its weight row by the same factor is an
-    identity: the smoothed fp32 network gives the merged network's logits."""
-    import torch
+    identity: the smoothed fp32 graph gives the merged network's logits."""
+    import onnxruntime as ort
 
-    full = Scorer(mode="full")
-    smoothed = Scorer.export_net(shipped_model_dir(), full.net)
-    assert all(layer.ffn2_scale is not None for layer in smoothed.encoder.encoder.layer)
-    assert all(layer.ffn2_scale is None for layer in full.net.encoder.encoder.layer)  # a copy
-    batch = full._prepare(TITLES)
-    with torch.inference_mode():
-        for x, m, _ in batch.arrays:
-            a = full.net(torch.as_tensor(x), torch.as_tensor(m))
-            b = smoothed(torch.as_tensor(x), torch.as_tensor(m))
-            assert torch.allclose(a, b, atol=1e-4)
+    from flushwatch.nlp import graph
+    from flushwatch.nlp.base import base_model_dir
+    from flushwatch.nlp.merge import merged_weights
+
+    model_dir = shipped_model_dir()
+    smoothed = Scorer.graph_weights(model_dir)
+    plain = merged_weights(model_dir, base_model_dir())
+    assert smoothed.scales is not None and len(smoothed.scales) == 6
+    name = "encoder.encoder.layer.0.output.dense.weight"
+    assert not np.array_equal(smoothed.params[name], plain[name])  # the weights carry the inverse
+    sessions = [
+        ort.InferenceSession(graph.build(w, "net", ffn2_scales=s).SerializeToString())
+        for w, s in ((plain, None), (smoothed.params, smoothed.scales))
+    ]
+    batch = Scorer(mode="fast", early_exit=False)._prepare(TITLES)
+    for x, m, _ in batch.arrays:
+        a, b = (s.run(None, {"input_ids": x, "attention_mask": m})[0] for s in sessions)
+        assert np.allclose(a, b, atol=1e-4)
 
 
 def test_the_statistics_name_the_graphs_and_the_revision(tmp_path: Path) -> None:
