@@ -79,12 +79,12 @@ def _probe_features(
     import onnx
 
     from flushwatch.nlp import graph
-    from flushwatch.nlp.fastpath import open_session, quantize_int8
+    from flushwatch.nlp.fastpath import open_session
 
-    probe = graph.build(weights.params, "probe", ffn2_scales=weights.scales, taps=tuple(layers))
+    probe = graph.build(weights.params, "probe", ffn2_scales=weights.scales, taps=tuple(layers), int8=True)
     with tempfile.TemporaryDirectory(prefix="flushwatch-probe-") as tmp:
         int8 = Path(tmp) / "probe.int8.onnx"
-        onnx.save(quantize_int8(probe), str(int8))
+        onnx.save(probe, str(int8))
         session = open_session(int8)
     batch = scorer._prepare(texts)
 

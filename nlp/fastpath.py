@@ -8,8 +8,8 @@ different batches scales almost linearly, where torch's intra-op threading over 
 
 The graph is derived, never committed: the base weights plus the committed fine-tuning delta,
 added in numpy (:mod:`flushwatch.nlp.merge`), written as an ONNX graph node by node
-(:mod:`flushwatch.nlp.graph`) and quantised once (:func:`quantize_int8`: weights int8 per
-output channel, activations per batch), all without torch. The result is cached under the user cache
+(:mod:`flushwatch.nlp.graph`) in its int8 form (weights int8 per output channel, activations
+quantised per batch), all without torch. The result is cached under the user cache
 directory (``FLUSHWATCH_CACHE_DIR`` overrides it), named by everything it depends on: adapter
 revision, base sha256, onnxruntime version and this module's format number. A model with an
 early-exit head (:mod:`flushwatch.nlp.early_exit`) gets two graphs instead, the encoder split
@@ -53,8 +53,8 @@ class GraphWeights:
 log = logging.getLogger(__name__)
 
 #: Bump when the export or quantisation recipe changes: it is part of the cache file's name.
-#: 2: own int8 quantiser (quantize_int8) instead of onnxruntime's quantize_dynamic; 3: graphs
-#: written by :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
+#: 2: own int8 quantiser instead of onnxruntime's quantize_dynamic; 3: graphs written by
+#: :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
 FORMAT = 3
 
 
@@ -75,88 +75,6 @@ def graph_path(revision: str, base_sha256: str) -> Path:
     return cache_dir() / "onnx" / name
 
 
-def _int8_columns(graph: Any, name: str) -> None:
-    """Add an int8 copy of the 2-D initializer ``name``, symmetric per column (axis 1), with
-    its fp32 scales and zero points as ``{name}_int8``, ``{name}_scale``, ``{name}_zero``."""
-    import numpy as np
-    from onnx import numpy_helper
-
-    if any(i.name == f"{name}_int8" for i in graph.initializer):
-        return  # a weight shared by several nodes is quantised once
-    w = numpy_helper.to_array(next(i for i in graph.initializer if i.name == name)).astype(np.float32)
-    scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0).astype(np.float32)
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(np.clip(np.rint(w / scale), -127, 127).astype(np.int8), f"{name}_int8"),
-            numpy_helper.from_array(scale, f"{name}_scale"),
-            numpy_helper.from_array(np.zeros(w.shape[1], np.int8), f"{name}_zero"),
-        ]
-    )
-
-
-def quantize_int8(model: Any) -> Any:
-    """Dynamic int8 quantisation of an ONNX model in place; returns ``model``.
-
-    Every MatMul by a constant 2-D weight becomes ONNX Runtime's ``DynamicQuantizeMatMul``
-    (activations quantised per batch at run time, weights int8 symmetric per output column),
-    and every lookup in a large embedding table (words, positions) reads an int8 table
-    dequantised per hidden unit.
-
-    Why not ``onnxruntime.quantization.quantize_dynamic``: it produces the same kind of graph
-    (ONNX Runtime fuses its MatMulInteger chains into this very op at load), but quantises each
-    of the 20,741 weight columns in a Python loop, 1.7 s of a first ``flushwatch score``; this
-    is one numpy expression per matrix (0.55 s in all). Measured on 3,000 headlines, single
-    thread: argmax agreement with fp32 97.5% (quantize_dynamic: 97.6%), 609-645 vs 571-594
-    headlines/s.
-    """
-    from onnx import helper
-
-    graph = model.graph
-    matrices = {i.name for i in graph.initializer if len(i.dims) == 2}
-    tables = {i.name for i in graph.initializer if len(i.dims) == 2 and i.dims[0] >= 512}
-    nodes = []
-    for node in graph.node:
-        if node.op_type == "Gather" and node.input[0] in tables:
-            q = node.input[0]
-            _int8_columns(graph, q)
-            rows = f"{node.output[0]}_int8"
-            nodes.append(
-                helper.make_node("Gather", [f"{q}_int8", node.input[1]], [rows], name=node.name, axis=0)
-            )
-            nodes.append(
-                helper.make_node(
-                    "DequantizeLinear",
-                    [rows, f"{q}_scale", f"{q}_zero"],
-                    list(node.output),
-                    name=f"{node.name}_dequantize",
-                    axis=-1,
-                )
-            )
-        elif node.op_type == "MatMul" and node.input[1] in matrices:
-            q = node.input[1]
-            _int8_columns(graph, q)
-            nodes.append(
-                helper.make_node(
-                    "DynamicQuantizeMatMul",
-                    [node.input[0], f"{q}_int8", f"{q}_scale", f"{q}_zero"],
-                    list(node.output),
-                    name=f"{node.name}_int8",
-                    domain="com.microsoft",
-                )
-            )
-        else:
-            nodes.append(node)
-    used = {i for n in nodes for i in n.input}
-    del graph.node[:]
-    graph.node.extend(nodes)
-    kept = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return model
-
-
 def export(
     weights: GraphWeights, dest: Path, exit_head: ExitHead | None = None, shape: Shape | None = None
 ) -> list[Path]:
@@ -174,7 +92,8 @@ def export(
     shape = shape or graph.Shape()
     dest.parent.mkdir(parents=True, exist_ok=True)
     if exit_head is None:
-        models = [(graph.build(weights.params, "net", shape=shape, ffn2_scales=weights.scales), dest)]
+        whole = graph.build(weights.params, "net", shape=shape, ffn2_scales=weights.scales, int8=True)
+        models = [(whole, dest)]
     else:
         front_dest, back_dest = split_paths(dest)
         front = graph.build(
@@ -185,15 +104,16 @@ def export(
             layer=exit_head.layer,
             exit_weight=exit_head.weight,
             exit_bias=exit_head.bias,
+            int8=True,
         )
         back = graph.build(
-            weights.params, "back", shape=shape, ffn2_scales=weights.scales, layer=exit_head.layer
+            weights.params, "back", shape=shape, ffn2_scales=weights.scales, layer=exit_head.layer, int8=True
         )
         models = [(front, front_dest), (back, back_dest)]
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
         for model, final in models:
             int8 = Path(tmp) / final.name
-            onnx.save(quantize_int8(model), str(int8))
+            onnx.save(model, str(int8))
             os.replace(int8, final)
     return [final for _, final in models]
 

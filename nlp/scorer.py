@@ -282,7 +282,7 @@ class Scorer:
         self._ort = load_or_build(
             graph_revision(model_dir, early_exit=self._use_exit),
             BASE_SHA256,
-            lambda: self.graph_weights(model_dir),
+            lambda: self.graph_weights(model_dir, base),
             self.threads,
             self._exit,
             Shape.from_config(base_config(base)),
@@ -290,16 +290,17 @@ class Scorer:
         self.net = None
 
     @classmethod
-    def graph_weights(cls, model_dir: Path) -> GraphWeights:
+    def graph_weights(cls, model_dir: Path, base: Path | None = None) -> GraphWeights:
         """What the int8 graphs are built from: the merged network, smoothed if the directory
-        has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). numpy only, no torch."""
+        has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). numpy only, no torch.
+        ``base``: the base model's directory, already verified (default: find and verify it)."""
         from flushwatch.nlp import smoothing
         from flushwatch.nlp.base import HIDDEN, base_model_dir, verify_base
         from flushwatch.nlp.fastpath import GraphWeights
         from flushwatch.nlp.merge import merged_weights
 
         cls._check_files(model_dir)
-        params = merged_weights(model_dir, verify_base(base_model_dir()).parent)
+        params = merged_weights(model_dir, base or verify_base(base_model_dir()).parent)
         path = model_dir / SMOOTH_FILE
         if not path.is_file():
             return GraphWeights(params)
