@@ -99,16 +99,21 @@ class _HFWrapper:
 
 def hf_model() -> tuple[object, object]:
     """The shipped model the plain way: HF AutoTokenizer + HF BertModel, delta added, fp32."""
-    from safetensors.torch import load_file
+    import torch
 
-    from flushwatch.nlp.delta import apply
+    from flushwatch.nlp.base import base_model_dir
     from flushwatch.nlp.encoder import SentimentNet, load_base
+    from flushwatch.nlp.merge import merged_weights
     from flushwatch.nlp.scorer import shipped_model_dir
 
     tok, enc = load_base()
     net = SentimentNet(enc)
-    unknown = apply(dict(net.named_parameters()), load_file(str(shipped_model_dir() / "adapter.safetensors")))
-    assert not unknown, unknown
+    params = merged_weights(shipped_model_dir(), base_model_dir())
+    own = dict(net.named_parameters())  # HF's BertModel also has a pooler, which nothing uses
+    assert set(params) <= set(own), sorted(set(params) - set(own))[:3]
+    with torch.no_grad():
+        for name, value in params.items():
+            own[name].copy_(torch.from_numpy(value))
     return tok, net.eval()
 
 
