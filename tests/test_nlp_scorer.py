@@ -84,8 +84,9 @@ def test_missing_adapter_is_refused_naming_the_path(tmp_path: Path) -> None:
         Scorer(str(copy))
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])  # torch loads the merge; the fast path builds from it
 @pytest.mark.parametrize("damage", ["drop a scale", "wrong shape", "foreign tensor"])
-def test_a_delta_that_does_not_fit_the_network_is_refused(tmp_path: Path, damage: str) -> None:
+def test_a_delta_that_does_not_fit_the_network_is_refused(tmp_path: Path, damage: str, mode: str) -> None:
     """Readable safetensors whose tensors do not fit MiniLM: one ModelError naming the file."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -103,7 +104,7 @@ def test_a_delta_that_does_not_fit_the_network_is_refused(tmp_path: Path, damage
         state["encoder.not_a_layer.weight.delta"] = torch.zeros(3)
     save_file(state, str(weights))
     with pytest.raises(ModelError, match=r"do not fit the network") as err:
-        Scorer(str(copy), mode="full")
+        Scorer(str(copy), mode=mode)
     assert str(weights) in str(err.value)
 
 
