@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from flushwatch.errors import ModelError
-from flushwatch.nlp.base import HIDDEN, FastTokenizer, base_model_dir, verify_base
+from flushwatch.nlp.base import HIDDEN, base_model_dir, verify_base
 from flushwatch.nlp.minilm import mean_pool
 
 
@@ -48,15 +48,3 @@ def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[An
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"cannot load encoder from {model_dir}: {exc}", path=model_dir) from exc
     return tokenizer, encoder
-
-
-def load_base_fast(model_dir: Path | None = None) -> tuple[FastTokenizer, nn.Module]:
-    """(tokenizer, encoder) for inference without importing transformers; verifies the sha256."""
-    from flushwatch.nlp.minilm import load_minilm
-
-    model_dir = model_dir or base_model_dir()
-    verify_base(model_dir)
-    try:
-        return FastTokenizer(model_dir / "tokenizer.json"), load_minilm(model_dir)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ModelError(f"cannot load encoder from {model_dir}: {exc}", path=model_dir) from exc

@@ -10,14 +10,11 @@ match HF's ``BertModel`` to 1e-4. Training still uses HF (autograd-tested, dropo
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from flushwatch.nlp.base import base_config
 
 
 class _Embeddings(nn.Module):
@@ -115,22 +112,6 @@ class MiniLM(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> _Out:
         return _Out(run_layers(self.encoder.layer, self.embeddings(input_ids), attention_mask))
-
-
-def load_minilm(model_dir: Path) -> MiniLM:
-    """Build the encoder from ``config.json`` and ``model.safetensors`` (already verified)."""
-    from safetensors.torch import load_file
-
-    # Built on the CPU, not the meta device: meta construction pulls in torch._dynamo (seconds).
-    model = MiniLM(base_config(model_dir))
-    state = {
-        k: v
-        for k, v in load_file(str(model_dir / "model.safetensors")).items()
-        if not k.startswith("pooler.")
-    }
-    state.pop("embeddings.position_ids", None)
-    model.load_state_dict(state, strict=True)
-    return model.eval()
 
 
 def run_layers(layers: Any, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

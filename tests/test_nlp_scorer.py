@@ -125,12 +125,16 @@ def test_plain_torch_encoder_matches_hugging_face_bert() -> None:
     """Scoring uses nlp/minilm.py (no transformers import); it must equal HF's BertModel."""
     import torch
 
-    from flushwatch.nlp.base import FastTokenizer, base_model_dir
+    from flushwatch.nlp.base import FastTokenizer, base_config, base_model_dir
     from flushwatch.nlp.encoder import load_base
-    from flushwatch.nlp.minilm import load_minilm
+    from flushwatch.nlp.merge import base_weights
+    from flushwatch.nlp.minilm import MiniLM
 
     tok, hf = load_base()
-    ours = load_minilm(base_model_dir())
+    ours = MiniLM(base_config(base_model_dir()))
+    weights = base_weights(base_model_dir())
+    encoder = {k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")}
+    ours.load_state_dict({k: torch.from_numpy(v) for k, v in encoder.items()}, strict=True)
     texts = ["Exchange halts withdrawals after a hack", "ok", "Le bitcoin chute 🚀 $BTC"]
     assert FastTokenizer(base_model_dir() / "tokenizer.json")(texts)["input_ids"] == tok(texts)["input_ids"]
     enc = tok(texts, padding=True, return_tensors="pt")
