@@ -4,8 +4,9 @@
   the fast path, and VADER as the floor;
 * event types and the market-report flag on the headline sets written for this project
   (``models/eval/event_types.csv``, developed alongside the rules; ``event_types_holdout.csv``,
-  held out until the rules were revised on it; ``event_types_holdout2.csv``, written and
-  committed before that revision and never used to change a rule: the honest figure);
+  held out until the rules were revised on it; ``event_types_holdout2.csv``, the same a second
+  time; ``event_types_holdout3.csv``, written and committed before that second revision and
+  never used to change a rule: the honest figure);
 * importance against market moves (AUC, top-decile precision on an earlier and a later time
   span of two headline sets, each feature's own AUC), as measured by ``flushwatch model
   train`` and stored in ``models/<model>/importance.json``.
@@ -115,7 +116,8 @@ def event_rows() -> list[tuple[Any, ...]]:
     sets = (
         ("event_types.csv", "rules developed on it"),
         ("event_types_holdout.csv", "held out until 2026-12-01, rules since revised on it"),
-        ("event_types_holdout2.csv", "held out: written before the last rule change"),
+        ("event_types_holdout2.csv", "held out until 2026-12-01 14:45, rules since revised on it"),
+        ("event_types_holdout3.csv", "held out: written before the last rule change"),
     )
     for name, note in sets:
         path = EVAL_DIR / name

@@ -23,7 +23,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         "promotion_other",
         0.05,
         [
-            r"\b(sponsored|newsletter|podcast|webinar|giveaway|presale|glossary|ama|conference|promo code|airdrop campaign)\b",
+            r"\b(sponsored|newsletters?|podcasts?|webinars?|giveaways?|presales?|glossary|ama|conferences?|promo codes?|airdrop campaigns?)\b",
             r"\b\d+% off\b",
             r"^(win|join|meet|learn)\b",
         ],
@@ -37,6 +37,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\bpeg\b.*\b(break|lost|slip)",
             r"\b(usdt|usdc|dai|ust|busd|tether|stablecoin)\b.*\b(falls? (to|below)|drops? (to|below)|slips? below|trades? below) \$?0\.\d",
             r"\b(usdt|usdc|dai|ust|busd|tether|stablecoins?)\b.*\b\d{1,2} cents\b",
+            r"\b(usdt|usdc|dai|tether|stablecoins?|dollar(-pegged)? tokens?)\b.*\b(trades? at a (steep |deep |sharp |wide )?discount|below (its )?par)\b",
         ],
     ),
     (
@@ -46,7 +47,10 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\b(halts?|halted|halting|pauses?|paused|suspends?|suspended|freezes?|froze|frozen|stops?|stopped)\b.*\b(withdrawals?|deposits?|trading)\b",
             r"\b((enters|into|placed in) administration|creditor protection|receivership|winds? down|wind-down)\b",
             r"\b(withdrawals?|deposits?)\b.*\b(halted|paused|suspended|frozen)\b",
-            r"\b(insolven\w*|solvency|bankrupt\w*|chapter 11|bank run|liquidity (crisis|crunch)|collapse[sd]?)\b",
+            r"\b(insolven\w*|solvency|bankrupt\w*|chapter 11|bank run|liquidity (crisis|crunch))\b",
+            # "collapses", "has collapsed"; not the adjective ("founder of collapsed lender gets ..."),
+            # whose news is something else
+            r"\bcollapse[sd]?\b(?!\s+(crypto\s+)?(exchange|lender|lending|platform|firm|desk|fund|hedge fund|company|bank|broker|project|token)s?\b)",
             r"\b(freezes?|froze|frozen)\b.*\baccounts?\b",
             r"\b(cannot|can't|unable to) withdraw\b",
             r"\bpull(s|ed)? (their )?funds\b",
@@ -59,6 +63,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         [
             r"\b(hack(ed|ers?|s)?|exploit(ed|s)?|drain(ed|s)?|(security|data) breach|breached|stolen|steals?|heist|attack(er|ers)?|hijack\w*|rug ?pull(ed)?|compromised|phishing)\b",
             r"\b(private keys?|security incident|siphon(s|ed)?|oracle manipulation)\b",
+            r"\bsuspicious (transfers?|transactions?|activity|withdrawals?|outflows?)\b",
         ],
     ),
     (
@@ -69,6 +74,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\b(cpi|inflation|pce|jobs report|payrolls|nonfarm|unemployment|jobless claims|gdp|recession|treasury yields?|bond yields?)\b",
             r"\b(oil|crude|opec|refiner(y|ies)|airstrikes?|strike on)\b",
             r"\b(tariffs?|trade war|sanctions|war|invasion|missile|ceasefire|geopolitic\w*)\b",
+            r"\b(retaliatory|import|export|customs) (duties|levies|curbs|controls|bans?)\b|\btrade (deal|talks|tensions|truce)\b",
         ],
     ),
     (
@@ -106,6 +112,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         [
             r"\b(lists?|listing|listed|delist\w*|will add|adds? support for|launch(es)? trading|perpetual contract for|opens trading)\b",
             r"\b(to add|will add|adds?)\b.*\b(tokens?|coins?|trading pairs?)\b",
+            r"\b(will remove|removes?|removing|drops? support for|ends? support for|ends? trading (of|in|for))\b.*\b(tokens?|coins?|pairs?|platform)\b",
         ],
     ),
     (
@@ -113,7 +120,11 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.55,
         [
             r"\b(new version|software update|client update|hotfix)\b",
-            r"\b(upgrade|hard ?fork|soft ?fork|mainnet|testnet|outage|downtime|halted block|network (halt|down|stall)|block production|validators?|merge|shanghai|dencun|halving|bug|patch|node|client release|migrat\w*)\b",
+            r"\b(upgrade|hard ?fork|soft ?fork|mainnet|testnet|outage|downtime|halted block|network (halt|down|stall)|block production|validators?|merge|shanghai|dencun|bug|patch|node|client release|migrat\w*)\b",
+            # the halving as the event, not as a date ("could revisit $50,000 before the halving")
+            r"(?<!before the )(?<!after the )(?<!ahead of the )(?<!since the )(?<!until the )\bhalving\b",
+            r"\b(stops?|stopped|halts?|halted|resumes?|resumed|pauses?|paused) (producing|processing|finali[sz]ing) (blocks|transactions)\b",
+            r"\b(chain|network|mainnet|layer-?2|blockchain) (halts?|halted|stalls?|stalled|goes down|went down)\b",
         ],
     ),
     (
@@ -134,6 +145,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
         0.35,
         [
             r"\bexpands?\b.*\b(settlement|payments?|support|services?|access)\b",
+            r"\b(adds?|offers?|enables?|introduces?|lets)\b.*\b(stablecoin|crypto|bitcoin|usdc) (payments?|payouts?|settlements?|transfers|rewards|checkout)\b",
             r"\b(partner\w*|teams up|collaborat\w*|integrat\w*|adopt\w*|accepts? (bitcoin|crypto|btc)|accept(s|ing)? (crypto|bitcoin|btc|payments)|legal tender|pilots?|rolls? out|launch\w*|joins?|backs?|invest\w* in|raises? \$)\b",
         ],
     ),
@@ -144,7 +156,7 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
             r"\bliquidat\w*\b",
             r"\b(short|long) squeeze\b",
             _UP
-            := r"\b(surges?|soars?|jumps?|rall(y|ies|ied)|spikes?|climbs?|rises?|gains?|pumps?|rebounds?|recovers?|skyrockets?|tops?|breaks? above|hits? (new )?(all-time )?high|ath)\b",
+            := r"\b(surges?|soars?|jumps?|rall(y|ies|ied)|spikes?|climbs?|rises?|gains?|pumps?|rebounds?|recovers?|skyrockets?|tops|topped|top(?= \$)|breaks? above|hits? (new )?(all-time )?high|ath)\b",
             _DOWN
             := r"\b(plunges?|plummets?|tumbles?|crash(es|ed)?|drops?|falls?|slides?|sinks?|dips?|dumps?|slumps?|tanks?|sell-?off|bleeds?|breaks? below|falls? below|wipes? out)\b",
             r"[-+]?\d+(\.\d+)?\s?%",

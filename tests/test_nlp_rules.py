@@ -84,7 +84,12 @@ def test_market_report_flag(title: str, report: bool) -> None:
 
 
 def test_eval_sets_are_well_formed_and_cover_every_type() -> None:
-    for name in ("event_types.csv", "event_types_holdout.csv", "event_types_holdout2.csv"):
+    for name in (
+        "event_types.csv",
+        "event_types_holdout.csv",
+        "event_types_holdout2.csv",
+        "event_types_holdout3.csv",
+    ):
         rows = list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
         assert len(rows) >= 40
         assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
