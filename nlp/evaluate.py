@@ -116,7 +116,7 @@ def event_rows() -> list[tuple[Any, ...]]:
     sets = (
         ("event_types.csv", "rules developed on it"),
         ("event_types_holdout.csv", "held out until 2026-12-01, rules since revised on it"),
-        ("event_types_holdout2.csv", "held out until 2026-12-01 14:45, rules since revised on it"),
+        ("event_types_holdout2.csv", "held out until 2026-12-01 14:26, rules since revised on it"),
         ("event_types_holdout3.csv", "held out: written before the last rule change"),
     )
     for name, note in sets:
