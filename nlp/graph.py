@@ -203,14 +203,10 @@ class _Encoder:
             b.op("Add", [self.linear(ctx, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm"
         )
         h = self.linear(x, p + "intermediate.dense")
+        # GELU as erf, in the exporter's order: (h * (erf(h / sqrt 2) + 1)) * 0.5
         erf = b.op("Erf", [b.op("Div", [h, b.const(np.array(math.sqrt(2.0), np.float32))])])
-        g = b.op(
-            "Mul",
-            [
-                b.op("Mul", [h, b.op("Add", [erf, b.const(np.array(1.0, np.float32))])]),
-                b.const(np.array(0.5, np.float32)),
-            ],
-        )
+        one_plus = b.op("Add", [erf, b.const(np.array(1.0, np.float32))])
+        g = b.op("Mul", [b.op("Mul", [h, one_plus]), b.const(np.array(0.5, np.float32))])
         if self.scales is not None:
             g = b.op("Mul", [g, b.const(_f32(self.scales[i]), "smooth")])
         y = self.linear(g, p + "output.dense")
