@@ -119,3 +119,27 @@ def test_building_the_fast_path_never_imports_torch(tmp_path: Any) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
     assert len(list((tmp_path / "onnx").glob("*.int8.onnx"))) == 2  # front and back, cached
+
+
+def test_two_processes_building_the_same_graphs_at_once_both_succeed(tmp_path: Any) -> None:
+    """A cron `score` and a live `ingest --score` starting together after an install: both
+    build into the same empty cache; each gets whole graphs, and the cache keeps one copy."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    code = (
+        "from flushwatch.nlp.scorer import Scorer; "
+        "p, _ = Scorer().probabilities(['Exchange halts withdrawals', 'Bitcoin climbs']); "
+        "print(','.join(f'{x:.6f}' for row in p for x in row))"
+    )
+    env = subprocess_env(FLUSHWATCH_CACHE_DIR=str(tmp_path))
+    run = [sys.executable, "-c", code]
+    pipe = subprocess.PIPE
+    procs = [subprocess.Popen(run, env=env, stdout=pipe, stderr=pipe, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert outs[0][0] == outs[1][0] != ""  # the same answers from either build
+    names = sorted(p.name for p in (tmp_path / "onnx").iterdir())
+    assert len(names) == 2 and all(n.endswith((".front.int8.onnx", ".back.int8.onnx")) for n in names)
