@@ -19,6 +19,7 @@ BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: Our head's label order. Index i of every probability vector means LABELS[i].
 LABELS = ("bearish", "neutral", "bullish")
 HIDDEN = 384
+N_LAYERS = 6  # all-MiniLM-L6-v2; its sha256 above pins these sizes
 #: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
 #: compressed fine-tuning delta (:mod:`flushwatch.nlp.delta`); 1 was LoRA adapters.
 MODEL_FORMAT = 2

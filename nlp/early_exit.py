@@ -2,11 +2,11 @@
 
 Why: on this 2-core CPU the int8 encoder is ~90% of scoring time, and most headlines are easy.
 A linear head on the mean-pooled output of layer ``k`` (of 6), blended with the lexical head
-exactly as the final head is, predicts the full network's label for about three in five
-titles with a top probability above a threshold; only the others run the remaining layers.
-The fast path (:mod:`flushwatch.nlp.fastpath`) exports the encoder as two graphs split at
-``k``. The full-precision modes never exit early: they are the reference the fast path is
-measured against (``flushwatch model eval`` prints both, and the fast path without the exit).
+exactly as the final head is, answers the titles whose top probability reaches a threshold
+(38% of crypto titles for the shipped head); only the others run the remaining layers. The
+fast path (:mod:`flushwatch.nlp.fastpath`) builds the encoder as two graphs split at ``k``.
+The full-precision modes never exit early: they are the reference the fast path is measured
+against (``flushwatch model eval`` prints both, and the fast path without the exit).
 
 Fitting (:mod:`flushwatch.nlp.exit_training`, at ``flushwatch model train`` time) reads the
 features from the int8 graph the fast path runs, measures every candidate layer and threshold

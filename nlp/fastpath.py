@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from flushwatch.nlp.early_exit import ExitHead
-    from flushwatch.nlp.graph import Shape
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,7 @@ def graph_path(revision: str, base_sha256: str) -> Path:
     return cache_dir() / "onnx" / name
 
 
-def export(
-    weights: GraphWeights, dest: Path, exit_head: ExitHead | None = None, shape: Shape | None = None
-) -> list[Path]:
+def export(weights: GraphWeights, dest: Path, exit_head: ExitHead | None = None) -> list[Path]:
     """Build the int8 graph(s) of the merged network ``weights`` and publish them atomically.
 
     Without an exit head: one graph, ``dest``. With one: two graphs, the encoder split at the
@@ -85,31 +82,21 @@ def export(
     ``dest`` and renamed, so a concurrent process never reads half a graph; two processes
     building at once both succeed and one rename wins.
     """
+    import functools
+
     import onnx
 
     from flushwatch.nlp import graph
 
-    shape = shape or graph.Shape()
+    build = functools.partial(graph.build, weights.params, ffn2_scales=weights.scales, int8=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if exit_head is None:
-        whole = graph.build(weights.params, "net", shape=shape, ffn2_scales=weights.scales, int8=True)
-        models = [(whole, dest)]
+        models = [(build("net"), dest)]
     else:
         front_dest, back_dest = split_paths(dest)
-        front = graph.build(
-            weights.params,
-            "front",
-            shape=shape,
-            ffn2_scales=weights.scales,
-            layer=exit_head.layer,
-            exit_weight=exit_head.weight,
-            exit_bias=exit_head.bias,
-            int8=True,
-        )
-        back = graph.build(
-            weights.params, "back", shape=shape, ffn2_scales=weights.scales, layer=exit_head.layer, int8=True
-        )
-        models = [(front, front_dest), (back, back_dest)]
+        k = exit_head.layer
+        front = build("front", layer=k, exit_weight=exit_head.weight, exit_bias=exit_head.bias)
+        models = [(front, front_dest), (build("back", layer=k), back_dest)]
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
         for model, final in models:
             int8 = Path(tmp) / final.name
@@ -210,7 +197,6 @@ def load_or_build(
     build_weights: Callable[[], GraphWeights],
     workers: int,
     exit_head: ExitHead | None = None,
-    shape: Shape | None = None,
 ) -> OrtNet:
     """The cached graph(s) for this revision, built first when missing or unloadable.
 
@@ -227,9 +213,9 @@ def load_or_build(
             log.warning("rebuilding the ONNX cache: %s", exc)
     weights = build_weights()
     try:
-        paths = export(weights, path, exit_head, shape)
+        paths = export(weights, path, exit_head)
     except OSError as exc:
         log.warning("cannot write the ONNX cache under %s (%s); using a temporary copy", path.parent, exc)
         spare = Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name
-        paths = export(weights, spare, exit_head, shape)
+        paths = export(weights, spare, exit_head)
     return OrtNet(paths, workers, exit_head)

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flushwatch.nlp.base import HIDDEN, N_LAYERS
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -41,21 +43,13 @@ _EMB = "encoder.embeddings."
 
 @dataclass(frozen=True)
 class Shape:
-    """What the graph needs to know of the encoder, from the base model's ``config.json``."""
+    """What the graph needs to know of the encoder: all-MiniLM-L6-v2's sizes (its ``config.json``;
+    the base's sha256 is verified before any graph is built, so they cannot differ)."""
 
-    layers: int = 6
+    layers: int = N_LAYERS
     heads: int = 12
-    hidden: int = 384
+    hidden: int = HIDDEN
     eps: float = 1e-12
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Shape:
-        return cls(
-            layers=int(config["num_hidden_layers"]),
-            heads=int(config["num_attention_heads"]),
-            hidden=int(config["hidden_size"]),
-            eps=float(config["layer_norm_eps"]),
-        )
 
 
 class _Builder:

@@ -76,12 +76,6 @@ class LexicalHead:
         """What the blend adds to the network's log-probabilities: the scores times the weight."""
         return self.weight * self.scores(texts)
 
-    def blend(self, log_probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """Network log-probabilities (n x 3) plus the weighted linear scores, as probabilities."""
-        from flushwatch.nlp.probs import softmax
-
-        return softmax(log_probs + self.weighted(texts))
-
 
 def fit(texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, min_df: int = 2) -> LexicalHead:
     """Fit the vectoriser and the logistic regression on training rows (weight 0 until chosen)."""

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
-from flushwatch.nlp.base import MODEL_FORMAT
+from flushwatch.nlp.base import MODEL_FORMAT, N_LAYERS
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.language import detect_language
@@ -51,7 +51,6 @@ DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
 LABELS = ("bearish", "neutral", "bullish")
-N_LAYERS = 6  # all-MiniLM-L6-v2
 
 
 def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
@@ -264,9 +263,8 @@ class Scorer:
 
     def _load_onnx(self, model_dir: Path) -> None:
         """The fast path: the cached int8 graph (built on first use), tokenizers, no torch."""
-        from flushwatch.nlp.base import BASE_SHA256, FastTokenizer, base_config, base_model_dir, verify_base
+        from flushwatch.nlp.base import BASE_SHA256, FastTokenizer, base_model_dir, verify_base
         from flushwatch.nlp.fastpath import load_or_build
-        from flushwatch.nlp.graph import Shape
 
         self._check_files(model_dir)
         self._set_shipped_identity(model_dir)
@@ -285,7 +283,6 @@ class Scorer:
             lambda: self.graph_weights(model_dir, base),
             self.threads,
             self._exit,
-            Shape.from_config(base_config(base)),
         )
         self.net = None
 
@@ -293,14 +290,17 @@ class Scorer:
     def graph_weights(cls, model_dir: Path, base: Path | None = None) -> GraphWeights:
         """What the int8 graphs are built from: the merged network, smoothed if the directory
         has smoothing statistics (:mod:`flushwatch.nlp.smoothing`). numpy only, no torch.
-        ``base``: the base model's directory, already verified (default: find and verify it)."""
+        ``base``: the base model's directory, given by a caller that has already checked
+        ``model_dir`` and verified the base (default: check and verify here)."""
         from flushwatch.nlp import smoothing
         from flushwatch.nlp.base import HIDDEN, base_model_dir, verify_base
         from flushwatch.nlp.fastpath import GraphWeights
         from flushwatch.nlp.merge import merged_weights
 
-        cls._check_files(model_dir)
-        params = merged_weights(model_dir, base or verify_base(base_model_dir()).parent)
+        if base is None:
+            cls._check_files(model_dir)
+            base = verify_base(base_model_dir()).parent
+        params = merged_weights(model_dir, base)
         path = model_dir / SMOOTH_FILE
         if not path.is_file():
             return GraphWeights(params)

@@ -27,8 +27,9 @@ Method (each choice measured on that dev split; models/README.md has the figures
   fast path uses it.
 
 Output under ``out_dir``: ``adapter.safetensors`` (the compressed delta and the head),
-``lexical.safetensors`` (the lexical head and its weight), ``exit.safetensors`` (the
-early-exit head, its layer and threshold) and ``config.json`` (hyperparameters, label order,
+``lexical.safetensors`` (the lexical head and its weight), ``smooth.safetensors`` (activation
+ranges for the int8 graphs' smoothing), ``exit.safetensors`` (the early-exit head, its layer
+and threshold) and ``config.json`` (hyperparameters, label order,
 base sha256, library versions, dev metrics).
 """
 
@@ -325,7 +326,7 @@ def _fit_early_exit(
 ) -> dict[str, Any]:
     """Fit, choose and write ``exit.safetensors`` (or none); what config.json records about it."""
     from flushwatch.nlp import early_exit, exit_training
-    from flushwatch.nlp.scorer import N_LAYERS
+    from flushwatch.nlp.base import N_LAYERS
 
     crypto = exit_training.crypto_titles(config.exit_selection_titles)
     result = exit_training.fit(

@@ -47,11 +47,14 @@ def test_scores_match_scikit_learn(fitted) -> None:
 
 
 def test_blend_adds_weighted_scores_to_log_probabilities(fitted) -> None:
+    """The scorer's blend: softmax(network log-probabilities + the head's weighted scores)."""
+    from flushwatch.nlp.probs import softmax
+
     head, _, _ = fitted
     log_probs = np.log(np.array([[0.2, 0.5, 0.3]] * len(PROBES)))
-    off = dataclasses.replace(head, weight=0.0).blend(log_probs, PROBES)
+    off = softmax(log_probs + dataclasses.replace(head, weight=0.0).weighted(PROBES))
     np.testing.assert_allclose(off, np.exp(log_probs))
-    on = dataclasses.replace(head, weight=0.5).blend(log_probs, PROBES)
+    on = softmax(log_probs + dataclasses.replace(head, weight=0.5).weighted(PROBES))
     z = log_probs + 0.5 * head.scores(PROBES)
     np.testing.assert_allclose(on, np.exp(z) / np.exp(z).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(on.sum(axis=1), 1.0)
