@@ -2,11 +2,11 @@
 
 * sentiment on ``sent_valid`` (never trained or tuned on): our model in full precision and on
   the fast path, and VADER as the floor;
-* event types and the market-report flag on the headline sets written for this project
-  (``models/eval/event_types.csv``, developed alongside the rules; ``event_types_holdout.csv``,
-  held out until the rules were revised on it; ``event_types_holdout2.csv``, the same a second
-  time; ``event_types_holdout3.csv``, written and committed before that second revision and
-  never used to change a rule: the honest figure);
+* event types and the market-report flag on the headline sets written for this project in our
+  own words (``models/eval/event_types*.csv``: one developed alongside the rules, three held
+  out in turn and revised on after) and on 600 real headlines of the shared data labelled by
+  hand (``event_types_real_*.csv``: keys only, the titles are read from ../shared/data):
+  ``real_dev`` and ``real_test`` were revised on, ``real_test2`` is held out, the honest figure;
 * importance against market moves (AUC, top-decile precision on an earlier and a later time
   span of two headline sets, each feature's own AUC), as measured by ``flushwatch model
   train`` and stored in ``models/<model>/importance.json``.
@@ -109,49 +109,119 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
     return rows
 
 
-def event_rows() -> list[tuple[Any, ...]]:
+#: Event-type sets written for this project in our own words (title, event_type, is_market_report).
+OWN_EVENT_SETS = (
+    ("event_types.csv", "rules developed on it"),
+    ("event_types_holdout.csv", "held out until 2026-12-01, rules since revised on it"),
+    ("event_types_holdout2.csv", "held out until 2026-12-01 14:26, rules since revised on it"),
+    ("event_types_holdout3.csv", "held out until 2026-12-01 15:20, rules since revised on real headlines"),
+)
+#: Real headlines from the shared data, labelled by hand from the title alone; the files hold
+#: only (dataset, md5 of the title, labels) and the titles are read from ../shared/data.
+REAL_EVENT_SETS = (
+    ("event_types_real_dev.csv", "real headlines: rules revised on it"),
+    ("event_types_real_test.csv", "real headlines: held out until the first revision, then revised on"),
+    ("event_types_real_test2.csv", "real headlines, held out: the honest figure"),
+)
+#: Where the labelled real headlines come from, and how DuckDB reads each file.
+_REAL_SOURCES = {
+    "news_cryptonews_2021_2022": (
+        "cryptonews_2021-10-12_2022-07-05.csv.gz",
+        "SELECT md5(title), title FROM read_csv(?, delim=';', header=true, all_varchar=true) "
+        "WHERE title IS NOT NULL",
+    ),
+    "news_cryptocompare_feed_2025_2026": (
+        "headlines_2025-11-11_2026-04-26.csv.gz",
+        "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
+    ),
+}
+
+
+def _read_eval_csv(name: str) -> list[dict[str, str]]:
+    with (EVAL_DIR / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def real_event_set(name: str) -> list[dict[str, str]]:
+    """A labelled real-headline set with each row's ``title`` filled in from the shared data.
+
+    Raises InputError naming the folder when the shared data (or a labelled headline) is missing.
+    """
+    import duckdb
+
+    from flushwatch.config import shared_data_dir
+
+    rows = _read_eval_csv(name)
+    base = shared_data_dir()
+    titles: dict[str, str] = {}
+    con = duckdb.connect()
+    try:
+        for dataset in sorted({r["dataset"] for r in rows}):
+            file, sql = _REAL_SOURCES[dataset]
+            path = base / dataset / file if base else None
+            if path is None or not path.is_file():
+                raise InputError(
+                    f"{name} needs {dataset}/{file} from the shared data",
+                    path=path,
+                    hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
+                )
+            titles.update(con.execute(sql, [str(path)]).fetchall())
+    finally:
+        con.close()
+    missing = [r["title_md5"] for r in rows if r["title_md5"] not in titles]
+    if missing:
+        raise InputError(
+            f"{name}: {len(missing)} labelled headlines not found in the shared data (first {missing[0]})",
+            path=EVAL_DIR / name,
+            hint="the shared data files differ from the ones the labels were made on",
+        )
+    return [{**r, "title": titles[r["title_md5"]]} for r in rows]
+
+
+def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tuple[Any, ...]]:
+    """Two table rows for one labelled set: event-type and market-report accuracy / macro-F1."""
     from flushwatch.nlp.events import EVENT_TYPES, classify_event
 
+    guesses = [classify_event(r["title"]) for r in data]
+    idx = {t: i for i, t in enumerate(EVENT_TYPES)}
+    y = [idx[r["event_type"]] for r in data]
+    p = [idx[g.event_type] for g in guesses]
+    yr = [int(r["is_market_report"] == "true") for r in data]
+    pr = [int(g.is_market_report) for g in guesses]
+    n_types = len(EVENT_TYPES)
+    return [
+        (
+            "event type",
+            "rules",
+            name,
+            len(data),
+            round(accuracy(y, p), 4),
+            round(macro_f1(y, p, n_types), 4),
+            note,
+        ),
+        (
+            "is_market_report",
+            "rules",
+            name,
+            len(data),
+            round(accuracy(yr, pr), 4),
+            round(macro_f1(yr, pr, 2), 4),
+            note,
+        ),
+    ]
+
+
+def event_rows() -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
-    sets = (
-        ("event_types.csv", "rules developed on it"),
-        ("event_types_holdout.csv", "held out until 2026-12-01, rules since revised on it"),
-        ("event_types_holdout2.csv", "held out until 2026-12-01 14:26, rules since revised on it"),
-        ("event_types_holdout3.csv", "held out: written before the last rule change"),
-    )
-    for name, note in sets:
-        path = EVAL_DIR / name
-        with path.open(encoding="utf-8", newline="") as fh:
-            data = list(csv.DictReader(fh))
-        guesses = [classify_event(r["title"]) for r in data]
-        idx = {t: i for i, t in enumerate(EVENT_TYPES)}
-        y = [idx[r["event_type"]] for r in data]
-        p = [idx[g.event_type] for g in guesses]
-        rep_true = [r["is_market_report"] == "true" for r in data]
-        rep_pred = [g.is_market_report for g in guesses]
-        rows.append(
-            (
-                "event type",
-                "rules",
-                name,
-                len(data),
-                round(accuracy(y, p), 4),
-                round(macro_f1(y, p, len(EVENT_TYPES)), 4),
-                note,
-            )
-        )
-        yr, pr = [int(v) for v in rep_true], [int(v) for v in rep_pred]
-        rows.append(
-            (
-                "is_market_report",
-                "rules",
-                name,
-                len(data),
-                round(accuracy(yr, pr), 4),
-                round(macro_f1(yr, pr, 2), 4),
-                note,
-            )
-        )
+    for name, note in OWN_EVENT_SETS:
+        rows += _event_set_rows(name, _read_eval_csv(name), note)
+    for name, note in REAL_EVENT_SETS:
+        try:
+            data = real_event_set(name)
+        except InputError as exc:
+            rows.append(("event type", "rules", name, 0, None, None, f"skipped: {exc.one_line()}"))
+            continue
+        rows += _event_set_rows(name, data, note)
     return rows
 
 
