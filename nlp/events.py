@@ -17,8 +17,11 @@ importance builds on it. Pure functions, no I/O, nothing heavy imported.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 #: (event type, severity 0..1, patterns). Order matters: first match wins.
 _RAW_RULES: list[tuple[str, float, list[str]]] = [
@@ -382,3 +385,18 @@ def _promote(matched: list[tuple[str, float, int]], name: str) -> list[tuple[str
     """``matched`` with ``name`` first (added with one pattern hit when no rule of it matched)."""
     own = [m for m in matched if m[0] == name] or [(name, SEVERITY[name], 1)]
     return own + [m for m in matched if m[0] != name]
+
+
+@functools.cache
+def rules_revision() -> str:
+    """First 12 hex of sha256 over the rule modules' source (events, language).
+
+    The rules are code, not model files, so a rule change leaves the model revision alone and
+    rows already scored keep their answers (nothing is silently rewritten). Each score run
+    records this in ``runs.counts`` as ``event_rules``, so rows written by different rules can
+    be told apart through ``headline_scores.run_id``.
+    """
+    digest = hashlib.sha256()
+    for name in ("events.py", "language.py"):
+        digest.update((Path(__file__).with_name(name)).read_bytes())
+    return digest.hexdigest()[:12]

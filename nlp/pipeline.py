@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 # scorer.py imports torch only when a model is built, so these stay cheap.
 from flushwatch.config import load_settings
+from flushwatch.nlp.events import rules_revision
 from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision, shipped_model_dir
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
@@ -144,6 +145,7 @@ def score_unscored(
             if added == 0:  # another process scored them meanwhile
                 break
         run.counts["model"] = f"{name}@{revision}"
+        run.counts["event_rules"] = rules_revision()
         run_id = run.run_id
     seconds = time.monotonic() - t0
     return ScoreSummary(

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flushwatch.nlp.events import rules_revision
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
 
@@ -78,8 +79,13 @@ def test_score_is_idempotent_and_records_lineage(cli, db: Database, db_path: Pat
     assert _rows(db_path) == rows
     con = duckdb.connect(str(db_path), read_only=True)
     runs = con.execute("SELECT status FROM runs WHERE command = 'score'").fetchall()
+    rules = con.execute(
+        "SELECT DISTINCT counts->>'event_rules' FROM runs r JOIN headline_scores s USING (run_id)"
+    ).fetchall()
     con.close()
     assert runs == [("ok",), ("ok",)]
+    # which rules wrote each row: the rule modules' fingerprint, through the row's run
+    assert rules == [(rules_revision(),)] and len(rules_revision()) == 12
 
 
 def test_rescore_with_a_new_revision_adds_rows_and_keeps_the_old(
@@ -182,7 +188,9 @@ def test_nothing_to_score_records_the_run_without_loading_the_model(tmp_path: Pa
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe, "score", "--db", str(db_file)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     torch_loaded, code = proc.stderr.strip().splitlines()[-1].split()
     assert (torch_loaded, code) == ("False", "0"), proc.stderr
