@@ -114,7 +114,7 @@ OWN_EVENT_SETS = (
     ("event_types.csv", "rules developed on it"),
     ("event_types_holdout.csv", "held out until 2026-12-01, rules since revised on it"),
     ("event_types_holdout2.csv", "held out until 2026-12-01 14:26, rules since revised on it"),
-    ("event_types_holdout3.csv", "held out until 2026-12-01 15:20, rules since revised on real headlines"),
+    ("event_types_holdout3.csv", "never used for a rule: 0.7143 before the revision on real headlines"),
 )
 #: Real headlines from the shared data, labelled by hand from the title alone; the files hold
 #: only (dataset, md5 of the title, labels) and the titles are read from ../shared/data.
