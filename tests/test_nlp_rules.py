@@ -258,12 +258,17 @@ def test_ascii_fast_path_counts_the_same_hits_as_ignorecase() -> None:
     """An ASCII title is matched lower-cased without IGNORECASE: the patterns must be lower case."""
     from flushwatch.nlp.events import _RAW_RULES, RULES, _types
 
-    for _, _, pats in _RAW_RULES:
-        for p in pats:
-            letters = re.sub(r"\\[a-zA-Z]", "", p)
-            assert letters == letters.lower(), p
+    from flushwatch.nlp import events
+
+    helpers = [v._low.pattern for v in vars(events).values() if isinstance(v, events._Rx)]
+    assert len(helpers) >= 12
+    for p in [p for _, _, pats in _RAW_RULES for p in pats] + helpers:
+        letters = re.sub(r"\\[a-zA-Z]", "", p)
+        assert letters == letters.lower(), p
     titles = [r["title"] for r in csv.DictReader((EVAL / "event_types.csv").open(encoding="utf-8"))]
     for title in titles + [t.upper() for t in titles]:
+        # the whole classification too: a non-ASCII twin (IGNORECASE path) answers the same
+        assert classify_event(title) == classify_event(title + " \u2014")
         reference = [
             (n, s, sum(1 for p in pats if p.search(title)))
             for n, s, pats in RULES
