@@ -4,8 +4,8 @@
 Why rules and not a trained head: no labelled crypto event data exists in the shared data, and
 a taxonomy a reader can audit (and extend) beats an opaque classifier trained on the few hundred
 headlines we labelled (a head on MiniLM's word embeddings for the titles no rule matches added
-0-3 points on the development sets, measured 2026-12-01). Rules are tried in the order of ``RULES``; the first matching type wins,
-so the more specific and more severe types (exchange trouble, depeg, hack) come before broad
+0-3 points on the development sets, measured 2026-12-01). Rules are tried in the order of
+``RULES``; the first matching type wins, so the more specific and more severe types (exchange trouble, depeg, hack) come before broad
 ones (regulation, price analysis); three tie-breaks (``_tie_break``) settle known collisions.
 Evaluated on headlines written for this project and on 600 real headlines of the shared data,
 labelled by hand (``models/eval/``; the real sets hold keys only); ``flushwatch model eval``
@@ -336,25 +336,6 @@ def _is_report(title: str, matched: list[tuple[str, float, int]], *, view: bool,
     return moves > 0 and bool(_SIZE.search(title) or _STREAK.search(title) or moves > 1)
 
 
-def classify_event(title: str) -> EventGuess:
-    """Event type, confidence, severity and the market-report flag for one title (pure)."""
-    matched = _types(title)
-    view = _OPINION.search(title) is not None
-    news = _names_news(title, matched)
-    if view and not news and (not matched or matched[0][0] in ("market_move", "analysis_opinion")):
-        # A forecast or a view, about a move or about nothing a rule names.
-        return EventGuess("analysis_opinion", 0.6, SEVERITY["analysis_opinion"], False)
-    if _is_report(title, matched, view=view, news=news):
-        # Coverage of a move: its type is the move, whatever else the words touch.
-        return EventGuess("market_move", 0.8, SEVERITY["market_move"], True)
-    if not matched:
-        return EventGuess(OTHER, 0.5, OTHER_SEVERITY, False)
-    matched = _tie_break(title, matched)
-    name, sev, k = matched[0]
-    confidence = round(min(0.95, 0.5 + 0.4 * k / (k + len(matched) - 1)), 3)
-    return EventGuess(name, confidence, sev, False)
-
-
 #: Words of monetary policy: a central bank or the Treasury acting on rates, not on crypto.
 _MONETARY = _Rx(
     r"\b(rates?|rate[- ](hike|cut)s?|inflation|cpi|yields?|basis points|bps|tightening|easing|qe|balance sheet|recession)\b"
@@ -395,6 +376,25 @@ def _promote(matched: list[tuple[str, float, int]], name: str) -> list[tuple[str
     """``matched`` with ``name`` first (added with one pattern hit when no rule of it matched)."""
     own = [m for m in matched if m[0] == name] or [(name, SEVERITY[name], 1)]
     return own + [m for m in matched if m[0] != name]
+
+
+def classify_event(title: str) -> EventGuess:
+    """Event type, confidence, severity and the market-report flag for one title (pure)."""
+    matched = _types(title)
+    view = _OPINION.search(title) is not None
+    news = _names_news(title, matched)
+    if view and not news and (not matched or matched[0][0] in ("market_move", "analysis_opinion")):
+        # A forecast or a view, about a move or about nothing a rule names.
+        return EventGuess("analysis_opinion", 0.6, SEVERITY["analysis_opinion"], False)
+    if _is_report(title, matched, view=view, news=news):
+        # Coverage of a move: its type is the move, whatever else the words touch.
+        return EventGuess("market_move", 0.8, SEVERITY["market_move"], True)
+    if not matched:
+        return EventGuess(OTHER, 0.5, OTHER_SEVERITY, False)
+    matched = _tie_break(title, matched)
+    name, sev, k = matched[0]
+    confidence = round(min(0.95, 0.5 + 0.4 * k / (k + len(matched) - 1)), 3)
+    return EventGuess(name, confidence, sev, False)
 
 
 @functools.cache
