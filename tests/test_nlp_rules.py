@@ -256,9 +256,8 @@ def test_type_prescreen_equals_counting_every_pattern(title: str) -> None:
 
 def test_ascii_fast_path_counts_the_same_hits_as_ignorecase() -> None:
     """An ASCII title is matched lower-cased without IGNORECASE: the patterns must be lower case."""
-    from flushwatch.nlp.events import _RAW_RULES, RULES, _types
-
     from flushwatch.nlp import events
+    from flushwatch.nlp.events import _RAW_RULES, RULES, _types
 
     helpers = [v._low.pattern for v in vars(events).values() if isinstance(v, events._Rx)]
     assert len(helpers) >= 12
