@@ -4,9 +4,10 @@
   the fast path, and VADER as the floor;
 * event types and the market-report flag on the headline sets written for this project in our
   own words (``models/eval/event_types*.csv``: one developed alongside the rules, three held
-  out in turn and revised on after) and on 600 real headlines of the shared data labelled by
+  out in turn and revised on after) and on 800 real headlines of the shared data labelled by
   hand (``event_types_real_*.csv``: keys only, the titles are read from ../shared/data):
-  ``real_dev`` and ``real_test`` were revised on, ``real_test2`` is held out, the honest figure;
+  ``real_dev`` and ``real_test`` were revised on in turn, ``real_test2`` and ``real_test3`` are
+  held out, the honest figures;
 * importance against market moves (AUC, top-decile precision on an earlier and a later time
   span of two headline sets, each feature's own AUC), as measured by ``flushwatch model
   train`` and stored in ``models/<model>/importance.json``.
@@ -121,7 +122,8 @@ OWN_EVENT_SETS = (
 REAL_EVENT_SETS = (
     ("event_types_real_dev.csv", "real headlines: rules revised on it"),
     ("event_types_real_test.csv", "real headlines: held out until the first revision, then revised on"),
-    ("event_types_real_test2.csv", "real headlines, held out: the honest figure"),
+    ("event_types_real_test2.csv", "real headlines, held out: no rule was changed after it was read"),
+    ("event_types_real_test3.csv", "real headlines, held out: a second set, committed later"),
 )
 #: Where the labelled real headlines come from, and how DuckDB reads each file.
 _REAL_SOURCES = {

@@ -137,7 +137,8 @@ def test_real_headline_sets_hold_keys_only_and_are_disjoint() -> None:
         assert {r["is_market_report"] for r in rows} <= {"true", "false"}
         keys.append({r["title_md5"] for r in rows})
         assert len(keys[-1]) == 200
-    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    assert len(keys) == 4
+    assert all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
 def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -> None:
@@ -145,7 +146,7 @@ def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -
         rows = real_event_set(name)
         assert len(rows) == 200
         assert all(hashlib.md5(r["title"].encode()).hexdigest() == r["title_md5"] for r in rows)
-    table = [r for r in event_rows() if r[2] == "event_types_real_test2.csv"]
+    table = [r for r in event_rows() if r[2] == "event_types_real_test3.csv"]
     assert [r[0] for r in table] == ["event type", "is_market_report"]
     assert all(r[3] == 200 and 0.0 <= r[4] <= 1.0 for r in table)
 
@@ -155,9 +156,9 @@ def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
 ) -> None:
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
     with pytest.raises(InputError, match="from the shared data"):
-        real_event_set("event_types_real_test2.csv")
+        real_event_set("event_types_real_test3.csv")
     skipped = [r for r in event_rows() if r[2].startswith("event_types_real_")]
-    assert len(skipped) == 3
+    assert len(skipped) == 4
     assert all(r[3] == 0 and r[6].startswith("skipped: ") for r in skipped)
     assert all("FLUSHWATCH_SHARED_DATA" in r[6] for r in skipped)
 
@@ -248,16 +249,16 @@ def test_importance_orders_what_a_trader_needs_first() -> None:
 )
 def test_type_prescreen_equals_counting_every_pattern(title: str) -> None:
     """The per-type alternation (lower-cased for ASCII) never changes which types match or how often."""
-    from flushwatch.nlp.events import RULES, _types
+    from flushwatch.nlp.events import RULES, _hits, _types
 
-    naive = [(n, s, k) for n, s, pats in RULES if (k := sum(1 for p in pats if p.search(title))) > 0]
-    assert _types(title) == naive
+    naive = [(n, k) for n, _, pats in RULES if (k := sum(1 for p in pats if p.search(title))) > 0]
+    assert [(n, _hits(n, title)) for n in _types(title)] == naive
 
 
 def test_ascii_fast_path_counts_the_same_hits_as_ignorecase() -> None:
     """An ASCII title is matched lower-cased without IGNORECASE: the patterns must be lower case."""
     from flushwatch.nlp import events
-    from flushwatch.nlp.events import _RAW_RULES, RULES, _types
+    from flushwatch.nlp.events import _RAW_RULES, RULES, _hits, _types
 
     helpers = [v._low.pattern for v in vars(events).values() if isinstance(v, events._Rx)]
     assert len(helpers) >= 12
@@ -268,9 +269,6 @@ def test_ascii_fast_path_counts_the_same_hits_as_ignorecase() -> None:
     for title in titles + [t.upper() for t in titles]:
         # the whole classification too: a non-ASCII twin (IGNORECASE path) answers the same
         assert classify_event(title) == classify_event(title + " \u2014")
-        reference = [
-            (n, s, sum(1 for p in pats if p.search(title)))
-            for n, s, pats in RULES
-            if any(p.search(title) for p in pats)
-        ]
-        assert _types(title) == reference
+        assert _types(title) == [n for n, _, pats in RULES if any(p.search(title) for p in pats)]
+        for n, _, pats in RULES:
+            assert _hits(n, title) == sum(1 for p in pats if p.search(title))
