@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -144,32 +145,39 @@ def _read_eval_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@functools.cache
+def _shared_titles(path: str, sql: str) -> dict[str, str]:
+    """md5 of the title -> title for one shared headline file, read once per process (the four
+    real-headline sets share two files)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return dict(con.execute(sql, [path]).fetchall())
+    finally:
+        con.close()
+
+
 def real_event_set(name: str) -> list[dict[str, str]]:
     """A labelled real-headline set with each row's ``title`` filled in from the shared data.
 
     Raises InputError naming the folder when the shared data (or a labelled headline) is missing.
     """
-    import duckdb
-
     from flushwatch.config import shared_data_dir
 
     rows = _read_eval_csv(name)
     base = shared_data_dir()
     titles: dict[str, str] = {}
-    con = duckdb.connect()
-    try:
-        for dataset in sorted({r["dataset"] for r in rows}):
-            file, sql = _REAL_SOURCES[dataset]
-            path = base / dataset / file if base else None
-            if path is None or not path.is_file():
-                raise InputError(
-                    f"{name} needs {dataset}/{file} from the shared data",
-                    path=path,
-                    hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
-                )
-            titles.update(con.execute(sql, [str(path)]).fetchall())
-    finally:
-        con.close()
+    for dataset in sorted({r["dataset"] for r in rows}):
+        file, sql = _REAL_SOURCES[dataset]
+        path = base / dataset / file if base else None
+        if path is None or not path.is_file():
+            raise InputError(
+                f"{name} needs {dataset}/{file} from the shared data",
+                path=path,
+                hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
+            )
+        titles.update(_shared_titles(str(path), sql))
     missing = [r["title_md5"] for r in rows if r["title_md5"] not in titles]
     if missing:
         raise InputError(
@@ -190,26 +198,9 @@ def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tu
     p = [idx[g.event_type] for g in guesses]
     yr = [int(r["is_market_report"] == "true") for r in data]
     pr = [int(g.is_market_report) for g in guesses]
-    n_types = len(EVENT_TYPES)
     return [
-        (
-            "event type",
-            "rules",
-            name,
-            len(data),
-            round(accuracy(y, p), 4),
-            round(macro_f1(y, p, n_types), 4),
-            note,
-        ),
-        (
-            "is_market_report",
-            "rules",
-            name,
-            len(data),
-            round(accuracy(yr, pr), 4),
-            round(macro_f1(yr, pr, 2), 4),
-            note,
-        ),
+        (what, "rules", name, len(data), round(accuracy(t, g), 4), round(macro_f1(t, g, k), 4), note)
+        for what, t, g, k in (("event type", y, p, len(EVENT_TYPES)), ("is_market_report", yr, pr, 2))
     ]
 
 

@@ -200,24 +200,37 @@ _RAW_RULES: list[tuple[str, float, list[str]]] = [
     ),
 ]
 
+
+class _Rx:
+    """A lower-case pattern compiled twice, searched like the rule tables: ASCII text lower-cased
+    without IGNORECASE (about twice as fast in ``re``), other text with IGNORECASE and its
+    Unicode case folding. The same answers either way (tested)."""
+
+    __slots__ = ("_any", "_low")
+
+    def __init__(self, pattern: str) -> None:
+        self._low = re.compile(pattern)
+        self._any = re.compile(pattern, re.IGNORECASE)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._low.search(text.lower()) if text.isascii() else self._any.search(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self._low.findall(text.lower()) if text.isascii() else self._any.findall(text)
+
+
+#: Every rule pattern as an ``_Rx``, by type, and one alternation per type, tried first: most
+#: titles match few types, so one search rules a whole type out, and only the winning type has
+#: its patterns counted. Exact: an alternation of patterns (no back-references among them)
+#: matches iff one of them does.
+_TYPE_PATTERNS: dict[str, list[_Rx]] = {name: [_Rx(p) for p in pats] for name, _, pats in _RAW_RULES}
+_TYPE_ANY: list[tuple[str, _Rx]] = [
+    (name, _Rx("|".join(f"(?:{p})" for p in pats))) for name, _, pats in _RAW_RULES
+]
+#: (type, severity, patterns compiled with IGNORECASE): the rule table as plain ``re`` patterns.
 RULES: list[tuple[str, float, list[re.Pattern[str]]]] = [
-    (name, sev, [re.compile(p, re.IGNORECASE) for p in pats]) for name, sev, pats in _RAW_RULES
+    (name, sev, [rx._any for rx in _TYPE_PATTERNS[name]]) for name, sev, _ in _RAW_RULES
 ]
-#: One alternation per type, tried first: most titles match few types, so one search rules a
-#: whole type out, and only a type that matches has its patterns counted one by one. Exact: an
-#: alternation of patterns (no back-references among them) matches iff one of them does. The
-#: patterns are all lower case, so an ASCII title is lower-cased once and searched without
-#: IGNORECASE (twice as fast in ``re``); other titles keep IGNORECASE and its Unicode folding.
-_ANY_OF_TYPE: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(alt), re.compile(alt, re.IGNORECASE))
-    for alt in ("|".join(f"(?:{p})" for p in pats) for _, _, pats in _RAW_RULES)
-]
-#: The same patterns without IGNORECASE, to count an ASCII title's hits on its lower-cased text.
-_LOWER_RULES: list[list[re.Pattern[str]]] = [[re.compile(p) for p in pats] for _, _, pats in _RAW_RULES]
-_RULE_INDEX: dict[str, int] = {name: i for i, (name, _, _) in enumerate(_RAW_RULES)}
-#: (type, bound search of its alternation): ``_types`` runs once per title and per cause clause.
-_LOWER_SEARCH = [(n, low.search) for (n, _, _), (low, _) in zip(_RAW_RULES, _ANY_OF_TYPE, strict=True)]
-_ANY_SEARCH = [(n, any_of.search) for (n, _, _), (_, any_of) in zip(_RAW_RULES, _ANY_OF_TYPE, strict=True)]
 OTHER = "promotion_other"
 OTHER_SEVERITY = 0.05
 EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys([r[0] for r in _RAW_RULES] + [OTHER]))
@@ -239,24 +252,6 @@ _NEWS_ANYWHERE = frozenset(
         "regulation",
     }
 )
-
-
-class _Rx:
-    """A lower-case pattern compiled twice, searched like the rule tables: ASCII text lower-cased
-    without IGNORECASE (about twice as fast in ``re``), other text with IGNORECASE and its
-    Unicode case folding. The same answers either way (tested)."""
-
-    __slots__ = ("_any", "_low")
-
-    def __init__(self, pattern: str) -> None:
-        self._low = re.compile(pattern)
-        self._any = re.compile(pattern, re.IGNORECASE)
-
-    def search(self, text: str) -> re.Match[str] | None:
-        return self._low.search(text.lower()) if text.isascii() else self._any.search(text)
-
-    def findall(self, text: str) -> list[Any]:
-        return self._low.findall(text.lower()) if text.isascii() else self._any.findall(text)
 
 
 # A market report names a move and a size (or liquidations), and no cause.
@@ -294,21 +289,18 @@ class EventGuess:
 
 
 def _types(text: str) -> list[str]:
-    """Every type with a matching pattern, in rule order (one alternation search per type)."""
+    """Every type with a matching pattern, in rule order (one alternation search per type; the
+    ASCII title is lower-cased once for all of them rather than once per ``_Rx.search``)."""
     if text.isascii():
         low = text.lower()
-        return [n for n, search in _LOWER_SEARCH if search(low)]
-    return [n for n, search in _ANY_SEARCH if search(text)]
+        return [n for n, rx in _TYPE_ANY if rx._low.search(low)]
+    return [n for n, rx in _TYPE_ANY if rx._any.search(text)]
 
 
 def _hits(name: str, text: str) -> int:
     """How many of ``name``'s patterns match: the confidence of the type that wins (only it is
     counted; counting every matching type's patterns cost a fifth of the rules' time)."""
-    i = _RULE_INDEX[name]
-    if text.isascii():
-        low = text.lower()
-        return sum(1 for p in _LOWER_RULES[i] if p.search(low))
-    return sum(1 for p in RULES[i][2] if p.search(text))
+    return sum(1 for rx in _TYPE_PATTERNS[name] if rx.search(text))
 
 
 def _names_a_cause(title: str) -> bool:
@@ -360,8 +352,8 @@ def _tie_break(title: str, matched: list[str]) -> str:
     - a regulator suing or fining is regulation (enforcement), not a private lawsuit.
     """
     top = matched[0]
-    on_crypto = bool(_CRYPTO_POLICY.search(title)) and not _MONETARY.search(title)
-    if top == "macro" and on_crypto and ("regulation" in matched or _STATE_BODY.search(title)):
+    state_acts = top == "macro" and ("regulation" in matched or _STATE_BODY.search(title))
+    if state_acts and _CRYPTO_POLICY.search(title) and not _MONETARY.search(title):
         return "regulation"
     if top == "hack_exploit" and "legal" in matched and _COURT.search(title):
         return "legal"
