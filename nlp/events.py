@@ -17,11 +17,8 @@ importance builds on it. Pure functions, no I/O, nothing heavy imported.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 #: (event type, severity 0..1, patterns). Order matters: first match wins.
@@ -402,18 +399,3 @@ def classify_event(title: str) -> EventGuess:
     others = len(matched) - (name in matched)
     confidence = round(min(0.95, 0.5 + 0.4 * k / (k + others)), 3)
     return EventGuess(name, confidence, SEVERITY[name], False)
-
-
-@functools.cache
-def rules_revision() -> str:
-    """First 12 hex of sha256 over the rule modules' source (events, language).
-
-    The rules are code, not model files, so a rule change leaves the model revision alone and
-    rows already scored keep their answers (nothing is silently rewritten). Each score run
-    records this in ``runs.counts`` as ``event_rules``, so rows written by different rules can
-    be told apart through ``headline_scores.run_id``.
-    """
-    digest = hashlib.sha256()
-    for name in ("events.py", "language.py"):
-        digest.update((Path(__file__).with_name(name)).read_bytes())
-    return digest.hexdigest()[:12]

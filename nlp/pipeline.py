@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 # scorer.py imports torch only when a model is built, so these stay cheap.
 from flushwatch.config import load_settings
-from flushwatch.nlp.events import rules_revision
+from flushwatch.nlp.refresh import weights_for
+from flushwatch.nlp.rules import rules_revision
 from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision, shipped_model_dir
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
@@ -70,6 +71,7 @@ def score_headlines(
     from flushwatch.nlp.importance import importance
 
     texts = scorer.score_texts([h.title for h in items])
+    rules = rules_revision(weights)
     return [
         HeadlineScore(
             headline_id=h.headline_id,
@@ -78,21 +80,10 @@ def score_headlines(
             text=t,
             importance=importance(t, h.context, weights),
             label_map=scorer.label_map,
+            rules_revision=rules,
         )
         for h, t in zip(items, texts, strict=True)
     ]
-
-
-def importance_weights(scorer: Scorer) -> dict[str, float]:
-    """The model directory's fitted importance.json, else the shipped model's (its features
-    are model-agnostic: rule severity, sentiment strength, context), else the defaults."""
-    from pathlib import Path
-
-    from flushwatch.nlp.importance import load_weights
-    from flushwatch.nlp.scorer import shipped_model_dir
-
-    own = Path(scorer.name) / "importance.json"
-    return load_weights(own if own.is_file() else shipped_model_dir() / "importance.json")
 
 
 def score_unscored(
@@ -111,7 +102,7 @@ def score_unscored(
     new revision always writes new rows beside the old ones, and re-running the same revision
     finds nothing to do. Existing rows are never overwritten either way.
     """
-    from flushwatch.storage.scores import count_scored, fetch_unscored, insert_scores
+    from flushwatch.storage.scores import count_scored, count_stale, fetch_unscored, insert_scores
 
     t0 = time.monotonic()
     # Loading the model costs seconds: when the shipped model's identity is known from its weight
@@ -135,7 +126,7 @@ def score_unscored(
             if scorer is None:
                 scorer = get_scorer(model, mode, early_exit)
             if weights is None:
-                weights = importance_weights(scorer)
+                weights = weights_for(scorer.name)
             rows = score_headlines(scorer, items, weights)
             with db.write() as con:
                 added = insert_scores(con, rows, run.run_id)
@@ -145,8 +136,18 @@ def score_unscored(
             if added == 0:  # another process scored them meanwhile
                 break
         run.counts["model"] = f"{name}@{revision}"
-        run.counts["event_rules"] = rules_revision()
+        rules = rules_revision(weights if weights is not None else weights_for(name))
+        run.counts["event_rules"] = rules
         run_id = run.run_id
+    with db.read() as con:
+        stale = count_stale(con, name, rules)
+    if stale:
+        log.warning(
+            "%d score rows of %s were written by other event/importance rules; "
+            "`flushwatch score --refresh-rules` brings them up to date",
+            stale,
+            name,
+        )
     seconds = time.monotonic() - t0
     return ScoreSummary(
         model_name=name,
@@ -156,4 +157,5 @@ def score_unscored(
         already_scored=already,
         seconds=round(seconds, 3),
         headlines_per_s=round(scored / seconds, 1) if seconds > 0 else 0.0,
+        stale_rules=stale,
     )

@@ -36,9 +36,8 @@ from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
 from flushwatch.nlp.base import MODEL_FORMAT, N_LAYERS
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
-from flushwatch.nlp.events import EventGuess, classify_event
-from flushwatch.nlp.language import detect_language
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
+from flushwatch.nlp.rules import text_score, title_rules
 from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
 from flushwatch.records.scores import TextScore
 
@@ -449,48 +448,3 @@ class _Batches:
     chunks: list[list[int]] = field(default_factory=list)
     arrays: list[tuple[Any, Any, Any]] = field(default_factory=list)  # ids, mask, lexical rows
     lexical: Any = None  # the lexical head's weighted scores (n x 3), when there is one
-
-
-def title_rules(title: str) -> tuple[str | None, EventGuess]:
-    """The rule-based half of a score (language guess, event type); no model involved."""
-    stripped = (title or "").strip()
-    return detect_language(stripped), classify_event(stripped)
-
-
-def text_score(
-    title: str,
-    probs: Sequence[float],
-    truncated: bool = False,
-    *,
-    rules: tuple[str | None, EventGuess] | None = None,
-) -> TextScore:
-    """Combine model probabilities with the rule-based parts (event, language, flags). Pure.
-
-    ``rules`` is :func:`title_rules` of the same title when the caller computed it already.
-    """
-    p_bear, p_neu, p_bull = (round(float(v), 6) for v in probs)
-    sentiment = LABELS[max(range(3), key=lambda j: (probs[j], -j))]
-    flags: list[str] = []
-    stripped = (title or "").strip()
-    language, event = rules if rules is not None else title_rules(title)
-    if not stripped:
-        flags.append("empty")
-    elif language is None:
-        flags.append("no_letters")
-    elif language != "en":
-        flags.append("non_english")
-    if truncated:
-        flags.append("truncated")
-    return TextScore(
-        sentiment=sentiment,
-        p_bearish=p_bear,
-        p_neutral=p_neu,
-        p_bullish=p_bull,
-        sentiment_score=round(p_bull - p_bear, 6),
-        event_type=event.event_type,
-        event_confidence=event.confidence,
-        is_market_report=event.is_market_report,
-        language=language,
-        flags=tuple(flags),
-        severity=event.severity,
-    )

@@ -48,7 +48,18 @@ def _v1_initial(con: Connection) -> None:
         _execute_script(con, sql_text(name))
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
+def _v2_rules_revision(con: Connection) -> None:
+    # Why: rule changes keep the model revision, so each score row records which rules and
+    # importance weights wrote its rule fields; `score --refresh-rules` recomputes rows whose
+    # fingerprint is not the current one. Rows from before are NULL (unknown: refreshed once).
+    # 20_scores.sql declares the column too, so a new file already has it.
+    con.execute("ALTER TABLE headline_scores ADD COLUMN IF NOT EXISTS rules_revision VARCHAR")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_initial),
+    Migration(2, "headline_scores.rules_revision", _v2_rules_revision),
+)
 CURRENT_VERSION = MIGRATIONS[-1].version
 
 

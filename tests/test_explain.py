@@ -81,7 +81,7 @@ def seed_flush(db: Database, *, with_liquidations: bool = False) -> int:
             con.execute(
                 """INSERT INTO headline_scores VALUES (?, 'm', 'r1', NULL,
                           TIMESTAMPTZ '2025-10-11 00:00+00', ?,
-                          0.1, 0.1, 0.1, ?, ?, 'macro', 0.9, ?, 'en', [], NULL)""",
+                          0.1, 0.1, 0.1, ?, ?, 'macro', 0.9, ?, 'en', [], NULL, NULL)""",
                 [hid, sent, score, imp, rep],
             )
             con.execute("INSERT INTO headline_assets VALUES (?, ?, 'ticker', FALSE)", [hid, asset])

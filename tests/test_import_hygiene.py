@@ -47,6 +47,7 @@ NON_MODEL_COMMANDS = [
     ["market", "--help"],
     ["liquidations", "--help"],
     ["model", "--help"],
+    ["score", "--refresh-rules", "--db", "{db}"],
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flushwatch.nlp.events import rules_revision
+from flushwatch.nlp.refresh import current_rules
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
 
@@ -80,12 +80,14 @@ def test_score_is_idempotent_and_records_lineage(cli, db: Database, db_path: Pat
     con = duckdb.connect(str(db_path), read_only=True)
     runs = con.execute("SELECT status FROM runs WHERE command = 'score'").fetchall()
     rules = con.execute(
-        "SELECT DISTINCT counts->>'event_rules' FROM runs r JOIN headline_scores s USING (run_id)"
+        "SELECT DISTINCT counts->>'event_rules', s.rules_revision "
+        "FROM runs r JOIN headline_scores s USING (run_id)"
     ).fetchall()
     con.close()
     assert runs == [("ok",), ("ok",)]
-    # which rules wrote each row: the rule modules' fingerprint, through the row's run
-    assert rules == [(rules_revision(),)] and len(rules_revision()) == 12
+    # which rules wrote each row: the rules' fingerprint, on the row and on its run
+    fingerprint = current_rules("flushwatch-minilm")
+    assert rules == [(fingerprint, fingerprint)] and len(fingerprint) == 12
 
 
 def test_rescore_with_a_new_revision_adds_rows_and_keeps_the_old(

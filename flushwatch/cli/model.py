@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flushwatch.cli._app import PANEL_MODEL, app, model_app
 from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render, to_json
+
+if TYPE_CHECKING:
+    from flushwatch.storage.db import Database
 
 
 class Mode(StrEnum):
@@ -69,31 +72,87 @@ def score(
             show_default=False,
         ),
     ] = None,
+    refresh_rules: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-rules",
+            help="Instead of scoring: recompute the event type, market-report flag, language, "
+            "flags and importance of rows written by older rules (or importance weights) from "
+            "their stored probabilities, then re-rank catalysts. No model is loaded; "
+            "sentiment and probabilities never change. Idempotent.",
+        ),
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Score every headline that has no score from this model revision yet.
 
     Sentiment (bearish/neutral/bullish), importance 0-100, event type and the market-report
-    flag. Idempotent: a second run with the same model finds nothing to do.
+    flag. Idempotent: a second run with the same model finds nothing to do. After an upgrade
+    that changed the rules, [bold]--refresh-rules[/] brings older rows up to date.
 
     Example: [bold]flushwatch score --limit 1000[/]
     """
     from flushwatch.nlp.pipeline import score_unscored
 
+    if refresh_rules:
+        if model or rescore or limit is not None:
+            raise typer.BadParameter(
+                "--refresh-rules refreshes every model's rows and takes no --model, --rescore or "
+                "--limit; run `flushwatch score` separately to score new headlines"
+            )
+        _refresh(open_db(db, wait), fmt)
+        return
     summary = score_unscored(
         open_db(db, wait), model=model, rescore=rescore, limit=limit, mode=mode.value, early_exit=early_exit
     )
-    cols = ["model", "revision", "run_id", "scored", "already_scored", "seconds", "headlines_per_s"]
+    cols = [
+        "model",
+        "revision",
+        "run_id",
+        "scored",
+        "already_scored",
+        "stale_rules",
+        "seconds",
+        "headlines_per_s",
+    ]
     row = [
         summary.model_name,
         summary.model_revision,
         summary.run_id,
         summary.scored,
         summary.already_scored,
+        summary.stale_rules,
         summary.seconds,
         summary.headlines_per_s,
     ]
     render(cols, [row], fmt, title="score")
+
+
+def _refresh(database: Database, fmt: OutputFormat) -> None:
+    from flushwatch.scoring.refresh import refresh_rules
+
+    r = refresh_rules(database)
+    cols = [
+        "rules",
+        "run_id",
+        "refreshed",
+        "changed",
+        "types_changed",
+        "reports_changed",
+        "reattributed",
+        "seconds",
+    ]
+    row = [
+        r.rules_revision,
+        r.run_id,
+        r.checked,
+        r.changed,
+        r.event_types_changed,
+        r.reports_changed,
+        r.flushes_reattributed,
+        r.seconds,
+    ]
+    render(cols, [row], fmt, title="score --refresh-rules")
 
 
 @model_app.command("train")
@@ -145,9 +204,7 @@ def model_train(
     """
     from flushwatch.nlp.workflows import train_command
 
-    result = train_command(
-        out=out, data=data, epochs=epochs, seed=seed, members=members, calibrate=calibrate
-    )
+    result = train_command(out=out, data=data, epochs=epochs, seed=seed, members=members, calibrate=calibrate)
     render(["property", "value"], result, OutputFormat.table, title="model train")
 
 

@@ -51,6 +51,48 @@ class HeadlineScore:
     text: TextScore
     importance: float  # 0..100
     label_map: dict[str, str] = field(default_factory=dict)
+    rules_revision: str | None = None  # nlp.rules.rules_revision of the rules that wrote it
+
+
+@dataclass(frozen=True)
+class RuleFields:
+    """The rule-derived columns of a score row (the model's probabilities are not among them)."""
+
+    event_type: str
+    event_confidence: float | None
+    is_market_report: bool
+    language: str | None
+    flags: tuple[str, ...]
+    importance: float
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """A stored score row as refreshing its rule fields needs it: title, context, model outputs."""
+
+    headline_id: int
+    model_name: str
+    model_revision: str
+    title: str
+    context: ImportanceContext
+    probs: tuple[float, float, float]  # p_bearish, p_neutral, p_bullish as stored
+    sentiment: str
+    sentiment_score: float
+    rules: RuleFields  # as stored
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    """What one ``flushwatch score --refresh-rules`` run did."""
+
+    rules_revision: str  # for the shipped model's weights; other models' may differ
+    run_id: int | None
+    checked: int  # rows written by other rules, recomputed
+    changed: int  # of those, rows whose rule fields came out different
+    event_types_changed: int
+    reports_changed: int
+    flushes_reattributed: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -64,3 +106,4 @@ class ScoreSummary:
     already_scored: int
     seconds: float
     headlines_per_s: float
+    stale_rules: int = 0  # rows of this model written by other rules (see score --refresh-rules)

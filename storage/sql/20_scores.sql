@@ -1,4 +1,6 @@
 -- Model scores. A new model revision adds rows; it never overwrites another revision's.
+-- `score --refresh-rules` recomputes a row's rule fields (event_type .. flags, importance) in
+-- place when its rules_revision is not the current one; the model's columns never change.
 
 CREATE TABLE headline_scores (
     headline_id      BIGINT NOT NULL,
@@ -18,5 +20,6 @@ CREATE TABLE headline_scores (
     language         VARCHAR,                 -- detected language of the title
     flags            VARCHAR[],               -- e.g. ['non_english', 'truncated', 'empty']
     label_map        JSON,                    -- model label -> bearish/neutral/bullish, as used
+    rules_revision   VARCHAR,                 -- fingerprint of the rules and importance weights that wrote importance, event_type .. flags (NULL: scored before schema 2)
     PRIMARY KEY (headline_id, model_name, model_revision)
 );
