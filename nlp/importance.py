@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from flushwatch.errors import ModelError
 from flushwatch.records.scores import ImportanceContext, TextScore
 
 MAJOR = frozenset({"BTC", "ETH", "MARKET"})
@@ -95,6 +96,13 @@ def load_weights(path: Path) -> dict[str, float]:
     """Default weights updated by a fitted ``importance.json`` when present."""
     weights = dict(DEFAULT_WEIGHTS)
     if path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        weights.update({k: float(v) for k, v in data.get("weights", {}).items()})
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            weights.update({str(k): float(v) for k, v in data.get("weights", {}).items()})
+        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"importance weights {path} are corrupt ({type(exc).__name__}: {str(exc)[:80]})",
+                path=path,
+                hint="restore the file from the release, or remeasure it: flushwatch model calibrate",
+            ) from exc
     return weights

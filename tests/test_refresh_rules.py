@@ -283,3 +283,29 @@ def test_refresh_keeps_other_models_rows_to_their_own_weights(
     assert got == {MODEL: current_rules(MODEL), str(model_dir): current_rules(str(model_dir))}
     assert got[MODEL] != got[str(model_dir)]
     assert imp[str(model_dir)] > imp[MODEL]  # its bias of +2 against the shipped -3
+
+
+def test_a_corrupt_weights_file_is_one_clear_error_and_changes_nothing(
+    cli, db: Database, db_path: Path, tmp_path: Path
+) -> None:
+    model_dir = tmp_path / "broken-model"
+    model_dir.mkdir()
+    (model_dir / "importance.json").write_text("{not json", encoding="utf-8")
+    _fill(db, TITLES[:1])
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO headline_scores (headline_id, model_name, model_revision, scored_at, sentiment, "
+            "p_bearish, p_neutral, p_bullish, sentiment_score, importance, event_type, is_market_report) "
+            "VALUES (1, ?, 'r', now(), 'bearish', 0.8, 0.15, 0.05, -0.75, 1.0, 'promotion_other', false)",
+            [str(model_dir)],
+        )
+    before = _rows(db_path)
+    res = cli("score", "--refresh-rules", "--db", str(db_path))
+    assert res.code != 0
+    assert str(model_dir / "importance.json") in res.err and "model calibrate" in res.err
+    assert "Traceback" not in res.err
+    assert _rows(db_path) == before
+    with db.read() as con:
+        assert con.execute("SELECT status FROM runs WHERE command = 'refresh-rules'").fetchall() == [
+            ("failed",)
+        ]
