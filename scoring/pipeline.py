@@ -59,7 +59,10 @@ def _score(db: Database, run_id: int | None) -> str:
     from flushwatch.nlp.pipeline import score_unscored
 
     s = score_unscored(db)
-    return f"{s.scored} scored, {s.already_scored} already scored ({s.model_name}@{s.model_revision})"
+    line = f"{s.scored} scored, {s.already_scored} already scored ({s.model_name}@{s.model_revision})"
+    if s.stale_rules:  # a cron log is where an unattended user learns an upgrade changed the rules
+        line += f"; {s.stale_rules} rows by older rules (flushwatch score --refresh-rules)"
+    return line
 
 
 def _fetch(db: Database, run_id: int | None) -> str:

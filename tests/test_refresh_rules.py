@@ -309,3 +309,28 @@ def test_a_corrupt_weights_file_is_one_clear_error_and_changes_nothing(
         assert con.execute("SELECT status FROM runs WHERE command = 'refresh-rules'").fetchall() == [
             ("failed",)
         ]
+
+
+def test_the_cron_pass_says_when_rows_need_a_refresh(db: Database) -> None:
+    """`flushwatch run` logs each step's line: the score step names stale rows and the fix."""
+    from flushwatch.scoring.pipeline import STEP_FUNCS, run_step
+
+    _fill(db, TITLES[:1])
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO headline_scores (headline_id, model_name, model_revision, scored_at, sentiment, "
+            "p_bearish, p_neutral, p_bullish, sentiment_score, importance, event_type, is_market_report) "
+            "SELECT 1, ?, revision, now(), 'bearish', 0.8, 0.15, 0.05, -0.75, 1.0, 'promotion_other', false "
+            "FROM (SELECT ? AS revision)",
+            [MODEL, _shipped_revision()],
+        )
+    step = run_step("score", STEP_FUNCS["score"], db, None)
+    assert step.status == "ok", step.detail
+    assert step.detail.startswith("0 scored, 1 already scored")
+    assert "1 rows by older rules (flushwatch score --refresh-rules)" in step.detail
+
+
+def _shipped_revision() -> str:
+    from flushwatch.nlp.scorer import model_revision, shipped_model_dir
+
+    return model_revision(shipped_model_dir())
