@@ -19,7 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flushwatch.nlp.importance import importance, load_weights
 from flushwatch.nlp.rules import rules_revision, text_score
+from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.records.scores import RuleFields, StoredScore
 
 if TYPE_CHECKING:
@@ -35,9 +37,6 @@ def weights_for(model_name: str) -> dict[str, float]:
     """The importance weights scoring uses for ``model_name``: its directory's fitted
     ``importance.json`` when it is a local model directory that has one, else the shipped
     model's (the features are model-agnostic), else the defaults."""
-    from flushwatch.nlp.importance import load_weights
-    from flushwatch.nlp.scorer import shipped_model_dir
-
     own = Path(model_name) / "importance.json"
     return load_weights(own if own.is_file() else shipped_model_dir() / "importance.json")
 
@@ -53,8 +52,6 @@ def recompute(row: StoredScore, weights: dict[str, float]) -> RuleFields:
     The stored probabilities stand in for the model; 'truncated' is the tokenizer's verdict,
     not a rule's, so it is carried over from the stored flags.
     """
-    from flushwatch.nlp.importance import importance
-
     text = text_score(row.title, row.probs, "truncated" in row.rules.flags)
     # importance reads sentiment strength: keep the stored sentiment exactly (re-deriving it
     # from the rounded stored probabilities could differ in the sixth decimal).

@@ -140,9 +140,13 @@ def insert_scores(con: Connection, scores: list[HeadlineScore], run_id: int | No
 
 
 def count_stale(con: Connection, model_name: str, rules: str) -> int:
-    """Rows of ``model_name`` whose rule fields other rules (or unknown ones) wrote."""
+    """Rows of ``model_name`` whose rule fields other rules (or unknown ones) wrote: the rows
+    :func:`fetch_stale` would return (a row needs its headline's title to be refreshed)."""
     row = con.execute(
-        "SELECT count(*) FROM headline_scores WHERE model_name = ? AND rules_revision IS DISTINCT FROM ?",
+        """
+        SELECT count(*) FROM headline_scores sc JOIN headlines h ON h.headline_id = sc.headline_id
+         WHERE sc.model_name = ? AND sc.rules_revision IS DISTINCT FROM ?
+        """,
         [model_name, rules],
     ).fetchone()
     return int(row[0]) if row else 0
