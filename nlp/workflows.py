@@ -116,6 +116,7 @@ def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
 def model_info(model: str | None = None) -> list[tuple[str, Any]]:
     """What a model is, without scoring anything (loads it to check it)."""
     from flushwatch.config import load_settings
+    from flushwatch.nlp.refresh import current_rules
     from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, shipped_model_dir
 
     name = model or load_settings().model_name or DEFAULT_MODEL
@@ -126,6 +127,7 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
         ("label map", json.dumps(scorer.label_map)),
         ("max tokens", scorer.max_length),
         ("threads", scorer.threads),
+        ("rules revision", f"{current_rules(name)} (event type, report flag, importance)"),
     ]
     if name == DEFAULT_MODEL:
         d = shipped_model_dir()

@@ -334,3 +334,9 @@ def _shipped_revision() -> str:
     from flushwatch.nlp.scorer import model_revision, shipped_model_dir
 
     return model_revision(shipped_model_dir())
+
+
+def test_model_info_names_the_rules_revision_rows_get(cli) -> None:
+    res = cli("model", "info", "--format", "json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["rules revision"].startswith(current_rules(MODEL) + " ")
