@@ -68,6 +68,8 @@ def recompute(row: StoredScore, weights: dict[str, float]) -> RuleFields:
 
 @dataclass
 class RefreshCounts:
+    """What a refresh did, counted as it goes (the summary record adds the run and timing)."""
+
     checked: int = 0
     changed: int = 0
     event_types_changed: int = 0
