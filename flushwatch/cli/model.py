@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from flushwatch.cli._app import PANEL_MODEL, app, model_app
-from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
+from flushwatch.cli.options import DbOption, FormatOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render, to_json
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ def score(
             "revisions are kept, never overwritten.",
         ),
     ] = False,
-    limit: LimitOption = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", help="Score at most this many headlines.", min=0, show_default=False),
+    ] = None,
     mode: ModeOption = Mode.fast,
     early_exit: Annotated[
         bool | None,
