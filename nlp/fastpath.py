@@ -40,6 +40,14 @@ if TYPE_CHECKING:
     from flushwatch.nlp.early_exit import ExitHead
 
 
+log = logging.getLogger(__name__)
+
+#: Bump when the export or quantisation recipe changes: it is part of the cache file's name.
+#: 2: own int8 quantiser instead of onnxruntime's quantize_dynamic; 3: graphs written by
+#: :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
+FORMAT = 3
+
+
 @dataclass(frozen=True)
 class GraphWeights:
     """What the int8 graphs are built from: the merged network (float32 arrays under
@@ -48,13 +56,6 @@ class GraphWeights:
 
     params: dict[str, np.ndarray]
     scales: list[np.ndarray] | None = None
-
-log = logging.getLogger(__name__)
-
-#: Bump when the export or quantisation recipe changes: it is part of the cache file's name.
-#: 2: own int8 quantiser instead of onnxruntime's quantize_dynamic; 3: graphs written by
-#: :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
-FORMAT = 3
 
 
 def cache_dir() -> Path:

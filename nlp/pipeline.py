@@ -112,11 +112,14 @@ def score_unscored(
         scorer = get_scorer(model, mode, early_exit)
         identity = (scorer.name, scorer.revision)
     name, revision = identity
-    weights: dict[str, float] | None = None
-    with db.read() as con:
-        already = count_scored(con, name, revision)
     scored = 0
     with db.run("score") as run:
+        weights = weights_for(name)  # the model's name decides them; no model load needed
+        rules = rules_revision(weights)
+        with db.read() as con:
+            already = count_scored(con, name, revision)
+            # Rows this run writes carry ``rules``, so this is also the count after the run.
+            stale = count_stale(con, name, rules)
         while limit is None or scored < limit:
             take = CHUNK if limit is None else min(CHUNK, limit - scored)
             with db.read() as con:
@@ -125,8 +128,6 @@ def score_unscored(
                 break
             if scorer is None:
                 scorer = get_scorer(model, mode, early_exit)
-            if weights is None:
-                weights = weights_for(scorer.name)
             rows = score_headlines(scorer, items, weights)
             with db.write() as con:
                 added = insert_scores(con, rows, run.run_id)
@@ -136,11 +137,8 @@ def score_unscored(
             if added == 0:  # another process scored them meanwhile
                 break
         run.counts["model"] = f"{name}@{revision}"
-        rules = rules_revision(weights if weights is not None else weights_for(name))
         run.counts["event_rules"] = rules
         run_id = run.run_id
-    with db.read() as con:
-        stale = count_stale(con, name, rules)
     if stale:
         log.warning(
             "%d score rows of %s were written by other event/importance rules; "

@@ -42,8 +42,13 @@ def rules_revision(weights: Mapping[str, float]) -> str:
     Weights enter as canonical JSON (sorted keys, floats' repr), so the same weights give the
     same fingerprint whichever file they came from; refitted weights give a new one.
     """
+    return _revision(tuple(sorted((str(k), float(v)) for k, v in weights.items())))
+
+
+@functools.cache
+def _revision(weights: tuple[tuple[str, float], ...]) -> str:
     digest = hashlib.sha256(_code_digest())
-    digest.update(json.dumps({k: float(v) for k, v in weights.items()}, sort_keys=True).encode())
+    digest.update(json.dumps(dict(weights), sort_keys=True).encode())
     return digest.hexdigest()[:12]
 
 

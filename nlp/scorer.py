@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
-from flushwatch.nlp.base import MODEL_FORMAT, N_LAYERS
+from flushwatch.nlp.base import LABELS, MODEL_FORMAT, N_LAYERS
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.rules import text_score, title_rules
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "flushwatch-minilm"
 MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
-LABELS = ("bearish", "neutral", "bullish")
 
 
 def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:

@@ -49,8 +49,15 @@ SELECT h.headline_id,
  ORDER BY h.headline_id
 """
 
-# Rows of one model whose rule fields were written by other rules (or unknown ones), with the
-# title, the stored model outputs and the context the rules need.
+# Rows of one model whose rule fields were written by other rules (or unknown ones); a row
+# needs its headline's title to be refreshed. Shared by the count and the fetch below.
+_STALE_FROM = """
+  FROM headline_scores sc
+  JOIN headlines h ON h.headline_id = sc.headline_id
+"""
+_STALE_WHERE = "WHERE sc.model_name = $model AND sc.rules_revision IS DISTINCT FROM $rules"
+
+# Those rows with the title, the stored model outputs and the context the rules need.
 _STALE_SQL = f"""
 SELECT h.headline_id,
        h.title,
@@ -59,10 +66,9 @@ SELECT h.headline_id,
        sc.sentiment, sc.p_bearish, sc.p_neutral, sc.p_bullish, sc.sentiment_score,
        sc.event_type, sc.event_confidence, sc.is_market_report, sc.language, sc.flags,
        sc.importance
-  FROM headline_scores sc
-  JOIN headlines h ON h.headline_id = sc.headline_id
+  {_STALE_FROM}
   {_CONTEXT_JOINS}
- WHERE sc.model_name = $model AND sc.rules_revision IS DISTINCT FROM $rules
+ {_STALE_WHERE}
  ORDER BY sc.headline_id, sc.model_revision
  LIMIT $limit
 """
@@ -141,13 +147,9 @@ def insert_scores(con: Connection, scores: list[HeadlineScore], run_id: int | No
 
 def count_stale(con: Connection, model_name: str, rules: str) -> int:
     """Rows of ``model_name`` whose rule fields other rules (or unknown ones) wrote: the rows
-    :func:`fetch_stale` would return (a row needs its headline's title to be refreshed)."""
+    :func:`fetch_stale` would return."""
     row = con.execute(
-        """
-        SELECT count(*) FROM headline_scores sc JOIN headlines h ON h.headline_id = sc.headline_id
-         WHERE sc.model_name = ? AND sc.rules_revision IS DISTINCT FROM ?
-        """,
-        [model_name, rules],
+        f"SELECT count(*) {_STALE_FROM} {_STALE_WHERE}", {"model": model_name, "rules": rules}
     ).fetchone()
     return int(row[0]) if row else 0
 
