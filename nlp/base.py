@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ModelError
 
 #: sha256 of the published all-MiniLM-L6-v2 ``model.safetensors``.
@@ -23,6 +24,14 @@ N_LAYERS = 6  # all-MiniLM-L6-v2; its sha256 above pins these sizes
 #: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
 #: compressed fine-tuning delta (:mod:`flushwatch.nlp.delta`); 1 was LoRA adapters.
 MODEL_FORMAT = 2
+
+#: The model flushwatch ships and scores with unless told otherwise, and where models live.
+DEFAULT_MODEL = "flushwatch-minilm"
+MODELS_DIR = PACKAGE_DIR / "models"
+
+
+def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    return MODELS_DIR / name
 
 
 def base_model_dir() -> Path:

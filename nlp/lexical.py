@@ -13,7 +13,9 @@ sublinear tf, smooth idf, l2 norm) in a few numpy operations over all titles at 
 
 File: ``lexical.safetensors`` with tensors ``idf`` (V), ``coef`` (3 x V, rows bearish, neutral,
 bullish), ``intercept`` (3), ``weight`` (1), and the vocabulary, one word per line in column
-order, in the file's metadata.
+order, in the file's metadata. The same machinery, over any list of classes, is the event-type
+fallback (:mod:`flushwatch.nlp.event_head`): its file also holds ``classes``, the class names
+one per line as UTF-8 bytes (uint8); a file without that tensor is a sentiment head.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ FILE = "lexical.safetensors"
 class LexicalHead:
     vocabulary: dict[str, int]
     idf: np.ndarray  # (V,)
-    coef: np.ndarray  # (3, V)
-    intercept: np.ndarray  # (3,)
+    coef: np.ndarray  # (K, V): K = 3 sentiment labels, or len(classes)
+    intercept: np.ndarray  # (K,)
     weight: float  # how much of the linear scores is added to the network's log-probabilities
+    classes: tuple[str, ...] | None = None  # None: the sentiment labels, in LABELS order
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Linear decision scores (n x 3) for ``texts``: tf-idf (sublinear, l2) times coef."""
+        """Linear decision scores (n x K) for ``texts``: tf-idf (sublinear, l2) times coef."""
         import numpy as np
 
         rows: list[int] = []
@@ -77,17 +80,28 @@ class LexicalHead:
         return self.weight * self.scores(texts)
 
 
-def fit(texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, min_df: int = 2) -> LexicalHead:
-    """Fit the vectoriser and the logistic regression on training rows (weight 0 until chosen)."""
+def fit(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    *,
+    c: float = 4.0,
+    min_df: int = 2,
+    classes: tuple[str, ...] | None = None,
+) -> LexicalHead:
+    """Fit the vectoriser and the logistic regression on training rows (weight 0 until chosen).
+
+    ``labels`` index ``classes`` (default: the three sentiment labels); every class must occur.
+    """
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    k = 3 if classes is None else len(classes)
     vec = TfidfVectorizer(min_df=min_df, sublinear_tf=True, token_pattern=_TOKEN.pattern)
     x = vec.fit_transform(list(texts))
     model = LogisticRegression(C=c, max_iter=5000).fit(x, list(labels))
-    if list(model.classes_) != [0, 1, 2]:
-        raise ValueError(f"training labels must cover bearish, neutral and bullish, got {model.classes_}")
+    if list(model.classes_) != list(range(k)):
+        raise ValueError(f"training labels must cover all {k} classes, got {list(model.classes_)}")
     vocab = {str(w): int(i) for w, i in vec.vocabulary_.items()}
     return LexicalHead(
         vocab,
@@ -95,6 +109,7 @@ def fit(texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, min_df: 
         np.asarray(model.coef_, dtype=np.float64),
         np.asarray(model.intercept_, dtype=np.float64),
         0.0,
+        classes,
     )
 
 
@@ -112,6 +127,10 @@ def save(head: LexicalHead, path: Path) -> None:
         "weight": np.array([head.weight]),
     }
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    if head.classes is not None:  # absent for a sentiment head: its file stays byte for byte
+        # A tensor, not a second metadata key: safetensors writes metadata keys in a
+        # per-process hash order, which made two identical fits differ byte for byte.
+        tensors["classes"] = np.frombuffer("\n".join(head.classes).encode(), dtype=np.uint8).copy()
     save_file(tensors, str(path), metadata={"vocabulary": "\n".join(words)})
 
 
@@ -124,6 +143,8 @@ def load(path: Path) -> LexicalHead:
         with safe_open(str(path), framework="numpy") as fh:
             meta = fh.metadata() or {}
             arrays = {k: fh.get_tensor(k).astype(np.float64) for k in ("idf", "coef", "intercept", "weight")}
+            stored = set(fh.keys())
+            names = fh.get_tensor("classes").tobytes().decode() if "classes" in stored else None
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise ModelError(
             f"lexical head {path} is unreadable: {exc}".splitlines()[0],
@@ -131,14 +152,20 @@ def load(path: Path) -> LexicalHead:
             hint="restore the file from git or re-run `flushwatch model train`",
         ) from exc
     words = meta.get("vocabulary", "").split("\n") if meta.get("vocabulary") else []
-    v = len(words)
+    classes = tuple(names.split("\n")) if names else None
+    v, k = len(words), 3 if classes is None else len(classes)
     shapes = (arrays["idf"].shape, arrays["coef"].shape, arrays["intercept"].shape, arrays["weight"].shape)
-    if shapes != ((v,), (3, v), (3,), (1,)) or not all(map(math.isfinite, arrays["weight"])):
-        raise ModelError(f"lexical head {path} does not fit its vocabulary of {v} words", path=path)
+    if shapes != ((v,), (k, v), (k,), (1,)) or not all(map(math.isfinite, arrays["weight"])):
+        raise ModelError(
+            f"lexical head {path} does not fit its vocabulary of {v} words and {k} classes",
+            path=path,
+            hint="restore the file from git or re-run `flushwatch model train`",
+        )
     return LexicalHead(
         {w: i for i, w in enumerate(words)},
         arrays["idf"],
         arrays["coef"],
         arrays["intercept"],
         float(arrays["weight"][0]),
+        classes,
     )

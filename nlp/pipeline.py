@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 # scorer.py imports torch only when a model is built, so these stay cheap.
 from flushwatch.config import load_settings
-from flushwatch.nlp.refresh import weights_for
-from flushwatch.nlp.rules import rules_revision
+from flushwatch.nlp.rules import RuleSet, rule_set
 from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision, shipped_model_dir
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
@@ -64,23 +63,20 @@ def shipped_identity(model: str | None = None) -> tuple[str, str] | None:
     return DEFAULT_MODEL, model_revision(model_dir)
 
 
-def score_headlines(
-    scorer: Scorer, items: list[UnscoredHeadline], weights: dict[str, float]
-) -> list[HeadlineScore]:
+def score_headlines(scorer: Scorer, items: list[UnscoredHeadline], rules: RuleSet) -> list[HeadlineScore]:
     """Model + rules + importance for a list of headlines (no I/O)."""
     from flushwatch.nlp.importance import importance
 
-    texts = scorer.score_texts([h.title for h in items])
-    rules = rules_revision(weights)
+    texts = scorer.score_texts([h.title for h in items], rules=rules)
     return [
         HeadlineScore(
             headline_id=h.headline_id,
             model_name=scorer.name,
             model_revision=scorer.revision,
             text=t,
-            importance=importance(t, h.context, weights),
+            importance=importance(t, h.context, rules.weights),
             label_map=scorer.label_map,
-            rules_revision=rules,
+            rules_revision=rules.revision,
         )
         for h, t in zip(items, texts, strict=True)
     ]
@@ -114,12 +110,11 @@ def score_unscored(
     name, revision = identity
     scored = 0
     with db.run("score") as run:
-        weights = weights_for(name)  # the model's name decides them; no model load needed
-        rules = rules_revision(weights)
+        rules = rule_set(name)  # the model's name decides them; no model load needed
         with db.read() as con:
             already = count_scored(con, name, revision)
             # Rows this run writes carry ``rules``, so this is also the count after the run.
-            stale = count_stale(con, name, rules)
+            stale = count_stale(con, name, rules.revision)
         while limit is None or scored < limit:
             take = CHUNK if limit is None else min(CHUNK, limit - scored)
             with db.read() as con:
@@ -128,7 +123,7 @@ def score_unscored(
                 break
             if scorer is None:
                 scorer = get_scorer(model, mode, early_exit)
-            rows = score_headlines(scorer, items, weights)
+            rows = score_headlines(scorer, items, rules)
             with db.write() as con:
                 added = insert_scores(con, rows, run.run_id)
             scored += added
@@ -137,7 +132,7 @@ def score_unscored(
             if added == 0:  # another process scored them meanwhile
                 break
         run.counts["model"] = f"{name}@{revision}"
-        run.counts["event_rules"] = rules
+        run.counts["event_rules"] = rules.revision
         run_id = run.run_id
     if stale:
         log.warning(

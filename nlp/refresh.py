@@ -15,13 +15,12 @@ killed refresh keeps every chunk written, and a second run finds only what is le
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flushwatch.nlp.importance import importance, load_weights
-from flushwatch.nlp.rules import rules_revision, text_score
-from flushwatch.nlp.scorer import shipped_model_dir
+from flushwatch.nlp.importance import importance
+from flushwatch.nlp.rules import RuleSet, rule_set, text_score
 from flushwatch.records.scores import RuleFields, StoredScore
 
 if TYPE_CHECKING:
@@ -33,37 +32,35 @@ log = logging.getLogger(__name__)
 CHUNK = 4096
 
 
-def weights_for(model_name: str) -> dict[str, float]:
-    """The importance weights scoring uses for ``model_name``: its directory's fitted
-    ``importance.json`` when it is a local model directory that has one, else the shipped
-    model's (the features are model-agnostic), else the defaults."""
-    own = Path(model_name) / "importance.json"
-    return load_weights(own if own.is_file() else shipped_model_dir() / "importance.json")
-
-
 def current_rules(model_name: str) -> str:
     """The rules fingerprint a row of ``model_name`` scored now would carry."""
-    return rules_revision(weights_for(model_name))
+    return rule_set(model_name).revision
 
 
-def recompute(row: StoredScore, weights: dict[str, float]) -> RuleFields:
-    """The rule fields ``row`` would get from scoring now. Pure.
+def recompute(rows: Sequence[StoredScore], rules: RuleSet) -> list[RuleFields]:
+    """The rule fields each of ``rows`` would get from scoring now. Pure.
 
     The stored probabilities stand in for the model; 'truncated' is the tokenizer's verdict,
     not a rule's, so it is carried over from the stored flags.
     """
-    text = text_score(row.title, row.probs, "truncated" in row.rules.flags)
-    # importance reads sentiment strength: keep the stored sentiment exactly (re-deriving it
-    # from the rounded stored probabilities could differ in the sixth decimal).
-    text = replace(text, sentiment=row.sentiment, sentiment_score=row.sentiment_score)
-    return RuleFields(
-        event_type=text.event_type,
-        event_confidence=text.event_confidence,
-        is_market_report=text.is_market_report,
-        language=text.language,
-        flags=text.flags,
-        importance=importance(text, row.context, weights),
-    )
+    found = rules.title_rules([row.title for row in rows])
+    out: list[RuleFields] = []
+    for row, title_rules in zip(rows, found, strict=True):
+        text = text_score(row.title, row.probs, "truncated" in row.rules.flags, rules=title_rules)
+        # importance reads sentiment strength: keep the stored sentiment exactly (re-deriving
+        # it from the rounded stored probabilities could differ in the sixth decimal).
+        text = replace(text, sentiment=row.sentiment, sentiment_score=row.sentiment_score)
+        out.append(
+            RuleFields(
+                event_type=text.event_type,
+                event_confidence=text.event_confidence,
+                is_market_report=text.is_market_report,
+                language=text.language,
+                flags=text.flags,
+                importance=importance(text, row.context, rules.weights),
+            )
+        )
+    return out
 
 
 @dataclass
@@ -87,16 +84,15 @@ def refresh_stale_rows(db: Database, run: Run | None = None) -> RefreshCounts:
     with db.read() as con:
         models = scored_models(con)
     for model_name in models:
-        weights = weights_for(model_name)
-        rules = rules_revision(weights)
+        rules = rule_set(model_name)
         while True:
             with db.read() as con:
-                stale = fetch_stale(con, model_name, rules, CHUNK)
+                stale = fetch_stale(con, model_name, rules.revision, CHUNK)
             if not stale:
                 break
-            pairs = [(row, recompute(row, weights)) for row in stale]
+            pairs = list(zip(stale, recompute(stale, rules), strict=True))
             with db.write() as con:
-                updated = refresh_rule_fields(con, model_name, pairs, rules)
+                updated = refresh_rule_fields(con, model_name, pairs, rules.revision)
             counts.checked += updated
             counts.changed += sum(old.rules != new for old, new in pairs)
             counts.event_types_changed += sum(old.rules.event_type != new.event_type for old, new in pairs)

@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flushwatch.config import PACKAGE_DIR
 from flushwatch.errors import ConfigError, ModelError
-from flushwatch.nlp.base import LABELS, MODEL_FORMAT, N_LAYERS
+from flushwatch.nlp.base import DEFAULT_MODEL, LABELS, MODEL_FORMAT, N_LAYERS, shipped_model_dir
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
-from flushwatch.nlp.rules import text_score, title_rules
+from flushwatch.nlp.rules import RuleSet, rule_set, text_score
 from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
 from flushwatch.records.scores import TextScore
 
@@ -46,13 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "flushwatch-minilm"
-MODELS_DIR = PACKAGE_DIR / "models"
 MODES = ("fast", "torch-int8", "full", "bf16")
-
-
-def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
-    return MODELS_DIR / name
 
 
 def file_revision(path: Path) -> str:
@@ -426,15 +419,20 @@ class Scorer:
             return self.net(input_ids=x, attention_mask=m).logits
         return self.net(x, m)
 
-    def score_texts(self, titles: Sequence[str]) -> list[TextScore]:
-        """One TextScore per title, in input order. Bad titles (empty, emoji, garbage) still score."""
+    def score_texts(self, titles: Sequence[str], *, rules: RuleSet | None = None) -> list[TextScore]:
+        """One TextScore per title, in input order. Bad titles (empty, emoji, garbage) still score.
+
+        ``rules``: what the rule fields are computed with; default, this model's
+        (:func:`flushwatch.nlp.rules.rule_set`).
+        """
+        rule_fields = rules or rule_set(self.name)
         batch = self._prepare(titles)
         wait = self._run(batch)
-        rules = [title_rules(t) for t in titles]  # overlaps the model on the ONNX path
+        found = rule_fields.title_rules(titles)  # overlaps the model on the ONNX path
         probs = self._collect(batch, wait)
         return [
             text_score(t, p, trunc, rules=r)
-            for t, p, trunc, r in zip(titles, probs, batch.truncated, rules, strict=True)
+            for t, p, trunc, r in zip(titles, probs, batch.truncated, found, strict=True)
         ]
 
 

@@ -34,8 +34,13 @@ def train_command(
     seed: int | None,
     members: int | None = None,
     calibrate: bool = True,
+    events_only: bool = False,
 ) -> list[tuple[str, Any]]:
-    """Train, write the artefacts, optionally fit importance; rows of (property, value)."""
+    """Train, write the artefacts, optionally fit importance; rows of (property, value).
+
+    ``events_only`` fits just the event-type fallback head (seconds; it reads titles, not the
+    network, so it needs no network training).
+    """
     from dataclasses import replace
 
     from flushwatch.config import shared_data_dir
@@ -50,6 +55,8 @@ def train_command(
     if members is not None:
         cfg = replace(cfg, members=members)
     out = out or shipped_model_dir()
+    if events_only:
+        return train_events(out)
     result = train(data or default_train_data(), out, cfg)
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
@@ -62,9 +69,25 @@ def train_command(
             _exit_summary(json.loads((out / "config.json").read_text(encoding="utf-8"))),
         ),
     ]
+    rows += train_events(out)
     if calibrate and shared_data_dir() is not None:
         rows += calibrate_command(out)
     return rows
+
+
+def train_events(out: Path) -> list[tuple[str, Any]]:
+    """Fit the event-type fallback head into ``out``; summary rows."""
+    from flushwatch.nlp import event_head
+
+    fitted = event_head.train(out)
+    return [
+        ("event head", fitted["file"]),
+        (
+            "event head data",
+            f"{fitted['titles']} labelled titles ({fitted['vocabulary']} words), held out: "
+            + ", ".join(fitted["held_out"]),
+        ),
+    ]
 
 
 def _exit_summary(config: dict[str, Any]) -> str:

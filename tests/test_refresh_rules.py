@@ -13,7 +13,7 @@ import duckdb
 
 from flushwatch.nlp.importance import DEFAULT_WEIGHTS
 from flushwatch.nlp.refresh import current_rules, recompute
-from flushwatch.nlp.rules import rules_revision, text_score
+from flushwatch.nlp.rules import rule_set, rules_revision, text_score
 from flushwatch.records.scores import ImportanceContext, RuleFields, StoredScore
 from flushwatch.scoring.thresholds import DETECTOR_VERSION
 from flushwatch.storage.db import Database
@@ -82,8 +82,14 @@ def test_recompute_is_scoring_without_the_model() -> None:
 
     probs = (0.71234, 0.2, 0.08766)
     ctx = ImportanceContext(assets=("BTC",), outlet_count=3, feed_tier=1, is_first_report=True)
-    for title, truncated in [("Exchange halts withdrawals after hack", False), ("Bitcoin drops 5%", True)]:
-        now = text_score(title, probs, truncated)
+    rules = rule_set(MODEL)
+    cases = [
+        ("Exchange halts withdrawals after hack", False),
+        ("Bitcoin drops 5%", True),
+        ("A brand brings its loyalty points onchain", False),  # no rule fires: the event head's
+    ]
+    for title, truncated in cases:
+        now = text_score(title, probs, truncated, rules=rules.title_rules([title])[0])
         stored = StoredScore(
             headline_id=1,
             model_name=MODEL,
@@ -95,14 +101,14 @@ def test_recompute_is_scoring_without_the_model() -> None:
             sentiment_score=now.sentiment_score,
             rules=RuleFields("promotion_other", 0.5, False, None, ("truncated",) if truncated else (), 1.0),
         )
-        fields = recompute(stored, DEFAULT_WEIGHTS)
+        (fields,) = recompute([stored], rules)
         assert fields == RuleFields(
             now.event_type,
             now.event_confidence,
             now.is_market_report,
             now.language,
             now.flags,
-            importance(now, ctx, DEFAULT_WEIGHTS),
+            importance(now, ctx, rules.weights),
         )
         assert ("truncated" in fields.flags) is truncated  # the tokenizer's flag is carried over
 

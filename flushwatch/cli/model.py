@@ -196,18 +196,35 @@ def model_train(
             "--calibrate/--no-calibrate", help="Also fit importance weights on shared news + candles."
         ),
     ] = True,
+    events_only: Annotated[
+        bool,
+        typer.Option(
+            "--events-only",
+            help="Only refit the event-type fallback head (seconds; the network is untouched).",
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune MiniLM and the sentiment head on sent_train (seeded, reproducible, CPU).
 
     Writes adapter.safetensors (the change to the base encoder, compressed), lexical.safetensors
     (a bag-of-words head blended in) and config.json, under 5 MB in all: a new model revision.
-    Then measures importance against market moves.
+    Then fits the event-type fallback head on the labelled headlines (event_head.safetensors,
+    a rule input: rows already scored take it up with `flushwatch score --refresh-rules`) and
+    measures importance against market moves.
 
     Example: [bold]flushwatch model train --out /tmp/my-model[/]
     """
     from flushwatch.nlp.workflows import train_command
 
-    result = train_command(out=out, data=data, epochs=epochs, seed=seed, members=members, calibrate=calibrate)
+    result = train_command(
+        out=out,
+        data=data,
+        epochs=epochs,
+        seed=seed,
+        members=members,
+        calibrate=calibrate,
+        events_only=events_only,
+    )
     render(["property", "value"], result, OutputFormat.table, title="model train")
 
 
