@@ -42,9 +42,10 @@ FILE = "event_head.safetensors"
 #: are always kept.
 FALLBACK_BELOW = 0.6
 #: Logistic-regression strength and the fewest titles a word must occur in. C 10 and words in
-#: two or more titles were the best of C 3-100 x min_df 1-2 in 5-fold cross-validation of the
-#: head alone on the development sets (the hybrid's cross-validation there favours the rules,
-#: which were written on those same titles, so it cannot choose the threshold).
+#: two or more titles were the best of C 3-100 x min_df 1-2 for the head alone on the real
+#: titles of the development sets, in 5-fold cross-validation (the hybrid's cross-validation
+#: there favours the rules, which were written on those same titles, so it cannot choose the
+#: threshold).
 C = 10.0
 MIN_DF = 2
 #: Labelled sets never trained on: the held-out reading of the rules and of this head.

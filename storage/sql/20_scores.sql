@@ -20,6 +20,6 @@ CREATE TABLE headline_scores (
     language         VARCHAR,                 -- detected language of the title
     flags            VARCHAR[],               -- e.g. ['non_english', 'truncated', 'empty']
     label_map        JSON,                    -- model label -> bearish/neutral/bullish, as used
-    rules_revision   VARCHAR,                 -- fingerprint of the rules and importance weights that wrote importance, event_type .. flags (NULL: scored before schema 2)
+    rules_revision   VARCHAR,                 -- fingerprint of the rules, event-type fallback head and importance weights that wrote importance, event_type .. flags (NULL: scored before schema 2)
     PRIMARY KEY (headline_id, model_name, model_revision)
 );
