@@ -125,7 +125,9 @@ REAL_EVENT_SETS = (
     ("event_types_real_test.csv", "real headlines: held out until the first revision, then revised on"),
     ("event_types_real_test2.csv", "real headlines, held out: no rule was changed after it was read"),
     ("event_types_real_test3.csv", "real headlines, held out: a second set, committed later"),
-    ("event_types_real_test4.csv", "real headlines, held out from the rules and the event head"),
+    ("event_types_real_test4.csv", "real headlines: held out from the rules; chose how they combine"),
+    ("event_types_real_dev2.csv", "real headlines: training data for the event head"),
+    ("event_types_real_test5.csv", "real headlines, held out from the rules and the event head"),
 )
 #: Where the labelled real headlines come from, and how DuckDB reads each file.
 _REAL_SOURCES = {
@@ -195,7 +197,7 @@ def real_event_set(name: str) -> list[dict[str, str]]:
 
 
 def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tuple[Any, ...]]:
-    """Table rows for one labelled set: the shipped event type (rules + fallback head), the
+    """Table rows for one labelled set: the shipped event type (rules + head), the
     rules alone, and the market-report flag (rules only), each as accuracy / macro-F1."""
     from flushwatch.nlp.event_head import HELD_OUT
     from flushwatch.nlp.events import EVENT_TYPES, classify_event

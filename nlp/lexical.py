@@ -14,7 +14,7 @@ sublinear tf, smooth idf, l2 norm) in a few numpy operations over all titles at 
 File: ``lexical.safetensors`` with tensors ``idf`` (V), ``coef`` (3 x V, rows bearish, neutral,
 bullish), ``intercept`` (3), ``weight`` (1), and the vocabulary, one word per line in column
 order, in the file's metadata. The same machinery, over any list of classes, is the event-type
-fallback (:mod:`flushwatch.nlp.event_head`): its file also holds ``classes``, the class names
+head (:mod:`flushwatch.nlp.event_head`): its file also holds ``classes``, the class names
 one per line as UTF-8 bytes (uint8); a file without that tensor is a sentiment head.
 """
 

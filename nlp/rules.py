@@ -4,8 +4,8 @@ A score row holds two kinds of field. The model's: the three probabilities and t
 they give, fixed by the model revision. The rules': event type, its confidence, the
 market-report flag, the language guess, the flags, and importance, which combines those with
 what ingest knows under the importance weights. They are the keyword rules, the event-type
-fallback head for titles no rule places (:mod:`flushwatch.nlp.event_head`, which reads only
-the title) and the importance weights: none of them is the network, so a change to any of them
+head combined with them (:mod:`flushwatch.nlp.event_head`, which reads only the title) and the
+importance weights: none of them is the network, so a change to any of them
 leaves the model revision alone. A :class:`RuleSet` holds the weights and the head one model's
 rows use; :func:`rules_revision` fingerprints everything the rule fields depend on, each score
 row records it (``headline_scores.rules_revision``),
@@ -30,7 +30,7 @@ from flushwatch.nlp.importance import load_weights
 from flushwatch.nlp.language import detect_language
 from flushwatch.records.scores import TextScore
 
-#: The modules whose code decides the rule fields: event rules, their learned fallback and the
+#: The modules whose code decides the rule fields: event rules, the learned head combined and the
 #: bag-of-words code it runs on, language guess, the way they are combined with the
 #: probabilities (this file) and the importance formula.
 RULE_MODULES = ("events.py", "event_head.py", "lexical.py", "language.py", "rules.py", "importance.py")
@@ -43,16 +43,16 @@ class RuleSet:
     """What the rule fields of one model's rows are computed with, and its fingerprint."""
 
     weights: Mapping[str, float]  # importance weights
-    head: EventHead | None  # the event-type fallback; None: the rules answer alone
+    head: EventHead | None  # the event-type head; None: the rules answer alone
     revision: str
 
     def title_rules(self, titles: Sequence[str]) -> list[TitleRules]:
-        """:func:`title_rules` of every title, with the event head's answer where the rules
-        are unsure (one vectorised head call for all of them)."""
+        """:func:`title_rules` of every title, the event type combined with the event head's
+        (one vectorised head call for all of them)."""
         found = [title_rules(t) for t in titles]
         if self.head is None:
             return found
-        events = self.head.fallback([(t or "").strip() for t in titles], [e for _, e in found])
+        events = self.head.combine([(t or "").strip() for t in titles], [e for _, e in found])
         return [(lang, e) for (lang, _), e in zip(found, events, strict=True)]
 
 

@@ -38,7 +38,7 @@ def train_command(
 ) -> list[tuple[str, Any]]:
     """Train, write the artefacts, optionally fit importance; rows of (property, value).
 
-    ``events_only`` fits just the event-type fallback head (seconds; it reads titles, not the
+    ``events_only`` fits just the event-type head (seconds; it reads titles, not the
     network, so it needs no network training).
     """
     from dataclasses import replace
@@ -76,7 +76,7 @@ def train_command(
 
 
 def train_events(out: Path) -> list[tuple[str, Any]]:
-    """Fit the event-type fallback head into ``out``; summary rows."""
+    """Fit the event-type head into ``out``; summary rows."""
     from flushwatch.nlp import event_head
 
     fitted = event_head.train(out)

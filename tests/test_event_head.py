@@ -1,6 +1,7 @@
-"""The event-type fallback head (nlp/event_head.py): the rules keep the titles they place, the
-head answers the rest, its file is a rule input (fingerprint, refresh), bad files are one clear
-error, and `model train --events-only` reproduces the committed file from the labelled sets."""
+"""The event-type head (nlp/event_head.py): combined with the rules (reports stay the rules',
+a rule's type gets a bonus, no bonus where no pattern fired), its file is a rule input
+(fingerprint, refresh), bad files are one clear error, and `model train --events-only`
+reproduces the committed file from the labelled sets without the held-out one."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import pytest
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp import event_head, lexical
-from flushwatch.nlp.events import EVENT_TYPES, SEVERITY, EventGuess, classify_event
+from flushwatch.nlp.events import EVENT_TYPES, OTHER, SEVERITY, EventGuess, classify_event
 from flushwatch.nlp.rules import rule_set, rules_revision
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
 
 MODEL = "flushwatch-minilm"
 SHIPPED = shipped_model_dir() / event_head.FILE
-PLACED = "Exchange halts withdrawals after a hot wallet hack"  # a rule fires: 0.9
+PLACED = "Exchange halts withdrawals as reserves come into question"  # a rule fires: 0.9
 UNPLACED = "A brand brings its loyalty points onchain"  # no pattern fires: "other" at 0.5
 
 
@@ -31,25 +32,47 @@ def test_the_shipped_head_loads_over_every_event_type() -> None:
     assert abs(float(probs.sum(axis=1).max()) - 1.0) < 1e-9
 
 
-def test_rules_keep_the_titles_they_place_and_the_head_answers_the_rest() -> None:
+def test_the_rules_answer_adds_to_the_heads_probabilities() -> None:
+    import numpy as np
+
     head = event_head.load(SHIPPED)
     assert head is not None
     guesses = [classify_event(PLACED), classify_event(UNPLACED)]
-    assert guesses[0].confidence >= event_head.FALLBACK_BELOW > guesses[1].confidence
-    kept, replaced = head.fallback([PLACED, UNPLACED], guesses)
-    assert kept == guesses[0]  # the very same answer
-    probs = head.probabilities([UNPLACED])[0]
-    j = int(probs.argmax())
-    assert replaced == EventGuess(EVENT_TYPES[j], round(float(probs[j]), 3), SEVERITY[EVENT_TYPES[j]], False)
-    assert replaced.event_type == "partnership_adoption"  # what the head makes of it
+    assert guesses[1].event_type == OTHER and not any(g.is_market_report for g in guesses)
+    placed, unplaced = head.combine([PLACED, UNPLACED], guesses)
+    probs = head.probabilities([PLACED, UNPLACED])
+    # The placed title: the rules' type gets RULE_WEIGHT x their confidence on top.
+    bonus = probs[0].copy()
+    bonus[EVENT_TYPES.index(guesses[0].event_type)] += event_head.RULE_WEIGHT * guesses[0].confidence
+    j = int(bonus.argmax())
+    share = round(float(bonus[j] / bonus.sum()), 3)
+    assert placed == EventGuess(EVENT_TYPES[j], share, SEVERITY[EVENT_TYPES[j]], False)
+    assert placed.event_type == guesses[0].event_type  # here the two agree
+    # The title no pattern placed: the head alone ("other" earns no bonus).
+    k = int(np.argmax(probs[1]))
+    assert unplaced == EventGuess(
+        EVENT_TYPES[k], round(float(probs[1][k]), 3), SEVERITY[EVENT_TYPES[k]], False
+    )
+    assert unplaced.event_type == "partnership_adoption"  # what the head makes of it
 
 
-def test_the_market_report_flag_stays_the_rules() -> None:
+def test_a_weak_rule_answer_can_lose_to_a_confident_head() -> None:
     head = event_head.load(SHIPPED)
     assert head is not None
-    weak_report = EventGuess("promotion_other", 0.5, 0.05, True)  # a flag the head never sets
-    (out,) = head.fallback(["Bitcoin slides"], [weak_report])
-    assert out.is_market_report is True
+    title = "Hackers drain $40 million from a lending protocol's bridge"
+    weak = EventGuess("listing", 0.55, SEVERITY["listing"], False)  # a weak, wrong rule answer
+    (out,) = head.combine([title], [weak])
+    assert out.event_type == "hack_exploit"
+
+
+def test_market_reports_keep_the_rules_answer() -> None:
+    head = event_head.load(SHIPPED)
+    assert head is not None
+    title = "Bitcoin drops 5% in an hour as longs are wiped out"
+    report = classify_event(title)
+    assert report.is_market_report and report.event_type == "market_move"
+    (out,) = head.combine([title], [report])
+    assert out == report
 
 
 def test_scoring_uses_the_rule_set_and_its_fingerprint_covers_the_head(tmp_path: Path) -> None:
@@ -127,8 +150,10 @@ def test_scored_rows_carry_the_heads_answer(cli, db: Database, db_path: Path) ->
         ).fetchall()
     finally:
         con.close()
-    assert rows[0] == (classify_event(PLACED).event_type, classify_event(PLACED).confidence)
-    assert rows[1][0] == "partnership_adoption" and rows[1][1] < event_head.FALLBACK_BELOW
+    (_, placed), (_, unplaced) = rule_set(MODEL).title_rules([PLACED, UNPLACED])
+    assert rows == [(placed.event_type, placed.confidence), (unplaced.event_type, unplaced.confidence)]
+    assert rows[0][0] == "exchange_trouble"
+    assert rows[1][0] == "partnership_adoption"
 
 
 def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
@@ -138,9 +163,9 @@ def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
 
     rows = event_head.training_rows()
     held_out = {r["title"] for name in event_head.HELD_OUT for r in real_event_set(name)}
-    assert len(rows) == 1066 and not held_out & {t for t, _ in rows}
+    assert len(rows) == 1466 and not held_out & {t for t, _ in rows}
     res = cli("model", "train", "--events-only", "--out", str(tmp_path))
     assert res.code == 0, res.err
-    assert "1066 labelled titles" in res.out
+    assert "1466 labelled titles" in res.out
     assert (tmp_path / event_head.FILE).read_bytes() == SHIPPED.read_bytes()  # deterministic
     assert not (tmp_path / "adapter.safetensors").exists()  # the network was not trained

@@ -200,7 +200,7 @@ def model_train(
         bool,
         typer.Option(
             "--events-only",
-            help="Only refit the event-type fallback head (seconds; the network is untouched).",
+            help="Only refit the event-type head (seconds; the network is untouched).",
         ),
     ] = False,
 ) -> None:
@@ -208,7 +208,7 @@ def model_train(
 
     Writes adapter.safetensors (the change to the base encoder, compressed), lexical.safetensors
     (a bag-of-words head blended in) and config.json, under 5 MB in all: a new model revision.
-    Then fits the event-type fallback head on the labelled headlines (event_head.safetensors,
+    Then fits the event-type head on the labelled headlines (event_head.safetensors,
     a rule input: rows already scored take it up with `flushwatch score --refresh-rules`) and
     measures importance against market moves.
 
