@@ -11,7 +11,8 @@ How they combine (:meth:`EventHead.combine`): a title the rules call a market re
 the rules' answer (``market_move``: the report flag is rules-only, and a report's type is the
 move); otherwise the event type is the argmax of the head's probabilities plus
 :data:`RULE_WEIGHT` times the rules' confidence on the type the rules chose (no bonus when no
-pattern fired). The confidence is that score over the total.
+pattern fired), never ``market_move`` where the rules named a cause. The confidence is that
+score over the total.
 
 The head is the lexical head's machinery (:mod:`flushwatch.nlp.lexical`: TF-IDF words,
 scikit-learn at training time, numpy at scoring time) over :data:`EVENT_TYPES`. It reads only
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flushwatch.nlp import lexical
-from flushwatch.nlp.events import EVENT_TYPES, OTHER, SEVERITY, EventGuess
+from flushwatch.nlp.events import CAUSE_TYPES, EVENT_TYPES, OTHER, SEVERITY, EventGuess
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,9 +48,9 @@ FILE = "event_head.safetensors"
 RULE_WEIGHT = 0.2
 #: Logistic-regression strength and the fewest titles a word must occur in. C 10 and words in
 #: two or more titles were the best of C 3-100 x min_df 1-2 for the head alone on the real
-#: titles of the development sets, in 5-fold cross-validation (the hybrid's cross-validation
-#: there favours the rules, which were written on those same titles, so it cannot choose the
-#: threshold).
+#: titles of the development sets, in 5-fold cross-validation (a cross-validation of the
+#: combination there favours the rules, which were written on those same titles, so it
+#: cannot choose how they combine).
 C = 10.0
 MIN_DF = 2
 #: Labelled sets never trained or tuned on: the held-out reading of the rules and this head.
@@ -77,8 +78,11 @@ class EventHead:
 
         A market report keeps the rules' answer. Otherwise: the head's probabilities, plus
         :data:`RULE_WEIGHT` x the rules' confidence on the type they chose when a pattern
-        fired; the winner's share of that total is the confidence. The market-report flag is
-        always the rules' (92-95% right on held-out headlines).
+        fired; the winner's share of that total is the confidence. Where the rules named a
+        cause (:data:`CAUSE_TYPES`: "Bitcoin slips as tariff threat hits risk assets" is
+        macro), the head may not answer ``market_move``: a move with a named cause is news by
+        the labelling convention, and the words of a move would otherwise outvote the cause.
+        The market-report flag is always the rules' (90-95% right on held-out headlines).
         """
         out = list(guesses)
         rows = [i for i, g in enumerate(guesses) if not g.is_market_report]
@@ -89,6 +93,8 @@ class EventHead:
             g = guesses[i]
             if g.event_type != OTHER:  # "other" is what the rules say when nothing fired
                 scores[r, _INDEX[g.event_type]] += RULE_WEIGHT * g.confidence
+            if g.event_type in CAUSE_TYPES:
+                scores[r, _INDEX["market_move"]] = 0.0
         total = scores.sum(axis=1)
         best = scores.argmax(axis=1)
         for r, i in enumerate(rows):
@@ -113,10 +119,9 @@ def training_rows() -> list[tuple[str, str]]:
 
 def fit(rows: Sequence[tuple[str, str]]) -> lexical.LexicalHead:
     """The head fitted on (title, event type) rows; deterministic (lbfgs, fixed data order)."""
-    index = {t: i for i, t in enumerate(EVENT_TYPES)}
     return lexical.fit(
         [t for t, _ in rows],
-        [index[e] for _, e in rows],
+        [_INDEX[e] for _, e in rows],
         c=C,
         min_df=MIN_DF,
         classes=EVENT_TYPES,

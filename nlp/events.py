@@ -250,6 +250,9 @@ _NEWS_ANYWHERE = frozenset(
         "regulation",
     }
 )
+#: The same set for other modules: a title the rules give one of these types names a cause,
+#: so it is news, never coverage (the event head may not call it a market move).
+CAUSE_TYPES = _NEWS_ANYWHERE
 
 
 # A market report names a move and a size (or liquidations), and no cause.

@@ -13,7 +13,7 @@ import pytest
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp import event_head, lexical
-from flushwatch.nlp.events import EVENT_TYPES, OTHER, SEVERITY, EventGuess, classify_event
+from flushwatch.nlp.events import CAUSE_TYPES, EVENT_TYPES, OTHER, SEVERITY, EventGuess, classify_event
 from flushwatch.nlp.rules import rule_set, rules_revision
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
@@ -41,9 +41,12 @@ def test_the_rules_answer_adds_to_the_heads_probabilities() -> None:
     assert guesses[1].event_type == OTHER and not any(g.is_market_report for g in guesses)
     placed, unplaced = head.combine([PLACED, UNPLACED], guesses)
     probs = head.probabilities([PLACED, UNPLACED])
-    # The placed title: the rules' type gets RULE_WEIGHT x their confidence on top.
+    # The placed title: the rules' type gets RULE_WEIGHT x their confidence on top, and as the
+    # rules named a cause (exchange trouble), a market move is ruled out.
+    assert guesses[0].event_type in CAUSE_TYPES
     bonus = probs[0].copy()
     bonus[EVENT_TYPES.index(guesses[0].event_type)] += event_head.RULE_WEIGHT * guesses[0].confidence
+    bonus[EVENT_TYPES.index("market_move")] = 0.0
     j = int(bonus.argmax())
     share = round(float(bonus[j] / bonus.sum()), 3)
     assert placed == EventGuess(EVENT_TYPES[j], share, SEVERITY[EVENT_TYPES[j]], False)
@@ -63,6 +66,19 @@ def test_a_weak_rule_answer_can_lose_to_a_confident_head() -> None:
     weak = EventGuess("listing", 0.55, SEVERITY["listing"], False)  # a weak, wrong rule answer
     (out,) = head.combine([title], [weak])
     assert out.event_type == "hack_exploit"
+
+
+def test_a_move_with_a_named_cause_keeps_the_cause() -> None:
+    """The words of a move ("slips below $119,000") must not outvote the cause the rules found."""
+    head = event_head.load(SHIPPED)
+    assert head is not None
+    title = "Bitcoin slips below $119,000 as tariff threat hits risk assets"
+    rules = classify_event(title)
+    assert rules.event_type == "macro" and not rules.is_market_report
+    probs = head.probabilities([title])[0]
+    assert EVENT_TYPES[int(probs.argmax())] == "market_move"  # the head alone would say move
+    (out,) = head.combine([title], [rules])
+    assert out.event_type == "macro"
 
 
 def test_market_reports_keep_the_rules_answer() -> None:
