@@ -185,3 +185,13 @@ def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
     assert "1466 labelled titles" in res.out
     assert (tmp_path / event_head.FILE).read_bytes() == SHIPPED.read_bytes()  # deterministic
     assert not (tmp_path / "adapter.safetensors").exists()  # the network was not trained
+
+
+def test_refitting_without_the_shared_data_is_one_clear_line(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path / "nowhere"))
+    res = cli("model", "train", "--events-only", "--out", str(tmp_path / "m"))
+    assert res.code != 0 and "Traceback" not in res.err
+    assert "shared data" in res.err and "FLUSHWATCH_SHARED_DATA" in res.err
+    assert not (tmp_path / "m" / event_head.FILE).exists()
