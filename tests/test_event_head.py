@@ -24,19 +24,31 @@ PLACED = "Exchange halts withdrawals as reserves come into question"  # a rule f
 UNPLACED = "A brand brings its loyalty points onchain"  # no pattern fires: "other" at 0.5
 
 
-def test_the_shipped_head_loads_over_every_event_type() -> None:
-    head = event_head.load(SHIPPED)
-    assert head is not None and head.head.classes == EVENT_TYPES
+@pytest.fixture(scope="module")
+def head() -> event_head.EventHead:
+    loaded = event_head.load(SHIPPED)
+    assert loaded is not None, f"{SHIPPED} is missing"
+    return loaded
+
+
+def _scored(db_path: Path, columns: str) -> list[tuple]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(f"SELECT {columns} FROM headline_scores ORDER BY headline_id").fetchall()
+    finally:
+        con.close()
+
+
+def test_the_shipped_head_loads_over_every_event_type(head: event_head.EventHead) -> None:
+    assert head.head.classes == EVENT_TYPES
     probs = head.probabilities([PLACED, UNPLACED, ""])
     assert probs.shape == (3, len(EVENT_TYPES))
     assert abs(float(probs.sum(axis=1).max()) - 1.0) < 1e-9
 
 
-def test_the_rules_answer_adds_to_the_heads_probabilities() -> None:
+def test_the_rules_answer_adds_to_the_heads_probabilities(head: event_head.EventHead) -> None:
     import numpy as np
 
-    head = event_head.load(SHIPPED)
-    assert head is not None
     guesses = [classify_event(PLACED), classify_event(UNPLACED)]
     assert guesses[1].event_type == OTHER and not any(g.is_market_report for g in guesses)
     placed, unplaced = head.combine([PLACED, UNPLACED], guesses)
@@ -59,19 +71,15 @@ def test_the_rules_answer_adds_to_the_heads_probabilities() -> None:
     assert unplaced.event_type == "partnership_adoption"  # what the head makes of it
 
 
-def test_a_weak_rule_answer_can_lose_to_a_confident_head() -> None:
-    head = event_head.load(SHIPPED)
-    assert head is not None
+def test_a_weak_rule_answer_can_lose_to_a_confident_head(head: event_head.EventHead) -> None:
     title = "Hackers drain $40 million from a lending protocol's bridge"
     weak = EventGuess("listing", 0.55, SEVERITY["listing"], False)  # a weak, wrong rule answer
     (out,) = head.combine([title], [weak])
     assert out.event_type == "hack_exploit"
 
 
-def test_a_move_with_a_named_cause_keeps_the_cause() -> None:
+def test_a_move_with_a_named_cause_keeps_the_cause(head: event_head.EventHead) -> None:
     """The words of a move ("slips below $119,000") must not outvote the cause the rules found."""
-    head = event_head.load(SHIPPED)
-    assert head is not None
     title = "Bitcoin slips below $119,000 as tariff threat hits risk assets"
     rules = classify_event(title)
     assert rules.event_type == "macro" and not rules.is_market_report
@@ -81,9 +89,7 @@ def test_a_move_with_a_named_cause_keeps_the_cause() -> None:
     assert out.event_type == "macro"
 
 
-def test_market_reports_keep_the_rules_answer() -> None:
-    head = event_head.load(SHIPPED)
-    assert head is not None
+def test_market_reports_keep_the_rules_answer(head: event_head.EventHead) -> None:
     title = "Bitcoin drops 5% in an hour as longs are wiped out"
     report = classify_event(title)
     assert report.is_market_report and report.event_type == "market_move"
@@ -143,11 +149,7 @@ def test_score_with_a_corrupt_head_exits_with_one_line(
     res = cli("score", "--db", str(db_path), "--model", str(model))
     assert res.code == 1
     assert "event_head.safetensors" in res.err and "Traceback" not in res.err
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM headline_scores").fetchone() == (0,)
-    finally:
-        con.close()
+    assert _scored(db_path, "headline_id") == []
 
 
 def test_scored_rows_carry_the_heads_answer(cli, db: Database, db_path: Path) -> None:
@@ -159,13 +161,7 @@ def test_scored_rows_carry_the_heads_answer(cli, db: Database, db_path: Path) ->
                 [i, f"k{i}", title, title],
             )
     assert cli("score", "--db", str(db_path)).code == 0
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT event_type, event_confidence FROM headline_scores ORDER BY headline_id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _scored(db_path, "event_type, event_confidence")
     (_, placed), (_, unplaced) = rule_set(MODEL).title_rules([PLACED, UNPLACED])
     assert rows == [(placed.event_type, placed.confidence), (unplaced.event_type, unplaced.confidence)]
     assert rows[0][0] == "exchange_trouble"
