@@ -82,10 +82,13 @@ class EventHead:
         cause (:data:`CAUSE_TYPES`: "Bitcoin slips as tariff threat hits risk assets" is
         macro), the head may not answer ``market_move``: a move with a named cause is news by
         the labelling convention, and the words of a move would otherwise outvote the cause.
-        The market-report flag is always the rules' (90-95% right on held-out headlines).
+        The market-report flag is always the rules' (90-95% right on held-out headlines). A
+        title with no word the head knows (empty, emoji, another script, garbage) keeps the
+        rules' answer: the head would only give its training prior.
         """
         out = list(guesses)
-        rows = [i for i, g in enumerate(guesses) if not g.is_market_report]
+        known = self.head.knows(titles)
+        rows = [i for i, g in enumerate(guesses) if not g.is_market_report and known[i]]
         if not rows:
             return out
         scores = self.probabilities([titles[i] for i in rows])

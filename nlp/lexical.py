@@ -75,6 +75,12 @@ class LexicalHead:
             out[:, j] += np.bincount(r_idx, weights=x * self.coef[j, c_idx], minlength=n)
         return out
 
+    def knows(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text has a word of the vocabulary (else its scores are the intercept
+        alone: the training prior, no evidence about the text)."""
+        vocab = self.vocabulary
+        return [any(w in vocab for w in _TOKEN.findall(text.lower())) for text in texts]
+
     def weighted(self, texts: Sequence[str]) -> np.ndarray:
         """What the blend adds to the network's log-probabilities: the scores times the weight."""
         return self.weight * self.scores(texts)

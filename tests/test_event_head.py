@@ -89,6 +89,15 @@ def test_a_move_with_a_named_cause_keeps_the_cause(head: event_head.EventHead) -
     assert out.event_type == "macro"
 
 
+@pytest.mark.parametrize("title", ["", "🚀🚀🚀", "qwzx vbnm", "比特币价格暴跌"])
+def test_a_title_the_head_has_no_word_for_keeps_the_rules_answer(
+    head: event_head.EventHead, title: str
+) -> None:
+    rules = classify_event(title)
+    assert rules.event_type == OTHER
+    assert head.combine([title], [rules]) == [rules]  # not the head's training prior
+
+
 def test_market_reports_keep_the_rules_answer(head: event_head.EventHead) -> None:
     title = "Bitcoin drops 5% in an hour as longs are wiped out"
     report = classify_event(title)
