@@ -197,8 +197,8 @@ def real_event_set(name: str) -> list[dict[str, str]]:
 
 
 def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tuple[Any, ...]]:
-    """Table rows for one labelled set: the shipped event type (rules + head), the
-    rules alone, and the market-report flag (rules only), each as accuracy / macro-F1."""
+    """Table rows for one labelled set: the shipped event type and market-report flag (rules
+    + head), and the rules alone, each as accuracy / macro-F1."""
     from flushwatch.nlp.event_head import HELD_OUT
     from flushwatch.nlp.events import EVENT_TYPES, classify_event
     from flushwatch.nlp.rules import rule_set
@@ -214,13 +214,25 @@ def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tu
         scores = round(accuracy(truth, pred), 4), round(macro_f1(truth, pred, k), 4)
         return (what, by, name, len(data), *scores, why)
 
+    reports = [int(r["is_market_report"] == "true") for r in data]
     out: list[tuple[Any, ...]] = []
     if shipped.head is not None:
-        combined = [idx[e.event_type] for _, e in shipped.title_rules(titles)]
+        combined = [e for _, e in shipped.title_rules(titles)]
         why = "held out from the head" if name in HELD_OUT else "the head was fitted on it"
-        out.append(row("event type", "rules + head", y, combined, len(EVENT_TYPES), why))
+        out.append(
+            row("event type", "rules + head", y, [idx[e.event_type] for e in combined], len(EVENT_TYPES), why)
+        )
+        out.append(
+            row(
+                "is_market_report",
+                "rules + head",
+                reports,
+                [int(e.is_market_report) for e in combined],
+                2,
+                why,
+            )
+        )
     out.append(row("event type", "rules", y, [idx[g.event_type] for g in rules], len(EVENT_TYPES), note))
-    reports = [int(r["is_market_report"] == "true") for r in data]
     out.append(row("is_market_report", "rules", reports, [int(g.is_market_report) for g in rules], 2, note))
     return out
 

@@ -8,11 +8,11 @@ the 14 types, trained on every labelled headline we have, is better than the rul
 held-out real headlines, and the two combined are better than either (models/README.md).
 
 How they combine (:meth:`EventHead.combine`): a title the rules call a market report keeps
-the rules' answer (``market_move``: the report flag is rules-only, and a report's type is the
-move); otherwise the event type is the argmax of the head's probabilities plus
-:data:`RULE_WEIGHT` times the rules' confidence on the type the rules chose (no bonus when no
-pattern fired), never ``market_move`` where the rules named a cause. The confidence is that
-score over the total.
+the rules' answer (``market_move``); otherwise the event type is the argmax of the head's
+probabilities plus :data:`RULE_WEIGHT` times the rules' confidence on the type the rules chose
+(no bonus when no pattern fired), never ``market_move`` where the rules named a cause, and a
+``market_move`` answer makes the title a market report (the type and the flag agree, as in
+every labelled set). The confidence is that score over the total.
 
 The head is the lexical head's machinery (:mod:`flushwatch.nlp.lexical`: TF-IDF words,
 scikit-learn at training time, numpy at scoring time) over :data:`EVENT_TYPES`. It reads only
@@ -82,9 +82,11 @@ class EventHead:
         cause (:data:`CAUSE_TYPES`: "Bitcoin slips as tariff threat hits risk assets" is
         macro), the head may not answer ``market_move``: a move with a named cause is news by
         the labelling convention, and the words of a move would otherwise outvote the cause.
-        The market-report flag is always the rules' (90-95% right on held-out headlines). A
-        title with no word the head knows (empty, emoji, another script, garbage) keeps the
-        rules' answer: the head would only give its training prior.
+        Where the combined answer is ``market_move`` the title is a market report too: the
+        rules flag a report only when they find a move and its size, and miss the daily
+        wraps ("Bitcoin and Ethereum consolidate, SAND and AAVE accelerate"). A title with no
+        word the head knows (empty, emoji, another script, garbage) keeps the rules' answer:
+        the head would only give its training prior.
         """
         out = list(guesses)
         known = self.head.knows(titles)
@@ -103,7 +105,9 @@ class EventHead:
         for r, i in enumerate(rows):
             name = EVENT_TYPES[int(best[r])]
             confidence = round(float(scores[r, best[r]] / total[r]), 3)
-            out[i] = EventGuess(name, confidence, SEVERITY[name], False)
+            # A market move is coverage: the type and the flag say the same thing, as in
+            # every labelled set.
+            out[i] = EventGuess(name, confidence, SEVERITY[name], name == "market_move")
         return out
 
 

@@ -61,7 +61,7 @@ def test_the_rules_answer_adds_to_the_heads_probabilities(head: event_head.Event
     bonus[EVENT_TYPES.index("market_move")] = 0.0
     j = int(bonus.argmax())
     share = round(float(bonus[j] / bonus.sum()), 3)
-    assert placed == EventGuess(EVENT_TYPES[j], share, SEVERITY[EVENT_TYPES[j]], False)
+    assert placed == EventGuess(EVENT_TYPES[j], share, SEVERITY[EVENT_TYPES[j]], False)  # not a move
     assert placed.event_type == guesses[0].event_type  # here the two agree
     # The title no pattern placed: the head alone ("other" earns no bonus).
     k = int(np.argmax(probs[1]))
@@ -87,6 +87,15 @@ def test_a_move_with_a_named_cause_keeps_the_cause(head: event_head.EventHead) -
     assert EVENT_TYPES[int(probs.argmax())] == "market_move"  # the head alone would say move
     (out,) = head.combine([title], [rules])
     assert out.event_type == "macro"
+
+
+def test_a_move_the_rules_did_not_flag_becomes_a_report(head: event_head.EventHead) -> None:
+    """A daily wrap names moves but no size: the rules see no report, the combination does."""
+    title = "Bitcoin and Ethereum stuck in a range, altcoins inch higher"
+    rules = classify_event(title)
+    assert not rules.is_market_report
+    (out,) = head.combine([title], [rules])
+    assert out.event_type == "market_move" and out.is_market_report
 
 
 @pytest.mark.parametrize("title", ["", "🚀🚀🚀", "qwzx vbnm", "比特币价格暴跌"])

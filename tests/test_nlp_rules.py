@@ -149,6 +149,7 @@ def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -
     table = [r for r in event_rows() if r[2] == "event_types_real_test3.csv"]
     assert [(r[0], r[1]) for r in table] == [
         ("event type", "rules + head"),
+        ("is_market_report", "rules + head"),
         ("event type", "rules"),
         ("is_market_report", "rules"),
     ]
