@@ -21,10 +21,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flushwatch.errors import InputError
 from flushwatch.nlp.train import accuracy, macro_f1, read_labelled
+
+if TYPE_CHECKING:
+    from flushwatch.nlp.rules import RuleSet
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "models" / "eval"
 LABELS = ("bearish", "neutral", "bullish")
@@ -196,17 +199,16 @@ def real_event_set(name: str) -> list[dict[str, str]]:
     return [{**r, "title": titles[r["title_md5"]]} for r in rows]
 
 
-def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tuple[Any, ...]]:
+def _event_set_rows(
+    name: str, data: list[dict[str, str]], note: str, shipped: RuleSet
+) -> list[tuple[Any, ...]]:
     """Table rows for one labelled set: the shipped event type and market-report flag (rules
     + head), and the rules alone, each as accuracy / macro-F1."""
     from flushwatch.nlp.event_head import HELD_OUT
     from flushwatch.nlp.events import EVENT_TYPES, classify_event
-    from flushwatch.nlp.rules import rule_set
-    from flushwatch.nlp.scorer import DEFAULT_MODEL
 
     titles = [r["title"] for r in data]
     rules = [classify_event(t) for t in titles]
-    shipped = rule_set(DEFAULT_MODEL)
     idx = {t: i for i, t in enumerate(EVENT_TYPES)}
     y = [idx[r["event_type"]] for r in data]
 
@@ -238,16 +240,20 @@ def _event_set_rows(name: str, data: list[dict[str, str]], note: str) -> list[tu
 
 
 def event_rows() -> list[tuple[Any, ...]]:
+    from flushwatch.nlp.base import DEFAULT_MODEL
+    from flushwatch.nlp.rules import rule_set
+
+    shipped = rule_set(DEFAULT_MODEL)  # once: weights and head files are read once per table
     rows: list[tuple[Any, ...]] = []
     for name, note in OWN_EVENT_SETS:
-        rows += _event_set_rows(name, own_event_set(name), note)
+        rows += _event_set_rows(name, own_event_set(name), note, shipped)
     for name, note in REAL_EVENT_SETS:
         try:
             data = real_event_set(name)
         except InputError as exc:
             rows.append(("event type", "rules", name, 0, None, None, f"skipped: {exc.one_line()}"))
             continue
-        rows += _event_set_rows(name, data, note)
+        rows += _event_set_rows(name, data, note, shipped)
     return rows
 
 

@@ -88,23 +88,25 @@ class EventHead:
         word the head knows (empty, emoji, another script, garbage) keeps the rules' answer:
         the head would only give its training prior.
         """
+        from flushwatch.nlp.probs import softmax
+
         out = list(guesses)
-        known = self.head.knows(titles)
-        rows = [i for i, g in enumerate(guesses) if not g.is_market_report and known[i]]
+        rows = [i for i, g in enumerate(guesses) if not g.is_market_report]
         if not rows:
             return out
-        scores = self.probabilities([titles[i] for i in rows])
+        raw, known = self.head.scores_and_known([titles[i] for i in rows])
+        scores = softmax(raw)  # one tokenisation serves the scores and the known-word test
         for r, i in enumerate(rows):
+            if not known[r]:
+                continue
             g = guesses[i]
             if g.event_type != OTHER:  # "other" is what the rules say when nothing fired
                 scores[r, _INDEX[g.event_type]] += RULE_WEIGHT * g.confidence
             if g.event_type in CAUSE_TYPES:
                 scores[r, _INDEX["market_move"]] = 0.0
-        total = scores.sum(axis=1)
-        best = scores.argmax(axis=1)
-        for r, i in enumerate(rows):
-            name = EVENT_TYPES[int(best[r])]
-            confidence = round(float(scores[r, best[r]] / total[r]), 3)
+            j = int(scores[r].argmax())
+            name = EVENT_TYPES[j]
+            confidence = round(float(scores[r, j] / scores[r].sum()), 3)
             # A market move is coverage: the type and the flag say the same thing, as in
             # every labelled set.
             out[i] = EventGuess(name, confidence, SEVERITY[name], name == "market_move")

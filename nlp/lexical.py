@@ -49,6 +49,11 @@ class LexicalHead:
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Linear decision scores (n x K) for ``texts``: tf-idf (sublinear, l2) times coef."""
+        return self.scores_and_known(texts)[0]
+
+    def scores_and_known(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`scores`, and whether each text has a word of the vocabulary (a text without
+        one scores the intercept alone: the training prior, no evidence about the text)."""
         import numpy as np
 
         rows: list[int] = []
@@ -65,7 +70,7 @@ class LexicalHead:
         n = len(texts)
         out = np.tile(self.intercept, (n, 1))
         if not rows:
-            return out
+            return out, np.zeros(n, dtype=bool)
         r_idx = np.asarray(rows)
         c_idx = np.asarray(cols)
         x = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.idf[c_idx]
@@ -73,13 +78,7 @@ class LexicalHead:
         x = x / norm[r_idx]
         for j in range(self.coef.shape[0]):
             out[:, j] += np.bincount(r_idx, weights=x * self.coef[j, c_idx], minlength=n)
-        return out
-
-    def knows(self, texts: Sequence[str]) -> list[bool]:
-        """Whether each text has a word of the vocabulary (else its scores are the intercept
-        alone: the training prior, no evidence about the text)."""
-        vocab = self.vocabulary
-        return [any(w in vocab for w in _TOKEN.findall(text.lower())) for text in texts]
+        return out, np.bincount(r_idx, minlength=n) > 0
 
     def weighted(self, texts: Sequence[str]) -> np.ndarray:
         """What the blend adds to the network's log-probabilities: the scores times the weight."""

@@ -69,11 +69,12 @@ def train_command(
             _exit_summary(json.loads((out / "config.json").read_text(encoding="utf-8"))),
         ),
     ]
-    if shared_data_dir() is not None:
+    shared = shared_data_dir() is not None
+    if shared:
         rows += train_events(out)
     else:  # the labelled real headlines are read from the shared data; keep what is there
         rows.append(("event head", "not refitted: it needs the shared data (FLUSHWATCH_SHARED_DATA)"))
-    if calibrate and shared_data_dir() is not None:
+    if calibrate and shared:
         rows += calibrate_command(out)
     return rows
 
