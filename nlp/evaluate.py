@@ -2,12 +2,15 @@
 
 * sentiment on ``sent_valid`` (never trained or tuned on): our model in full precision and on
   the fast path, and VADER as the floor;
+* sentiment on real crypto headlines of the shared data labelled by hand
+  (``models/eval/sentiment_real_*.csv``: keys only), the domain the product scores: the same
+  model and VADER;
 * event types and the market-report flag on the headline sets written for this project in our
   own words (``models/eval/event_types*.csv``: one developed alongside the rules, three held
-  out in turn and revised on after) and on 800 real headlines of the shared data labelled by
-  hand (``event_types_real_*.csv``: keys only, the titles are read from ../shared/data):
-  ``real_dev`` and ``real_test`` were revised on in turn, ``real_test2`` and ``real_test3`` are
-  held out, the honest figures;
+  out in turn and revised on after) and on 1,800 real headlines of the shared data labelled
+  by hand (``event_types_real_*.csv``: keys only, the titles are read from ../shared/data);
+  each set's row says what it was used for, and :data:`flushwatch.nlp.event_head.HELD_OUT`
+  is the one no rule and no head has been fitted on, the honest figure;
 * importance against market moves (AUC, top-decile precision on an earlier and a later time
   span of two headline sets, each feature's own AUC), as measured by ``flushwatch model
   train`` and stored in ``models/<model>/importance.json``.
@@ -65,9 +68,9 @@ def vader_predict(texts: list[str]) -> list[int]:
 
 
 def _scored_row(
-    what: str, scorer: Any, texts: list[str], labels: list[int], other: str = ""
+    what: str, scorer: Any, texts: list[str], labels: list[int], other: str = "", data: str = "sent_valid"
 ) -> tuple[Any, ...]:
-    """One sentiment row of the table: ``scorer`` on sent_valid, timed (model only)."""
+    """One sentiment row of the table: ``scorer`` on ``data``, timed (model only)."""
     t0 = time.monotonic()
     probs, _ = scorer.probabilities(texts)
     secs = time.monotonic() - t0
@@ -75,7 +78,7 @@ def _scored_row(
     return (
         what,
         f"{scorer.name}@{scorer.revision}",
-        "sent_valid",
+        data,
         len(texts),
         round(accuracy(labels, pred), 4),
         round(macro_f1(labels, pred), 4),
@@ -94,23 +97,72 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
         rows.append(
             _scored_row("sentiment (fast, no early exit)", no_exit, texts, labels, "every title, every layer")
         )
-    if scorers["full"].has_lexical:  # show what the network alone reads too
-        network = Scorer(model, mode="full", lexical=False)
+    network = Scorer(model, mode="full", lexical=False) if scorers["full"].has_lexical else None
+    if network is not None:  # show what the network alone reads too
         rows.append(
             _scored_row("sentiment (full, network only)", network, texts, labels, "without the lexical head")
         )
+    rows.append(_vader_row(texts, labels, "sent_valid"))
+    crypto = {"full": scorers["full"], "fast": scorers["fast"], "full, network only": network}
+    rows += crypto_sentiment_rows({k: v for k, v in crypto.items() if v is not None})
+    return rows
+
+
+def _vader_row(texts: list[str], labels: list[int], data: str) -> tuple[Any, ...]:
     pred = vader_predict(texts)
-    rows.append(
-        (
-            "sentiment (floor)",
-            "VADER",
-            "sent_valid",
-            len(texts),
-            round(accuracy(labels, pred), 4),
-            round(macro_f1(labels, pred), 4),
-            "compound cut-offs +-0.05",
-        )
+    return (
+        "sentiment (floor)",
+        "VADER",
+        data,
+        len(texts),
+        round(accuracy(labels, pred), 4),
+        round(macro_f1(labels, pred), 4),
+        "compound cut-offs +-0.05",
     )
+
+
+#: Real crypto headlines of the shared data with sentiment labelled by hand from the title
+#: alone (keys and labels only, as for the event sets): what the product actually scores.
+#: sent_valid is finance tweets, mostly equities; these say how far that carries to crypto.
+REAL_SENTIMENT_SETS = (
+    ("sentiment_real_dev3.csv", "crypto headlines: development set (nothing tuned on it yet)"),
+    ("sentiment_real_test6.csv", "crypto headlines, held out"),
+)
+
+
+def real_sentiment_set(name: str) -> tuple[list[str], list[int]]:
+    """Titles (from the shared data) and label indices of one labelled crypto sentiment set.
+
+    Raises InputError naming the folder when the shared data is missing, and naming the file
+    and line for a label that is not bearish / neutral / bullish.
+    """
+    rows = _with_titles(name, _read_eval_csv(name))
+    labels = []
+    for line, r in enumerate(rows, start=2):
+        if r["sentiment"] not in LABELS:
+            raise InputError(
+                f"{name}: bad sentiment {r['sentiment']!r}",
+                path=EVAL_DIR / name,
+                line=line,
+                hint="use bearish, neutral or bullish",
+            )
+        labels.append(LABELS.index(r["sentiment"]))
+    return [r["title"] for r in rows], labels
+
+
+def crypto_sentiment_rows(scorers: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Each of ``scorers`` (what -> Scorer) and VADER on each labelled crypto headline set;
+    a set whose headlines are not in the shared data is one row saying so."""
+    rows: list[tuple[Any, ...]] = []
+    for name, note in REAL_SENTIMENT_SETS:
+        try:
+            texts, labels = real_sentiment_set(name)
+        except InputError as exc:
+            rows.append(("sentiment", "-", name, 0, None, None, f"skipped: {exc.one_line()}"))
+            continue
+        for what, scorer in scorers.items():
+            rows.append(_scored_row(f"sentiment ({what})", scorer, texts, labels, note, name))
+        rows.append(_vader_row(texts, labels, name))
     return rows
 
 
@@ -130,7 +182,9 @@ REAL_EVENT_SETS = (
     ("event_types_real_test3.csv", "real headlines, held out: a second set, committed later"),
     ("event_types_real_test4.csv", "real headlines: held out from the rules; chose how they combine"),
     ("event_types_real_dev2.csv", "real headlines: training data for the event head"),
-    ("event_types_real_test5.csv", "real headlines, held out from the rules and the event head"),
+    ("event_types_real_test5.csv", "real headlines: held out from the rules and the first head, then trained on"),
+    ("event_types_real_dev3.csv", "real headlines: training data for the event head"),
+    ("event_types_real_test6.csv", "real headlines, held out from the rules and the event head"),
 )
 #: Where the labelled real headlines come from, and how DuckDB reads each file.
 _REAL_SOURCES = {
@@ -174,9 +228,13 @@ def real_event_set(name: str) -> list[dict[str, str]]:
 
     Raises InputError naming the folder when the shared data (or a labelled headline) is missing.
     """
+    return _with_titles(name, _read_eval_csv(name))
+
+
+def _with_titles(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``rows`` of labelled set ``name`` with each ``title`` read from the shared data by md5."""
     from flushwatch.config import shared_data_dir
 
-    rows = _read_eval_csv(name)
     base = shared_data_dir()
     titles: dict[str, str] = {}
     for dataset in sorted({r["dataset"] for r in rows}):

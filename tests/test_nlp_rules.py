@@ -137,7 +137,7 @@ def test_real_headline_sets_hold_keys_only_and_are_disjoint() -> None:
         assert {r["is_market_report"] for r in rows} <= {"true", "false"}
         keys.append({r["title_md5"] for r in rows})
         assert len(keys[-1]) == 200
-    assert len(keys) == 7
+    assert len(keys) == 9
     assert all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
@@ -155,8 +155,8 @@ def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -
     ]
     assert all(r[3] == 200 and 0.0 <= r[4] <= 1.0 for r in table)
     assert table[0][6] == "the head was fitted on it"
-    held_out = [r for r in event_rows() if r[2] == "event_types_real_test5.csv"]
-    assert held_out[0][1:3] == ("rules + head", "event_types_real_test5.csv")
+    held_out = [r for r in event_rows() if r[2] == "event_types_real_test6.csv"]
+    assert held_out[0][1:3] == ("rules + head", "event_types_real_test6.csv")
     assert held_out[0][6] == "held out from the head"
 
 
@@ -167,7 +167,7 @@ def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
     with pytest.raises(InputError, match="from the shared data"):
         real_event_set("event_types_real_test3.csv")
     skipped = [r for r in event_rows() if r[2].startswith("event_types_real_")]
-    assert len(skipped) == 7
+    assert len(skipped) == 9
     assert all(r[3] == 0 and r[6].startswith("skipped: ") for r in skipped)
     assert all("FLUSHWATCH_SHARED_DATA" in r[6] for r in skipped)
 

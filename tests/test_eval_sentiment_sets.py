@@ -1,0 +1,79 @@
+"""The labelled crypto sentiment sets: keys only in the repo, titles from the shared data, and
+`model eval`'s rows for them (the real shipped model, no mocks)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from flushwatch.errors import InputError
+from flushwatch.nlp import evaluate
+from flushwatch.nlp.evaluate import LABELS, REAL_SENTIMENT_SETS, crypto_sentiment_rows, real_sentiment_set
+from flushwatch.nlp.scorer import Scorer
+
+EVAL = Path(__file__).resolve().parent.parent / "models" / "eval"
+
+
+def _keys(name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
+
+
+def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
+    """No third-party text: dataset, md5, our label; each labels the same 200 titles as the
+    event set of the same name, and the development and held-out sets do not overlap."""
+    keys = []
+    for name, _ in REAL_SENTIMENT_SETS:
+        rows = _keys(name)
+        assert list(rows[0]) == ["dataset", "title_md5", "sentiment"]
+        assert len(rows) == 200 and {r["sentiment"] for r in rows} == set(LABELS)
+        events = _keys(name.replace("sentiment_", "event_types_"))
+        pairs = [(r["dataset"], r["title_md5"]) for r in rows]
+        assert pairs == [(r["dataset"], r["title_md5"]) for r in events]
+        keys.append({r["title_md5"] for r in rows})
+    assert len(keys) == 2 and not keys[0] & keys[1]
+
+
+def test_sentiment_sets_resolve_against_the_shared_data(shared_data: Path) -> None:
+    for name, _ in REAL_SENTIMENT_SETS:
+        texts, labels = real_sentiment_set(name)
+        md5s = [r["title_md5"] for r in _keys(name)]
+        assert [hashlib.md5(t.encode()).hexdigest() for t in texts] == md5s
+        assert sorted(set(labels)) == [0, 1, 2]
+
+
+def test_a_bad_label_names_the_file_and_line(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = _keys("sentiment_real_test6.csv")[:2]
+    bad = tmp_path / "sentiment_bad.csv"
+    bad.write_text(
+        "dataset,title_md5,sentiment\n"
+        f"{good[0]['dataset']},{good[0]['title_md5']},bullish\n"
+        f"{good[1]['dataset']},{good[1]['title_md5']},positive\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(evaluate, "EVAL_DIR", tmp_path)
+    with pytest.raises(InputError, match="bad sentiment 'positive'") as err:
+        real_sentiment_set("sentiment_bad.csv")
+    assert err.value.line == 3 and "bearish, neutral or bullish" in err.value.one_line()
+
+
+def test_without_the_shared_data_each_set_is_a_skipped_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
+    rows = crypto_sentiment_rows({})
+    assert [r[2] for r in rows] == [name for name, _ in REAL_SENTIMENT_SETS]
+    assert all(r[3] == 0 and r[6].startswith("skipped:") and "FLUSHWATCH_SHARED_DATA" in r[6] for r in rows)
+
+
+def test_the_shipped_model_beats_the_vader_floor_on_crypto_headlines(shared_data: Path) -> None:
+    rows = crypto_sentiment_rows({"fast": Scorer(mode="fast")})
+    by = {(r[0], r[2]): r for r in rows}
+    for name, _ in REAL_SENTIMENT_SETS:
+        model, vader = by["sentiment (fast)", name], by["sentiment (floor)", name]
+        assert model[3] == vader[3] == 200
+        assert model[4] > vader[4] + 0.1 and model[5] > vader[5] + 0.1  # accuracy, macro-F1
