@@ -11,7 +11,14 @@ import pytest
 
 from flushwatch.errors import InputError
 from flushwatch.nlp import evaluate
-from flushwatch.nlp.evaluate import LABELS, REAL_SENTIMENT_SETS, crypto_sentiment_rows, real_sentiment_set
+from flushwatch.nlp.evaluate import (
+    CRYPTO_DEV_SENTIMENT_SETS,
+    CRYPTO_TEST_SENTIMENT_SET,
+    LABELS,
+    REAL_SENTIMENT_SETS,
+    crypto_sentiment_rows,
+    real_sentiment_set,
+)
 from flushwatch.nlp.scorer import Scorer
 
 EVAL = Path(__file__).resolve().parent.parent / "models" / "eval"
@@ -23,9 +30,9 @@ def _keys(name: str) -> list[dict[str, str]]:
 
 def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
     """No third-party text: dataset, md5, our label; each labels the same 200 titles as the
-    event set of the same name, and the development and held-out sets do not overlap."""
+    event set of the same name, and no two sets overlap (the held-out set least of all)."""
     keys = []
-    for name, _ in REAL_SENTIMENT_SETS:
+    for name in (*CRYPTO_DEV_SENTIMENT_SETS, CRYPTO_TEST_SENTIMENT_SET):
         rows = _keys(name)
         assert list(rows[0]) == ["dataset", "title_md5", "sentiment"]
         assert len(rows) == 200 and {r["sentiment"] for r in rows} == set(LABELS)
@@ -33,11 +40,11 @@ def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
         pairs = [(r["dataset"], r["title_md5"]) for r in rows]
         assert pairs == [(r["dataset"], r["title_md5"]) for r in events]
         keys.append({r["title_md5"] for r in rows})
-    assert len(keys) == 2 and not keys[0] & keys[1]
+    assert len(keys) == 9 and all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
 def test_sentiment_sets_resolve_against_the_shared_data(shared_data: Path) -> None:
-    for name, _ in REAL_SENTIMENT_SETS:
+    for name in (*CRYPTO_DEV_SENTIMENT_SETS, CRYPTO_TEST_SENTIMENT_SET):
         texts, labels = real_sentiment_set(name)
         md5s = [r["title_md5"] for r in _keys(name)]
         assert [hashlib.md5(t.encode()).hexdigest() for t in texts] == md5s
@@ -66,14 +73,14 @@ def test_without_the_shared_data_each_set_is_a_skipped_row(
 ) -> None:
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
     rows = crypto_sentiment_rows({})
-    assert [r[2] for r in rows] == [name for name, _ in REAL_SENTIMENT_SETS]
+    assert [r[2] for r in rows] == [data for data, _, _ in REAL_SENTIMENT_SETS]
     assert all(r[3] == 0 and r[6].startswith("skipped:") and "FLUSHWATCH_SHARED_DATA" in r[6] for r in rows)
 
 
 def test_the_shipped_model_beats_the_vader_floor_on_crypto_headlines(shared_data: Path) -> None:
     rows = crypto_sentiment_rows({"fast": Scorer(mode="fast")})
     by = {(r[0], r[2]): r for r in rows}
-    for name, _ in REAL_SENTIMENT_SETS:
-        model, vader = by["sentiment (fast)", name], by["sentiment (floor)", name]
-        assert model[3] == vader[3] == 200
+    for data, files, _ in REAL_SENTIMENT_SETS:
+        model, vader = by["sentiment (fast)", data], by["sentiment (floor)", data]
+        assert model[3] == vader[3] == 200 * len(files)
         assert model[4] > vader[4] + 0.1 and model[5] > vader[5] + 0.1  # accuracy, macro-F1
