@@ -1,0 +1,207 @@
+"""Can crypto-specific heads close the gap between finance tweets and crypto headlines?
+
+The shipped sentiment model reads 0.88 on sent_valid (equities tweets) and about 0.72 on real
+crypto headlines labelled by hand (``flushwatch model eval``). This measures, on the crypto
+*development* sets only (the eight ``models/eval/sentiment_real_*.csv`` other than the
+held-out ``sentiment_real_test6.csv``, 1,600 titles) and on sent_train's 954-row dev split,
+what cheap crypto-specific additions to the shipped blend would give:
+
+* a crypto lexical head: TF-IDF words fitted on crypto titles (``nlp/lexical.py``), its scores
+  added to the blend at a weight;
+* a logistic regression on the shipped network's mean-pooled output, fitted on crypto titles;
+* ``--finetune``: one fine-tuning member (seed 13, the shipped recipe) with and without 1,200
+  crypto titles (six of the sets) in its training data, scored on the other two sets (about
+  13 minutes on 2 cores).
+
+Crypto figures are leave-one-set-out: each set is scored by a head fitted on the other seven.
+Tweets-dev figures use a head fitted on all 1,600. Neither sent_valid nor the held-out crypto
+set is read. Usage: ``python bench/eval_crypto_sentiment.py [--finetune]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from eval_importance_embedding import embed
+
+from flushwatch.nlp.evaluate import CRYPTO_DEV_SENTIMENT_SETS, CRYPTO_TEST_SENTIMENT_SET
+
+FINETUNE_HELD = ("sentiment_real_dev3.csv", "sentiment_real_test4.csv")
+
+
+def crypto_dev() -> tuple[list[str], Any, Any]:
+    """Cleaned titles, labels and set index of the 1,600 development titles."""
+    import numpy as np
+
+    from flushwatch.nlp.evaluate import real_sentiment_set
+    from flushwatch.nlp.train import clean_text
+
+    assert CRYPTO_TEST_SENTIMENT_SET not in CRYPTO_DEV_SENTIMENT_SETS  # never read here
+    titles: list[str] = []
+    labels: list[int] = []
+    group: list[int] = []
+    for g, name in enumerate(CRYPTO_DEV_SENTIMENT_SETS):
+        t, y = real_sentiment_set(name)
+        titles += [clean_text(x) for x in t]
+        labels += y
+        group += [g] * len(t)
+    return titles, np.array(labels), np.array(group)
+
+
+def tweets_dev() -> tuple[list[str], list[str], list[int], Any]:
+    """sent_train's train texts and labels, and its dev split (texts, labels), as `model train` splits it."""
+    import numpy as np
+
+    from flushwatch.config import shared_data_dir
+    from flushwatch.nlp.train import TrainConfig, read_labelled, stratified_split
+
+    base = shared_data_dir()
+    assert base is not None
+    texts, labels = read_labelled(base / "labels_twitter_financial_news_sentiment" / "sent_train.csv.gz")
+    config = TrainConfig()
+    tr, dv = stratified_split(labels, config.dev_frac, config.seed)
+    train = [texts[i] for i in tr], [labels[i] for i in tr]
+    return train[0], [texts[i] for i in dv], train[1], np.array([labels[i] for i in dv])
+
+
+def score(y: Any, z: Any) -> str:
+    from flushwatch.nlp.train import accuracy, macro_f1
+
+    pred = [int(p) for p in z.argmax(1)]
+    return f"{accuracy(list(y), pred):.4f} / {macro_f1(list(y), pred):.4f}"
+
+
+def heads() -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.scorer import Scorer, shipped_model_dir
+
+    titles, y, group = crypto_dev()
+    _, dev_texts, _, dev_y = tweets_dev()
+    net = Scorer(mode="full", lexical=False)
+
+    def log_probs(texts: list[str]) -> Any:
+        p, _ = net.probabilities(texts)
+        return np.log(np.clip(np.array(p), 1e-12, 1.0))
+
+    shipped_lex = lexical.load(shipped_model_dir() / lexical.FILE)
+    base_c = log_probs(titles) + shipped_lex.weighted(titles)
+    base_d = log_probs(dev_texts) + shipped_lex.weighted(dev_texts)
+    n_sets = len(CRYPTO_DEV_SENTIMENT_SETS)
+    print(f"crypto development titles: {len(titles)} in {n_sets} sets; tweets dev {len(dev_texts)}")
+    print(f"{'variant':58s} {'crypto (leave one set out)':>28s} {'tweets dev':>18s}")
+    print(f"{'shipped (network + lexical head)':58s} {score(y, base_c):>28s} {score(dev_y, base_d):>18s}")
+
+    def cross_fit(fit: Any, features: Any, dev_features: Any) -> tuple[Any, Any]:
+        out = np.zeros((len(titles), 3))
+        for g in range(len(CRYPTO_DEV_SENTIMENT_SETS)):
+            rest = group != g
+            out[~rest] = fit(features, rest)(features, ~rest)
+        everything = np.ones(len(titles), dtype=bool)
+        return out, fit(features, everything)(dev_features, None)
+
+    for c in (1.0, 4.0, 10.0):
+
+        def fit_lexical(_: Any, rows: Any, c: float = c) -> Any:
+            head = lexical.fit([titles[i] for i in np.where(rows)[0]], list(y[rows]), c=c)
+
+            def scores(texts: list[str], sel: Any) -> Any:
+                return head.scores(texts if sel is None else [texts[i] for i in np.where(sel)[0]])
+
+            return scores
+
+        s_c, s_d = cross_fit(fit_lexical, titles, dev_texts)
+        for w in (0.25, 0.5, 0.75, 1.0, 1.5):
+            what = f"+ crypto lexical head, C {c:g}, weight {w:g}"
+            print(f"{what:58s} {score(y, base_c + w * s_c):>28s} {score(dev_y, base_d + w * s_d):>18s}")
+
+    emb_c, emb_d = embed(titles), embed(dev_texts)
+    mu, sd = emb_c.mean(0), emb_c.std(0) + 1e-6
+    emb_c, emb_d = (emb_c - mu) / sd, (emb_d - mu) / sd
+    for c in (0.01, 0.1, 1.0):
+
+        def fit_probe(features: Any, rows: Any, c: float = c) -> Any:
+            model = LogisticRegression(C=c, max_iter=3000).fit(features[rows], y[rows])
+            return lambda f, sel: model.decision_function(f if sel is None else f[sel])
+
+        s_c, s_d = cross_fit(fit_probe, emb_c, emb_d)
+        print(f"{f'pooled-output probe alone, C {c:g}':58s} {score(y, s_c):>28s}")
+        for w in (0.25, 0.5, 1.0):
+            what = f"+ pooled-output probe, C {c:g}, weight {w:g}"
+            print(f"{what:58s} {score(y, base_c + w * s_c):>28s} {score(dev_y, base_d + w * s_d):>18s}")
+
+
+def finetune() -> None:
+    """One member with and without six crypto sets; scored on the other two (FINETUNE_HELD)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.encoder import SentimentNet, load_base
+    from flushwatch.nlp.evaluate import real_sentiment_set
+    from flushwatch.nlp.scorer import shipped_model_dir
+    from flushwatch.nlp.train import TrainConfig, _Trainer, clean_text
+
+    config = TrainConfig()
+    tr_texts, dev_texts, tr_labels, dev_y = tweets_dev()
+    extra = [n for n in CRYPTO_DEV_SENTIMENT_SETS if n not in FINETUNE_HELD]
+    c_texts: list[str] = []
+    c_labels: list[int] = []
+    h_texts: list[str] = []
+    h_labels: list[int] = []
+    for name in CRYPTO_DEV_SENTIMENT_SETS:
+        t, y = real_sentiment_set(name)
+        (h_texts if name in FINETUNE_HELD else c_texts).extend(clean_text(x) for x in t)
+        (h_labels if name in FINETUNE_HELD else c_labels).extend(y)
+    texts = tr_texts + dev_texts + c_texts + h_texts
+    labels = tr_labels + list(dev_y) + c_labels + h_labels
+    n_tr, n_dev, n_c = len(tr_texts), len(dev_texts), len(c_texts)
+    dev_idx = list(range(n_tr, n_tr + n_dev))
+    crypto_idx = list(range(n_tr + n_dev, n_tr + n_dev + n_c))
+    held_idx = list(range(n_tr + n_dev + n_c, len(texts)))
+    shipped_lex = lexical.load(shipped_model_dir() / lexical.FILE)
+    lex_d, lex_h = shipped_lex.weighted(dev_texts), shipped_lex.weighted(h_texts)
+    held = ", ".join(FINETUNE_HELD)
+    print(
+        f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(extra)} sets); "
+        f"scored on {len(held_idx)}: {held}"
+    )
+    for with_crypto in (False, True):
+        random.seed(config.seed)
+        torch.use_deterministic_algorithms(True)
+        torch.set_num_threads(config.threads)
+        tokenizer, encoder = load_base()
+        ids = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+        trainer = _Trainer(config, ids, labels)
+        net = SentimentNet(encoder)
+        train_idx = list(range(n_tr)) + (crypto_idx if with_crypto else [])
+        trainer.fit(net, config.seed, train_idx, dev_idx, "with crypto" if with_crypto else "tweets only")
+        lp_d, lp_h = trainer.log_probs(net, dev_idx), trainer.log_probs(net, held_idx)
+        h_y = np.array(h_labels)
+        what = "with crypto titles" if with_crypto else "tweets only"
+        print(
+            f"{what:20s} network: crypto {score(h_y, lp_h)}, tweets dev {score(dev_y, lp_d)}; "
+            f"+ lexical head: crypto {score(h_y, lp_h + lex_h)}, tweets dev {score(dev_y, lp_d + lex_d)}"
+        )
+
+
+def main() -> None:
+    import warnings
+
+    from flushwatch.config import shared_data_dir
+
+    if shared_data_dir() is None:
+        sys.exit("shared data not found: set FLUSHWATCH_SHARED_DATA")
+    warnings.filterwarnings("ignore")
+    heads()
+    if "--finetune" in sys.argv[1:]:
+        finetune()
+
+
+if __name__ == "__main__":
+    main()
