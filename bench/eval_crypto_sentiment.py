@@ -2,8 +2,8 @@
 
 The shipped sentiment model reads 0.88 on sent_valid (equities tweets) and about 0.72 on real
 crypto headlines labelled by hand (``flushwatch model eval``). This measures, on the crypto
-*development* sets only (the eight ``models/eval/sentiment_real_*.csv`` other than the
-held-out ``sentiment_real_test6.csv``, 1,600 titles) and on sent_train's 954-row dev split,
+*development* sets only (the nine ``models/eval/sentiment_real_*.csv`` other than the
+held-out ``sentiment_real_test6.csv``, 1,800 titles) and on sent_train's 954-row dev split,
 what cheap crypto-specific additions to the shipped blend would give:
 
 * a crypto lexical head: TF-IDF words fitted on crypto titles (``nlp/lexical.py``), its scores
@@ -13,8 +13,8 @@ what cheap crypto-specific additions to the shipped blend would give:
   crypto titles (six of the sets) in its training data, scored on the other two sets (about
   13 minutes on 2 cores).
 
-Crypto figures are leave-one-set-out: each set is scored by a head fitted on the other seven.
-Tweets-dev figures use a head fitted on all 1,600. Neither sent_valid nor the held-out crypto
+Crypto figures are leave-one-set-out: each set is scored by a head fitted on the other eight.
+Tweets-dev figures use a head fitted on all 1,800. Neither sent_valid nor the held-out crypto
 set is read. Usage: ``python bench/eval_crypto_sentiment.py [--finetune]``.
 """
 
@@ -27,11 +27,15 @@ from eval_importance_embedding import embed
 
 from flushwatch.nlp.evaluate import CRYPTO_DEV_SENTIMENT_SETS, CRYPTO_TEST_SENTIMENT_SET
 
+#: The fine-tuning comparison: six sets added to the training data, two others scored.
+FINETUNE_EXTRA = tuple(
+    f"sentiment_real_{name}.csv" for name in ("dev", "test", "test2", "test3", "test5", "dev2")
+)
 FINETUNE_HELD = ("sentiment_real_dev3.csv", "sentiment_real_test4.csv")
 
 
 def crypto_dev() -> tuple[list[str], Any, Any]:
-    """Cleaned titles, labels and set index of the 1,600 development titles."""
+    """Cleaned titles, labels and set index of the development titles."""
     import numpy as np
 
     from flushwatch.nlp.evaluate import real_sentiment_set
@@ -149,12 +153,11 @@ def finetune() -> None:
 
     config = TrainConfig()
     tr_texts, dev_texts, tr_labels, dev_y = tweets_dev()
-    extra = [n for n in CRYPTO_DEV_SENTIMENT_SETS if n not in FINETUNE_HELD]
     c_texts: list[str] = []
     c_labels: list[int] = []
     h_texts: list[str] = []
     h_labels: list[int] = []
-    for name in CRYPTO_DEV_SENTIMENT_SETS:
+    for name in (*FINETUNE_EXTRA, *FINETUNE_HELD):
         t, y = real_sentiment_set(name)
         (h_texts if name in FINETUNE_HELD else c_texts).extend(clean_text(x) for x in t)
         (h_labels if name in FINETUNE_HELD else c_labels).extend(y)
@@ -168,7 +171,7 @@ def finetune() -> None:
     lex_d, lex_h = shipped_lex.weighted(dev_texts), shipped_lex.weighted(h_texts)
     held = ", ".join(FINETUNE_HELD)
     print(
-        f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(extra)} sets); "
+        f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(FINETUNE_EXTRA)} sets); "
         f"scored on {len(held_idx)}: {held}"
     )
     for with_crypto in (False, True):

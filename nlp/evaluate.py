@@ -7,7 +7,7 @@
   model and VADER;
 * event types and the market-report flag on the headline sets written for this project in our
   own words (``models/eval/event_types*.csv``: one developed alongside the rules, three held
-  out in turn and revised on after) and on 1,800 real headlines of the shared data labelled
+  out in turn and revised on after) and on 2,000 real headlines of the shared data labelled
   by hand (``event_types_real_*.csv``: keys only, the titles are read from ../shared/data);
   each set's row says what it was used for, and :data:`flushwatch.nlp.event_head.HELD_OUT`
   is the one no rule and no head has been fitted on, the honest figure;
@@ -128,15 +128,15 @@ def _vader_row(texts: list[str], labels: list[int], data: str) -> tuple[Any, ...
 #: crypto-specific heads and fine-tuning (not adopted: models/README.md); real_test6 is held out.
 CRYPTO_DEV_SENTIMENT_SETS = tuple(
     f"sentiment_real_{name}.csv"
-    for name in ("dev", "test", "test2", "test3", "test4", "test5", "dev2", "dev3")
+    for name in ("dev", "test", "test2", "test3", "test4", "test5", "dev2", "dev3", "dev4")
 )
 CRYPTO_TEST_SENTIMENT_SET = "sentiment_real_test6.csv"
 #: What `model eval` prints: (data column, files pooled into it, note).
 REAL_SENTIMENT_SETS = (
     (
-        "sentiment_real_* (8 development sets)",
+        "sentiment_real_* (9 development sets)",
         CRYPTO_DEV_SENTIMENT_SETS,
-        "crypto headlines: development sets, 1,600 titles",
+        "crypto headlines: development sets, 1,800 titles",
     ),
     (CRYPTO_TEST_SENTIMENT_SET, (CRYPTO_TEST_SENTIMENT_SET,), "crypto headlines, held out"),
 )
@@ -202,6 +202,7 @@ REAL_EVENT_SETS = (
     ("event_types_real_dev2.csv", "real headlines: training data for the event head"),
     ("event_types_real_test5.csv", "real headlines: held out from the first head, then trained on"),
     ("event_types_real_dev3.csv", "real headlines: training data for the event head"),
+    ("event_types_real_dev4.csv", "real headlines: training data for the event head"),
     ("event_types_real_test6.csv", "real headlines, held out from the rules and the event head"),
 )
 #: Where the labelled real headlines come from, and how DuckDB reads each file.

@@ -40,7 +40,7 @@ def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
         pairs = [(r["dataset"], r["title_md5"]) for r in rows]
         assert pairs == [(r["dataset"], r["title_md5"]) for r in events]
         keys.append({r["title_md5"] for r in rows})
-    assert len(keys) == 9 and all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
+    assert len(keys) == 10 and all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
 def test_sentiment_sets_resolve_against_the_shared_data(shared_data: Path) -> None:

@@ -137,7 +137,7 @@ def test_real_headline_sets_hold_keys_only_and_are_disjoint() -> None:
         assert {r["is_market_report"] for r in rows} <= {"true", "false"}
         keys.append({r["title_md5"] for r in rows})
         assert len(keys[-1]) == 200
-    assert len(keys) == 9
+    assert len(keys) == 10
     assert all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
@@ -167,7 +167,7 @@ def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
     with pytest.raises(InputError, match="from the shared data"):
         real_event_set("event_types_real_test3.csv")
     skipped = [r for r in event_rows() if r[2].startswith("event_types_real_")]
-    assert len(skipped) == 9
+    assert len(skipped) == 10
     assert all(r[3] == 0 and r[6].startswith("skipped: ") for r in skipped)
     assert all("FLUSHWATCH_SHARED_DATA" in r[6] for r in skipped)
 
