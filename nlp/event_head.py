@@ -84,7 +84,7 @@ class EventHead:
         the labelling convention, and the words of a move would otherwise outvote the cause.
         Where the combined answer is ``market_move`` the title is a market report too: the
         rules flag a report only when they find a move and its size, and miss the daily
-        wraps ("Bitcoin and Ethereum consolidate, SAND and AAVE accelerate"). A title with no
+        wraps ("bitcoin and ether hold steady while two altcoins jump"). A title with no
         word the head knows (empty, emoji, another script, garbage) keeps the rules' answer:
         the head would only give its training prior.
         """

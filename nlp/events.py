@@ -272,7 +272,7 @@ _FLAT_MOVE = _Rx(
     r"\b(consolidat\w*|extends? (its )?(losses|gains|rally)|holds? (its )?gains|(keeps?|continues?) moving (higher|lower)|trims? gains|washout|hits? \$\d|(lowest|highest) (weekly|daily|monthly) close|(red|green) (\w+ )?candles?|candles? in (the )?(red|green)|inch(es)? (higher|lower|up|down)|trades? (higher|lower)|trimming gains|fluctuat\w*|range-bound|struggles?|loses? (its )?bid|turns? defensive|winners|losers|moved the most|fades?)"
 )
 #: A forecast or a view about a move is opinion, not coverage of one ("may crash below $1",
-#: "Hayes warns of a $60K crash", "why the only place to go is up").
+#: "Hayes warns of a $60K crash", "why it can only go up from here").
 _OPINION = _Rx(
     r"\b(may|might|could|would|warns?|predicts?|forecasts?|expects?|pundits?|experts?|why|here's|here are|calling a (top|bottom)|suggests?|setup|death cross|golden cross|upgrades?|downgrades?"
     r"|eyes|pattern|sentiment|volatility|leverage|options expir\w*)\b|\?"
