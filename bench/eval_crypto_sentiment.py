@@ -99,43 +99,41 @@ def heads() -> None:
     print(f"{'variant':58s} {'crypto (leave one set out)':>28s} {'tweets dev':>18s}")
     print(f"{'shipped (network + lexical head)':58s} {score(y, base_c):>28s} {score(dev_y, base_d):>18s}")
 
-    def cross_fit(fit: Any, features: Any, dev_features: Any) -> tuple[Any, Any]:
+    def cross_fit(fit: Any, x: Any, x_dev: Any) -> tuple[Any, Any]:
+        """Leave-one-set-out scores on the crypto rows of ``fit(x, y) -> score(x)``, and the
+        tweets-dev scores of the model fitted on every crypto row."""
         out = np.zeros((len(titles), 3))
-        for g in range(len(CRYPTO_DEV_SENTIMENT_SETS)):
-            rest = group != g
-            out[~rest] = fit(features, rest)(features, ~rest)
-        everything = np.ones(len(titles), dtype=bool)
-        return out, fit(features, everything)(dev_features, None)
+        for g in range(n_sets):
+            held = group == g
+            out[held] = fit(x[~held], y[~held])(x[held])
+        return out, fit(x, y)(x_dev)
 
+    def report(name: str, s_c: Any, s_d: Any, weights: tuple[float, ...]) -> None:
+        for w in weights:
+            what = f"+ {name}, weight {w:g}"
+            print(f"{what:58s} {score(y, base_c + w * s_c):>28s} {score(dev_y, base_d + w * s_d):>18s}")
+
+    crypto_titles, dev_titles = np.array(titles, dtype=object), np.array(dev_texts, dtype=object)
     for c in (1.0, 4.0, 10.0):
 
-        def fit_lexical(_: Any, rows: Any, c: float = c) -> Any:
-            head = lexical.fit([titles[i] for i in np.where(rows)[0]], list(y[rows]), c=c)
+        def fit_lexical(x: Any, labels: Any, c: float = c) -> Any:
+            head = lexical.fit(list(x), list(labels), c=c)
+            return lambda rows: head.scores(list(rows))
 
-            def scores(texts: list[str], sel: Any) -> Any:
-                return head.scores(texts if sel is None else [texts[i] for i in np.where(sel)[0]])
-
-            return scores
-
-        s_c, s_d = cross_fit(fit_lexical, titles, dev_texts)
-        for w in (0.25, 0.5, 0.75, 1.0, 1.5):
-            what = f"+ crypto lexical head, C {c:g}, weight {w:g}"
-            print(f"{what:58s} {score(y, base_c + w * s_c):>28s} {score(dev_y, base_d + w * s_d):>18s}")
+        s_c, s_d = cross_fit(fit_lexical, crypto_titles, dev_titles)
+        report(f"crypto lexical head, C {c:g}", s_c, s_d, (0.25, 0.5, 0.75, 1.0, 1.5))
 
     emb_c, emb_d = embed(titles), embed(dev_texts)
     mu, sd = emb_c.mean(0), emb_c.std(0) + 1e-6
     emb_c, emb_d = (emb_c - mu) / sd, (emb_d - mu) / sd
     for c in (0.01, 0.1, 1.0):
 
-        def fit_probe(features: Any, rows: Any, c: float = c) -> Any:
-            model = LogisticRegression(C=c, max_iter=3000).fit(features[rows], y[rows])
-            return lambda f, sel: model.decision_function(f if sel is None else f[sel])
+        def fit_probe(x: Any, labels: Any, c: float = c) -> Any:
+            return LogisticRegression(C=c, max_iter=3000).fit(x, labels).decision_function
 
         s_c, s_d = cross_fit(fit_probe, emb_c, emb_d)
         print(f"{f'pooled-output probe alone, C {c:g}':58s} {score(y, s_c):>28s}")
-        for w in (0.25, 0.5, 1.0):
-            what = f"+ pooled-output probe, C {c:g}, weight {w:g}"
-            print(f"{what:58s} {score(y, base_c + w * s_c):>28s} {score(dev_y, base_d + w * s_d):>18s}")
+        report(f"pooled-output probe, C {c:g}", s_c, s_d, (0.25, 0.5, 1.0))
 
 
 def finetune() -> None:
@@ -147,20 +145,16 @@ def finetune() -> None:
 
     from flushwatch.nlp import lexical
     from flushwatch.nlp.encoder import SentimentNet, load_base
-    from flushwatch.nlp.evaluate import real_sentiment_set
+    from flushwatch.nlp.evaluate import real_sentiment_sets
     from flushwatch.nlp.scorer import shipped_model_dir
     from flushwatch.nlp.train import TrainConfig, _Trainer, clean_text
 
     config = TrainConfig()
     tr_texts, dev_texts, tr_labels, dev_y = tweets_dev()
-    c_texts: list[str] = []
-    c_labels: list[int] = []
-    h_texts: list[str] = []
-    h_labels: list[int] = []
-    for name in (*FINETUNE_EXTRA, *FINETUNE_HELD):
-        t, y = real_sentiment_set(name)
-        (h_texts if name in FINETUNE_HELD else c_texts).extend(clean_text(x) for x in t)
-        (h_labels if name in FINETUNE_HELD else c_labels).extend(y)
+    c_titles, c_labels = real_sentiment_sets(FINETUNE_EXTRA)
+    h_titles, h_labels = real_sentiment_sets(FINETUNE_HELD)
+    c_texts, h_texts = [clean_text(t) for t in c_titles], [clean_text(t) for t in h_titles]
+    h_y = np.array(h_labels)
     texts = tr_texts + dev_texts + c_texts + h_texts
     labels = tr_labels + list(dev_y) + c_labels + h_labels
     n_tr, n_dev, n_c = len(tr_texts), len(dev_texts), len(c_texts)
@@ -174,18 +168,18 @@ def finetune() -> None:
         f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(FINETUNE_EXTRA)} sets); "
         f"scored on {len(held_idx)}: {held}"
     )
+    tokenizer, _ = load_base()
+    trainer = _Trainer(
+        config, tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"], labels
+    )
     for with_crypto in (False, True):
         random.seed(config.seed)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(config.threads)
-        tokenizer, encoder = load_base()
-        ids = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
-        trainer = _Trainer(config, ids, labels)
-        net = SentimentNet(encoder)
+        net = SentimentNet(load_base()[1])  # a fresh copy of the published encoder per run
         train_idx = list(range(n_tr)) + (crypto_idx if with_crypto else [])
         trainer.fit(net, config.seed, train_idx, dev_idx, "with crypto" if with_crypto else "tweets only")
         lp_d, lp_h = trainer.log_probs(net, dev_idx), trainer.log_probs(net, held_idx)
-        h_y = np.array(h_labels)
         what = "with crypto titles" if with_crypto else "tweets only"
         print(
             f"{what:20s} network: crypto {score(h_y, lp_h)}, tweets dev {score(dev_y, lp_d)}; "

@@ -27,7 +27,7 @@ def main() -> None:
 
     from flushwatch.config import shared_data_dir
     from flushwatch.nlp import event_head
-    from flushwatch.nlp.evaluate import REAL_EVENT_SETS, real_event_set
+    from flushwatch.nlp.evaluate import OWN_EVENT_SETS, REAL_EVENT_SETS, own_event_set, real_event_set
     from flushwatch.nlp.events import CAUSE_TYPES, classify_event
 
     if shared_data_dir() is None:
@@ -42,7 +42,7 @@ def main() -> None:
         titles += [r["title"] for r in rows]
         truth += [r["event_type"] for r in rows]
         sets += [name] * len(rows)
-    own = [(t, e) for t, e in event_head.training_rows()[: -len(titles)]]  # the own-words sets
+    own = [(r["title"], r["event_type"]) for name, _ in OWN_EVENT_SETS for r in own_event_set(name)]
     rng = random.Random(0)
     fold = [rng.randrange(5) for _ in titles]
     rules = [classify_event(t) for t in titles]

@@ -22,6 +22,7 @@ import csv
 import functools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,19 +163,25 @@ def real_sentiment_set(name: str) -> tuple[list[str], list[int]]:
     return [r["title"] for r in rows], labels
 
 
+def real_sentiment_sets(names: Sequence[str]) -> tuple[list[str], list[int]]:
+    """:func:`real_sentiment_set` of each of ``names``, pooled in that order."""
+    texts: list[str] = []
+    labels: list[int] = []
+    for name in names:
+        t, y = real_sentiment_set(name)
+        texts += t
+        labels += y
+    return texts, labels
+
+
 def crypto_sentiment_rows(scorers: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Each of ``scorers`` (what -> Scorer) and VADER on the labelled crypto headlines (the
     development sets pooled, the held-out set alone); data that is not in the shared data is
     one row saying so."""
     rows: list[tuple[Any, ...]] = []
     for data, files, note in REAL_SENTIMENT_SETS:
-        texts: list[str] = []
-        labels: list[int] = []
         try:
-            for name in files:
-                t, y = real_sentiment_set(name)
-                texts += t
-                labels += y
+            texts, labels = real_sentiment_sets(files)
         except InputError as exc:
             rows.append(("sentiment", "-", data, 0, None, None, f"skipped: {exc.one_line()}"))
             continue
