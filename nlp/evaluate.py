@@ -132,6 +132,10 @@ CRYPTO_DEV_SENTIMENT_SETS = tuple(
     for name in ("dev", "test", "test2", "test3", "test4", "test5", "dev2", "dev3", "dev4")
 )
 CRYPTO_TEST_SENTIMENT_SET = "sentiment_real_test6.csv"
+#: Development sets labelled a second time, blind (titles shuffled, the first labels not shown):
+#: ``models/eval/second_pass/<name>`` beside each first-pass file, to measure label stability.
+SECOND_PASS_DIR = "second_pass"
+SECOND_PASS_SENTIMENT_SETS = ("sentiment_real_dev.csv", "sentiment_real_dev4.csv")
 #: What `model eval` prints: (data column, files pooled into it, note).
 REAL_SENTIMENT_SETS = (
     (

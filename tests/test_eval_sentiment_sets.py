@@ -16,6 +16,8 @@ from flushwatch.nlp.evaluate import (
     CRYPTO_TEST_SENTIMENT_SET,
     LABELS,
     REAL_SENTIMENT_SETS,
+    SECOND_PASS_DIR,
+    SECOND_PASS_SENTIMENT_SETS,
     crypto_sentiment_rows,
     real_sentiment_set,
 )
@@ -41,6 +43,27 @@ def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
         assert pairs == [(r["dataset"], r["title_md5"]) for r in events]
         keys.append({r["title_md5"] for r in rows})
     assert len(keys) == 10 and all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
+
+
+def test_second_pass_labels_the_same_titles_independently() -> None:
+    """The blind second pass covers exactly its first-pass file's titles, in the same order, with
+    valid labels, and is not a copy of the first pass (they disagree somewhere)."""
+    assert CRYPTO_TEST_SENTIMENT_SET not in SECOND_PASS_SENTIMENT_SETS
+    for name in SECOND_PASS_SENTIMENT_SETS:
+        first, second = _keys(name), _keys(f"{SECOND_PASS_DIR}/{name}")
+        assert list(second[0]) == ["dataset", "title_md5", "sentiment"]
+        assert [(r["dataset"], r["title_md5"]) for r in second] == [
+            (r["dataset"], r["title_md5"]) for r in first
+        ]
+        assert {r["sentiment"] for r in second} <= set(LABELS)
+        differ = sum(a["sentiment"] != b["sentiment"] for a, b in zip(first, second, strict=True))
+        assert 0 < differ < len(first)
+
+
+def test_second_pass_resolves_through_the_same_loader(shared_data: Path) -> None:
+    for name in SECOND_PASS_SENTIMENT_SETS:
+        titles, labels = real_sentiment_set(f"{SECOND_PASS_DIR}/{name}")
+        assert titles == real_sentiment_set(name)[0] and len(labels) == 200
 
 
 def test_sentiment_sets_resolve_against_the_shared_data(shared_data: Path) -> None:
