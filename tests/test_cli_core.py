@@ -46,6 +46,38 @@ def test_every_command_has_help_with_an_example(cli) -> None:
     assert short.code == 0 and "Usage" in short.out
 
 
+def test_reflow_joins_hard_breaks_and_keeps_preformatted_paragraphs() -> None:
+    from flushwatch.cli._app import reflow
+
+    text = "First line\nof the summary.\n\nBody wrapped\n  at the source.\n\nA body\nwrapped at 90.\n\n"
+    text += "- a list\n- kept\n\nExamples: flushwatch a\nflushwatch b"
+    assert reflow(text) == (
+        "First line of the summary.\n\nBody wrapped\n  at the source.\n\nA body wrapped at 90.\n\n"
+        "- a list\n- kept\n\nExamples: flushwatch a\nflushwatch b"
+    )
+    assert reflow(None) is None and reflow("") == ""
+
+
+def test_help_text_fills_an_80_column_terminal(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every help description wraps at the terminal's width, not at the docstring's: inside a
+    paragraph, each line but the last is filled (no break mid-sentence after a few words)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for path, _ in _all_commands():
+        out = cli(*path, "--help").out
+        body = out.split("Usage:", 1)[1].split("\n", 1)[1].split("╭", 1)[0]  # up to the options box
+        paragraphs: list[list[str]] = [[]]
+        for line in body.split("\n"):
+            if line.strip():
+                paragraphs[-1].append(line.rstrip())
+            elif paragraphs[-1]:
+                paragraphs.append([])
+        for lines in paragraphs:
+            if not lines or lines[0].lstrip().startswith("Example"):
+                continue
+            short = [line for line in lines[:-1] if len(line) < 55]
+            assert not short, f"`flushwatch {' '.join(path)} --help` breaks early: {short}"
+
+
 def test_version(cli) -> None:
     result = cli("--version")
     assert result.code == 0 and result.out.strip() == f"flushwatch {__version__}"
