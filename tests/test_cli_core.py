@@ -78,6 +78,27 @@ def test_help_text_fills_an_80_column_terminal(cli, monkeypatch: pytest.MonkeyPa
             assert not short, f"`flushwatch {' '.join(path)} --help` breaks early: {short}"
 
 
+def test_config_section_names_survive_rich_markup(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Help renders rich markup, where ``[model]`` would be read as a style and vanish: a config
+    section named in any help text must be escaped and must show in the rendered help."""
+    import re
+
+    monkeypatch.setenv("COLUMNS", "200")
+    styles = {"bold", "dim", "italic", "red", "green", "yellow", "cyan"}
+    seen = 0
+    for path, cmd in _all_commands():
+        texts = [cmd.help or "", *(getattr(p, "help", None) or "" for p in cmd.params)]
+        out = cli(*path, "--help").out
+        for text in texts:
+            for m in re.finditer(r"(\\?)\[([a-z_]+)\]", text):
+                if m.group(2) in styles:
+                    continue
+                assert m.group(1), f"`flushwatch {' '.join(path)}`: unescaped [{m.group(2)}] in {text!r}"
+                assert f"[{m.group(2)}]" in out
+                seen += 1
+    assert seen >= 4  # [model] twice, [market], [detect], [attribution]
+
+
 def test_version(cli) -> None:
     result = cli("--version")
     assert result.code == 0 and result.out.strip() == f"flushwatch {__version__}"

@@ -40,7 +40,7 @@ def detect_cmd(
     """Detect flushes in the stored candles and rank their catalyst headlines.
 
     Incremental: only new bars (plus a trailing-baseline overlap) are examined. Thresholds come
-    from the options, else the config file's [detect] and [attribution] sections, else the
+    from the options, else the config file's \\[detect] and \\[attribution] sections, else the
     defaults in docs/flushes.md; changed thresholds re-detect everything.
 
     Example: [bold]flushwatch detect --min-move-pct 3[/]

@@ -189,7 +189,7 @@ def fetch_cmd(
         typer.Option(
             "--symbols",
             help="Comma-separated. Default: the watch-list "
-            "($FLUSHWATCH_MARKET_SYMBOLS or config [market] symbols).",
+            "($FLUSHWATCH_MARKET_SYMBOLS or config \\[market] symbols).",
         ),
     ] = None,
     since: Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, or a UTC time.")] = "24h",

@@ -33,7 +33,7 @@ ModelOption = Annotated[
         "--model",
         "-m",
         help="Model: 'flushwatch-minilm' (shipped), a local directory, or a Hugging Face "
-        "sequence-classification model id. Default: config [model] name, else the shipped model.",
+        "sequence-classification model id. Default: config \\[model] name, else the shipped model.",
         show_default=False,
     ),
 ]
@@ -71,7 +71,7 @@ def score(
             "--early-exit/--no-early-exit",
             help="Fast path only: let titles the early-exit head is sure of stop after an early "
             "layer (the shipped model's default), or run every title through all six. "
-            "Default: config [model] early_exit, else on.",
+            "Default: config \\[model] early_exit, else on.",
             show_default=False,
         ),
     ] = None,
