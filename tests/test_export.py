@@ -55,3 +55,28 @@ def test_flushes_command_json_and_table(db: Database, db_path: Path, cli) -> Non
     assert table.code == 0 and "Exchange halts" in table.out
     assert cli("flushes", "--db", str(db_path), "--since", "soon").code == 2
     assert cli("flushes", "--db", str(db_path), "--since", "7d", "--from", "2024-01-01").code == 2
+
+
+def test_clip_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
+    from flushwatch.cli.output import clip
+
+    title = "Bitcoin slips below $119,000 as tariff threat hits risk assets"
+    assert clip(title, 44) == "Bitcoin slips below $119,000 as tariff…"
+    assert clip(title, len(title)) == title
+    assert clip("one two, three", 9) == "one two…"  # trailing punctuation dropped
+    assert clip("abcdefghijklmnop", 8) == "abcdefg…"  # one long word: cut inside it
+    assert all(len(clip(title, w)) <= w for w in range(2, 70))
+
+
+def test_flushes_table_cuts_the_top_cause_at_a_word(db: Database, db_path: Path, cli) -> None:
+    with db.write() as con:
+        add_flush(con)
+        title = "Exchange halts all customer withdrawals after a suspicious outflow overnight"
+        add_headline(con, title, minutes=-5)
+    from flushwatch.scoring.attribution import attribute
+
+    attribute(db)
+    res = cli("flushes", "--db", str(db_path), "--since", "36500d")
+    assert res.code == 0, res.err
+    flat = " ".join(res.out.replace("│", " ").split())
+    assert "Exchange halts all customer withdrawals…" in flat and "withdrawals aft" not in flat

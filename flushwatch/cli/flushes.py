@@ -9,7 +9,7 @@ import typer
 
 from flushwatch.cli._app import PANEL_DATA, PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
-from flushwatch.cli.output import render, to_json
+from flushwatch.cli.output import clip, render, to_json
 from flushwatch.errors import ConfigError
 from flushwatch.timeparse import parse_instant, parse_since
 
@@ -174,7 +174,7 @@ def flushes_cmd(
             tops = "; ".join(f"{c.rank}. {c.title} ({c.source}, {c.score:.0f})" for c in causes)
             row += [round(f.price_move_pct, 2), ", ".join(f.signals), tops or "-"]
         else:
-            row.append(f"{causes[0].title[:44]} ({causes[0].source})" if causes else "-")
+            row.append(f"{clip(causes[0].title, 44)} ({causes[0].source})" if causes else "-")
         rows.append(row)
     render(cols, rows, fmt, title="flushes (* = market-wide)")
 
