@@ -20,12 +20,14 @@ GRID = [round(-1.0 + 0.1 * i, 1) for i in range(21)]
 def best_bias(log_probs: Any, labels: Any) -> tuple[Any, float]:
     """The (bearish, 0, bullish) bias with the best macro-F1 on these rows (first best wins)."""
     import numpy as np
-    from sklearn.metrics import f1_score
 
+    from flushwatch.nlp.train import macro_f1
+
+    truth = [int(t) for t in labels]
     best, score = np.zeros(3), -1.0
     for b0, b2 in itertools.product(GRID, GRID):
         bias = np.array([b0, 0.0, b2])
-        f = float(f1_score(labels, (log_probs + bias).argmax(1), average="macro"))
+        f = macro_f1(truth, [int(p) for p in (log_probs + bias).argmax(1)])
         if f > score + 1e-12:
             best, score = bias, f
     return best, score
@@ -34,16 +36,17 @@ def best_bias(log_probs: Any, labels: Any) -> tuple[Any, float]:
 def main() -> None:
     import numpy as np
     from eval_crypto_sentiment import tweets_dev
-    from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
 
     from flushwatch.nlp.scorer import Scorer
+    from flushwatch.nlp.train import accuracy, macro_f1
 
     _, dev_texts, _, dev_labels = tweets_dev()
     y = np.asarray(dev_labels)
 
     def figures(pred: Any) -> str:
-        return f"accuracy {np.mean(pred == y):.4f} macro-F1 {f1_score(y, pred, average='macro'):.4f}"
+        truth, guess = [int(t) for t in y], [int(p) for p in pred]
+        return f"accuracy {accuracy(truth, guess):.4f} macro-F1 {macro_f1(truth, guess):.4f}"
 
     for mode in ("full", "fast"):
         probs, _ = Scorer(mode=mode).probabilities(dev_texts)

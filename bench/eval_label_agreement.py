@@ -29,14 +29,12 @@ from flushwatch.nlp.evaluate import (
 
 
 def _figures(truth: Any, pred: Any) -> str:
-    import numpy as np
-    from sklearn.metrics import f1_score
+    from flushwatch.nlp.train import accuracy, macro_f1
 
-    if len(truth) == 0:
+    t, p = [int(x) for x in truth], [int(x) for x in pred]
+    if not t:
         return "n 0"
-    acc = float(np.mean(truth == pred))
-    mf1 = f1_score(truth, pred, average="macro", labels=[0, 1, 2], zero_division=0)
-    return f"accuracy {acc:.3f} macro-F1 {mf1:.3f} (n {len(truth)})"
+    return f"accuracy {accuracy(t, p):.3f} macro-F1 {macro_f1(t, p):.3f} (n {len(t)})"
 
 
 def report(name: str, first: Any, second: Any, pred: Any) -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flushwatch.nlp.base import base_model_dir
 from flushwatch.storage.db import Database
+from tests.helpers.query import fetch
 from tests.test_score_command import TITLES, _fill
 
 
@@ -50,14 +50,11 @@ def three_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _scores(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(
-            "SELECT headline_id, model_name, model_revision, sentiment, p_bearish, p_neutral, p_bullish, "
-            "label_map FROM headline_scores ORDER BY headline_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return fetch(
+        path,
+        "SELECT headline_id, model_name, model_revision, sentiment, p_bearish, p_neutral, p_bullish, "
+        "label_map FROM headline_scores ORDER BY headline_id",
+    )
 
 
 def test_score_with_a_local_checkpoint_maps_labels_through_its_config(

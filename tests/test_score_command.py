@@ -12,6 +12,7 @@ import pytest
 from flushwatch.nlp.refresh import current_rules
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
+from tests.helpers.query import fetch
 
 TITLES = [
     ("Exchange halts withdrawals after hot wallet hack", "BTC", 1, True),
@@ -44,15 +45,12 @@ def _fill(db: Database) -> None:
 
 
 def _rows(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(
-            "SELECT headline_id, model_name, model_revision, run_id, importance, "
-            "is_market_report, flags, label_map, event_type FROM headline_scores "
-            "ORDER BY model_revision, headline_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return fetch(
+        path,
+        "SELECT headline_id, model_name, model_revision, run_id, importance, "
+        "is_market_report, flags, label_map, event_type FROM headline_scores "
+        "ORDER BY model_revision, headline_id",
+    )
 
 
 def test_score_is_idempotent_and_records_lineage(cli, db: Database, db_path: Path) -> None:
