@@ -100,13 +100,19 @@ class TrainConfig:
     #: and how many training rows measure the activations it needs.
     smooth_alpha: float | None = 0.7
     smooth_rows: int = 2000
+    #: Final fit: the networks and the lexical head train on every row, the dev split included,
+    #: with the recipe above and the lexical weight ``refit_lexical_weight`` (what the dev split
+    #: chose for the shipped recipe) instead of choosing one. No dev figures exist then; the
+    #: dev rows stay in the early exit's selection titles, where only agreement is read.
+    refit: bool = False
+    refit_lexical_weight: float = 0.5
 
 
 @dataclass(frozen=True)
 class TrainResult:
     out_dir: Path
-    dev_accuracy: float  # of the compressed soup, the network that ships
-    dev_macro_f1: float
+    dev_accuracy: float | None  # of the compressed soup, the network that ships (None: refit)
+    dev_macro_f1: float | None
     seconds: float
     history: list[dict[str, float]]  # per member and epoch, uncompressed
 
@@ -247,23 +253,19 @@ class _Trainer:
                 opt.step()
                 sched.step()
                 total_loss += float(loss.detach()) * len(b)
-            pred = self.predict(net, dev_idx)
-            row = {
-                "seed": seed,
-                "epoch": epoch,
-                "train_loss": round(total_loss / len(tr_idx), 4),
-                "dev_accuracy": round(accuracy(dev_true, pred), 4),
-                "dev_macro_f1": round(macro_f1(dev_true, pred), 4),
-                "elapsed_s": round(time.monotonic() - t0, 1),
-            }
+            row = {"seed": seed, "epoch": epoch, "train_loss": round(total_loss / len(tr_idx), 4)}
+            if dev_idx:  # a final fit (``refit``) has no dev rows to report
+                pred = self.predict(net, dev_idx)
+                row["dev_accuracy"] = round(accuracy(dev_true, pred), 4)
+                row["dev_macro_f1"] = round(macro_f1(dev_true, pred), 4)
+            row["elapsed_s"] = round(time.monotonic() - t0, 1)
             history.append(row)
             log.info(
-                "%s epoch %d: loss %.4f, dev acc %.4f macro-F1 %.4f (%.0f s)",
+                "%s epoch %d: loss %.4f%s (%.0f s)",
                 log_prefix,
                 epoch,
                 row["train_loss"],
-                row["dev_accuracy"],
-                row["dev_macro_f1"],
+                f", dev acc {row['dev_accuracy']:.4f} macro-F1 {row['dev_macro_f1']:.4f}" if dev_idx else "",
                 row["elapsed_s"],
             )
         return history
@@ -386,6 +388,8 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     tr_idx, dev_idx = stratified_split(labels, config.dev_frac, config.seed)
     if not tr_idx or not dev_idx:
         raise InputError(f"too few labelled rows to train ({len(labels)})", path=data_path)
+    # The rows the networks and heads learn from, and the rows they are judged on (none: refit).
+    fit_idx, judge_idx = (sorted(tr_idx + dev_idx), []) if config.refit else (tr_idx, dev_idx)
     tokenizer, encoder = load_base()
     ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
     trainer = _Trainer(config, ids, labels)
@@ -405,7 +409,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         if member:
             reset_to_base()
         seed = config.seed + member
-        history += trainer.fit(net, seed, tr_idx, dev_idx, f"member {member + 1}/{config.members}")
+        history += trainer.fit(net, seed, fit_idx, judge_idx, f"member {member + 1}/{config.members}")
         for k, p in net.named_parameters():
             v = p.detach() / config.members
             soup[k] = soup[k] + v if k in soup else v.clone()
@@ -419,22 +423,43 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     with torch.no_grad():
         for k, p in net.named_parameters():
             p.copy_(torch.from_numpy(params[k]))
-    dev_true = [labels[i] for i in dev_idx]
-    dev_lp = trainer.log_probs(net, dev_idx)
-    pred = [int(p) for p in dev_lp.argmax(-1)]
-    network = {"accuracy": round(accuracy(dev_true, pred), 4), "macro_f1": round(macro_f1(dev_true, pred), 4)}
-    log.info(
-        "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
-        config.members,
-        100 * stats.energy_kept,
-        network["accuracy"],
-        network["macro_f1"],
-    )
-    head, by_weight = fit_lexical(texts, labels, tr_idx, dev_idx, dev_lp, config)
-    dev = by_weight[str(head.weight)]
-    log.info(
-        "lexical head weight %s: dev acc %.4f macro-F1 %.4f", head.weight, dev["accuracy"], dev["macro_f1"]
-    )
+    network: dict[str, float] | None = None
+    dev: dict[str, float] | None = None
+    by_weight: dict[str, dict[str, float]] = {}
+    if config.refit:
+        import dataclasses
+
+        head = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=config.lexical_c)
+        head = dataclasses.replace(head, weight=config.refit_lexical_weight)
+        log.info(
+            "refit on all %d rows (compressed, %.0f%% of the delta kept); lexical head weight %s, fixed",
+            len(fit_idx),
+            100 * stats.energy_kept,
+            head.weight,
+        )
+    else:
+        dev_true = [labels[i] for i in dev_idx]
+        dev_lp = trainer.log_probs(net, dev_idx)
+        pred = [int(p) for p in dev_lp.argmax(-1)]
+        network = {
+            "accuracy": round(accuracy(dev_true, pred), 4),
+            "macro_f1": round(macro_f1(dev_true, pred), 4),
+        }
+        log.info(
+            "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
+            config.members,
+            100 * stats.energy_kept,
+            network["accuracy"],
+            network["macro_f1"],
+        )
+        head, by_weight = fit_lexical(texts, labels, tr_idx, dev_idx, dev_lp, config)
+        dev = by_weight[str(head.weight)]
+        log.info(
+            "lexical head weight %s: dev acc %.4f macro-F1 %.4f",
+            head.weight,
+            dev["accuracy"],
+            dev["macro_f1"],
+        )
     import tokenizers
     import transformers
 
@@ -448,7 +473,7 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
         "labels": list(LABELS),
-        "train": {**asdict(config), "data": data_path.name, "n_train": len(tr_idx), "n_dev": len(dev_idx)},
+        "train": {**asdict(config), "data": data_path.name, "n_train": len(fit_idx), "n_dev": len(judge_idx)},
         "delta": {"bytes": stats.bytes, "energy_kept": round(stats.energy_kept, 4), "ranks": stats.ranks},
         "dev": dev,
         "dev_network_only": network,
@@ -475,8 +500,14 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
     from flushwatch.nlp.scorer import Scorer
 
     full = Scorer(str(out_dir), mode="full", early_exit=False)  # the fp32 model as written
-    meta["smoothing"] = _fit_smoothing(full, out_dir, texts, tr_idx, config)
-    meta["early_exit"] = _fit_early_exit(full, out_dir, texts, labels, tr_idx, dev_idx, config)
+    meta["smoothing"] = _fit_smoothing(full, out_dir, texts, fit_idx, config)
+    meta["early_exit"] = _fit_early_exit(full, out_dir, texts, labels, fit_idx, dev_idx, config)
     meta["seconds"] = round(time.monotonic() - t0, 1)
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return TrainResult(out_dir, dev["accuracy"], dev["macro_f1"], time.monotonic() - t0, history)
+    return TrainResult(
+        out_dir,
+        dev["accuracy"] if dev else None,
+        dev["macro_f1"] if dev else None,
+        time.monotonic() - t0,
+        history,
+    )

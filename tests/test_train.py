@@ -152,3 +152,31 @@ def test_the_lexical_head_is_chosen_on_dev_and_part_of_the_revision(
     assert network.revision == full.revision + "-net"
     titles = ["Exchange halts withdrawals", "Token rallies to a record", "Fund reports quarterly holdings"]
     assert reweighted.probabilities(titles)[0] != full.probabilities(titles)[0]
+
+
+def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -> None:
+    """``--refit``: the dev rows join the training rows; nothing is judged on rows trained on."""
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.workflows import _dev_summary
+
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=8,
+        dev_frac=0.25,
+        delta_budget_bytes=600_000,
+        threads=2,
+        exit_selection_titles=0,
+        refit=True,
+        refit_lexical_weight=0.25,
+    )
+    result = train(DATA, tmp_path, cfg)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert (meta["train"]["n_train"], meta["train"]["n_dev"]) == (42, 0)
+    assert result.dev_accuracy is None and meta["dev"] is None and meta["dev_network_only"] is None
+    assert meta["lexical"]["weight"] == 0.25 and meta["lexical"]["dev_by_weight"] == {}
+    assert lexical.load(tmp_path / lexical.FILE).weight == 0.25
+    assert all("dev_accuracy" not in row for row in meta["history"])
+    # the dev rows still measure the early exit's agreement (no labels read there)
+    assert meta["early_exit"]["selection"]["dev_rows"] == round(0.25 * 42)
+    assert Scorer(str(tmp_path), mode="full").score_texts(["Exchange halts withdrawals"])
+    assert _dev_summary(meta) == "none: refit on all 42 rows of tiny_train.csv"  # model train / info say so

@@ -203,6 +203,14 @@ def model_train(
             help="Only refit the event-type head (seconds; the network is untouched).",
         ),
     ] = False,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="Final fit: train on every row, the dev split included, with the lexical weight "
+            "the dev split chose (0.5); no dev figures are reported.",
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune MiniLM and the sentiment head on sent_train (seeded, reproducible, CPU).
 
@@ -224,6 +232,7 @@ def model_train(
         members=members,
         calibrate=calibrate,
         events_only=events_only,
+        refit=refit,
     )
     render(["property", "value"], result, OutputFormat.table, title="model train")
 
