@@ -103,7 +103,7 @@ def _sha256_prefix(paths: Sequence[Path]) -> str:
     return h.hexdigest()[:12]
 
 
-def _is_flushwatch_dir(path: Path) -> bool:
+def is_flushwatch_dir(path: Path) -> bool:
     """A directory written by ``flushwatch model train`` (adapter + our config), even if damaged."""
     if not path.is_dir():
         return False
@@ -156,7 +156,7 @@ class Scorer:
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         name = model or DEFAULT_MODEL
-        shipped = name == DEFAULT_MODEL or _is_flushwatch_dir(Path(name))
+        shipped = name == DEFAULT_MODEL or is_flushwatch_dir(Path(name))
         model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
         if shipped and mode == "fast":
             self._load_onnx(model_dir)

@@ -158,7 +158,7 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
     """What a model is, without scoring anything (loads it to check it)."""
     from flushwatch.config import load_settings
     from flushwatch.nlp.refresh import current_rules
-    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, shipped_model_dir
+    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, is_flushwatch_dir, shipped_model_dir
 
     name = model or load_settings().model_name or DEFAULT_MODEL
     scorer = Scorer(name, mode="full")
@@ -170,8 +170,8 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
         ("threads", scorer.threads),
         ("rules revision", f"{current_rules(name)} (event type, report flag, importance)"),
     ]
-    if name == DEFAULT_MODEL:
-        d = shipped_model_dir()
+    if name == DEFAULT_MODEL or is_flushwatch_dir(Path(name)):  # ours: what config.json records
+        d = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
         meta = json.loads((d / "config.json").read_text(encoding="utf-8"))
         rows += [
             ("directory", str(d)),

@@ -157,7 +157,7 @@ def test_the_lexical_head_is_chosen_on_dev_and_part_of_the_revision(
 def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -> None:
     """``--refit``: the dev rows join the training rows; nothing is judged on rows trained on."""
     from flushwatch.nlp import lexical
-    from flushwatch.nlp.workflows import _dev_summary
+    from flushwatch.nlp.workflows import model_info
 
     cfg = TrainConfig(
         epochs=1,
@@ -179,4 +179,6 @@ def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -
     # the dev rows still measure the early exit's agreement (no labels read there)
     assert meta["early_exit"]["selection"]["dev_rows"] == round(0.25 * 42)
     assert Scorer(str(tmp_path), mode="full").score_texts(["Exchange halts withdrawals"])
-    assert _dev_summary(meta) == "none: refit on all 42 rows of tiny_train.csv"  # model train / info say so
+    info = dict(model_info(str(tmp_path)))  # a trained directory shows what its config.json records
+    assert info["directory"] == str(tmp_path)
+    assert info["dev accuracy / macro-F1"] == "none: refit on all 42 rows of tiny_train.csv"
