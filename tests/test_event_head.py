@@ -194,11 +194,23 @@ def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
     rows = event_head.training_rows()
     held_out = {r["title"] for name in event_head.HELD_OUT for r in real_event_set(name)}
     assert len(rows) == 2066 and not held_out & {t for t, _ in rows}
-    res = cli("model", "train", "--events-only", "--out", str(tmp_path))
+    res = cli("model", "train", "--events-only", "--out", str(tmp_path / "a"))
     assert res.code == 0, res.err
     assert "2066 labelled titles" in res.out
-    assert (tmp_path / event_head.FILE).read_bytes() == SHIPPED.read_bytes()  # deterministic
-    assert not (tmp_path / "adapter.safetensors").exists()  # the network was not trained
+    assert not (tmp_path / "a" / "adapter.safetensors").exists()  # the network was not trained
+    # Deterministic on one machine: a second fit writes the same bytes.
+    assert cli("model", "train", "--events-only", "--out", str(tmp_path / "b")).code == 0
+    refit = (tmp_path / "a" / event_head.FILE).read_bytes()
+    assert refit == (tmp_path / "b" / event_head.FILE).read_bytes()
+    # Across machines the solver's BLAS rounds differently (an AMD EPYC fit differed from the
+    # committed file by 1.5e-4 at most, coefficients up to 8.8): the same words, weights equal
+    # to float precision, and the same answer for every labelled title.
+    ours, shipped = lexical.load(tmp_path / "a" / event_head.FILE), lexical.load(SHIPPED)
+    assert ours.vocabulary == shipped.vocabulary and ours.classes == shipped.classes
+    assert (ours.idf == shipped.idf).all() and ours.weight == shipped.weight
+    assert abs(ours.coef - shipped.coef).max() < 1e-3 and abs(ours.intercept - shipped.intercept).max() < 1e-3
+    titles = [t for t, _ in rows] + sorted(held_out)
+    assert (ours.scores(titles).argmax(1) == shipped.scores(titles).argmax(1)).all()
 
 
 def test_refitting_without_the_shared_data_is_one_clear_line(
