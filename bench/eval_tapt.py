@@ -30,7 +30,7 @@ def mlm_pretrain(
     from torch import nn
 
     from flushwatch.nlp.base import HIDDEN
-    from flushwatch.nlp.train import FROZEN
+    from flushwatch.nlp.train import FROZEN, optimiser_step, pad_batch
 
     class MLMHead(nn.Module):
         def __init__(self, emb: nn.Embedding) -> None:
@@ -79,12 +79,7 @@ def mlm_pretrain(
         rng.shuffle(batches)
         total, n = 0.0, 0
         for b in batches:
-            width = max(len(rows[i]) for i in b)
-            x = torch.zeros((len(b), width), dtype=torch.long)
-            m = torch.zeros_like(x)
-            for r, i in enumerate(b):
-                x[r, : len(rows[i])] = torch.tensor(rows[i])
-                m[r, : len(rows[i])] = 1
+            x, m = pad_batch(rows, b)
             candidates = m.bool() & ~torch.isin(x, special)
             masked = (torch.rand(x.shape) < 0.15) & candidates
             for r in range(len(b)):  # at least one masked word piece per row
@@ -101,11 +96,7 @@ def mlm_pretrain(
                 hidden = encoder(input_ids=inputs, attention_mask=m).last_hidden_state
                 logits = head(hidden[masked])
             loss = nn.functional.cross_entropy(logits.float(), target)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-            opt.step()
-            sched.step()
+            optimiser_step(opt, sched, loss)
             total += float(loss.detach()) * len(target)
             n += len(target)
         print(f"mlm epoch {epoch + 1}: loss {total / n:.4f} ({time.monotonic() - t0:.0f} s)", flush=True)

@@ -162,6 +162,30 @@ def accuracy(y_true: list[int], y_pred: list[int]) -> float:
     return sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p) / max(1, len(y_true))
 
 
+def pad_batch(ids: list[list[int]], idx: list[int]) -> tuple[Any, Any]:
+    """(input ids, attention mask) tensors of rows ``idx``, zero-padded to the longest."""
+    import torch
+
+    width = max(len(ids[i]) for i in idx)
+    x = torch.zeros((len(idx), width), dtype=torch.long)
+    m = torch.zeros((len(idx), width), dtype=torch.long)
+    for r, i in enumerate(idx):
+        x[r, : len(ids[i])] = torch.tensor(ids[i])
+        m[r, : len(ids[i])] = 1
+    return x, m
+
+
+def optimiser_step(opt: Any, sched: Any, loss: Any) -> None:
+    """Backward, clip the gradient norm at 1.0, step the optimiser and the schedule."""
+    import torch
+
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+    opt.step()
+    sched.step()
+
+
 class _Trainer:
     """One fine-tuning run over fixed tokenised data; ``fit`` returns the tuned parameters."""
 
@@ -169,15 +193,7 @@ class _Trainer:
         self.config, self.ids, self.labels = config, ids, labels
 
     def batch(self, idx: list[int]) -> tuple[Any, Any]:
-        import torch
-
-        width = max(len(self.ids[i]) for i in idx)
-        x = torch.zeros((len(idx), width), dtype=torch.long)
-        m = torch.zeros((len(idx), width), dtype=torch.long)
-        for r, i in enumerate(idx):
-            x[r, : len(self.ids[i])] = torch.tensor(self.ids[i])
-            m[r, : len(self.ids[i])] = 1
-        return x, m
+        return pad_batch(self.ids, idx)
 
     def log_probs(self, model: Any, idx: list[int]) -> Any:
         """(len(idx) x 3) numpy log-probabilities of ``model`` on rows ``idx``, in that order."""
@@ -247,11 +263,7 @@ class _Trainer:
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
                     logits = net(x, m)
                 loss = loss_fn(logits.float(), y)
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-                opt.step()
-                sched.step()
+                optimiser_step(opt, sched, loss)
                 total_loss += float(loss.detach()) * len(b)
             row = {"seed": seed, "epoch": epoch, "train_loss": round(total_loss / len(tr_idx), 4)}
             if dev_idx:  # a final fit (``refit``) has no dev rows to report
