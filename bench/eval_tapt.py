@@ -30,7 +30,7 @@ def mlm_pretrain(
     from torch import nn
 
     from flushwatch.nlp.base import HIDDEN
-    from flushwatch.nlp.train import FROZEN, optimiser_step, pad_batch
+    from flushwatch.nlp.train import FROZEN, bucket_batches, linear_schedule, optimiser_step, pad_batch
 
     class MLMHead(nn.Module):
         def __init__(self, emb: nn.Embedding) -> None:
@@ -59,11 +59,7 @@ def mlm_pretrain(
     groups.append({"params": head_params, "lr": 1e-3, "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups)
     bs = 32
-    steps = (len(rows) + bs - 1) // bs * epochs
-    warm = max(1, int(0.06 * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-    )
+    sched = linear_schedule(opt, (len(rows) + bs - 1) // bs * epochs, 0.06)
     special = torch.tensor(sorted({tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}))
     vocab = word.num_embeddings
     order = list(range(len(rows)))
@@ -72,10 +68,7 @@ def mlm_pretrain(
         encoder.train()
         head.train()
         rng.shuffle(order)
-        batches: list[list[int]] = []
-        for s in range(0, len(order), bs * 50):  # length bucketing, as fine-tuning does
-            part = sorted(order[s : s + bs * 50], key=lambda i: len(rows[i]))
-            batches += [part[k : k + bs] for k in range(0, len(part), bs)]
+        batches = bucket_batches(order, rows, bs)  # length bucketing, as fine-tuning does
         rng.shuffle(batches)
         total, n = 0.0, 0
         for b in batches:

@@ -175,6 +175,30 @@ def pad_batch(ids: list[list[int]], idx: list[int]) -> tuple[Any, Any]:
     return x, m
 
 
+def bucket_batches(order: list[int], ids: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Length bucketing: chunks of 50 batches of ``order`` sorted by length, cut into batches.
+
+    The caller shuffles ``order`` before and the batches after, so each epoch mixes lengths
+    across batches while each batch pads little.
+    """
+    chunk = batch_size * 50
+    batches: list[list[int]] = []
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s : s + chunk], key=lambda i: len(ids[i]))
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    return batches
+
+
+def linear_schedule(opt: Any, steps: int, warmup_frac: float) -> Any:
+    """Linear warm-up over ``warmup_frac`` of ``steps``, then linear decay to 0."""
+    import torch
+
+    warm = max(1, int(steps * warmup_frac))
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+
+
 def optimiser_step(opt: Any, sched: Any, loss: Any) -> None:
     """Backward, clip the gradient norm at 1.0, step the optimiser and the schedule."""
     import torch
@@ -236,10 +260,7 @@ class _Trainer:
             groups.append({"params": [p], "lr": lr, "weight_decay": decay})
         opt = torch.optim.AdamW(groups)
         steps = (len(tr_idx) + c.batch_size - 1) // c.batch_size * c.epochs
-        warm = max(1, int(steps * c.warmup_frac))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-        )
+        sched = linear_schedule(opt, steps, c.warmup_frac)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
         rng = random.Random(seed)
         dev_true = [self.labels[i] for i in dev_idx]
@@ -249,12 +270,7 @@ class _Trainer:
             net.train()
             order = tr_idx[:]
             rng.shuffle(order)
-            # Length bucketing: sort chunks of 50 batches by length, then shuffle the batches.
-            chunk = c.batch_size * 50
-            batches: list[list[int]] = []
-            for s in range(0, len(order), chunk):
-                part = sorted(order[s : s + chunk], key=lambda i: len(self.ids[i]))
-                batches += [part[k : k + c.batch_size] for k in range(0, len(part), c.batch_size)]
+            batches = bucket_batches(order, self.ids, c.batch_size)
             rng.shuffle(batches)
             total_loss = 0.0
             for b in batches:
@@ -293,13 +309,16 @@ def fit_lexical(
 ) -> tuple[LexicalHead, dict[str, dict[str, float]]]:
     """The lexical head fitted on the training rows, its blend weight chosen on dev.
 
-    Returns the head (weight set) and the dev figures for every weight tried.
+    Returns the head (weight set) and the dev figures for every weight tried. With no dev rows
+    (a final fit, ``refit``) the weight is ``config.refit_lexical_weight`` and there are none.
     """
     import dataclasses
 
     from flushwatch.nlp import lexical
 
     head = lexical.fit([texts[i] for i in tr_idx], [labels[i] for i in tr_idx], c=config.lexical_c)
+    if not dev_idx:
+        return dataclasses.replace(head, weight=config.refit_lexical_weight), {}
     dev_texts = [texts[i] for i in dev_idx]
     dev_true = [labels[i] for i in dev_idx]
     linear = head.scores(dev_texts)
@@ -436,42 +455,25 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         for k, p in net.named_parameters():
             p.copy_(torch.from_numpy(params[k]))
     network: dict[str, float] | None = None
-    dev: dict[str, float] | None = None
-    by_weight: dict[str, dict[str, float]] = {}
-    if config.refit:
-        import dataclasses
-
-        head = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=config.lexical_c)
-        head = dataclasses.replace(head, weight=config.refit_lexical_weight)
-        log.info(
-            "refit on all %d rows (compressed, %.0f%% of the delta kept); lexical head weight %s, fixed",
-            len(fit_idx),
-            100 * stats.energy_kept,
-            head.weight,
-        )
-    else:
-        dev_true = [labels[i] for i in dev_idx]
-        dev_lp = trainer.log_probs(net, dev_idx)
+    dev_lp = None
+    if judge_idx:
+        dev_true = [labels[i] for i in judge_idx]
+        dev_lp = trainer.log_probs(net, judge_idx)
         pred = [int(p) for p in dev_lp.argmax(-1)]
         network = {
             "accuracy": round(accuracy(dev_true, pred), 4),
             "macro_f1": round(macro_f1(dev_true, pred), 4),
         }
-        log.info(
-            "soup of %d, compressed (%.0f%% of the delta kept): dev acc %.4f macro-F1 %.4f",
-            config.members,
-            100 * stats.energy_kept,
-            network["accuracy"],
-            network["macro_f1"],
-        )
-        head, by_weight = fit_lexical(texts, labels, tr_idx, dev_idx, dev_lp, config)
-        dev = by_weight[str(head.weight)]
-        log.info(
-            "lexical head weight %s: dev acc %.4f macro-F1 %.4f",
-            head.weight,
-            dev["accuracy"],
-            dev["macro_f1"],
-        )
+    log.info(
+        "soup of %d, compressed (%.0f%% of the delta kept) on %d rows: dev %s",
+        config.members,
+        100 * stats.energy_kept,
+        len(fit_idx),
+        network or "none (refit)",
+    )
+    head, by_weight = fit_lexical(texts, labels, fit_idx, judge_idx, dev_lp, config)
+    dev = by_weight.get(str(head.weight))  # None for a refit: no dev rows were held out
+    log.info("lexical head weight %s: dev %s", head.weight, dev or "none (refit, weight fixed)")
     import tokenizers
     import transformers
 

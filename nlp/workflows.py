@@ -61,18 +61,13 @@ def train_command(
     if events_only:
         return train_events(out)
     result = train(data or default_train_data(), out, cfg)
+    meta = json.loads((out / "config.json").read_text(encoding="utf-8"))  # what train recorded
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
         ("revision", model_revision(out)),
-        (
-            "dev accuracy / macro-F1",
-            _dev_summary(json.loads((out / "config.json").read_text(encoding="utf-8"))),
-        ),
+        ("dev accuracy / macro-F1", _dev_summary(meta)),
         ("training seconds", round(result.seconds, 1)),
-        (
-            "early exit (fast path)",
-            _exit_summary(json.loads((out / "config.json").read_text(encoding="utf-8"))),
-        ),
+        ("early exit (fast path)", _exit_summary(meta)),
     ]
     shared = shared_data_dir() is not None
     if shared:
@@ -89,8 +84,9 @@ def _dev_summary(meta: dict[str, Any]) -> str:
     dev = meta.get("dev")
     if not dev:
         return f"none: refit on all {meta['train']['n_train']} rows of {meta['train']['data']}"
-    data = meta["train"]["data"]
-    return f"{dev['accuracy']:.4f} / {dev['macro_f1']:.4f} (10% of {data}, compressed soup + lexical head)"
+    share, data = round(100 * meta["train"]["dev_frac"]), meta["train"]["data"]
+    figures = f"{dev['accuracy']:.4f} / {dev['macro_f1']:.4f}"
+    return f"{figures} ({share}% of {data}, compressed soup + lexical head)"
 
 
 def train_events(out: Path) -> list[tuple[str, Any]]:
