@@ -25,9 +25,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flushwatch.errors import InputError
+from flushwatch.nlp.confidence import bootstrap_intervals
 from flushwatch.nlp.train import accuracy, macro_f1, read_labelled
 
 if TYPE_CHECKING:
@@ -37,9 +38,49 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "models" / "eval"
 LABELS = ("bearish", "neutral", "bullish")
 
 
+class EvalRow(NamedTuple):
+    """One line of the evaluation table; ``ci95`` is the bootstrap 95% interval of accuracy and
+    macro-F1 ("low-high / low-high"), empty where a row has no labels to resample."""
+
+    what: str
+    model: str
+    data: str
+    n: int | None
+    accuracy: float | None
+    macro_f1: float | None
+    ci95: str
+    other: str
+
+
+#: The table's column names, in :class:`EvalRow`'s order (JSON keys of ``--format json``).
+COLUMNS = list(EvalRow._fields)
+
+
+def metric_row(
+    what: str, model: str, data: str, truth: list[int], pred: list[int], n_classes: int, other: str
+) -> EvalRow:
+    """A row with accuracy, macro-F1 and their bootstrap interval computed from the answers."""
+    ci = bootstrap_intervals(truth, pred, n_classes).text() if truth else ""
+    return EvalRow(
+        what,
+        model,
+        data,
+        len(truth),
+        round(accuracy(truth, pred), 4),
+        round(macro_f1(truth, pred, n_classes), 4),
+        ci,
+        other,
+    )
+
+
+def skipped_row(what: str, model: str, data: str, why: str) -> EvalRow:
+    """A row for data that could not be read (the reason is the error's one line)."""
+    return EvalRow(what, model, data, 0, None, None, "", f"skipped: {why}")
+
+
 @dataclass(frozen=True)
 class EvalReport:
-    rows: list[tuple[Any, ...]]
+    rows: list[EvalRow]
 
 
 def sent_valid_path() -> Path:
@@ -70,24 +111,19 @@ def vader_predict(texts: list[str]) -> list[int]:
 
 def _scored_row(
     what: str, scorer: Any, texts: list[str], labels: list[int], other: str = "", data: str = "sent_valid"
-) -> tuple[Any, ...]:
+) -> EvalRow:
     """One sentiment row of the table: ``scorer`` on ``data``, timed (model only)."""
     t0 = time.monotonic()
     probs, _ = scorer.probabilities(texts)
     secs = time.monotonic() - t0
     pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
-    return (
-        what,
-        f"{scorer.name}@{scorer.revision}",
-        data,
-        len(texts),
-        round(accuracy(labels, pred), 4),
-        round(macro_f1(labels, pred), 4),
-        other or f"{len(texts) / secs:.0f} texts/s model only",
+    model = f"{scorer.name}@{scorer.revision}"
+    return metric_row(
+        what, model, data, labels, pred, 3, other or f"{len(texts) / secs:.0f} texts/s model only"
     )
 
 
-def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
+def sentiment_rows(model: str | None = None) -> list[EvalRow]:
     from flushwatch.nlp.scorer import Scorer
 
     texts, labels = read_labelled(sent_valid_path())
@@ -109,17 +145,9 @@ def sentiment_rows(model: str | None = None) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _vader_row(texts: list[str], labels: list[int], data: str) -> tuple[Any, ...]:
+def _vader_row(texts: list[str], labels: list[int], data: str) -> EvalRow:
     pred = vader_predict(texts)
-    return (
-        "sentiment (floor)",
-        "VADER",
-        data,
-        len(texts),
-        round(accuracy(labels, pred), 4),
-        round(macro_f1(labels, pred), 4),
-        "compound cut-offs +-0.05",
-    )
+    return metric_row("sentiment (floor)", "VADER", data, labels, pred, 3, "compound cut-offs +-0.05")
 
 
 #: Real crypto headlines of the shared data with sentiment labelled by hand from the title
@@ -178,16 +206,16 @@ def real_sentiment_sets(names: Sequence[str]) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def crypto_sentiment_rows(scorers: dict[str, Any]) -> list[tuple[Any, ...]]:
+def crypto_sentiment_rows(scorers: dict[str, Any]) -> list[EvalRow]:
     """Each of ``scorers`` (what -> Scorer) and VADER on the labelled crypto headlines (the
     development sets pooled, the held-out set alone); data that is not in the shared data is
     one row saying so."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[EvalRow] = []
     for data, files, note in REAL_SENTIMENT_SETS:
         try:
             texts, labels = real_sentiment_sets(files)
         except InputError as exc:
-            rows.append(("sentiment", "-", data, 0, None, None, f"skipped: {exc.one_line()}"))
+            rows.append(skipped_row("sentiment", "-", data, exc.one_line()))
             continue
         for what, scorer in scorers.items():
             rows.append(_scored_row(f"sentiment ({what})", scorer, texts, labels, note, data))
@@ -287,9 +315,7 @@ def _with_titles(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{**r, "title": titles[r["title_md5"]]} for r in rows]
 
 
-def _event_set_rows(
-    name: str, data: list[dict[str, str]], note: str, shipped: RuleSet
-) -> list[tuple[Any, ...]]:
+def _event_set_rows(name: str, data: list[dict[str, str]], note: str, shipped: RuleSet) -> list[EvalRow]:
     """Table rows for one labelled set: the shipped event type and market-report flag (rules
     + head), and the rules alone, each as accuracy / macro-F1."""
     from flushwatch.nlp.event_head import HELD_OUT
@@ -300,12 +326,11 @@ def _event_set_rows(
     idx = {t: i for i, t in enumerate(EVENT_TYPES)}
     y = [idx[r["event_type"]] for r in data]
 
-    def row(what: str, by: str, truth: list[int], pred: list[int], k: int, why: str) -> tuple[Any, ...]:
-        scores = round(accuracy(truth, pred), 4), round(macro_f1(truth, pred, k), 4)
-        return (what, by, name, len(data), *scores, why)
+    def row(what: str, by: str, truth: list[int], pred: list[int], k: int, why: str) -> EvalRow:
+        return metric_row(what, by, name, truth, pred, k, why)
 
     reports = [int(r["is_market_report"] == "true") for r in data]
-    out: list[tuple[Any, ...]] = []
+    out: list[EvalRow] = []
     if shipped.head is not None:
         combined = [e for _, e in shipped.title_rules(titles)]
         why = "held out from the head" if name in HELD_OUT else "the head was fitted on it"
@@ -327,43 +352,46 @@ def _event_set_rows(
     return out
 
 
-def event_rows() -> list[tuple[Any, ...]]:
+def event_rows() -> list[EvalRow]:
     from flushwatch.nlp.base import DEFAULT_MODEL
     from flushwatch.nlp.rules import rule_set
 
     shipped = rule_set(DEFAULT_MODEL)  # once: weights and head files are read once per table
-    rows: list[tuple[Any, ...]] = []
+    rows: list[EvalRow] = []
     for name, note in OWN_EVENT_SETS:
         rows += _event_set_rows(name, own_event_set(name), note, shipped)
     for name, note in REAL_EVENT_SETS:
         try:
             data = real_event_set(name)
         except InputError as exc:
-            rows.append(("event type", "rules", name, 0, None, None, f"skipped: {exc.one_line()}"))
+            rows.append(skipped_row("event type", "rules", name, exc.one_line()))
             continue
         rows += _event_set_rows(name, data, note, shipped)
     return rows
 
 
-def importance_rows() -> list[tuple[Any, ...]]:
+def importance_rows() -> list[EvalRow]:
     from flushwatch.nlp.scorer import shipped_model_dir
 
     path = shipped_model_dir() / "importance.json"
     if not path.is_file():
-        return [("importance", "-", "-", 0, None, None, "not measured: run flushwatch model train")]
+        return [
+            EvalRow("importance", "-", "-", 0, None, None, "", "not measured: run flushwatch model train")
+        ]
     data = json.loads(path.read_text(encoding="utf-8"))
-    rows: list[tuple[Any, ...]] = []
+    rows: list[EvalRow] = []
     for name, spans in data["metrics"].items():
         for span in ("fit", "test"):
             m = spans[span]
             rows.append(
-                (
+                EvalRow(
                     f"importance ({span} span)",
                     "importance priors",
                     f"{name}: {m['span']}",
                     m["n"],
                     None,
                     None,
+                    "",
                     f"AUC {m['auc']:.3f}; top-decile precision {m['top_decile_precision']:.3f} "
                     f"vs base rate {m['base_rate']:.3f} (fitted logistic: AUC {m['fitted_auc']:.3f}, "
                     f"top decile {m['fitted_top_decile_precision']:.3f})",
@@ -371,7 +399,7 @@ def importance_rows() -> list[tuple[Any, ...]]:
             )
         aucs = ", ".join(f"{k} {v:.3f}" for k, v in spans["feature_auc"].items())
         aucs += f"; not a feature: the move in the hour before, {spans['prior_move_auc']:.3f}"
-        rows.append(("importance features", "each alone", name, None, None, None, f"AUC {aucs}"))
+        rows.append(EvalRow("importance features", "each alone", name, None, None, None, "", f"AUC {aucs}"))
     return rows
 
 

@@ -97,7 +97,9 @@ def test_without_the_shared_data_each_set_is_a_skipped_row(
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
     rows = crypto_sentiment_rows({})
     assert [r[2] for r in rows] == [data for data, _, _ in REAL_SENTIMENT_SETS]
-    assert all(r[3] == 0 and r[6].startswith("skipped:") and "FLUSHWATCH_SHARED_DATA" in r[6] for r in rows)
+    assert all(r.n == 0 and r.other.startswith("skipped:") for r in rows)
+    assert all("FLUSHWATCH_SHARED_DATA" in r.other for r in rows)
+    assert all(r.ci95 == "" and r.accuracy is None for r in rows)
 
 
 def test_the_shipped_model_beats_the_vader_floor_on_crypto_headlines(shared_data: Path) -> None:

@@ -154,10 +154,10 @@ def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -
         ("is_market_report", "rules"),
     ]
     assert all(r[3] == 200 and 0.0 <= r[4] <= 1.0 for r in table)
-    assert table[0][6] == "the head was fitted on it"
+    assert table[0].other == "the head was fitted on it"
     held_out = [r for r in event_rows() if r[2] == "event_types_real_test6.csv"]
     assert held_out[0][1:3] == ("rules + head", "event_types_real_test6.csv")
-    assert held_out[0][6] == "held out from the head"
+    assert held_out[0].other == "held out from the head"
 
 
 def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
@@ -168,8 +168,8 @@ def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
         real_event_set("event_types_real_test3.csv")
     skipped = [r for r in event_rows() if r[2].startswith("event_types_real_")]
     assert len(skipped) == 10
-    assert all(r[3] == 0 and r[6].startswith("skipped: ") for r in skipped)
-    assert all("FLUSHWATCH_SHARED_DATA" in r[6] for r in skipped)
+    assert all(r[3] == 0 and r.other.startswith("skipped: ") for r in skipped)
+    assert all("FLUSHWATCH_SHARED_DATA" in r.other for r in skipped)
 
 
 @pytest.mark.parametrize(

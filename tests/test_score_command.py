@@ -172,6 +172,10 @@ def test_model_eval_meets_the_targets_on_sent_valid(cli, shared_data: Path) -> N
     assert abs(full - fast) <= 0.005
     assert abs(full - no_exit) <= 0.005
     assert abs(no_exit - fast) <= 0.0025
+    # Every figure sits inside its own bootstrap interval (accuracy / macro-F1).
+    for r in rows.values():
+        (a_lo, a_hi), (f_lo, f_hi) = (map(float, part.split("-")) for part in r["ci95"].split(" / "))
+        assert a_lo <= r["accuracy"] <= a_hi and f_lo <= r["macro_f1"] <= f_hi
 
 
 def test_nothing_to_score_records_the_run_without_loading_the_model(tmp_path: Path) -> None:

@@ -248,11 +248,11 @@ def model_eval(
 
     Example: [bold]flushwatch model eval[/]
     """
-    from flushwatch.nlp.evaluate import evaluate
+    from flushwatch.nlp.evaluate import COLUMNS, evaluate
 
     report = evaluate(model=model)
     render(
-        ["what", "model", "data", "n", "accuracy", "macro_f1", "other"],
+        COLUMNS,
         report.rows,
         fmt,
         title="flushwatch model eval",
