@@ -109,14 +109,19 @@ def vader_predict(texts: list[str]) -> list[int]:
     return out
 
 
+def predict_labels(scorer: Any, texts: list[str]) -> tuple[list[int], float]:
+    """``scorer``'s label index for each text (ties to the lower index) and the model's seconds."""
+    t0 = time.monotonic()
+    probs, _ = scorer.probabilities(texts)
+    secs = time.monotonic() - t0
+    return [max(range(3), key=lambda j: (p[j], -j)) for p in probs], secs
+
+
 def _scored_row(
     what: str, scorer: Any, texts: list[str], labels: list[int], other: str = "", data: str = "sent_valid"
 ) -> EvalRow:
     """One sentiment row of the table: ``scorer`` on ``data``, timed (model only)."""
-    t0 = time.monotonic()
-    probs, _ = scorer.probabilities(texts)
-    secs = time.monotonic() - t0
-    pred = [max(range(3), key=lambda j: (p[j], -j)) for p in probs]
+    pred, secs = predict_labels(scorer, texts)
     model = f"{scorer.name}@{scorer.revision}"
     return metric_row(
         what, model, data, labels, pred, 3, other or f"{len(texts) / secs:.0f} texts/s model only"

@@ -1,4 +1,4 @@
-"""``flushwatch score`` and ``flushwatch model train|calibrate|eval|info``.
+"""``flushwatch score`` and ``flushwatch model train|calibrate|eval|compare|info``.
 
 Model code (torch, transformers) is imported inside the command functions only, so
 ``flushwatch --help`` and every other command stay torch-free.
@@ -257,6 +257,46 @@ def model_eval(
         fmt,
         title="flushwatch model eval",
     )
+
+
+@model_app.command("compare")
+def model_compare(
+    model_a: Annotated[
+        str,
+        typer.Argument(help="Model A: 'flushwatch-minilm', a local directory or a Hugging Face id."),
+    ],
+    model_b: Annotated[
+        str | None,
+        typer.Argument(
+            help="Model B (default: config \\[model] name, else the shipped model).", show_default=False
+        ),
+    ] = None,
+    mode: ModeOption = Mode.full,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Compare on this text,label CSV only (labels as for `model train`). "
+            "Default: sent_valid and the labelled crypto headlines (shared data).",
+            show_default=False,
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Compare two models on the same labelled titles: A - B with a paired 95% interval.
+
+    Both models answer every title on the same inference path; the interval of the difference
+    resamples the titles for both at once, so it sees differences that two separate
+    `model eval` intervals hide. A verdict names a side only where its interval excludes 0.
+
+    Example: [bold]flushwatch model compare /tmp/my-model flushwatch-minilm[/]
+    """
+    from flushwatch.nlp.compare import COMPARE_COLUMNS, compare
+
+    name_a, name_b, rows = compare(model_a, model_b, mode=mode.value, data=data)
+    render(COMPARE_COLUMNS, rows, fmt, title=f"model compare: A {name_a}, B {name_b} ({mode.value})")
 
 
 @model_app.command("calibrate")
