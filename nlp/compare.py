@@ -17,7 +17,13 @@ from typing import Any, NamedTuple
 
 from flushwatch.errors import InputError
 from flushwatch.nlp.confidence import Interval, paired_difference_intervals
-from flushwatch.nlp.evaluate import REAL_SENTIMENT_SETS, predict_labels, real_sentiment_sets, sent_valid_path
+from flushwatch.nlp.evaluate import (
+    CRYPTO_DEV_SENTIMENT_SETS,
+    CRYPTO_TEST_SENTIMENT_SET,
+    predict_labels,
+    real_sentiment_sets,
+    sent_valid_path,
+)
 from flushwatch.nlp.train import accuracy, macro_f1, read_labelled
 
 
@@ -26,30 +32,30 @@ class CompareRow(NamedTuple):
 
     data: str
     n: int
-    a: str
-    b: str
+    a_accuracy: float
+    b_accuracy: float
     accuracy_diff: float
     accuracy_ci95: str
+    accuracy_higher: str
+    a_macro_f1: float
+    b_macro_f1: float
     macro_f1_diff: float
     macro_f1_ci95: str
+    macro_f1_higher: str
     only_a_right: int
     only_b_right: int
-    verdict: str
 
 
 #: Column names in :class:`CompareRow`'s order (JSON keys of ``--format json``).
 COMPARE_COLUMNS = list(CompareRow._fields)
 
 
-def verdict(acc: Interval, f1: Interval) -> str:
-    """What the two intervals of A - B say, in words: a side only where its interval excludes 0."""
-
-    def side(name: str, ci: Interval) -> str:
-        if not ci.excludes_zero:
-            return f"{name}: no clear difference"
-        return f"{name}: {'A' if ci.low > 0 else 'B'} higher"
-
-    return f"{side('accuracy', acc)}; {side('macro-F1', f1)}"
+def higher(ci: Interval) -> str:
+    """Which model an interval of A - B puts higher: "A", "B", or "-" (no clear difference)
+    where the interval holds 0."""
+    if not ci.excludes_zero:
+        return "-"
+    return "A" if ci.low > 0 else "B"
 
 
 def compare_answers(
@@ -65,16 +71,50 @@ def compare_answers(
     return CompareRow(
         data,
         len(truth),
-        f"{acc_a:.4f} / {f1_a:.4f}",
-        f"{acc_b:.4f} / {f1_b:.4f}",
+        round(acc_a, 4),
+        round(acc_b, 4),
         round(acc_a - acc_b, 4),
         ci.accuracy.signed_text(),
+        higher(ci.accuracy),
+        round(f1_a, 4),
+        round(f1_b, 4),
         round(f1_a - f1_b, 4),
         ci.macro_f1.signed_text(),
+        higher(ci.macro_f1),
         only_a,
         only_b,
-        verdict(ci.accuracy, ci.macro_f1),
     )
+
+
+#: The labelled crypto headlines beside sent_valid: the development sets pooled, and the
+#: held-out set (``model eval`` rows ``sentiment_real_*``), named short for the table.
+CRYPTO_SETS = (
+    ("crypto dev", CRYPTO_DEV_SENTIMENT_SETS),
+    ("crypto test6", (CRYPTO_TEST_SENTIMENT_SET,)),
+)
+
+#: The terminal layout: two lines per set (accuracy, macro-F1; the set's size under its name).
+TABLE_COLUMNS = ["data", "metric", "A", "B", "A - B", "95% interval", "higher", "only A / B"]
+
+
+def table_rows(rows: Sequence[CompareRow]) -> list[tuple[Any, ...]]:
+    """:data:`TABLE_COLUMNS` rows of ``rows``: accuracy, then macro-F1, of each set.
+
+    Why a second layout: fourteen columns of the full record fold into unreadable slivers in a
+    terminal; csv, json and markdown keep the full record for scripts.
+    """
+    out: list[tuple[Any, ...]] = []
+    for r in rows:
+        counts = f"{r.only_a_right} / {r.only_b_right}"
+        out.append(
+            (r.data, "accuracy", f"{r.a_accuracy:.4f}", f"{r.b_accuracy:.4f}",
+             f"{r.accuracy_diff:+.4f}", r.accuracy_ci95, r.accuracy_higher, counts)
+        )  # fmt: skip
+        out.append(
+            (f"n={r.n}", "macro-F1", f"{r.a_macro_f1:.4f}", f"{r.b_macro_f1:.4f}",
+             f"{r.macro_f1_diff:+.4f}", r.macro_f1_ci95, r.macro_f1_higher, "")
+        )  # fmt: skip
+    return out
 
 
 def labelled_sets(data: Path | None) -> list[tuple[str, list[str], list[int]]]:
@@ -84,10 +124,10 @@ def labelled_sets(data: Path | None) -> list[tuple[str, list[str], list[int]]]:
         texts, labels = read_labelled(data)
         if not texts:
             raise InputError("no labelled rows", path=data, hint="give a text,label CSV with rows")
-        return [(str(data), texts, labels)]
+        return [(data.name, texts, labels)]
     texts, labels = read_labelled(sent_valid_path())
     sets = [("sent_valid", texts, labels)]
-    for name, files, _ in REAL_SENTIMENT_SETS:
+    for name, files in CRYPTO_SETS:
         try:
             texts, labels = real_sentiment_sets(files)
         except InputError:
@@ -97,18 +137,24 @@ def labelled_sets(data: Path | None) -> list[tuple[str, list[str], list[int]]]:
 
 
 def compare(
-    model_a: str, model_b: str | None, mode: str = "full", data: Path | None = None
+    model_a: str,
+    model_b: str | None,
+    mode: str = "full",
+    data: Path | None = None,
+    mode_b: str | None = None,
 ) -> tuple[str, str, list[CompareRow]]:
-    """Score every labelled set with both models on the same inference path; one row per set.
+    """Score every labelled set with both models; one row per set.
 
-    Returns the two models' ``name@revision`` and the rows. ``model_b`` None is the shipped
-    (or configured) model.
+    Both run on the inference path ``mode`` unless ``mode_b`` gives B its own, which compares
+    two paths of one model (the fast path against full precision, say). Returns each side's
+    ``name@revision (mode)`` and the rows. ``model_b`` None is the shipped (or configured) model.
     """
     from flushwatch.nlp.scorer import Scorer
 
     sets = labelled_sets(data)  # fail on missing data before loading any model
-    scorers: list[Any] = [Scorer(model_a, mode=mode), Scorer(model_b, mode=mode)]
-    names = [f"{s.name}@{s.revision}" for s in scorers]
+    modes = [mode, mode_b or mode]
+    scorers: list[Any] = [Scorer(model_a, mode=modes[0]), Scorer(model_b, mode=modes[1])]
+    names = [f"{s.name}@{s.revision} ({m})" for s, m in zip(scorers, modes, strict=True)]
     rows = []
     for name, texts, labels in sets:
         pred_a, pred_b = (predict_labels(s, texts)[0] for s in scorers)

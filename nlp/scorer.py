@@ -308,6 +308,14 @@ class Scorer:
         hf_logging.disable_progress_bar()
         path = Path(name).expanduser()
         local = path.exists()
+        if not local and name.startswith(("/", ".", "~")):
+            # Hub ids never start so: this was meant as a directory, and the hub's own complaint
+            # about the id's characters would only confuse.
+            raise ModelError(
+                f"cannot load model {name}: no such directory",
+                path=path,
+                hint="check the path, or give a Hugging Face model id",
+            )
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path) if local else name, local_files_only=local)
             net = AutoModelForSequenceClassification.from_pretrained(

@@ -108,3 +108,13 @@ def test_unmappable_labels_are_one_clear_error_and_store_nothing(
     assert res.code != 0
     assert "LABEL_0" in res.err and "Traceback" not in res.err and len(res.err.strip().splitlines()) == 1
     assert _scores(db_path) == []
+
+
+def test_a_missing_model_directory_is_named_as_such(cli, db: Database, db_path: Path, tmp_path: Path) -> None:
+    _fill(db)
+    missing = tmp_path / "no-such-model"
+    res = cli("score", "--db", str(db_path), "--model", str(missing))
+    assert res.code != 0 and len(res.err.strip().splitlines()) == 1
+    assert f"cannot load model {missing}: no such directory" in res.err
+    assert "Repo id" not in res.err  # not the hub's complaint about an id's characters
+    assert _scores(db_path) == []

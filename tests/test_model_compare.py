@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flushwatch.nlp.compare import COMPARE_COLUMNS, compare_answers, verdict
+from flushwatch.nlp.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare_answers, higher, table_rows
 from flushwatch.nlp.confidence import Interval, bootstrap_intervals, paired_difference_intervals
 from flushwatch.nlp.train import accuracy, macro_f1
 from tests.test_hf_model import _checkpoint
@@ -107,22 +107,25 @@ def test_pairing_sees_a_small_shared_noise_difference_that_separate_intervals_hi
         paired_difference_intervals(truth, pred_a, pred_b[:-1], 3)
 
 
-def test_a_row_counts_what_only_one_side_gets_right_and_words_the_verdict() -> None:
+def test_a_row_counts_what_only_one_side_gets_right_and_names_the_higher_side() -> None:
     truth = [0, 1, 2, 1, 0, 2]
     pred_a = [0, 1, 2, 0, 0, 1]  # right on 0, 1, 2, 4
     pred_b = [0, 0, 2, 1, 1, 1]  # right on 0, 2, 3
     row = compare_answers("set", truth, pred_a, pred_b)
     assert list(row._asdict()) == COMPARE_COLUMNS
     assert (row.n, row.only_a_right, row.only_b_right) == (6, 2, 1)
+    assert (row.a_accuracy, row.b_accuracy) == (round(4 / 6, 4), 0.5)
     assert row.accuracy_diff == round(4 / 6 - 3 / 6, 4)
-    assert row.a == f"{4 / 6:.4f} / {macro_f1(truth, pred_a, 3):.4f}"
-    assert verdict(Interval(0.01, 0.03), Interval(-0.02, 0.01)) == (
-        "accuracy: A higher; macro-F1: no clear difference"
-    )
-    assert (
-        verdict(Interval(-0.03, -0.001), Interval(-0.02, -0.01)) == "accuracy: B higher; macro-F1: B higher"
-    )
+    assert row.a_macro_f1 == round(macro_f1(truth, pred_a, 3), 4)
+    assert higher(Interval(0.01, 0.03)) == "A" and higher(Interval(-0.03, -0.001)) == "B"
+    assert higher(Interval(-0.02, 0.01)) == "-" and higher(Interval(0.0, 0.0)) == "-"
     assert Interval(-0.0123, 0.004).signed_text() == "-0.012 to +0.004"
+    # The terminal layout: two lines per set, every figure of the record on them.
+    acc_line, f1_line = table_rows([row])
+    assert len(acc_line) == len(TABLE_COLUMNS) == len(f1_line)
+    assert acc_line[:2] == ("set", "accuracy") and f1_line[:2] == ("n=6", "macro-F1")
+    assert acc_line[-1] == "2 / 1" and acc_line[5] == row.accuracy_ci95 and f1_line[5] == row.macro_f1_ci95
+    assert (acc_line[6], f1_line[6]) == (row.accuracy_higher, row.macro_f1_higher)
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +161,13 @@ def test_compare_the_shipped_model_with_a_local_checkpoint(
     assert res.code == 0, res.err
     (row,) = json.loads(res.out)
     assert row["n"] == 30
-    b_acc, b_f1 = (float(x) for x in row["b"].split(" / "))
+    b_acc, b_f1 = row["b_accuracy"], row["b_macro_f1"]
     assert b_acc == pytest.approx(10 / 30, abs=1e-4)  # always bearish: right on the 10 bearish titles
     assert b_f1 == pytest.approx(macro_f1([0] * 10 + [2] * 10 + [1] * 10, [0] * 30, 3), abs=1e-4)
-    a_acc = float(row["a"].split(" / ")[0])
+    a_acc = row["a_accuracy"]
     assert row["accuracy_diff"] == pytest.approx(a_acc - b_acc, abs=1e-4)
     assert row["only_a_right"] - row["only_b_right"] == round((a_acc - b_acc) * 30)
-    assert row["verdict"].startswith("accuracy: A higher")
+    assert row["accuracy_higher"] == "A"
 
 
 def test_a_model_against_itself_differs_by_nothing(cli, labelled_csv: Path) -> None:
@@ -180,7 +183,8 @@ def test_a_model_against_itself_differs_by_nothing(cli, labelled_csv: Path) -> N
         "markdown",
     )
     assert res.code == 0, res.err
-    assert "+0.000 to +0.000" in res.out and "no clear difference" in res.out
+    assert "+0.000 to +0.000" in res.out
+    assert "| - | " in res.out and "| A |" not in res.out and "| B |" not in res.out
 
 
 def test_bad_data_is_one_line_naming_the_file_before_any_model_loads(
@@ -198,3 +202,41 @@ def test_bad_data_is_one_line_naming_the_file_before_any_model_loads(
     assert res.code == 1
     assert "sent_valid.csv.gz not found" in res.err and "FLUSHWATCH_SHARED_DATA" in res.err
     assert "Traceback" not in res.err
+
+
+def test_the_terminal_table_gives_each_set_two_lines(
+    cli, labelled_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "110")  # a terminal that fits the table, so no cell folds
+    res = cli("model", "compare", "flushwatch-minilm", "--data", str(labelled_csv), "--mode", "fast")
+    assert res.code == 0, res.err
+    lines = [ln for ln in res.out.splitlines() if "accuracy" in ln or "macro-F1" in ln]
+    assert len(lines) == 2 and "labelled.csv" in lines[0] and "n=30" in lines[1]
+    assert all("+0.0000" in ln and "+0.000 to +0.000" in ln for ln in lines)
+
+
+def test_mode_b_compares_two_inference_paths_of_one_model(
+    cli, labelled_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    table = cli("model", "compare", "flushwatch-minilm", "--data", str(labelled_csv), "--mode-b", "fast")
+    assert table.code == 0, table.err
+    assert "A flushwatch-minilm@" in table.out and "(full), B flushwatch-minilm@" in table.out
+    assert "(fast)" in table.out
+    res = cli(
+        "model", "compare", "flushwatch-minilm", "--data", str(labelled_csv),
+        "--mode", "fast", "--mode-b", "full", "--format", "json",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    (row,) = json.loads(res.out)
+    # Each side's figure is the one its own path gives when run alone.
+    from flushwatch.nlp.evaluate import predict_labels
+    from flushwatch.nlp.scorer import Scorer
+    from flushwatch.nlp.train import read_labelled
+
+    texts, labels = read_labelled(labelled_csv)
+    for side, mode in (("a", "fast"), ("b", "full")):
+        preds, _ = predict_labels(Scorer("flushwatch-minilm", mode=mode), texts)
+        assert row[f"{side}_accuracy"] == round(accuracy(labels, preds), 4)
+        assert row[f"{side}_macro_f1"] == round(macro_f1(labels, preds, 3), 4)
+    assert row["accuracy_diff"] == round(row["a_accuracy"] - row["b_accuracy"], 4)
