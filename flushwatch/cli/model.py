@@ -297,10 +297,10 @@ def model_compare(
     """Compare two models on the same labelled titles: A - B with a paired 95% interval.
 
     Both models answer every title, on the same inference path unless --mode-b gives B its
-    own; the interval of the difference resamples the titles for both at once, so it sees differences that two separate
-    `model eval` intervals hide. "higher" names a side only where its interval excludes 0
-    ("-": no clear difference). In a terminal each set takes two lines (accuracy, macro-F1);
-    csv, json and markdown give one full record per set.
+    own; the interval of the difference resamples the titles for both at once, so it sees
+    differences that two separate `model eval` intervals hide. "higher" names a side only
+    where its interval excludes 0 ("-": no clear difference). In a terminal each set takes
+    two lines (accuracy, macro-F1); csv, json and markdown give one full record per set.
 
     Example: [bold]flushwatch model compare /tmp/my-model flushwatch-minilm[/]
     """
