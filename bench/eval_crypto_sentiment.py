@@ -9,13 +9,15 @@ what cheap crypto-specific additions to the shipped blend would give:
 * a crypto lexical head: TF-IDF words fitted on crypto titles (``nlp/lexical.py``), its scores
   added to the blend at a weight;
 * a logistic regression on the shipped network's mean-pooled output, fitted on crypto titles;
+* ``--train-titles``: the same with the 1,981 crypto training titles
+  (``sentiment_real_train*.csv``) added, scored on all nine development sets (about 14 minutes);
 * ``--finetune``: one fine-tuning member (seed 13, the shipped recipe) with and without 1,200
   crypto titles (six of the sets) in its training data, scored on the other two sets (about
   13 minutes on 2 cores).
 
 Crypto figures are leave-one-set-out: each set is scored by a head fitted on the other eight.
 Tweets-dev figures use a head fitted on all 1,800. Neither sent_valid nor the held-out crypto
-set is read. Usage: ``python bench/eval_crypto_sentiment.py [--finetune]``.
+set is read. Usage: ``python bench/eval_crypto_sentiment.py [--finetune | --train-titles]``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,43 @@ FINETUNE_EXTRA = tuple(
     f"sentiment_real_{name}.csv" for name in ("dev", "test", "test2", "test3", "test5", "dev2")
 )
 FINETUNE_HELD = ("sentiment_real_dev3.csv", "sentiment_real_test4.csv")
+#: The crypto training titles (md5 ranks 1000-1999 of each shared headline file, near
+#: duplicates of evaluation titles dropped; model card, "Crypto training titles").
+CRYPTO_TRAIN_SENTIMENT_SETS = tuple(f"sentiment_real_train{i}.csv" for i in range(1, 5))
+TRAIN_RANKS = range(1000, 2000)
+NEAR_DUPLICATE_JACCARD = 0.6
+
+
+def check_train_titles() -> None:
+    """The training files hold exactly the titles the model card says: ranks 1000-1999 of each
+    file in md5 order, less those whose word set overlaps an evaluation title's (ranks 0-999)
+    by a Jaccard index >= 0.6."""
+    import csv
+    import re
+
+    from flushwatch.nlp.evaluate import EVAL_DIR, HEADLINE_DATASETS, headline_titles
+
+    words = re.compile(r"[a-z0-9$%.]+")
+
+    def word_set(title: str) -> set[str]:
+        return set(words.findall(title.lower()))
+
+    ranked = {
+        d: sorted(headline_titles(d, needed_by="the training titles").items()) for d in HEADLINE_DATASETS
+    }
+    held = [word_set(t) for rows in ranked.values() for _, t in rows[: TRAIN_RANKS.start]]
+    expected = set()
+    for dataset, rows in ranked.items():
+        for md5, title in rows[TRAIN_RANKS.start : TRAIN_RANKS.stop]:
+            w = word_set(title)
+            if all(len(w & h) / max(1, len(w | h)) < NEAR_DUPLICATE_JACCARD for h in held):
+                expected.add((dataset, md5))
+    got = set()
+    for name in CRYPTO_TRAIN_SENTIMENT_SETS:
+        with (EVAL_DIR / name).open(encoding="utf-8", newline="") as fh:
+            got |= {(r["dataset"], r["title_md5"]) for r in csv.DictReader(fh)}
+    assert got == expected, f"training files differ from the recipe: {len(got ^ expected)} titles"
+    print(f"crypto training titles: {len(got)}, as the model card describes")
 
 
 def crypto_dev() -> tuple[list[str], Any, Any]:
@@ -136,23 +175,29 @@ def heads() -> None:
         report(f"pooled-output probe, C {c:g}", s_c, s_d, (0.25, 0.5, 1.0))
 
 
-def finetune() -> None:
-    """One member with and without six crypto sets; scored on the other two (FINETUNE_HELD)."""
+def finetune(
+    extra_sets: tuple[str, ...] = FINETUNE_EXTRA, held_sets: tuple[str, ...] = FINETUNE_HELD
+) -> None:
+    """One member with and without ``extra_sets`` in its training data; scored on ``held_sets``
+    and on the tweets dev split, each difference with its paired 95% interval."""
     import random
 
     import numpy as np
     import torch
 
     from flushwatch.nlp import lexical
+    from flushwatch.nlp.confidence import paired_difference_intervals
     from flushwatch.nlp.encoder import SentimentNet, load_base
     from flushwatch.nlp.evaluate import real_sentiment_sets
     from flushwatch.nlp.scorer import shipped_model_dir
     from flushwatch.nlp.train import TrainConfig, _Trainer, clean_text
 
+    assert CRYPTO_TEST_SENTIMENT_SET not in extra_sets + held_sets  # never read here
+    assert not set(extra_sets) & set(held_sets)
     config = TrainConfig()
     tr_texts, dev_texts, tr_labels, dev_y = tweets_dev()
-    c_titles, c_labels = real_sentiment_sets(FINETUNE_EXTRA)
-    h_titles, h_labels = real_sentiment_sets(FINETUNE_HELD)
+    c_titles, c_labels = real_sentiment_sets(extra_sets)
+    h_titles, h_labels = real_sentiment_sets(held_sets)
     c_texts, h_texts = [clean_text(t) for t in c_titles], [clean_text(t) for t in h_titles]
     h_y = np.array(h_labels)
     texts = tr_texts + dev_texts + c_texts + h_texts
@@ -163,15 +208,15 @@ def finetune() -> None:
     held_idx = list(range(n_tr + n_dev + n_c, len(texts)))
     shipped_lex = lexical.load(shipped_model_dir() / lexical.FILE)
     lex_d, lex_h = shipped_lex.weighted(dev_texts), shipped_lex.weighted(h_texts)
-    held = ", ".join(FINETUNE_HELD)
     print(
-        f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(FINETUNE_EXTRA)} sets); "
-        f"scored on {len(held_idx)}: {held}"
+        f"fine-tuning: {n_tr} tweets (+ {n_c} crypto titles, {len(extra_sets)} sets); "
+        f"scored on {len(held_idx)} crypto titles ({len(held_sets)} sets) and the tweets dev split"
     )
     tokenizer, _ = load_base()
     trainer = _Trainer(
         config, tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"], labels
     )
+    answers: dict[str, list[list[int]]] = {}
     for with_crypto in (False, True):
         random.seed(config.seed)
         torch.use_deterministic_algorithms(True)
@@ -183,7 +228,20 @@ def finetune() -> None:
         what = "with crypto titles" if with_crypto else "tweets only"
         print(
             f"{what:20s} network: crypto {score(h_y, lp_h)}, tweets dev {score(dev_y, lp_d)}; "
-            f"+ lexical head: crypto {score(h_y, lp_h + lex_h)}, tweets dev {score(dev_y, lp_d + lex_d)}"
+            f"+ lexical head: crypto {score(h_y, lp_h + lex_h)}, tweets dev {score(dev_y, lp_d + lex_d)}",
+            flush=True,
+        )
+        answers[what] = [
+            [int(x) for x in (lp_h + lex_h).argmax(1)],
+            [int(x) for x in (lp_d + lex_d).argmax(1)],
+        ]
+    for i, (name, truth) in enumerate((("crypto", h_labels), ("tweets dev", [int(y) for y in dev_y]))):
+        ci = paired_difference_intervals(
+            truth, answers["with crypto titles"][i], answers["tweets only"][i], 3
+        )
+        print(
+            f"with minus without, + lexical head, {name}: accuracy {ci.accuracy.signed_text()}, "
+            f"macro-F1 {ci.macro_f1.signed_text()} (paired 95%)"
         )
 
 
@@ -196,7 +254,10 @@ def main() -> None:
         sys.exit("shared data not found: set FLUSHWATCH_SHARED_DATA")
     warnings.filterwarnings("ignore")
     heads()
-    if "--finetune" in sys.argv[1:]:
+    if "--train-titles" in sys.argv[1:]:
+        check_train_titles()
+        finetune(CRYPTO_TRAIN_SENTIMENT_SETS, CRYPTO_DEV_SENTIMENT_SETS)
+    elif "--finetune" in sys.argv[1:]:
         finetune()
 
 

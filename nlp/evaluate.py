@@ -294,22 +294,34 @@ def real_event_set(name: str) -> list[dict[str, str]]:
     return _with_titles(name, _read_eval_csv(name))
 
 
-def _with_titles(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """``rows`` of labelled set ``name`` with each ``title`` read from the shared data by md5."""
+#: The shared headline files that labelled real headlines come from.
+HEADLINE_DATASETS = tuple(_REAL_SOURCES)
+
+
+def headline_titles(dataset: str, needed_by: str) -> dict[str, str]:
+    """md5 of the title -> title of every headline in one shared file (``HEADLINE_DATASETS``).
+
+    Raises InputError naming the file, and ``needed_by``, when the shared data lacks it.
+    """
     from flushwatch.config import shared_data_dir
 
     base = shared_data_dir()
+    file, sql = _REAL_SOURCES[dataset]
+    path = base / dataset / file if base else None
+    if path is None or not path.is_file():
+        raise InputError(
+            f"{needed_by} needs {dataset}/{file} from the shared data",
+            path=path,
+            hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
+        )
+    return _shared_titles(str(path), sql)
+
+
+def _with_titles(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``rows`` of labelled set ``name`` with each ``title`` read from the shared data by md5."""
     titles: dict[str, str] = {}
     for dataset in sorted({r["dataset"] for r in rows}):
-        file, sql = _REAL_SOURCES[dataset]
-        path = base / dataset / file if base else None
-        if path is None or not path.is_file():
-            raise InputError(
-                f"{name} needs {dataset}/{file} from the shared data",
-                path=path,
-                hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
-            )
-        titles.update(_shared_titles(str(path), sql))
+        titles.update(headline_titles(dataset, needed_by=name))
     missing = [r["title_md5"] for r in rows if r["title_md5"] not in titles]
     if missing:
         raise InputError(
