@@ -27,16 +27,17 @@ from typing import Any
 
 from eval_importance_embedding import embed
 
-from flushwatch.nlp.evaluate import CRYPTO_DEV_SENTIMENT_SETS, CRYPTO_TEST_SENTIMENT_SET
+from flushwatch.nlp.evaluate import (
+    CRYPTO_DEV_SENTIMENT_SETS,
+    CRYPTO_TEST_SENTIMENT_SET,
+    CRYPTO_TRAIN_SENTIMENT_SETS,
+)
 
 #: The fine-tuning comparison: six sets added to the training data, two others scored.
 FINETUNE_EXTRA = tuple(
     f"sentiment_real_{name}.csv" for name in ("dev", "test", "test2", "test3", "test5", "dev2")
 )
 FINETUNE_HELD = ("sentiment_real_dev3.csv", "sentiment_real_test4.csv")
-#: The crypto training titles (md5 ranks 1000-1999 of each shared headline file, near
-#: duplicates of evaluation titles dropped; model card, "Crypto training titles").
-CRYPTO_TRAIN_SENTIMENT_SETS = tuple(f"sentiment_real_train{i}.csv" for i in range(1, 5))
 TRAIN_RANKS = range(1000, 2000)
 NEAR_DUPLICATE_JACCARD = 0.6
 
@@ -109,10 +110,13 @@ def tweets_dev() -> tuple[list[str], list[str], list[int], Any]:
 
 
 def score(y: Any, z: Any) -> str:
+    return score_labels(list(y), [int(p) for p in z.argmax(1)])
+
+
+def score_labels(y: list[int], pred: list[int]) -> str:
     from flushwatch.nlp.train import accuracy, macro_f1
 
-    pred = [int(p) for p in z.argmax(1)]
-    return f"{accuracy(list(y), pred):.4f} / {macro_f1(list(y), pred):.4f}"
+    return f"{accuracy(y, pred):.4f} / {macro_f1(y, pred):.4f}"
 
 
 def heads() -> None:
@@ -188,7 +192,12 @@ def finetune(
     from flushwatch.nlp import lexical
     from flushwatch.nlp.confidence import paired_difference_intervals
     from flushwatch.nlp.encoder import SentimentNet, load_base
-    from flushwatch.nlp.evaluate import real_sentiment_sets
+    from flushwatch.nlp.evaluate import (
+        SECOND_PASS_DIR,
+        SECOND_PASS_SENTIMENT_SETS,
+        real_sentiment_set,
+        real_sentiment_sets,
+    )
     from flushwatch.nlp.scorer import shipped_model_dir
     from flushwatch.nlp.train import TrainConfig, _Trainer, clean_text
 
@@ -235,12 +244,26 @@ def finetune(
             [int(x) for x in (lp_h + lex_h).argmax(1)],
             [int(x) for x in (lp_d + lex_d).argmax(1)],
         ]
-    for i, (name, truth) in enumerate((("crypto", h_labels), ("tweets dev", [int(y) for y in dev_y]))):
-        ci = paired_difference_intervals(
-            truth, answers["with crypto titles"][i], answers["tweets only"][i], 3
-        )
+    with_c, without = answers["with crypto titles"], answers["tweets only"]
+    comparisons = [("crypto", h_labels, with_c[0], without[0])]
+    comparisons.append(("tweets dev", [int(y) for y in dev_y], with_c[1], without[1]))
+    # The titles labelled a second time, blind: both passes as the truth, since the first pass
+    # is the more conservative at the neutral boundary (model card, "How stable the labels are").
+    second: dict[str, int] = {}
+    for name in SECOND_PASS_SENTIMENT_SETS:
+        if name in held_sets:
+            t2, y2 = real_sentiment_set(f"{SECOND_PASS_DIR}/{name}")
+            second.update({clean_text(t): y for t, y in zip(t2, y2, strict=True)})
+    both = [i for i, t in enumerate(h_texts) if t in second]
+    if both:
+        a, b = ([answer[i] for i in both] for answer in (with_c[0], without[0]))
+        comparisons.append((f"{len(both)} titles, first pass", [h_labels[i] for i in both], a, b))
+        comparisons.append((f"{len(both)} titles, second pass", [second[h_texts[i]] for i in both], a, b))
+    for name, truth, got_with, got_without in comparisons:
+        ci = paired_difference_intervals(truth, got_with, got_without, 3)
         print(
-            f"with minus without, + lexical head, {name}: accuracy {ci.accuracy.signed_text()}, "
+            f"{name:28s} with {score_labels(truth, got_with)}, without {score_labels(truth, got_without)}; "
+            f"with minus without: accuracy {ci.accuracy.signed_text()}, "
             f"macro-F1 {ci.macro_f1.signed_text()} (paired 95%)"
         )
 

@@ -165,6 +165,10 @@ CRYPTO_DEV_SENTIMENT_SETS = tuple(
     for name in ("dev", "test", "test2", "test3", "test4", "test5", "dev2", "dev3", "dev4")
 )
 CRYPTO_TEST_SENTIMENT_SET = "sentiment_real_test6.csv"
+#: Crypto *training* titles (md5 ranks 1000-1999 of each shared headline file, near duplicates
+#: of the evaluation titles dropped; model card, "Crypto training titles"). Nothing shipped is
+#: trained on them yet; ``bench/eval_crypto_sentiment.py --train-titles`` measures them.
+CRYPTO_TRAIN_SENTIMENT_SETS = tuple(f"sentiment_real_train{i}.csv" for i in range(1, 5))
 #: Development sets labelled a second time, blind (titles shuffled, the first labels not shown):
 #: ``models/eval/second_pass/<name>`` beside each first-pass file, to measure label stability.
 SECOND_PASS_DIR = "second_pass"

@@ -14,6 +14,7 @@ from flushwatch.nlp import evaluate
 from flushwatch.nlp.evaluate import (
     CRYPTO_DEV_SENTIMENT_SETS,
     CRYPTO_TEST_SENTIMENT_SET,
+    CRYPTO_TRAIN_SENTIMENT_SETS,
     LABELS,
     REAL_SENTIMENT_SETS,
     SECOND_PASS_DIR,
@@ -43,6 +44,34 @@ def test_sentiment_sets_hold_keys_only_on_the_event_sets_titles() -> None:
         assert pairs == [(r["dataset"], r["title_md5"]) for r in events]
         keys.append({r["title_md5"] for r in rows})
     assert len(keys) == 10 and all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
+
+
+def test_training_titles_are_keys_only_and_never_an_evaluation_title() -> None:
+    """The crypto training titles share no key with any labelled evaluation set (sentiment or
+    event type, the held-out test6 above all) and hold valid labels only."""
+    evaluation = {
+        (r["dataset"], r["title_md5"])
+        for f in EVAL.glob("*_real_*.csv")
+        if "_real_train" not in f.name
+        for r in _keys(f.name)
+    }
+    assert len(evaluation) == 2000
+    seen: set[tuple[str, str]] = set()
+    for name in CRYPTO_TRAIN_SENTIMENT_SETS:
+        rows = _keys(name)
+        assert list(rows[0]) == ["dataset", "title_md5", "sentiment"]
+        assert {r["sentiment"] for r in rows} == set(LABELS)
+        keys = {(r["dataset"], r["title_md5"]) for r in rows}
+        assert len(keys) == len(rows) and not keys & seen and not keys & evaluation
+        seen |= keys
+    assert len(seen) == 1981
+
+
+def test_training_titles_resolve_against_the_shared_data(shared_data: Path) -> None:
+    for name in CRYPTO_TRAIN_SENTIMENT_SETS:
+        texts, labels = real_sentiment_set(name)
+        assert [hashlib.md5(t.encode()).hexdigest() for t in texts] == [r["title_md5"] for r in _keys(name)]
+        assert sorted(set(labels)) == [0, 1, 2]
 
 
 def test_second_pass_labels_the_same_titles_independently() -> None:
