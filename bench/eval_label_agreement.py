@@ -1,9 +1,10 @@
 """How stable are the crypto sentiment labels, and how much of the model's gap do they explain?
 
 One annotator labelled the 2,000 real crypto headlines of ``models/eval/sentiment_real_*.csv``
-from the title alone. Two development sets (``real_dev``, ``real_dev4``: 400 titles) were
-labelled a second time, blind: the titles shuffled, the first labels not shown
-(``models/eval/second_pass/``). This prints, per set and pooled:
+from the title alone. Every development set (1,800 titles) was labelled a second time,
+blind: the titles shuffled, the first labels not shown (``models/eval/second_pass/``;
+``real_dev`` and ``real_dev4`` on 2026-12-01 by the same annotator, the other seven on
+2026-12-03 by four helper annotators). This prints, per set and pooled:
 
 * how often the two passes agree, Cohen's kappa and the confusion of first against second;
 * the shipped model (full precision) scored against each pass, on the titles both passes
@@ -79,7 +80,7 @@ def main() -> None:
         report(name, a, b, pred)
         for acc, part in zip(pooled, (a, b, pred), strict=True):
             acc.extend(part)
-    report("both sets pooled", *(np.asarray(x) for x in pooled))
+    report(f"all {len(SECOND_PASS_SENTIMENT_SETS)} sets pooled", *(np.asarray(x) for x in pooled))
 
 
 if __name__ == "__main__":
