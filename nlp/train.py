@@ -43,9 +43,10 @@ import os
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flushwatch.errors import InputError
 
@@ -400,7 +401,21 @@ def _fit_early_exit(
     }
 
 
-def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -> TrainResult:
+class ExtraRows(NamedTuple):
+    """Labelled rows added to the training rows only: never to the dev split, so the dev
+    figures stay comparable with a run without them."""
+
+    name: str
+    texts: list[str]
+    labels: list[int]
+
+
+def train(
+    data_path: Path,
+    out_dir: Path,
+    config: TrainConfig = TrainConfig(),
+    extra: Sequence[ExtraRows] = (),
+) -> TrainResult:
     """Fine-tune ``members`` runs, average them, compress the delta, write it; deterministic per seed."""
     import torch
     from safetensors.torch import save_file
@@ -421,6 +436,10 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         raise InputError(f"too few labelled rows to train ({len(labels)})", path=data_path)
     # The rows the networks and heads learn from, and the rows they are judged on (none: refit).
     fit_idx, judge_idx = (sorted(tr_idx + dev_idx), []) if config.refit else (tr_idx, dev_idx)
+    for rows in extra:  # after the split, so the dev split is the same with or without them
+        fit_idx = fit_idx + list(range(len(texts), len(texts) + len(rows.texts)))
+        texts += [clean_text(t) for t in rows.texts]
+        labels += list(rows.labels)
     tokenizer, encoder = load_base()
     ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
     trainer = _Trainer(config, ids, labels)
@@ -487,7 +506,13 @@ def train(data_path: Path, out_dir: Path, config: TrainConfig = TrainConfig()) -
         "base_model": BASE_NAME,
         "base_sha256": BASE_SHA256,
         "labels": list(LABELS),
-        "train": {**asdict(config), "data": data_path.name, "n_train": len(fit_idx), "n_dev": len(judge_idx)},
+        "train": {
+            **asdict(config),
+            "data": data_path.name,
+            "n_train": len(fit_idx),
+            "n_dev": len(judge_idx),
+            "extra": [{"data": rows.name, "rows": len(rows.texts)} for rows in extra],
+        },
         "delta": {"bytes": stats.bytes, "energy_kept": round(stats.energy_kept, 4), "ranks": stats.ranks},
         "dev": dev,
         "dev_network_only": network,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,21 @@ def train_command(
     calibrate: bool = True,
     events_only: bool = False,
     refit: bool = False,
+    extra_data: Sequence[Path] = (),
+    crypto_titles: bool = False,
 ) -> list[tuple[str, Any]]:
     """Train, write the artefacts, optionally fit importance; rows of (property, value).
 
     ``events_only`` fits just the event-type head (seconds; it reads titles, not the
-    network, so it needs no network training).
+    network, so it needs no network training). ``extra_data`` (text,label CSVs) and
+    ``crypto_titles`` (the committed crypto training titles, read from the shared data) add
+    training rows, never dev rows.
     """
     from dataclasses import replace
 
     from flushwatch.config import shared_data_dir
     from flushwatch.nlp.scorer import model_revision, shipped_model_dir
-    from flushwatch.nlp.train import TrainConfig, train
+    from flushwatch.nlp.train import ExtraRows, TrainConfig, read_labelled, train
 
     cfg = TrainConfig()
     if epochs is not None:
@@ -60,12 +65,21 @@ def train_command(
     out = out or shipped_model_dir()
     if events_only:
         return train_events(out)
-    result = train(data or default_train_data(), out, cfg)
+    extra = [ExtraRows(path.name, *read_labelled(path)) for path in extra_data]
+    if crypto_titles:
+        from flushwatch.nlp.evaluate import CRYPTO_TRAIN_SENTIMENT_SETS, real_sentiment_sets
+
+        extra.append(ExtraRows("crypto training titles", *real_sentiment_sets(CRYPTO_TRAIN_SENTIMENT_SETS)))
+    result = train(data or default_train_data(), out, cfg, extra)
     meta = json.loads((out / "config.json").read_text(encoding="utf-8"))  # what train recorded
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
         ("revision", model_revision(out)),
         ("dev accuracy / macro-F1", _dev_summary(meta)),
+        (
+            "extra training rows",
+            ", ".join(f"{e['rows']} from {e['data']}" for e in meta["train"]["extra"]) or "none",
+        ),
         ("training seconds", round(result.seconds, 1)),
         ("early exit (fast path)", _exit_summary(meta)),
     ]
@@ -179,6 +193,10 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
             ),
             ("base model", f"{meta['base_model']} (sha256 {meta['base_sha256'][:16]}...)"),
             ("dev accuracy / macro-F1", _dev_summary(meta)),
+            (
+                "extra training rows",
+                ", ".join(f"{e['rows']} from {e['data']}" for e in meta["train"]["extra"]) or "none",
+            ),
             ("early exit (fast path)", _exit_summary(meta)),
             ("int8 smoothing (fast path)", _smoothing_summary(meta)),
             ("trained with", ", ".join(f"{k} {v}" for k, v in meta["versions"].items())),

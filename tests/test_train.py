@@ -182,3 +182,39 @@ def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -
     info = dict(model_info(str(tmp_path)))  # a trained directory shows what its config.json records
     assert info["directory"] == str(tmp_path)
     assert info["dev accuracy / macro-F1"] == "none: refit on all 42 rows of tiny_train.csv"
+
+
+def test_extra_rows_join_the_training_rows_only(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """``--extra-data`` / ``--crypto-titles``: more training rows, the same dev split."""
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.train import ExtraRows
+
+    cfg = TrainConfig(
+        epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2, exit_selection_titles=0
+    )
+    titles = ["Zorblax token rallies on a new listing", "Zorblax climbs again", "Zorblax doubles in a day"]
+    train(DATA, tmp_path, cfg, [ExtraRows("own titles", titles, [2, 2, 2])])  # our label 2: bullish
+    meta = json.loads((tmp_path / "config.json").read_text())
+    plain = json.loads((trained[0] / "config.json").read_text())
+    assert meta["train"]["n_dev"] == plain["train"]["n_dev"]
+    assert meta["train"]["n_train"] == plain["train"]["n_train"] + 3
+    assert meta["train"]["extra"] == [{"data": "own titles", "rows": 3}] and plain["train"]["extra"] == []
+    assert "zorblax" in lexical.load(tmp_path / lexical.FILE).vocabulary  # a word only the extra rows hold
+    assert "zorblax" not in lexical.load(trained[0] / lexical.FILE).vocabulary
+
+
+def test_bad_extra_data_is_one_line_before_any_training(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "extra.csv"
+    bad.write_text("text,label\nfine,1\nbroken,9\n", encoding="utf-8")
+    out = tmp_path / "model"
+    res = cli("model", "train", "--out", str(out), "--data", str(DATA), "--extra-data", str(bad))
+    assert res.code != 0 and "extra.csv:3: bad label '9'" in res.err
+    assert len(res.err.strip().splitlines()) == 1 and not out.exists()
+    empty = tmp_path / "shared"
+    empty.mkdir()
+    monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(empty))
+    res = cli("model", "train", "--out", str(out), "--data", str(DATA), "--crypto-titles")
+    assert res.code != 0 and "shared data" in res.err and "Traceback" not in res.err
+    assert len(res.err.strip().splitlines()) == 1 and not out.exists()

@@ -211,6 +211,25 @@ def model_train(
             "the dev split chose (0.5); no dev figures are reported.",
         ),
     ] = False,
+    extra_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--extra-data",
+            help="More text,label CSV rows (labels as for --data) added to the training rows, never "
+            "to the dev split; repeatable.",
+            show_default=False,
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    crypto_titles: Annotated[
+        bool,
+        typer.Option(
+            "--crypto-titles",
+            help="Add the 1,981 labelled crypto training titles (models/eval/sentiment_real_train*.csv, "
+            "titles read from the shared data) to the training rows.",
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune MiniLM and the sentiment head on sent_train (seeded, reproducible, CPU).
 
@@ -220,7 +239,7 @@ def model_train(
     a rule input: rows already scored take it up with `flushwatch score --refresh-rules`) and
     measures importance against market moves.
 
-    Example: [bold]flushwatch model train --out /tmp/my-model[/]
+    Example: [bold]flushwatch model train --out /tmp/my-model --crypto-titles[/]
     """
     from flushwatch.nlp.workflows import train_command
 
@@ -233,6 +252,8 @@ def model_train(
         calibrate=calibrate,
         events_only=events_only,
         refit=refit,
+        extra_data=extra_data or (),
+        crypto_titles=crypto_titles,
     )
     render(["property", "value"], result, OutputFormat.table, title="model train")
 
