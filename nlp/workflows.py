@@ -78,7 +78,7 @@ def train_command(
         ("dev accuracy / macro-F1", _dev_summary(meta)),
         (
             "extra training rows",
-            ", ".join(f"{e['rows']} from {e['data']}" for e in meta["train"]["extra"]) or "none",
+            _extra_summary(meta),
         ),
         ("training seconds", round(result.seconds, 1)),
         ("early exit (fast path)", _exit_summary(meta)),
@@ -91,6 +91,13 @@ def train_command(
     if calibrate and shared:
         rows += calibrate_command(out)
     return rows
+
+
+def _extra_summary(meta: dict[str, Any]) -> str:
+    """Rows added to the training rows (``--extra-data``, ``--crypto-titles``); none recorded
+    by directories written before the option existed."""
+    extra = meta["train"].get("extra") or []
+    return ", ".join(f"{e['rows']:,} from {e['data']}" for e in extra) or "none"
 
 
 def _dev_summary(meta: dict[str, Any]) -> str:
@@ -195,7 +202,7 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
             ("dev accuracy / macro-F1", _dev_summary(meta)),
             (
                 "extra training rows",
-                ", ".join(f"{e['rows']} from {e['data']}" for e in meta["train"]["extra"]) or "none",
+                _extra_summary(meta),
             ),
             ("early exit (fast path)", _exit_summary(meta)),
             ("int8 smoothing (fast path)", _smoothing_summary(meta)),
