@@ -206,7 +206,19 @@ def finetune(
     config = TrainConfig()
     tr_texts, dev_texts, tr_labels, dev_y = tweets_dev()
     c_titles, c_labels = real_sentiment_sets(extra_sets)
-    h_titles, h_labels = real_sentiment_sets(held_sets)
+    # Held sets one by one, so those with a blind second pass (the same titles in the same
+    # order, tests/test_eval_sentiment_sets.py) can be scored against it too, position by position.
+    h_titles: list[str] = []
+    h_labels: list[int] = []
+    second_idx: list[int] = []
+    second_labels: list[int] = []
+    for name in held_sets:
+        titles, labels_1 = real_sentiment_set(name)
+        if name in SECOND_PASS_SENTIMENT_SETS:
+            second_idx += range(len(h_labels), len(h_labels) + len(labels_1))
+            second_labels += real_sentiment_set(f"{SECOND_PASS_DIR}/{name}")[1]
+        h_titles += titles
+        h_labels += labels_1
     c_texts, h_texts = [clean_text(t) for t in c_titles], [clean_text(t) for t in h_titles]
     h_y = np.array(h_labels)
     texts = tr_texts + dev_texts + c_texts + h_texts
@@ -249,16 +261,11 @@ def finetune(
     comparisons.append(("tweets dev", [int(y) for y in dev_y], with_c[1], without[1]))
     # The titles labelled a second time, blind: both passes as the truth, since the first pass
     # is the more conservative at the neutral boundary (model card, "How stable the labels are").
-    second: dict[str, int] = {}
-    for name in SECOND_PASS_SENTIMENT_SETS:
-        if name in held_sets:
-            t2, y2 = real_sentiment_set(f"{SECOND_PASS_DIR}/{name}")
-            second.update({clean_text(t): y for t, y in zip(t2, y2, strict=True)})
-    both = [i for i, t in enumerate(h_texts) if t in second]
-    if both:
-        a, b = ([answer[i] for i in both] for answer in (with_c[0], without[0]))
-        comparisons.append((f"{len(both)} titles, first pass", [h_labels[i] for i in both], a, b))
-        comparisons.append((f"{len(both)} titles, second pass", [second[h_texts[i]] for i in both], a, b))
+    if second_idx:
+        a, b = ([answer[i] for i in second_idx] for answer in (with_c[0], without[0]))
+        n = len(second_idx)
+        comparisons.append((f"{n} titles, first pass", [h_labels[i] for i in second_idx], a, b))
+        comparisons.append((f"{n} titles, second pass", second_labels, a, b))
     for name, truth, got_with, got_without in comparisons:
         ci = paired_difference_intervals(truth, got_with, got_without, 3)
         print(

@@ -403,7 +403,8 @@ def _fit_early_exit(
 
 class ExtraRows(NamedTuple):
     """Labelled rows added to the training rows only: never to the dev split, so the dev
-    figures stay comparable with a run without them."""
+    figures stay comparable with a run without them. Texts are cleaned as
+    :func:`read_labelled` cleans them (:func:`clean_text`)."""
 
     name: str
     texts: list[str]
@@ -438,7 +439,7 @@ def train(
     fit_idx, judge_idx = (sorted(tr_idx + dev_idx), []) if config.refit else (tr_idx, dev_idx)
     for rows in extra:  # after the split, so the dev split is the same with or without them
         fit_idx = fit_idx + list(range(len(texts), len(texts) + len(rows.texts)))
-        texts += [clean_text(t) for t in rows.texts]
+        texts += rows.texts
         labels += list(rows.labels)
     tokenizer, encoder = load_base()
     ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]

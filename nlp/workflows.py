@@ -51,7 +51,7 @@ def train_command(
 
     from flushwatch.config import shared_data_dir
     from flushwatch.nlp.scorer import model_revision, shipped_model_dir
-    from flushwatch.nlp.train import ExtraRows, TrainConfig, read_labelled, train
+    from flushwatch.nlp.train import ExtraRows, TrainConfig, clean_text, read_labelled, train
 
     cfg = TrainConfig()
     if epochs is not None:
@@ -69,7 +69,8 @@ def train_command(
     if crypto_titles:
         from flushwatch.nlp.evaluate import CRYPTO_TRAIN_SENTIMENT_SETS, real_sentiment_sets
 
-        extra.append(ExtraRows("crypto training titles", *real_sentiment_sets(CRYPTO_TRAIN_SENTIMENT_SETS)))
+        titles, labels = real_sentiment_sets(CRYPTO_TRAIN_SENTIMENT_SETS)  # raw titles: clean them
+        extra.append(ExtraRows("crypto training titles", [clean_text(t) for t in titles], labels))
     result = train(data or default_train_data(), out, cfg, extra)
     meta = json.loads((out / "config.json").read_text(encoding="utf-8"))  # what train recorded
     rows: list[tuple[str, Any]] = [
