@@ -8,12 +8,13 @@ history documents (a keyword rule per event, printed beside it).
 
 Titles are cut to 34 characters: the shared headlines are third-party text.
 
-Usage: python bench/eval_attribution.py [--keep DIR] [--no-score]
+Usage: python bench/eval_attribution.py [--keep DIR] [--no-score] [--model NAME]
        python bench/eval_attribution.py --reuse DIR [--contagion-share X]
 
 ``--reuse DIR`` takes the database a ``--keep DIR`` run left (same flushes, same scores) and only
 re-ranks every flush, with ``--contagion-share`` overriding the default: ``0`` is attr-1's
-relevance rule, which isolates what cross-asset contagion changed.
+relevance rule, which isolates what cross-asset contagion changed. ``--model`` scores with
+another model (``flushwatch-minilm-crypto``, a directory, a hub id) instead of the configured one.
 """
 
 # ruff: noqa: E501  (long SQL and table lines in a script)
@@ -90,7 +91,7 @@ def _load_candles(db: Database, path: Path, symbol: str, interval: str, market: 
     import_candles(db, [path], symbol=symbol, interval=interval, market=market, venue="binance")
 
 
-def build(db: Database, data: Path, score: bool) -> str:
+def build(db: Database, data: Path, score: bool, model: str | None = None) -> str:
     from flushwatch.ingest.news.importer import ImportOptions, import_headlines
 
     for f in sorted((data / "prices_binance_usdm_btcusdt_1m_flush_windows").glob("*.csv")):
@@ -130,7 +131,7 @@ def build(db: Database, data: Path, score: bool) -> str:
     try:
         from flushwatch.nlp.pipeline import score_unscored
 
-        summary = score_unscored(db)
+        summary = score_unscored(db, model=model)
         return f"{summary.model_name}@{summary.model_revision}: {summary.scored} scored"
     except Exception as exc:  # the model is optional for this table: say so and go on unscored
         return f"unscored (model unavailable: {type(exc).__name__}: {str(exc)[:120]})"
@@ -142,6 +143,7 @@ def main() -> None:
     ap.add_argument("--no-score", action="store_true")
     ap.add_argument("--reuse", type=Path, help="re-rank the database a --keep run left; build nothing")
     ap.add_argument("--contagion-share", type=float, help="override [attribution] contagion_share")
+    ap.add_argument("--model", help="score with this model instead of the configured one")
     a = ap.parse_args()
     from flushwatch.scoring.attribution import attribute
     from flushwatch.scoring.detect import detect_and_attribute
@@ -169,7 +171,7 @@ def main() -> None:
         for p in (path, path.with_suffix(".duckdb.wal")):
             p.unlink(missing_ok=True)
         db = Database(path, snapshot=False)
-        scoring = build(db, data, not a.no_score)
+        scoring = build(db, data, not a.no_score, a.model)
         rep = detect_and_attribute(db, weights=weights)
         print(
             f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "

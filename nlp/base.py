@@ -27,11 +27,31 @@ MODEL_FORMAT = 2
 
 #: The model flushwatch ships and scores with unless told otherwise, and where models live.
 DEFAULT_MODEL = "flushwatch-minilm"
+#: The opt-in second shipped model: the same recipe trained with the crypto training titles
+#: too (`model train --crypto-titles`); better on crypto headlines, a little weaker on the
+#: finance tweets the issue's targets are read on (model card, "A crypto-trained opt-in model").
+CRYPTO_MODEL = "flushwatch-minilm-crypto"
+SHIPPED_MODELS = (DEFAULT_MODEL, CRYPTO_MODEL)
 MODELS_DIR = PACKAGE_DIR / "models"
 
 
 def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:
     return MODELS_DIR / name
+
+
+def model_dir_for(name: str) -> Path:
+    """Where model ``name`` lives: a shipped name's folder in the package, else ``name`` as a
+    path (a directory ``model train`` wrote, or anything else, which is then a hub id)."""
+    return shipped_model_dir(name) if name in SHIPPED_MODELS else Path(name)
+
+
+def shipped_name(model_dir: Path) -> str | None:
+    """The shipped name of ``model_dir``, or None for a directory of the user's own; scores
+    record this name, so rows read the same wherever the package is installed."""
+    for name in SHIPPED_MODELS:
+        if model_dir == shipped_model_dir(name):
+            return name
+    return None
 
 
 def base_model_dir() -> Path:

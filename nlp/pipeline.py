@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 # scorer.py imports torch only when a model is built, so these stay cheap.
 from flushwatch.config import load_settings
+from flushwatch.nlp.base import SHIPPED_MODELS, model_dir_for
 from flushwatch.nlp.rules import RuleSet, rule_set
-from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision, shipped_model_dir
+from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision
 from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def get_scorer(model: str | None = None, mode: str = "fast", early_exit: bool | 
     name = model or settings.model_name or DEFAULT_MODEL
     if early_exit is None:
         early_exit = settings.model_early_exit
-    model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
+    model_dir = model_dir_for(name)
     revision = model_revision(model_dir) if (model_dir / "adapter.safetensors").is_file() else ""
     key = (name, mode, early_exit, revision)
     if key not in _SCORERS:
@@ -53,14 +53,15 @@ def _model_name(model: str | None) -> str:
 
 
 def shipped_identity(model: str | None = None) -> tuple[str, str] | None:
-    """(name, revision) the shipped model writes, read from its weight files without loading
+    """(name, revision) a shipped model writes, read from its weight files without loading
     torch; None for any other model (its identity is only known once it is loaded)."""
-    if _model_name(model) != DEFAULT_MODEL:
+    name = _model_name(model)
+    if name not in SHIPPED_MODELS:
         return None
-    model_dir = shipped_model_dir()
+    model_dir = model_dir_for(name)
     if not (model_dir / "adapter.safetensors").is_file():
         return None
-    return DEFAULT_MODEL, model_revision(model_dir)
+    return name, model_revision(model_dir)
 
 
 def score_headlines(scorer: Scorer, items: list[UnscoredHeadline], rules: RuleSet) -> list[HeadlineScore]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flushwatch.nlp import event_head
-from flushwatch.nlp.base import LABELS, shipped_model_dir
+from flushwatch.nlp.base import LABELS, model_dir_for, shipped_model_dir
 from flushwatch.nlp.event_head import EventHead
 from flushwatch.nlp.events import EventGuess, classify_event
 from flushwatch.nlp.importance import load_weights
@@ -59,7 +59,7 @@ class RuleSet:
 def _own_or_shipped(model_name: str, file: str) -> Path:
     """A local model directory's own copy of ``file`` when it has one, else the shipped one:
     the rule inputs are model-agnostic, but a directory trained with its own keeps them."""
-    own = Path(model_name) / file
+    own = model_dir_for(model_name) / file
     return own if own.is_file() else shipped_model_dir() / file
 
 

@@ -33,7 +33,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flushwatch.errors import ConfigError, ModelError
-from flushwatch.nlp.base import DEFAULT_MODEL, LABELS, MODEL_FORMAT, N_LAYERS, shipped_model_dir
+from flushwatch.nlp.base import (
+    DEFAULT_MODEL,
+    LABELS,
+    MODEL_FORMAT,
+    N_LAYERS,
+    SHIPPED_MODELS,
+    model_dir_for,
+    shipped_name,
+)
+from flushwatch.nlp.base import (
+    shipped_model_dir as shipped_model_dir,  # re-exported: callers import it from here
+)
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.rules import RuleSet, rule_set, text_score
@@ -156,8 +167,8 @@ class Scorer:
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         name = model or DEFAULT_MODEL
-        shipped = name == DEFAULT_MODEL or is_flushwatch_dir(Path(name))
-        model_dir = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
+        model_dir = model_dir_for(name)
+        shipped = name in SHIPPED_MODELS or is_flushwatch_dir(model_dir)
         if shipped and mode == "fast":
             self._load_onnx(model_dir)
         else:
@@ -240,7 +251,7 @@ class Scorer:
     def _set_shipped_identity(self, model_dir: Path) -> None:
         from flushwatch.nlp import lexical
 
-        self.name = DEFAULT_MODEL if model_dir == shipped_model_dir() else str(model_dir)
+        self.name = shipped_name(model_dir) or str(model_dir)
         self.revision = model_revision(model_dir)
         path = model_dir / LEXICAL_FILE
         if path.is_file() and self._use_lexical:

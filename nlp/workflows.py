@@ -175,8 +175,9 @@ def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
 def model_info(model: str | None = None) -> list[tuple[str, Any]]:
     """What a model is, without scoring anything (loads it to check it)."""
     from flushwatch.config import load_settings
+    from flushwatch.nlp.base import SHIPPED_MODELS, model_dir_for
     from flushwatch.nlp.refresh import current_rules
-    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, is_flushwatch_dir, shipped_model_dir
+    from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, is_flushwatch_dir
 
     name = model or load_settings().model_name or DEFAULT_MODEL
     scorer = Scorer(name, mode="full")
@@ -188,8 +189,8 @@ def model_info(model: str | None = None) -> list[tuple[str, Any]]:
         ("threads", scorer.threads),
         ("rules revision", f"{current_rules(name)} (event type, report flag, importance)"),
     ]
-    if name == DEFAULT_MODEL or is_flushwatch_dir(Path(name)):  # ours: what config.json records
-        d = shipped_model_dir() if name == DEFAULT_MODEL else Path(name)
+    d = model_dir_for(name)
+    if name in SHIPPED_MODELS or is_flushwatch_dir(d):  # ours: what config.json records
         meta = json.loads((d / "config.json").read_text(encoding="utf-8"))
         rows += [
             ("directory", str(d)),

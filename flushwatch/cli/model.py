@@ -32,8 +32,9 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Model: 'flushwatch-minilm' (shipped), a local directory, or a Hugging Face "
-        "sequence-classification model id. Default: config \\[model] name, else the shipped model.",
+        help="Model: 'flushwatch-minilm' (shipped, the default), 'flushwatch-minilm-crypto' (shipped, "
+        "also trained on crypto headlines), a local directory, or a Hugging Face sequence-classification "
+        "model id. Default: config \\[model] name, else flushwatch-minilm.",
         show_default=False,
     ),
 ]
@@ -284,7 +285,10 @@ def model_eval(
 def model_compare(
     model_a: Annotated[
         str,
-        typer.Argument(help="Model A: 'flushwatch-minilm', a local directory or a Hugging Face id."),
+        typer.Argument(
+            help="Model A: 'flushwatch-minilm', 'flushwatch-minilm-crypto', a local directory or a "
+            "Hugging Face id."
+        ),
     ],
     model_b: Annotated[
         str | None,
