@@ -48,6 +48,7 @@ test-slow: $(VENV)/.installed-dev  ## only the slow tests
 
 eval: $(VENV)/.installed-dev  ## model quality table + attribution eval on real flushes (needs ../shared/data)
 	$(BIN)/flushwatch model eval
+	$(BIN)/flushwatch model compare flushwatch-minilm-crypto flushwatch-minilm
 	$(BIN)/python bench/eval_attribution.py
 
 train: $(VENV)/.installed-dev  ## retrain the committed heads under models/ (needs ../shared/data)

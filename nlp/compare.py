@@ -21,7 +21,7 @@ from flushwatch.nlp.evaluate import (
     CRYPTO_DEV_SENTIMENT_SETS,
     CRYPTO_TEST_SENTIMENT_SET,
     predict_labels,
-    real_sentiment_sets,
+    read_sentiment_sets,
     sent_valid_path,
 )
 from flushwatch.nlp.train import accuracy, macro_f1, read_labelled
@@ -87,10 +87,13 @@ def compare_answers(
 
 
 #: The labelled crypto headlines beside sent_valid: the development sets pooled, and the
-#: held-out set (``model eval`` rows ``sentiment_real_*``), named short for the table.
+#: held-out set (``model eval`` rows ``sentiment_real_*``), named short for the table; each on
+#: its first pass and on the titles both label passes agree on (``evaluate.LABEL_READINGS``).
 CRYPTO_SETS = (
-    ("crypto dev", CRYPTO_DEV_SENTIMENT_SETS),
-    ("crypto test6", (CRYPTO_TEST_SENTIMENT_SET,)),
+    ("crypto dev", CRYPTO_DEV_SENTIMENT_SETS, "first pass"),
+    ("crypto test6", (CRYPTO_TEST_SENTIMENT_SET,), "first pass"),
+    ("crypto dev agreed", CRYPTO_DEV_SENTIMENT_SETS, "both passes agree"),
+    ("crypto test6 agreed", (CRYPTO_TEST_SENTIMENT_SET,), "both passes agree"),
 )
 
 #: The terminal layout: two lines per set (accuracy, macro-F1; the set's size under its name).
@@ -127,9 +130,9 @@ def labelled_sets(data: Path | None) -> list[tuple[str, list[str], list[int]]]:
         return [(data.name, texts, labels)]
     texts, labels = read_labelled(sent_valid_path())
     sets = [("sent_valid", texts, labels)]
-    for name, files in CRYPTO_SETS:
+    for name, files, reading in CRYPTO_SETS:
         try:
-            texts, labels = real_sentiment_sets(files)
+            texts, labels = read_sentiment_sets(files, reading)
         except InputError:
             continue  # the crypto titles are read from the shared data; sent_valid is there
         sets.append((name, texts, labels))

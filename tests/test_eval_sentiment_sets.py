@@ -21,6 +21,7 @@ from flushwatch.nlp.evaluate import (
     SECOND_PASS_SENTIMENT_SETS,
     SECOND_PASS_TEST_SET,
     crypto_sentiment_rows,
+    read_sentiment_sets,
     real_sentiment_set,
 )
 from flushwatch.nlp.scorer import Scorer
@@ -78,7 +79,7 @@ def test_training_titles_resolve_against_the_shared_data(shared_data: Path) -> N
 def test_second_pass_labels_the_same_titles_independently() -> None:
     """The blind second pass covers exactly its first-pass file's titles, in the same order, with
     valid labels, and is not a copy of the first pass (they disagree somewhere)."""
-    assert CRYPTO_TEST_SENTIMENT_SET not in SECOND_PASS_SENTIMENT_SETS  # kept apart: no bench reads it
+    assert CRYPTO_TEST_SENTIMENT_SET not in SECOND_PASS_SENTIMENT_SETS  # kept apart: no bench tunes on it
     for name in (*SECOND_PASS_SENTIMENT_SETS, SECOND_PASS_TEST_SET):
         first, second = _keys(name), _keys(f"{SECOND_PASS_DIR}/{name}")
         assert list(second[0]) == ["dataset", "title_md5", "sentiment"]
@@ -126,7 +127,7 @@ def test_without_the_shared_data_each_set_is_a_skipped_row(
 ) -> None:
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
     rows = crypto_sentiment_rows({})
-    assert [r[2] for r in rows] == [data for data, _, _ in REAL_SENTIMENT_SETS]
+    assert [r[2] for r in rows] == [data for data, *_ in REAL_SENTIMENT_SETS]
     assert all(r.n == 0 and r.other.startswith("skipped:") for r in rows)
     assert all("FLUSHWATCH_SHARED_DATA" in r.other for r in rows)
     assert all(r.ci95 == "" and r.accuracy is None for r in rows)
@@ -135,7 +136,28 @@ def test_without_the_shared_data_each_set_is_a_skipped_row(
 def test_the_shipped_model_beats_the_vader_floor_on_crypto_headlines(shared_data: Path) -> None:
     rows = crypto_sentiment_rows({"fast": Scorer(mode="fast")})
     by = {(r[0], r[2]): r for r in rows}
-    for data, files, _ in REAL_SENTIMENT_SETS:
+    for data, files, reading, _ in REAL_SENTIMENT_SETS:
         model, vader = by["sentiment (fast)", data], by["sentiment (floor)", data]
-        assert model[3] == vader[3] == 200 * len(files)
-        assert model[4] > vader[4] + 0.1 and model[5] > vader[5] + 0.1  # accuracy, macro-F1
+        assert model[3] == vader[3] == len(read_sentiment_sets(files, reading)[1])
+        if reading == "first pass":
+            assert model[3] == 200 * len(files)
+        # accuracy, macro-F1; on the second pass (29% neutral; the model's answers follow the
+        # first pass's 55%) the margin is smaller
+        margin = 0.05 if reading == "second pass" else 0.1
+        assert model[4] > vader[4] + margin and model[5] > vader[5] + margin
+
+
+def test_label_readings_second_pass_and_agreed_titles(shared_data: Path) -> None:
+    """The agreed reading keeps exactly the titles whose two passes match, with that label."""
+    for names in (CRYPTO_DEV_SENTIMENT_SETS, (CRYPTO_TEST_SENTIMENT_SET,)):
+        texts, first = read_sentiment_sets(names, "first pass")
+        same_texts, second = read_sentiment_sets(names, "second pass")
+        agreed_texts, agreed = read_sentiment_sets(names, "both passes agree")
+        assert same_texts == texts
+        keep = [i for i in range(len(texts)) if first[i] == second[i]]
+        assert agreed_texts == [texts[i] for i in keep] and agreed == [first[i] for i in keep]
+        assert 0 < len(keep) < len(texts)
+        keys = [k for n in names for k in zip(_keys(n), _keys(f"{SECOND_PASS_DIR}/{n}"), strict=True)]
+        assert len(keep) == sum(a["sentiment"] == b["sentiment"] for a, b in keys)
+    with pytest.raises(ValueError, match="unknown label reading"):
+        read_sentiment_sets(CRYPTO_DEV_SENTIMENT_SETS, "third pass")
