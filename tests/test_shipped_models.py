@@ -32,6 +32,15 @@ def test_names_resolve_to_package_folders_and_paths_stay_paths(tmp_path: Path) -
     assert model_dir_for("ProsusAI/finbert") == Path("ProsusAI/finbert")  # a hub id, left to HF
 
 
+def test_a_shipped_models_identity_is_known_without_loading_it() -> None:
+    """What lets `score` find nothing to do without torch: (name, revision) from the files."""
+    from flushwatch.nlp.pipeline import shipped_identity
+
+    for name in SHIPPED_MODELS:
+        assert shipped_identity(name) == (name, model_revision(shipped_model_dir(name)))
+    assert shipped_identity("ProsusAI/finbert") is None
+
+
 def test_the_crypto_model_is_the_training_commands_output_with_the_crypto_titles() -> None:
     """What is committed is what `model train --crypto-titles` writes: the extra rows are
     recorded, the dev split is the default model's (same seed), and it stays under 5 MB."""
