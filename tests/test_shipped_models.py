@@ -108,3 +108,12 @@ def test_model_info_names_the_crypto_model_and_its_extra_rows(cli) -> None:
     assert info["name"] == CRYPTO_MODEL
     assert info["directory"] == str(CRYPTO_DIR)
     assert "1,981" in info["extra training rows"]
+
+
+def test_the_config_file_can_choose_the_crypto_model(cli, db, db_path: Path, tmp_path: Path) -> None:
+    """`[model] name` picks the model for every scoring command without a flag."""
+    (tmp_path / "config.toml").write_text(f'[model]\nname = "{CRYPTO_MODEL}"\n', encoding="utf-8")
+    _fill(db)
+    res = cli("score", "--db", str(db_path))
+    assert res.code == 0, res.err
+    assert fetch(db_path, "SELECT DISTINCT model_name FROM headline_scores") == [(CRYPTO_MODEL,)]
