@@ -42,9 +42,7 @@ from flushwatch.nlp.base import (
     model_dir_for,
     shipped_name,
 )
-from flushwatch.nlp.base import (
-    shipped_model_dir as shipped_model_dir,  # re-exported: callers import it from here
-)
+from flushwatch.nlp.base import shipped_model_dir as shipped_model_dir  # re-exported for callers
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.rules import RuleSet, rule_set, text_score
