@@ -151,6 +151,31 @@ def test_chunked_pipeline_writes_what_one_pass_writes(db: Database, tmp_path: Pa
     assert pipeline.score_unscored(db).scored == 0
 
 
+def test_a_small_pass_opens_the_file_four_times(db: Database, monkeypatch) -> None:
+    """Each open of the DuckDB file costs tens of milliseconds: a pass smaller than one chunk
+    opens it for the run row, one read (counts and the chunk), one write and the run's end;
+    a second pass finds nothing in the same read and writes no scores."""
+    import flushwatch.nlp.pipeline as pipeline
+    import flushwatch.storage.db as storage_db
+
+    _fill(db)
+    pipeline.get_scorer()  # loaded before counting: loading reads no database
+    opened: list[bool] = []
+    real = storage_db.connect
+
+    def counting(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+        opened.append(read_only)
+        return real(path, read_only=read_only, wait_s=wait_s)
+
+    monkeypatch.setattr(storage_db, "connect", counting)
+    assert pipeline.score_unscored(db).scored == len(TITLES)
+    assert len(opened) == 4 and opened.count(True) == 1
+    opened.clear()
+    again = pipeline.score_unscored(db)
+    assert (again.scored, again.already_scored) == (0, len(TITLES))
+    assert len(opened) == 3 and opened.count(True) == 1
+
+
 def test_unknown_model_is_one_clear_error(cli, db_path: Path, tmp_path: Path) -> None:
     res = cli("score", "--db", str(db_path), "--model", str(tmp_path / "nope"))
     assert res.code == 1
