@@ -56,3 +56,16 @@ def test_no_text_is_a_near_duplicate_of_a_shared_tweet(shared_data: Path) -> Non
     overlaps = bench.closest_overlaps(texts, bench.shared_texts(shared_data))
     worst = max(overlaps)
     assert worst[0] < bench.NEAR_DUPLICATE_JACCARD, worst
+
+
+def test_spot_check_is_the_documented_sample_and_agrees() -> None:
+    """bench/data/README.md: 60 rows drawn with a fixed seed, labelled blind a second time."""
+    import csv
+    import random
+
+    bench = _bench()
+    _, labels = bench.read_synthetic()
+    with (bench.SYNTHETIC.parent / "synthetic_spot_check.csv").open(encoding="utf-8", newline="") as fh:
+        spot = [(int(r["row"]), int(r["label"])) for r in csv.DictReader(fh)]
+    assert [row for row, _ in spot] == random.Random(20261203).sample(range(2700), 60)
+    assert sum(labels[row] == label for row, label in spot) == 60
