@@ -26,6 +26,7 @@ import sys
 from typing import Any
 
 from eval_importance_embedding import embed
+from near_duplicates import NEAR_DUPLICATE_JACCARD, word_set
 
 from flushwatch.nlp.evaluate import (
     CRYPTO_DEV_SENTIMENT_SETS,
@@ -39,7 +40,6 @@ FINETUNE_EXTRA = tuple(
 )
 FINETUNE_HELD = ("sentiment_real_dev3.csv", "sentiment_real_test4.csv")
 TRAIN_RANKS = range(1000, 2000)
-NEAR_DUPLICATE_JACCARD = 0.6
 
 
 def check_train_titles() -> None:
@@ -47,14 +47,8 @@ def check_train_titles() -> None:
     file in md5 order, less those whose word set overlaps an evaluation title's (ranks 0-999)
     by a Jaccard index >= 0.6."""
     import csv
-    import re
 
     from flushwatch.nlp.evaluate import EVAL_DIR, HEADLINE_DATASETS, headline_titles
-
-    words = re.compile(r"[a-z0-9$%.]+")
-
-    def word_set(title: str) -> set[str]:
-        return set(words.findall(title.lower()))
 
     ranked = {
         d: sorted(headline_titles(d, needed_by="the training titles").items()) for d in HEADLINE_DATASETS

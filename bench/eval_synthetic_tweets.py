@@ -24,43 +24,15 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import re
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
+from near_duplicates import NEAR_DUPLICATE_JACCARD, closest_overlaps
+
+from flushwatch.errors import InputError
+
 SYNTHETIC = Path(__file__).resolve().parent / "data" / "synthetic_finance_tweets.csv"
-NEAR_DUPLICATE_JACCARD = 0.6
-_WORDS = re.compile(r"[a-z0-9$%.]+")
-_URL = re.compile(r"https?://\S+")
-
-
-def word_set(text: str) -> set[str]:
-    return set(_WORDS.findall(_URL.sub("", text.lower())))
-
-
-def closest_overlaps(texts: list[str], reference: list[str]) -> list[tuple[float, str, str]]:
-    """For each text, its highest word-set Jaccard index with any reference text (and that
-    text). Candidates come from an inverted index over the rarer words, so it takes seconds."""
-    ref_sets = [word_set(t) for t in reference]
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, words in enumerate(ref_sets):
-        for w in words:
-            index[w].append(i)
-    out = []
-    for text in texts:
-        words = word_set(text)
-        shared: Counter[int] = Counter()
-        for w in words:
-            if len(index[w]) < 2000:  # words in a fifth of the rows cannot single out a match
-                shared.update(index[w])
-        best, best_ref = 0.0, ""
-        for i, _ in shared.most_common(50):
-            j = len(words & ref_sets[i]) / max(1, len(words | ref_sets[i]))
-            if j > best:
-                best, best_ref = j, reference[i]
-        out.append((best, text, best_ref))
-    return out
 
 
 def read_synthetic() -> tuple[list[str], list[int]]:
@@ -69,20 +41,23 @@ def read_synthetic() -> tuple[list[str], list[int]]:
     return [r["text"] for r in rows], [int(r["label"]) for r in rows]
 
 
-def shared_texts(base: Path) -> list[str]:
+def shared_texts() -> list[str]:
+    """Every sent_train and sent_valid text (their labels are not read)."""
+    from flushwatch.nlp.evaluate import sent_valid_path
+    from flushwatch.nlp.workflows import default_train_data
+
     texts = []
-    for name in ("sent_train", "sent_valid"):
-        path = base / "labels_twitter_financial_news_sentiment" / f"{name}.csv.gz"
+    for path in (default_train_data(), sent_valid_path()):
         with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
             texts += [r["text"] for r in csv.DictReader(fh)]
     return texts
 
 
-def check_file(base: Path) -> None:
+def check_file() -> None:
     texts, labels = read_synthetic()
     counts = Counter(labels)
     print(f"{len(texts):,} texts: bearish {counts[0]}, bullish {counts[1]}, neutral {counts[2]}")
-    overlaps = sorted(closest_overlaps(texts, shared_texts(base)), reverse=True)
+    overlaps = sorted(closest_overlaps(texts, shared_texts()), reverse=True)
     near = [o for o in overlaps if o[0] >= NEAR_DUPLICATE_JACCARD]
     print(
         f"closest to a sent_train/sent_valid text: Jaccard {overlaps[0][0]:.2f}; "
@@ -108,19 +83,14 @@ def compare_runs(without: Path, with_: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from flushwatch.config import shared_data_dir
-
     if len(argv) == 2:
         compare_runs(Path(argv[0]), Path(argv[1]))
         return 0
-    base = shared_data_dir()
-    if base is None:
-        print(
-            "shared data not found: set FLUSHWATCH_SHARED_DATA to the folder holding "
-            "labels_twitter_financial_news_sentiment/"
-        )
+    try:
+        check_file()
+    except InputError as exc:
+        print(exc.one_line())
         return 2
-    check_file(base)
     return 0
 
 

@@ -110,9 +110,13 @@ def score_unscored(
         identity = (scorer.name, scorer.revision)
     name, revision = identity
     scored = 0
+
+    def chunk_size() -> int:
+        return CHUNK if limit is None else min(CHUNK, limit - scored)
+
     with db.run("score") as run:
         rules = rule_set(name)  # the model's name decides them; no model load needed
-        take = CHUNK if limit is None else min(CHUNK, limit)
+        take = chunk_size()
         # Opening the file costs tens of milliseconds, which a 10-headline cron pass feels: the
         # counts and the first chunk share one read, and a short chunk ends the loop unread.
         with db.read() as con:
@@ -129,12 +133,10 @@ def score_unscored(
             scored += added
             run.add("scored", added)
             log.info("scored %d headlines (%d so far)", added, scored)
-            if added == 0:  # another process scored them meanwhile
-                break
-            if len(items) < take:  # that was the last of them
-                break
-            take = CHUNK if limit is None else min(CHUNK, limit - scored)
-            if take <= 0:
+            # None added: another process scored them meanwhile; a short chunk was the last.
+            last = added == 0 or len(items) < take
+            take = chunk_size()
+            if last or take <= 0:
                 break
             with db.read() as con:
                 items = fetch_unscored(con, name, revision, take)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from flushwatch.ingest.news import fastparse
 from flushwatch.ingest.news.fastparse import parse_fast
 from flushwatch.ingest.news.parse import parse_feed
 from flushwatch.records.news import ParsedFeed
+from tests.helpers.bench import load_bench
 
 REPO = Path(__file__).resolve().parent.parent
 FEEDS = REPO / "tests" / "data" / "feeds"
@@ -66,12 +65,7 @@ def assert_same(body: bytes, content_type: str | None = None) -> bool:
 
 
 def _bench_feeds() -> dict[str, bytes]:
-    spec = importlib.util.spec_from_file_location("bench_ingest", REPO / "bench" / "bench_ingest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_ingest", module)  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    bodies: dict[str, bytes] = module.BODIES
+    bodies: dict[str, bytes] = load_bench("bench_ingest").BODIES
     return bodies
 
 

@@ -8,25 +8,16 @@ overlap with the shared tweets is checked against the real shared files (skipped
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 from flushwatch.nlp.train import read_labelled
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.bench import load_bench
 
 
 def _bench() -> ModuleType:
-    path = REPO / "bench" / "eval_synthetic_tweets.py"
-    spec = importlib.util.spec_from_file_location("eval_synthetic_tweets", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("eval_synthetic_tweets", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("eval_synthetic_tweets")
 
 
 def test_file_reads_as_extra_training_rows() -> None:
@@ -53,7 +44,7 @@ def test_closest_overlap_finds_the_nearest_text() -> None:
 def test_no_text_is_a_near_duplicate_of_a_shared_tweet(shared_data: Path) -> None:
     bench = _bench()
     texts, _ = bench.read_synthetic()
-    overlaps = bench.closest_overlaps(texts, bench.shared_texts(shared_data))
+    overlaps = bench.closest_overlaps(texts, bench.shared_texts())
     worst = max(overlaps)
     assert worst[0] < bench.NEAR_DUPLICATE_JACCARD, worst
 
