@@ -62,6 +62,13 @@ def database_info(db: Database) -> DatabaseInfo:
     )
 
 
+def _sql_hint(message: str) -> str:
+    """What to do next: a write was refused, or the query itself is wrong."""
+    if "read-only" in message:
+        return "the database is opened read-only; write with flushwatch commands, or query a copy"
+    return "tables and views: flushwatch sql \"SHOW TABLES\"; columns: docs/views.md"
+
+
 def run_readonly_sql(
     db: Database, query: str, limit: int | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -77,5 +84,5 @@ def run_readonly_sql(
             rows = rel.fetchmany(limit) if limit is not None else rel.fetchall()
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"query failed: {first}", hint="the database is opened read-only") from exc
+            raise InputError(f"query failed: {first}", hint=_sql_hint(first)) from exc
     return columns, [tuple(r) for r in rows]

@@ -155,8 +155,11 @@ def test_sql_is_read_only_and_errors_are_one_line(cli, db_path: Path) -> None:
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flushwatch: error: query failed")
     assert "Traceback" not in result.err
+    assert "write with flushwatch commands" in result.err
     bad = cli("sql", "SELEC nonsense", "--db", str(db_path))
     assert bad.code == 1 and "query failed" in bad.err
+    # A wrong query is not blamed on read-only mode; the hint says where the names are.
+    assert "read-only" not in bad.err and "SHOW TABLES" in bad.err
 
 
 def test_newer_database_exits_1_with_a_hint(cli, db_path: Path) -> None:
