@@ -62,6 +62,30 @@ def database_info(db: Database) -> DatabaseInfo:
     )
 
 
+#: What ``flushwatch sql`` runs: queries (SELECT, SHOW, DESCRIBE, SUMMARIZE), EXPLAIN, PRAGMA.
+_READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA"})
+
+
+def _check_one_read(con: Any, query: str) -> None:
+    """Refuse all but one read statement: ``ATTACH ... (READ_WRITE)`` or ``COPY ... TO`` would
+    get past the read-only connection (one attaches the live file again, writable; the other
+    writes files), and a second statement after a ``;`` would run unseen."""
+    from flushwatch.errors import InputError
+
+    statements = con.extract_statements(query)
+    kinds = [str(st.type).rsplit(".", 1)[-1] for st in statements]
+    if len(kinds) != 1:
+        raise InputError(
+            f"flushwatch sql runs one query; this has {len(kinds)} statements",
+            hint="run them one at a time, or open the snapshot with duckdb for a session",
+        )
+    if kinds[0] not in _READ_STATEMENTS:
+        raise InputError(
+            f"flushwatch sql only reads; {kinds[0]} statements are refused",
+            hint="query with SELECT, SHOW, DESCRIBE or EXPLAIN; export with flushwatch export",
+        )
+
+
 def _sql_hint(message: str) -> str:
     """What to do next: a write was refused, or the query itself is wrong."""
     if "read-only" in message:
@@ -77,8 +101,11 @@ def run_readonly_sql(
 
     from flushwatch.errors import InputError
 
+    if not query.strip():
+        raise InputError("empty query", hint='give one query, e.g. flushwatch sql "SHOW TABLES"')
     with db.read() as con:
         try:
+            _check_one_read(con, query)
             rel = con.execute(query)
             columns = [d[0] for d in rel.description] if rel.description else []
             rows = rel.fetchmany(limit) if limit is not None else rel.fetchall()

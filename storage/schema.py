@@ -56,9 +56,17 @@ def _v2_rules_revision(con: Connection) -> None:
     con.execute("ALTER TABLE headline_scores ADD COLUMN IF NOT EXISTS rules_revision VARCHAR")
 
 
+def _v3_views(con: Connection) -> None:
+    # Why: v_flushes and v_catalysts repeated a flush once per attribution version kept after
+    # an upgrade; v_candles_1h bucketed hours in the session's time zone. Views only: they are
+    # re-created after the steps, so the step itself has nothing to change.
+    del con
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "headline_scores.rules_revision", _v2_rules_revision),
+    Migration(3, "views: newest attribution per flush, UTC hourly candles", _v3_views),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -128,8 +128,26 @@ def test_db_migrate_is_idempotent(cli, db_path: Path) -> None:
     assert second.code == 0 and "nothing to do" in second.out
 
 
+@pytest.fixture
+def made_db(cli, db_path: Path) -> Path:
+    """A migrated database file at ``db_path``: read-only commands refuse a missing one."""
+    assert cli("db", "migrate", "--db", str(db_path)).code == 0
+    return db_path
+
+
+def test_read_only_commands_refuse_a_missing_file_and_create_nothing(cli, tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "fw.duckdb"
+    for args in (["sql", "SELECT 1"], ["flushes"], ["explain", "1"], ["digest", "--date", "2025-10-10"],
+                 ["export", str(tmp_path / "out")]):
+        result = cli(*args, "--db", str(typo))
+        assert result.code == 1, (args, result.err)
+        assert result.err.startswith(f"flushwatch: error: no database at {typo}"), result.err
+    assert not typo.parent.exists() and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
-def test_sql_formats(cli, db_path: Path, fmt: str) -> None:
+def test_sql_formats(cli, made_db: Path, fmt: str) -> None:
+    db_path = made_db
     result = cli("sql", "SELECT 1 AS one, 'x|y' AS two, TIMESTAMPTZ '2024-08-05 06:15:00+00' AS t",
                  "--db", str(db_path), "--format", fmt)
     assert result.code == 0, result.err
@@ -144,18 +162,33 @@ def test_sql_formats(cli, db_path: Path, fmt: str) -> None:
         assert "one" in result.out and "2024-08-05T06:15:00Z" in result.out
 
 
-def test_sql_limit(cli, db_path: Path) -> None:
+def test_sql_limit(cli, made_db: Path) -> None:
+    db_path = made_db
     result = cli("sql", "SELECT * FROM range(10)", "--db", str(db_path), "-f", "csv", "--limit", "3")
     assert result.out.splitlines()[1:] == ["0", "1", "2"]
 
 
-def test_sql_is_read_only_and_errors_are_one_line(cli, db_path: Path) -> None:
+def test_sql_is_read_only_and_errors_are_one_line(cli, made_db: Path) -> None:
+    db_path = made_db
     result = cli("sql", "DELETE FROM runs", "--db", str(db_path))
     assert result.code == 1
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("flushwatch: error: query failed")
+    assert len(lines) == 1 and lines[0].startswith("flushwatch: error: flushwatch sql only reads")
     assert "Traceback" not in result.err
-    assert "write with flushwatch commands" in result.err
+    assert "DELETE statements are refused" in result.err
+    # Nothing gets past it: a second statement, ATTACH of the live file read-write, COPY TO.
+    for query in (
+        "SELECT 1; DELETE FROM runs",
+        f"ATTACH '{db_path}' AS rw (READ_WRITE)",
+        f"COPY runs TO '{db_path.parent / 'runs.csv'}'",
+        "   ",
+    ):
+        refused = cli("sql", query, "--db", str(db_path))
+        assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, (query, refused.err)
+        assert "Traceback" not in refused.err
+    assert not (db_path.parent / "runs.csv").exists()
+    versions = cli("sql", "SELECT count(*) FROM schema_version", "--db", str(db_path), "-f", "csv")
+    assert versions.out.split()[1] != "0"
     bad = cli("sql", "SELEC nonsense", "--db", str(db_path))
     assert bad.code == 1 and "query failed" in bad.err
     # A wrong query is not blamed on read-only mode; the hint says where the names are.

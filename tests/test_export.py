@@ -17,22 +17,45 @@ def test_export_parquet_partitions_and_replaces(db: Database, db_path: Path, tmp
     load_candles(db, write_series(tmp_path / "c.csv", minutes=90, seed=1), symbol="BTCUSDT", interval="1m")
     with db.write() as con:
         add_headline(con, "Exchange halts all customer withdrawals", minutes=-5)
-    out = tmp_path / "export"
-    (out / "stale").mkdir(parents=True)  # an older export is replaced whole
+    out = tmp_path / "it's an export"  # a quote in the path must not end the SQL string
+    assert cli("export", "--format", "parquet", "--db", str(db_path), str(out)).code == 0
+    (out / "stale").mkdir()  # an older export is replaced whole
     res = cli("export", "--format", "parquet", "--db", str(db_path), str(out))
     assert res.code == 0, res.err
-    assert not (out / "stale").exists()
+    assert not (out / "stale").exists() and (out / ".flushwatch-export").is_file()
     assert list((out / "candles").glob("symbol=BTCUSDT/interval=1m/month=2024-03/*.parquet"))
     con = duckdb.connect()
+    quoted = str(out).replace("'", "''")
     n = con.execute(
-        f"SELECT count(*) FROM read_parquet('{out}/candles/**/*.parquet', hive_partitioning=true)"
+        f"SELECT count(*) FROM read_parquet('{quoted}/candles/**/*.parquet', hive_partitioning=true)"
     )
     assert n.fetchone() == (90,)
     titles = con.execute(
-        f"SELECT title, sentiment FROM read_parquet('{out}/headlines/**/*.parquet')"
+        f"SELECT title, sentiment FROM read_parquet('{quoted}/headlines/**/*.parquet')"
     ).fetchall()
     assert titles == [("Exchange halts all customer withdrawals", "bearish")]
-    assert not list(tmp_path.glob("export.tmp-*"))
+    assert not list(tmp_path.glob("it's an export.tmp-*"))
+
+
+def test_export_never_replaces_a_directory_that_is_not_an_export(
+    db: Database, db_path: Path, tmp_path: Path, cli
+) -> None:
+    """`export .` in a home directory, or into the database's own folder, must refuse and keep
+    every file; an empty directory is fine."""
+    with db.write():
+        pass  # the file exists, with its schema
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    res = cli("export", "--db", str(db_path), str(mine))
+    assert res.code == 1 and "not empty" in res.err and "Traceback" not in res.err
+    assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
+    res = cli("export", "--db", str(db_path), str(db_path.parent))
+    assert res.code == 1 and "holds the database" in res.err and db_path.is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("export", "--db", str(db_path), str(empty)).code == 0
+    assert (empty / "candles").is_dir()
 
 
 def test_flushes_command_json_and_table(db: Database, db_path: Path, cli) -> None:

@@ -117,5 +117,5 @@ def sql(
     """
     from flushwatch.storage.info import run_readonly_sql
 
-    columns, rows = run_readonly_sql(open_db(db, wait), query, limit)
+    columns, rows = run_readonly_sql(open_db(db, wait, existing=True), query, limit)
     render(columns, rows, fmt)

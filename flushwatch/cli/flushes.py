@@ -150,7 +150,7 @@ def flushes_cmd(
         catalysts_per_flush=catalysts,
         include_coverage=coverage or fmt is OutputFormat.json,
     )
-    found = list_flushes(open_db(db, wait), q)
+    found = list_flushes(open_db(db, wait, existing=True), q)
     if fmt is OutputFormat.json:
         typer.echo(to_json([flush_to_dict(f) for f in found]))
         return
@@ -200,5 +200,5 @@ def export_cmd(
 
     if fmt.lower() != "parquet":
         raise ConfigError(f"--format {fmt!r}: only parquet is supported")
-    res = export_parquet(open_db(db, wait), out_dir)
+    res = export_parquet(open_db(db, wait, existing=True), out_dir)
     render(["dataset", "rows"], sorted(res.rows.items()), OutputFormat.table, title=f"exported to {res.path}")

@@ -48,6 +48,20 @@ LimitOption = Annotated[
 ]
 
 
-def open_db(db: Path | None, wait: float | None) -> Database:
-    """The Database the options point at (nothing is opened yet)."""
-    return Database(resolve_db_path(db), wait_s=resolve_wait(wait))
+def open_db(db: Path | None, wait: float | None, *, existing: bool = False) -> Database:
+    """The Database the options point at (nothing is opened yet).
+
+    ``existing``: the command only reads, so a missing file is a mistyped path, not a database
+    to create (``sql --db /tmp/typo.duckdb`` would otherwise create an empty one and answer
+    from it).
+    """
+    path = resolve_db_path(db)
+    if existing and not path.exists():
+        from flushwatch.errors import InputError
+
+        raise InputError(
+            f"no database at {path}",
+            hint="check --db or FLUSHWATCH_DB: flushwatch db path shows where it is looked for, "
+            "and ingest or import creates it",
+        )
+    return Database(path, wait_s=resolve_wait(wait))

@@ -172,7 +172,7 @@ def explain_cmd(
     """
     from flushwatch.scoring.explain import explain
 
-    ex = explain(open_db(db, wait), flush_id)
+    ex = explain(open_db(db, wait, existing=True), flush_id)
     if chart is not None:
         from flushwatch.scoring.charts import write_chart
 
@@ -227,7 +227,7 @@ def digest_cmd(
         window = since_window(
             parse_duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0)
         )
-    digest = build_digest(open_db(db, wait), window)
+    digest = build_digest(open_db(db, wait, existing=True), window)
     text = render(digest, fmt.value)
     if out is not None:
         write_atomic(out, text)

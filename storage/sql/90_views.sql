@@ -37,7 +37,8 @@ SELECT h.headline_id,
                FROM headline_assets GROUP BY headline_id) a ON a.headline_id = h.headline_id
   LEFT JOIN stories st ON st.story_id = h.story_id;
 
--- Detected flushes with their duration and top catalyst.
+-- Detected flushes with their duration and top catalyst (of the flush's newest attribution:
+-- an upgrade keeps older attribution versions' rows in catalysts, one flush stays one row).
 CREATE OR REPLACE VIEW v_flushes AS
 SELECT f.*,
        epoch(f.end_at) - epoch(f.start_at) AS duration_s,
@@ -47,9 +48,12 @@ SELECT f.*,
   FROM flushes f
   LEFT JOIN (SELECT c.flush_id, c.headline_id, h.title, c.score
                FROM catalysts c JOIN headlines h USING (headline_id)
-              WHERE c.rank = 1 AND NOT c.is_coverage) top ON top.flush_id = f.flush_id;
+              WHERE c.rank = 1 AND NOT c.is_coverage
+            QUALIFY c.attribution_version = max(c.attribution_version) OVER (PARTITION BY c.flush_id)
+            ) top ON top.flush_id = f.flush_id;
 
--- Ranked catalysts joined to their flush and headline; components expanded to columns.
+-- Ranked catalysts joined to their flush and headline; components expanded to columns. Only
+-- each flush's newest attribution version (as explain and digest show it).
 CREATE OR REPLACE VIEW v_catalysts AS
 SELECT c.flush_id,
        f.asset,
@@ -76,7 +80,8 @@ SELECT c.flush_id,
        c.attribution_version
   FROM catalysts c
   JOIN flushes f USING (flush_id)
-  JOIN headlines h USING (headline_id);
+  JOIN headlines h USING (headline_id)
+QUALIFY c.attribution_version = max(c.attribution_version) OVER (PARTITION BY c.flush_id);
 
 -- 5-minute candles resampled from 1-minute candles.
 CREATE OR REPLACE VIEW v_candles_5m AS
@@ -88,10 +93,11 @@ SELECT venue, market, symbol,
   FROM candles WHERE interval = '1m'
  GROUP BY ALL;
 
--- Hourly candles resampled from 1-minute candles.
+-- Hourly candles resampled from 1-minute candles, in UTC hours whatever the session's time
+-- zone (date_trunc would follow it: Asia/Kolkata's hours start at :30 UTC).
 CREATE OR REPLACE VIEW v_candles_1h AS
 SELECT venue, market, symbol,
-       date_trunc('hour', open_time) AS open_time,
+       time_bucket(INTERVAL '1 hour', open_time) AS open_time,
        arg_min(open, open_time) AS open, max(high) AS high, min(low) AS low,
        arg_max(close, open_time) AS close,
        sum(volume) AS volume, sum(quote_volume) AS quote_volume, count(*) AS bars
