@@ -17,7 +17,9 @@ afterwards. Windows are set in minutes and turned into bars per interval
 Incremental: ``detector_state`` keeps a watermark per series. A later run computes bars from
 ``watermark - overlap - baseline`` and replaces only flushes whose trigger bar is at or after
 ``watermark - overlap``; every bar's flags depend only on trailing data, so the result equals
-a full run (tests/test_detect.py proves it).
+a full run (tests/test_detect.py proves it). Market rows written at or before a watermark (a
+backfill, liquidations imported after their candles) are listed in ``market_changes`` by the
+storage layer; the run then starts from the earliest of them instead.
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def _series_plan(
     resume = {k: state[k][0] for k in catalogue if k not in redo}
     plan = _full_ranges(con, redo, symbols) if redo else []
     if resume:
-        plan += _resumed_ranges(con, det, resume)
+        plan += _resumed_ranges(con, det, resume, _changed_since(con, symbols))
     # Grouped by interval: a batch (one query) holds series of one interval.
     return sorted(plan, key=lambda r: (r.key[3], r.key))
 
@@ -156,11 +158,35 @@ def _full_ranges(con: Connection, redo: set[SeriesKey], symbols: list[str] | Non
     ]
 
 
+def _changed_since(con: Connection, symbols: list[str] | None) -> dict[str, dt.datetime]:
+    """Per symbol, the earliest market row written at or before a watermark since the last
+    detect (``market_changes``: backfilled candles, late liquidations, funding, OI)."""
+    where_sym, params = _symbol_filter(symbols)
+    rows = con.execute(
+        f"SELECT symbol, min(from_at) FROM market_changes WHERE TRUE {where_sym} GROUP BY symbol",
+        params,
+    ).fetchall()
+    return {str(sym): at for sym, at in rows}
+
+
+def _consume_changes(con: Connection, symbols: list[str] | None) -> None:
+    """The changes this run has re-examined (every series of their symbol was in the plan, or
+    detected in full) are done with."""
+    where_sym, params = _symbol_filter(symbols)
+    con.execute(f"DELETE FROM market_changes WHERE TRUE {where_sym}", params)
+
+
 def _resumed_ranges(
-    con: Connection, det: DetectThresholds, watermarks: dict[SeriesKey, dt.datetime]
+    con: Connection,
+    det: DetectThresholds,
+    watermarks: dict[SeriesKey, dt.datetime],
+    changed: dict[str, dt.datetime],
 ) -> list[_Range]:
-    """Series with bars past their watermark, re-examined from ``watermark - overlap`` (earlier
-    when a flush was still running there), computed from a baseline before that."""
+    """Series with bars past their watermark, or market rows written at or before it
+    (``changed``, per symbol), re-examined from the earlier of the two less the overlap
+    (earlier still when a flush was still running there), computed from a baseline before
+    that. Every bar's flags depend only on trailing data, so from there on the result is
+    what a full run gives."""
     newest = {
         (r[0], r[1], r[2], r[3]): r[4]
         for r in con.execute(
@@ -178,11 +204,15 @@ def _resumed_ranges(
     }
     cutoffs: dict[SeriesKey, tuple[dt.datetime, dt.timedelta]] = {}
     for key, watermark in watermarks.items():
-        if key not in newest:
-            continue  # no new bar: nothing to do
+        since = changed.get(key[2])
+        backfilled = since is not None and since <= watermark
+        if key not in newest and not backfilled:
+            continue  # no new bar and nothing written under the watermark: nothing to do
+        start = min(watermark, since) if since is not None and backfilled else watermark
+        newest.setdefault(key, watermark)
         b = det.bars(key[3])
         step = dt.timedelta(minutes=b["minutes"])
-        cutoffs[key] = (watermark - (b["k"] + b["gap"] + 2) * step, b["gap"] * step)
+        cutoffs[key] = (start - (b["k"] + b["gap"] + 2) * step, b["gap"] * step)
     if not cutoffs:
         return []
     # A flush still running at the old watermark is re-examined from its trigger bar.
@@ -467,6 +497,7 @@ def detect_in(
     """:func:`detect` inside a caller's transaction."""
     det = det or DetectThresholds()
     plan = _series_plan(con, det, full, symbols)
+    _consume_changes(con, symbols)
     if not plan:
         return DetectResult(0, 0, 0, 0, full)
     batches = _batches(det, plan)

@@ -96,7 +96,32 @@ def insert_new(con: Connection, table: str, stage: str, run_id: int | None) -> i
         """,
         {"run_id": run_id, "lo": lo, "hi": hi},
     )
-    return _count(con, table) - before
+    added = _count(con, table) - before
+    if added:
+        _note_changes(con, table, stage, run_id)
+    return added
+
+
+def _note_changes(con: Connection, table: str, stage: str, run_id: int | None) -> None:
+    """List in ``market_changes`` the stage's (venue, symbol) time ranges that reach back to
+    or before a detected series' watermark, so the next incremental detect re-examines them.
+
+    Rows newer than every watermark of their symbol (the live case: the recorder, an
+    incremental fetch) are not listed; detect reaches them anyway. The stage's range is a
+    superset of the rows actually added, which can only make detect re-examine a little more.
+    """
+    tcol = TIME_COLUMN[table]
+    con.execute(
+        f"""
+        INSERT INTO market_changes
+        SELECT $tbl, s.venue, s.symbol, min(s.{tcol}), max(s.{tcol}), $run_id, now()
+          FROM {stage} s
+         GROUP BY s.venue, s.symbol
+        HAVING min(s.{tcol}) <= (SELECT max(d.watermark) FROM detector_state d
+                                  WHERE d.symbol = s.symbol)
+        """,
+        {"tbl": table, "run_id": run_id},
+    )
 
 
 def _count(con: Connection, table: str) -> int:

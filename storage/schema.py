@@ -56,17 +56,27 @@ def _v2_rules_revision(con: Connection) -> None:
     con.execute("ALTER TABLE headline_scores ADD COLUMN IF NOT EXISTS rules_revision VARCHAR")
 
 
-def _v3_views(con: Connection) -> None:
-    # Why: v_flushes and v_catalysts repeated a flush once per attribution version kept after
-    # an upgrade; v_candles_1h bucketed hours in the session's time zone. Views only: they are
-    # re-created after the steps, so the step itself has nothing to change.
-    del con
+def _v3_market_changes(con: Connection) -> None:
+    # Why: an incremental detect only looked past each series' watermark, so a backfill of
+    # older candles, or liquidations imported after their candles were detected, were never
+    # detected without --full. market_changes lists such writes for the next detect. The
+    # views change too (re-created after the steps): v_flushes and v_catalysts repeated a
+    # flush once per attribution version kept after an upgrade; v_candles_1h bucketed hours in
+    # the session's time zone. 40_flushes.sql declares the table too, for new files.
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS market_changes (
+            tbl VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+            from_at TIMESTAMPTZ NOT NULL, to_at TIMESTAMPTZ NOT NULL, run_id BIGINT,
+            changed_at TIMESTAMPTZ NOT NULL)
+        """
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "headline_scores.rules_revision", _v2_rules_revision),
-    Migration(3, "views: newest attribution per flush, UTC hourly candles", _v3_views),
+    Migration(3, "market_changes for detect; views: newest attribution, UTC hours", _v3_market_changes),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

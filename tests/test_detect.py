@@ -244,6 +244,76 @@ def test_thresholds_change_forces_full_redetection(db: Database, tmp_path: Path)
     assert res.bars == 2 * 1440 and flushes(db) == []
 
 
+def test_backfilled_older_candles_are_detected_without_full(tmp_path: Path) -> None:
+    """Candles imported after a run but older than the series' watermark (a backfill) are
+    re-examined by the next incremental run: the same flushes as a full run, no --full."""
+    csv = write_series(tmp_path / "c.csv", minutes=4 * 1440, seed=3, crash_at=1440 + 300)
+    lines = csv.read_text().splitlines(keepends=True)
+    recent = tmp_path / "recent.csv"  # days 2-4: calm
+    recent.write_text(lines[0] + "".join(lines[1 + 2 * 1440 :]))
+    db = Database(tmp_path / "inc.duckdb", snapshot=False)
+    load_candles(db, recent, symbol="BTCUSDT", interval="1m")
+    assert detect(db).series == 1 and flushes(db) == []
+    load_candles(db, csv, symbol="BTCUSDT", interval="1m")  # days 0-1 backfilled, crash in day 1
+    res = detect(db)
+    assert not res.full and res.series == 1
+
+    full = Database(tmp_path / "full.duckdb", snapshot=False)
+    load_candles(full, csv, symbol="BTCUSDT", interval="1m")
+    detect(full, full=True)
+    assert flushes(db) == flushes(full) and len(flushes(full)) == 1
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM market_changes").fetchone() == (0,)  # consumed
+    assert detect(db).series == 0
+
+
+def test_liquidations_imported_after_their_candles_update_the_flush(tmp_path: Path) -> None:
+    """Liquidations stored after the candles were detected (a late import) reach the flush on
+    the next incremental run, as a full run would have it; live rows past the watermark are
+    not listed as changes."""
+    import flushwatch.storage.market as store
+
+    crash = T0 + dt.timedelta(minutes=1800)
+    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=5, crash_at=1800)
+
+    def add_liquidations(db: Database, start: dt.datetime, n: int) -> int:
+        with db.write() as con:
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE _stage AS
+                   SELECT 'binance' AS venue, 'BTCUSDT' AS symbol, 'long' AS side, 100.0 AS price,
+                          500.0 AS quantity, 50000.0 AS notional_usd,
+                          ?::TIMESTAMPTZ + to_seconds(i) AS event_time, NULL::TIMESTAMPTZ AS receive_time,
+                          'import' AS source
+                     FROM range(?) t(i)""",
+                [start, n],
+            )
+            return store.insert_new(con, "liquidations", "_stage", None)
+
+    db = Database(tmp_path / "late.duckdb", snapshot=False)
+    load_candles(db, csv, symbol="BTCUSDT", interval="1m")
+    detect(db)
+    with db.read() as con:
+        before = con.execute("SELECT liquidated_usd, liquidation_note FROM flushes").fetchall()
+    assert len(before) == 1 and before[0][0] is None
+    assert add_liquidations(db, crash, 300) == 300
+    res = detect(db)
+    assert not res.full and res.series == 1
+
+    full = Database(tmp_path / "full.duckdb", snapshot=False)
+    load_candles(full, csv, symbol="BTCUSDT", interval="1m")
+    add_liquidations(full, crash, 300)
+    detect(full, full=True)
+    assert flushes(db) == flushes(full)
+    with db.read() as con, full.read() as fcon:
+        got = con.execute("SELECT liquidated_usd FROM flushes").fetchall()
+        assert got == fcon.execute("SELECT liquidated_usd FROM flushes").fetchall()
+        assert got[0][0] >= 300 * 50000
+    # A row past every watermark (the live recorder's case) is not a change to re-examine.
+    add_liquidations(db, T0 + dt.timedelta(days=3), 1)
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM market_changes").fetchone() == (0,)
+
+
 def test_liquidations_oi_funding_and_market_wide(db: Database, tmp_path: Path) -> None:
     crash = T0 + dt.timedelta(minutes=1800)
     for sym, seed in (("BTCUSDT", 5), ("ETHUSDT", 6)):

@@ -61,3 +61,17 @@ CREATE TABLE detector_state (
     run_id           BIGINT,
     PRIMARY KEY (venue, market, symbol, interval, detector_version)
 );
+
+-- Market rows added at or before a series' watermark (a backfill, or liquidations / funding /
+-- open interest imported after the candles were detected): the next incremental detect
+-- re-examines every series of that symbol from from_at, then deletes the rows it consumed.
+-- Rows past every watermark are not listed: the incremental run reaches them anyway.
+CREATE TABLE IF NOT EXISTS market_changes (
+    tbl        VARCHAR NOT NULL,              -- candles | liquidations | funding_rates | open_interest
+    venue      VARCHAR NOT NULL,
+    symbol     VARCHAR NOT NULL,
+    from_at    TIMESTAMPTZ NOT NULL,          -- earliest time of the rows written
+    to_at      TIMESTAMPTZ NOT NULL,
+    run_id     BIGINT,
+    changed_at TIMESTAMPTZ NOT NULL
+);
