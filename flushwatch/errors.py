@@ -104,6 +104,14 @@ class SchemaTooNew(StorageError):
         )
 
 
+class OutputError(FlushwatchError):
+    """A file the user asked flushwatch to write (``--out``, ``--chart``) cannot be written."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
+        self.path = str(path) if path is not None else None
+        super().__init__(message, hint=hint)
+
+
 class SourceError(FlushwatchError):
     """A remote source (feed, exchange API, stream) failed. ``source`` names it."""
 

@@ -14,6 +14,9 @@ from flushwatch.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: The longest duration any option takes. Far past any data (and any sane timeout), yet short
+#: enough that ``now - duration`` is always a real date: '1000000d' is a typo, not a window.
+MAX_DURATION = dt.timedelta(days=100 * 366)
 
 
 def parse_duration(text: str, option: str, *, bare_unit: str | None = None) -> dt.timedelta:
@@ -22,16 +25,21 @@ def parse_duration(text: str, option: str, *, bare_unit: str | None = None) -> d
     unit = match.group(2) if match else ""
     if not match or (not unit and bare_unit is None):
         raise ConfigError(f"{option} {text!r}: expected a duration like 90s, 10m, 24h, 7d or 2w")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_S[unit or str(bare_unit)])
+    seconds = float(match.group(1)) * _UNIT_S[unit or str(bare_unit)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ConfigError(f"{option} {text!r}: out of range; durations go up to {MAX_DURATION.days}d")
+    return dt.timedelta(seconds=seconds)
 
 
 def parse_instant(text: str, option: str) -> dt.datetime:
     """'2025-10-10', '2025-10-10T21:30Z' or any ISO time -> an aware UTC datetime."""
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
     except ValueError as exc:
         raise ConfigError(f"{option} {text!r}: expected a date (YYYY-MM-DD) or an ISO time") from exc
-    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except OverflowError as exc:  # '0001-01-01T00:00+01:00' is before year 1 in UTC
+        raise ConfigError(f"{option} {text!r}: out of range") from exc
 
 
 def parse_since(text: str, option: str = "--since", *, now: dt.datetime | None = None) -> dt.datetime:
@@ -42,7 +50,9 @@ def parse_since(text: str, option: str = "--since", *, now: dt.datetime | None =
         return now - parse_duration(text, option)
     try:
         start = parse_instant(text, option)
-    except ConfigError:
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, OverflowError):
+            raise
         raise ConfigError(
             f"{option} {text!r}: expected a duration like 24h or 7d, or a date/ISO time"
         ) from None

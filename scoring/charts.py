@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from flushwatch.atomic import write_atomic
 from flushwatch.errors import ConfigError, InputError
 from flushwatch.scoring.explain import Explanation, RankedHeadline
 
@@ -40,18 +39,6 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_chart(ex: Explanation, path: Path) -> Path:
     """Write a PNG or HTML chart, chosen by the file suffix; returns the path."""
     suffix = path.suffix.lower()
@@ -60,9 +47,9 @@ def write_chart(ex: Explanation, path: Path) -> Path:
             f"flush {ex.flush.flush_id} has no candles to draw", hint="import candles for its symbol first"
         )
     if suffix == ".png":
-        _atomic_write_bytes(path, png_bytes(ex))
+        write_atomic(path, png_bytes(ex))
     elif suffix in (".html", ".htm"):
-        _atomic_write_bytes(path, html_page(ex).encode("utf-8"))
+        write_atomic(path, html_page(ex))
     else:
         raise ConfigError(f"--chart {path}: use a .png or .html file name")
     return path

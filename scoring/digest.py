@@ -16,12 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from flushwatch.errors import ConfigError
 from flushwatch.storage.db import Connection, Database
 
 #: Assets that get their own sentiment line (others are folded into the top headlines only).
@@ -65,6 +63,7 @@ class DigestFlush:
     market_wide: bool
     catalysts: tuple[DigestCatalyst, ...]
     coverage_count: int
+    attributed: bool  # False: attribution never ran for it, so no catalysts is no finding yet
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,10 @@ def day_window(day: dt.date) -> Window:
 def since_window(since: dt.timedelta, now: dt.datetime) -> Window:
     hours = since.total_seconds() / 3600
     label = f"last {hours:g}h" if hours < 48 else f"last {hours / 24:g}d"
-    return Window(now - since, now, label)
+    try:
+        return Window(now - since, now, label)
+    except OverflowError as exc:  # the CLI caps durations; a library caller may not
+        raise ConfigError(f"--since {since.days}d: reaches back before year 1") from exc
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -162,8 +164,11 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
     rows = con.execute(
         """
         SELECT flush_id, asset, direction, start_at, peak_at, round(price_move_pct, 2),
-               round(extreme_move_pct, 2), round(liquidated_usd, 0), round(severity, 1), market_wide
-          FROM flushes WHERE start_at >= ? AND start_at < ?
+               round(extreme_move_pct, 2), round(liquidated_usd, 0), round(severity, 1), market_wide,
+               -- attribution sets attributed_run_id (NULL when run outside a run) and writes rows
+               f.attributed_run_id IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM catalysts c WHERE c.flush_id = f.flush_id) AS attributed
+          FROM flushes f WHERE start_at >= ? AND start_at < ?
          ORDER BY start_at, asset, flush_id
         """,
         [w.start, w.end],
@@ -187,7 +192,11 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
                                               WHERE flush_id = $1)""",
             [r[0]],
         ).fetchone()
-        out.append(DigestFlush(*r, tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0))  # type: ignore[call-arg]
+        out.append(
+            DigestFlush(  # type: ignore[call-arg]
+                *r[:10], tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0, bool(r[10])
+            )
+        )
     return out
 
 
@@ -280,7 +289,9 @@ def _warnings(con: Connection, w: Window, headline_count: int, unscored: int) ->
         """,
         {"start": w.start, "end": w.end},
     ).fetchall():
-        out.append(CoverageWarning("feed_failed", name, f"{url}: {err} ({n} consecutive failures)"))
+        # A stored feed error already starts with the URL it is about: say it once.
+        reason = err.removeprefix(f"{url}: ")
+        out.append(CoverageWarning("feed_failed", name, f"{url}: {reason} ({n} consecutive failures)"))
     for venue, stream, g0, g1, reason in con.execute(
         """
         SELECT venue, stream, greatest(gap_start, $start), least(coalesce(gap_end, $end), $end), reason
@@ -377,6 +388,15 @@ def _trend(q: tuple[float | None, ...]) -> str:
     return " ".join("·" if v is None else f"{v:+.2f}" for v in q)
 
 
+def _no_catalysts(f: DigestFlush) -> str:
+    """Why a flush lists no catalyst: not looked for yet is not the same as none found."""
+    if not f.attributed:
+        return "not attributed yet (run `flushwatch detect`)"
+    if f.coverage_count:
+        return "no candidate catalysts (only coverage headlines, which report the move)"
+    return "no candidate catalysts (no headlines in the lookback window)"
+
+
 def render_markdown(d: Digest) -> str:
     w = d.window
     lines = [f"# flushwatch digest — {w.label}", ""]
@@ -399,7 +419,7 @@ def render_markdown(d: Digest) -> str:
         )
         lines.append("")
         if not f.catalysts:
-            lines.append("- no candidate catalysts (no headlines in the lookback window)")
+            lines.append(f"- {_no_catalysts(f)}")
         for c in f.catalysts:
             lines.append(f"{c.rank}. **{c.title}** — {c.source}, {_t(c.headline_time)} (score {c.score:.1f})")
         lines.append("")
@@ -455,8 +475,12 @@ def render_html(d: Digest) -> str:
         )
         parts.append(
             f"<p>Peak {_t(f.peak_at)}, severity {f.severity:.0f}/100, liquidated {_usd(f.liquidated_usd)}, "
-            f"{f.coverage_count} coverage headlines.</p><ol>"
+            f"{f.coverage_count} coverage headlines.</p>"
         )
+        if not f.catalysts:
+            parts.append(f"<p>{e(_no_catalysts(f))}</p>")
+            continue
+        parts.append("<ol>")
         parts.extend(
             f"<li><b>{e(c.title)}</b> — {e(c.source)}, {_t(c.headline_time)} (score {c.score:.1f})</li>"
             for c in f.catalysts
@@ -509,19 +533,3 @@ RENDERERS = {"markdown": render_markdown, "html": render_html, "json": render_js
 
 def render(d: Digest, fmt: str) -> str:
     return RENDERERS[fmt](d)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -92,9 +92,15 @@ class Explanation:
     headlines: tuple[TimelineHeadline, ...]  # time order
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``flushwatch explain --format json`` (documented in docs/)."""
+        """The JSON shape of ``flushwatch explain --format json`` (documented in docs/).
+
+        The flush record's own ``catalysts`` field is left out: explain reads the flush without
+        them (they are ranked below, with components), so it would always be an empty list
+        beside the full top-level ``catalysts``, reading as "none".
+        """
+        flush = {k: v for k, v in asdict(self.flush).items() if k != "catalysts"}
         return {
-            "flush": asdict(self.flush) | {"signals": list(self.flush.signals)},
+            "flush": flush | {"signals": list(self.flush.signals)},
             "catalysts": [asdict(c) for c in self.catalysts],
             "coverage": [asdict(c) for c in self.coverage],
             "timeline": [asdict(h) for h in self.headlines],

@@ -162,6 +162,85 @@ def test_sql_formats(cli, made_db: Path, fmt: str) -> None:
         assert "one" in result.out and "2024-08-05T06:15:00Z" in result.out
 
 
+def test_csv_and_markdown_keep_full_float_precision_only_the_table_rounds(cli, made_db: Path) -> None:
+    query = "SELECT 114319.2::DOUBLE x, 842565123.5::DOUBLE y, 123456789012345678.123::DECIMAL(38, 3) d"
+    args = ("sql", query, "--db", str(made_db))
+    assert cli(*args, "-f", "csv").out.splitlines() == [
+        "x,y,d",
+        "114319.2,842565123.5,123456789012345678.123",
+    ]
+    assert "| 114319.2 | 842565123.5 | 123456789012345678.123 |" in cli(*args, "-f", "markdown").out
+    assert json.loads(cli(*args, "-f", "json").out)[0]["x"] == 114319.2
+    table = cli(*args).out
+    assert "114319 " in table and "8.42565e+08" in table
+
+
+def test_sql_json_gives_every_type_a_stable_form_and_keeps_repeated_columns(cli, made_db: Path) -> None:
+    query = (
+        "SELECT INTERVAL 5 MINUTE i, INTERVAL '-90 seconds' neg, TIME '10:00' t, TIMETZ '10:00:00+02' tz, "
+        "'a'::BLOB b, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID u, 1 a, 2 a, 3 a_2"
+    )
+    result = cli("sql", query, "--db", str(made_db), "-f", "json")
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    assert json.loads(result.out) == [
+        {
+            "i": "PT5M",
+            "neg": "-PT1M30S",
+            "t": "10:00:00",
+            "tz": "10:00:00+02:00",
+            "b": "61",
+            "u": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+            "a": 1,
+            "a_3": 2,  # a_2 is taken by a later column
+            "a_2": 3,
+        }
+    ]
+    csv_out = cli("sql", query, "--db", str(made_db), "-f", "csv").out.splitlines()
+    assert csv_out[0] == "i,neg,t,tz,b,u,a,a,a_2"  # CSV headers may repeat
+    assert csv_out[1].startswith("PT5M,-PT1M30S,10:00:00,10:00:00+02:00,61,6ba7b810-")
+
+
+@pytest.mark.parametrize(
+    ("delta", "iso"),
+    [
+        ({"seconds": 0}, "PT0S"),
+        ({"days": 60}, "P60D"),
+        ({"days": 1, "microseconds": 1}, "P1DT0.000001S"),
+        ({"hours": 2, "seconds": 10}, "PT2H10S"),
+        ({"seconds": 1.5}, "PT1.5S"),
+        ({"minutes": -5}, "-PT5M"),
+    ],
+)
+def test_intervals_are_iso_8601_durations(delta: dict[str, float], iso: str) -> None:
+    import datetime as dt
+
+    from flushwatch.cli.output import iso_duration
+
+    assert iso_duration(dt.timedelta(**delta)) == iso
+
+
+def test_db_info_csv_is_one_table_and_markdown_has_a_heading_per_section(cli, db_path: Path) -> None:
+    import csv
+
+    from flushwatch.storage.db import Database
+    from flushwatch.storage.runs import track_run
+
+    with track_run(Database(db_path, wait_s=5, snapshot=False), "ingest", "") as run:
+        run.add("new", 3)
+    result = cli("db", "info", "--db", str(db_path), "-f", "csv")
+    assert result.code == 0, result.err
+    rows = list(csv.reader(result.out.splitlines()))
+    assert rows[0] == ["section", "key", "value"] and all(len(r) == 3 for r in rows)
+    assert ["database", "schema_version", str(CURRENT_VERSION)] in rows
+    assert ["tables", "headlines", "0"] in rows
+    assert ["last_run", "ingest.status", "ok"] in rows
+    assert ["last_run", "ingest.counts", '{"new": 3}'] in rows
+    assert {r[0] for r in rows[1:]} == {"database", "tables", "last_run"}
+    md = cli("db", "info", "--db", str(db_path), "-f", "markdown").out
+    assert md.startswith("## database\n\n| property | value |")
+    assert "\n\n## tables\n\n| table | rows |" in md and "\n\n## last run of each command\n\n" in md
+
+
 def test_sql_limit(cli, made_db: Path) -> None:
     db_path = made_db
     result = cli("sql", "SELECT * FROM range(10)", "--db", str(db_path), "-f", "csv", "--limit", "3")

@@ -102,7 +102,7 @@ def test_digest_out_is_atomic_and_replaces(db: Database, db_path: Path, tmp_path
 
 
 def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
-    from flushwatch.scoring.digest import write_atomic
+    from flushwatch.atomic import write_atomic
 
     target = tmp_path / "d.md"
     target.write_text("old\n", encoding="utf-8")
@@ -111,6 +111,88 @@ def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
         write_atomic(target, 42)  # type: ignore[arg-type]  # not text: fails mid-write
     assert target.read_text(encoding="utf-8") == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["d.md"]
+
+
+def test_digest_out_honours_the_umask_and_keeps_an_existing_files_mode(
+    db: Database, db_path: Path, tmp_path: Path, cli
+) -> None:
+    import stat
+
+    seed_flush(db)
+    new, kept = tmp_path / "web" / "new.html", tmp_path / "web" / "kept.html"
+    kept.parent.mkdir()
+    kept.write_text("old\n", encoding="utf-8")
+    kept.chmod(0o640)
+    old_umask = os.umask(0o022)
+    try:
+        for out in (new, kept):
+            r = cli("digest", "--date", "2025-10-10", "--db", str(db_path), "-f", "html", "--out", str(out))
+            assert r.code == 3, r.err
+    finally:
+        os.umask(old_umask)
+    # a cron job writing into a web directory: readable by the web server, like `> FILE` would be
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text(encoding="utf-8") != "old\n"
+
+
+def test_digest_out_to_an_unwritable_path_is_one_line(
+    db: Database, db_path: Path, tmp_path: Path, cli
+) -> None:
+    seed_flush(db)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    for out in (blocker / "digest.md", Path("/proc/nope/x.md")):
+        r = cli("digest", "--date", "2025-10-10", "--db", str(db_path), "--out", str(out))
+        assert r.code == 1 and "Traceback" not in r.err, r.err
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"flushwatch: error: cannot write {out}: "), lines
+    assert sorted(os.listdir(tmp_path)) == ["a-file", "test.duckdb"]
+
+
+def test_since_out_of_range_is_usage_error(db_path: Path, cli) -> None:
+    import datetime as dt
+
+    from flushwatch.errors import ConfigError
+    from flushwatch.scoring.digest import since_window
+
+    assert cli("db", "migrate", "--db", str(db_path)).code == 0
+    r = cli("digest", "--since", "1000000d", "--db", str(db_path))
+    assert r.code == 2 and r.err.strip().splitlines() == [
+        "flushwatch: error: --since '1000000d': out of range; durations go up to 36600d"
+    ]
+    with pytest.raises(ConfigError, match="before year 1"):
+        since_window(dt.timedelta(days=999_999_999), dt.datetime(2025, 10, 11, tzinfo=dt.UTC))
+
+
+def test_unattributed_flush_says_so_and_a_failed_feed_names_its_url_once(
+    db: Database, db_path: Path, cli
+) -> None:
+    seed_flush(db)
+    with db.write() as con:  # a flush detection found but attribution never ranked
+        con.execute(
+            """INSERT INTO flushes (flush_id, asset, venue, market, symbol, interval, start_at, peak_at,
+                                    end_at, trigger_at, direction, price_move_pct, signals, severity,
+                                    detector_version, detected_at)
+               SELECT 8, 'ETH', venue, market, 'ETHUSDT', interval, start_at, peak_at, end_at, trigger_at,
+                      direction, price_move_pct, signals, severity, detector_version, detected_at
+                 FROM flushes WHERE flush_id = 7"""
+        )
+        # as ingest stores it: str(FeedError), which starts with the URL
+        con.execute("UPDATE feeds SET last_error = url || ': HTTP 503'")
+    md = cli("digest", "--date", "2025-10-10", "--db", str(db_path)).out
+    eth = md[md.index("### #8 ETH") :]
+    assert "- not attributed yet (run `flushwatch detect`)" in eth
+    assert "no candidate catalysts" not in md
+    assert "**feed_failed** Dead Feed: https://dead.example/rss: HTTP 503 (4 consecutive failures)" in md
+    html_out = cli("digest", "--date", "2025-10-10", "--db", str(db_path), "-f", "html").out
+    assert "<p>not attributed yet (run `flushwatch detect`)</p>" in html_out
+    as_json = cli("digest", "--date", "2025-10-10", "--db", str(db_path), "-f", "json").out
+    flushes = json.loads(as_json)["flushes"]
+    assert [(f["flush_id"], f["attributed"]) for f in flushes] == [(7, True), (8, False)]
+    with db.write() as con:  # attributed, and no headline was in the lookback window
+        con.execute("UPDATE flushes SET attributed_run_id = 1 WHERE flush_id = 8")
+    md = cli("digest", "--date", "2025-10-10", "--db", str(db_path)).out
+    assert "- no candidate catalysts (no headlines in the lookback window)" in md[md.index("### #8 ETH") :]
 
 
 def test_empty_window_warns_no_headlines_and_no_market_data(db: Database, db_path: Path, cli) -> None:

@@ -179,6 +179,8 @@ def test_explain_cli_text_and_json(db_path: Path, db: Database, cli) -> None:
     r = cli("explain", str(fid), "--db", str(db_path), "--format", "json")
     data = json.loads(r.out)
     assert set(data) == {"flush", "catalysts", "coverage", "timeline", "bars"}
+    # the flush object holds its numbers; catalysts are only the top-level list (no empty twin)
+    assert "catalysts" not in data["flush"] and data["flush"]["flush_id"] == fid
     assert data["catalysts"][0]["rank"] == 1 and data["catalysts"][0]["components"]["timing"] == 14.3
     assert data["coverage"][0]["is_coverage"] is True
     r = cli("explain", "999", "--db", str(db_path))
@@ -206,6 +208,31 @@ def test_chart_html_and_png(db: Database, tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
     assert len(sparkline(list(range(500)), width=40)) == 40
+
+
+def test_chart_honours_the_umask_keeps_a_replaced_files_mode_and_names_an_unwritable_path(
+    db: Database, db_path: Path, tmp_path: Path, cli
+) -> None:
+    import os
+    import stat
+
+    fid = seed_flush(db)
+    new, kept = tmp_path / "new.html", tmp_path / "kept.html"
+    kept.write_text("old\n", encoding="utf-8")
+    kept.chmod(0o664)
+    old_umask = os.umask(0o022)
+    try:
+        for chart in (new, kept):
+            assert cli("explain", str(fid), "--db", str(db_path), "--chart", str(chart)).code == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o664 and "<svg" in kept.read_text(encoding="utf-8")
+    blocked = tmp_path / "new.html" / "c.html"
+    r = cli("explain", str(fid), "--db", str(db_path), "--chart", str(blocked))
+    assert r.code == 1
+    assert r.err.strip().splitlines()[-1].startswith(f"flushwatch: error: cannot write {blocked}")
+    assert "Traceback" not in r.err
 
 
 def test_chart_rejects_other_suffix(db: Database, db_path: Path, tmp_path: Path, cli) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,23 @@ def test_since_takes_a_duration_or_a_past_instant() -> None:
         parse_since("2025-10-12", now=NOW)
     with pytest.raises(ConfigError, match="--since 'later'"):
         parse_since("later", now=NOW)
+
+
+def test_out_of_range_durations_and_instants_are_usage_errors() -> None:
+    for text in ("1000000d", "99999999999999999999999w"):
+        with pytest.raises(ConfigError, match=f"--since '{text}': out of range"):
+            parse_since(text, now=NOW)
+    assert parse_since("36600d", now=NOW) == NOW - dt.timedelta(days=36600)  # the cap itself is fine
+    with pytest.raises(ConfigError, match="--since '0001-01-01T00:00\\+01:00': out of range"):
+        parse_since("0001-01-01T00:00+01:00", now=NOW)  # before year 1 once in UTC
+    with pytest.raises(ConfigError, match="--to '9999-12-31T23:00-05:00': out of range"):
+        parse_instant("9999-12-31T23:00-05:00", "--to")
+
+
+def test_flushes_since_out_of_range_exits_2_with_one_line(cli, tmp_path: Path) -> None:
+    db = str(tmp_path / "fw.duckdb")
+    assert cli("db", "migrate", "--db", db).code == 0
+    r = cli("flushes", "--since", "1000000d", "--db", db)
+    assert r.code == 2 and r.err.strip().splitlines() == [
+        "flushwatch: error: --since '1000000d': out of range; durations go up to 36600d"
+    ]

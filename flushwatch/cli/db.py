@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +12,9 @@ from flushwatch.cli._app import PANEL_DATA, app, db_app
 from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render, to_json
 from flushwatch.config import resolve_db_path
+
+if TYPE_CHECKING:
+    from flushwatch.storage.info import DatabaseInfo
 
 
 @db_app.command("path")
@@ -22,6 +26,46 @@ def db_path(db: DbOption = None) -> None:
     typer.echo(str(resolve_db_path(db)))
 
 
+_RUN_FIELDS = ("command", "run_id", "started_at", "finished_at", "status", "counts")
+
+
+def _info_dict(info: DatabaseInfo) -> dict[str, Any]:
+    """``db info`` as one JSON object, a key per section."""
+    return {
+        "path": info.path,
+        "size_bytes": info.size_bytes,
+        "schema_version": info.schema_version,
+        "tables": dict(info.tables),
+        "views": info.views,
+        "last_runs": [
+            dict(zip(_RUN_FIELDS, (*r[:5], json.loads(r[5]) if r[5] else None), strict=True))
+            for r in info.last_runs
+        ],
+    }
+
+
+def _info_long_rows(info: DatabaseInfo) -> list[tuple[str, str, Any]]:
+    """``db info`` as one long table of (section, key, value), for CSV.
+
+    The three sections have different columns, and three CSV blocks in one stream is not a CSV
+    file any reader accepts; one row per fact is. A last run's fields are keyed
+    ``command.field`` (``ingest.status``).
+    """
+    rows: list[tuple[str, str, Any]] = [
+        ("database", "path", info.path),
+        ("database", "size_bytes", info.size_bytes),
+        ("database", "schema_version", info.schema_version),
+        ("database", "views", ", ".join(info.views)),
+    ]
+    rows += [("tables", name, n) for name, n in info.tables]
+    for run in info.last_runs:
+        rows += [
+            ("last_run", f"{run[0]}.{field}", value)
+            for field, value in zip(_RUN_FIELDS[1:], run[1:], strict=True)
+        ]
+    return rows
+
+
 @db_app.command("info")
 def db_info(
     db: DbOption = None,
@@ -30,7 +74,8 @@ def db_info(
 ) -> None:
     """Show file size, schema version, rows per table and the last run of each command.
 
-    Creates and migrates the file if it does not exist yet.
+    Creates and migrates the file if it does not exist yet. JSON is one object with a key per
+    section; CSV is one table of section,key,value rows.
 
     Example: [bold]flushwatch db info --format json[/]
     """
@@ -38,27 +83,10 @@ def db_info(
 
     info = database_info(open_db(db, wait))
     if fmt is OutputFormat.json:
-        typer.echo(
-            to_json(
-                {
-                    "path": info.path,
-                    "size_bytes": info.size_bytes,
-                    "schema_version": info.schema_version,
-                    "tables": dict(info.tables),
-                    "views": info.views,
-                    "last_runs": [
-                        dict(
-                            zip(
-                                ("command", "run_id", "started_at", "finished_at", "status", "counts"),
-                                (*r[:5], json.loads(r[5]) if r[5] else None),
-                                strict=True,
-                            )
-                        )
-                        for r in info.last_runs
-                    ],
-                }
-            )
-        )
+        typer.echo(to_json(_info_dict(info)))
+        return
+    if fmt is OutputFormat.csv:
+        render(["section", "key", "value"], _info_long_rows(info), fmt)
         return
     head = [
         ("path", info.path),
@@ -66,14 +94,15 @@ def db_info(
         ("schema version", info.schema_version),
         ("views", ", ".join(info.views) or "-"),
     ]
-    render(["property", "value"], head, fmt, title="database")
-    render(["table", "rows"], info.tables, fmt, title="tables")
-    render(
-        ["command", "run_id", "started_at", "finished_at", "status", "counts"],
-        info.last_runs,
-        fmt,
-        title="last run of each command",
-    )
+    sections: list[tuple[str, list[str], Sequence[Sequence[Any]]]] = [
+        ("database", ["property", "value"], head),
+        ("tables", ["table", "rows"], info.tables),
+        ("last run of each command", list(_RUN_FIELDS), info.last_runs),
+    ]
+    for i, (title, columns, rows) in enumerate(sections):
+        if fmt is OutputFormat.markdown:  # a heading and a blank line end each table
+            typer.echo(("\n" if i else "") + f"## {title}\n")
+        render(columns, rows, fmt, title=title)
 
 
 @db_app.command("migrate")

@@ -40,7 +40,13 @@ WaitOption = Annotated[
 ]
 FormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format. table rounds floats for reading; csv, json and markdown keep full precision, "
+        "with times as ISO-8601, intervals as ISO-8601 durations (PT5M), blobs as hex.",
+        case_sensitive=False,
+    ),
 ]
 LimitOption = Annotated[
     int | None,

@@ -214,7 +214,8 @@ def digest_cmd(
 
     Example: [bold]flushwatch digest --date 2025-10-10 --format html --out digest.html[/]
     """
-    from flushwatch.scoring.digest import build_digest, day_window, render, since_window, write_atomic
+    from flushwatch.atomic import write_atomic
+    from flushwatch.scoring.digest import build_digest, day_window, render, since_window
 
     if date and since:
         raise ConfigError("give --date or --since, not both")
