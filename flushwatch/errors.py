@@ -160,3 +160,14 @@ class PartialFailure(FlushwatchError):
     def __init__(self, message: str, failures: list[str] | None = None) -> None:
         self.failures = list(failures or [])
         super().__init__(message)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same), also when DuckDB caught it first:
+    a query running when the signal arrives ends in ``RuntimeError: Query interrupted``, not
+    ``KeyboardInterrupt``."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return type(exc).__name__ == "InterruptException" or (
+        isinstance(exc, RuntimeError) and str(exc).strip().startswith("Query interrupted")
+    )

@@ -60,7 +60,7 @@ def _holder_description(message: str) -> str | None:
         if arg.endswith("flushwatch") or arg.endswith("flushwatch/__main__.py") or arg == "flushwatch":
             shown = ["flushwatch", *argv[i + 1 :]]
             break
-    text = " ".join(shown)
+    text = " ".join(" ".join(shown).split())  # an argument holding a newline must not break the line
     if len(text) > 80:
         text = text[:77] + "..."
     return f"PID {pid} ({text})"
@@ -76,6 +76,7 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
     Raises :class:`DatabaseBusy` when the lock is still held at the deadline, and
     :class:`StorageError` for anything else (not a DuckDB file, no permission, ...).
     """
+    _check_is_duckdb(path)
     start = time.monotonic()
     delay = 0.05
     attempt = 0
@@ -103,6 +104,27 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
             continue
         con.execute("SET TimeZone = 'UTC'")
         return con
+
+
+def _check_is_duckdb(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB opens it: DuckDB 2 opens a
+    ``.csv`` or ``.parquet`` path as a read-only database of views, so ``--db prices.csv``
+    would fail later with a catalog error (and touch the file)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError as exc:
+        raise StorageError(f"{path} is a directory, not a database file", path=path) from exc
+    except OSError as exc:
+        raise StorageError(f"cannot open database {path}: {exc.strerror or exc}", path=path) from exc
+    if len(head) == 12 and head[8:12] != b"DUCK":
+        raise StorageError(
+            f"{path} is not a DuckDB database",
+            path=path,
+            hint="point --db / FLUSHWATCH_DB at a flushwatch database (data files go to flushwatch import)",
+        )
 
 
 @contextmanager
@@ -141,13 +163,24 @@ class Database:
 
     # -- connections -------------------------------------------------------------------------
 
+    def _make_parent(self) -> None:
+        """The file's folder, created on first write; a path through a file is one clear error."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the folder for database {self.path}: {exc.strerror or exc}",
+                path=self.path,
+                hint="point --db / FLUSHWATCH_DB at a path in a folder you can write",
+            ) from exc
+
     def _ensure_schema(self) -> None:
         """Create or migrate the file once per Database object (cheap when up to date)."""
         if self._migrated:
             return
         from flushwatch.storage.schema import migrate
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_parent()
         con = connect(self.path, read_only=False, wait_s=self.wait_s)
         try:
             migrate(con, path=self.path)
@@ -167,7 +200,7 @@ class Database:
             if not self.path.exists() or not self._migrated:
                 self._ensure_schema_for_read()
         elif not self._migrated:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent()
         con = connect(self.path, read_only=read_only, wait_s=self.wait_s)
         try:
             if not read_only and not self._migrated:
@@ -213,12 +246,19 @@ class Database:
         """Record one command run in ``runs``; see :class:`flushwatch.storage.runs.Run`."""
         from flushwatch.storage.runs import track_run
 
+        started = False
+        busy = False
         try:
             with track_run(self, command, args) as run:
+                started = True
                 yield run
+        except DatabaseBusy:
+            busy = True  # another process holds the file: a snapshot would only wait again
+            raise
         finally:
-            # Good rows stored before a failure are worth publishing too.
-            if self.snapshot:
+            # Good rows stored before a failure are worth publishing too; a run that never
+            # started stored nothing.
+            if self.snapshot and started and not busy:
                 from flushwatch.storage.snapshot import refresh_snapshot
 
                 refresh_snapshot(self)

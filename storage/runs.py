@@ -11,12 +11,12 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flushwatch import __version__
-from flushwatch.errors import PartialFailure
+from flushwatch.errors import DatabaseBusy, FlushwatchError, PartialFailure, is_interrupt
 
 if TYPE_CHECKING:
     from flushwatch.storage.db import Database
@@ -41,6 +41,7 @@ def start_run(db: Database, command: str, args: str | None = None) -> Run:
     if args is None:
         args = " ".join(sys.argv[1:]) or None
     with db.write() as con:
+        _mark_abandoned(con)
         row = con.execute(
             """
             INSERT INTO runs (command, args, started_at, status, pid, version)
@@ -51,6 +52,30 @@ def start_run(db: Database, command: str, args: str | None = None) -> Run:
         ).fetchone()
     assert row is not None
     return Run(run_id=int(row[0]), command=command)
+
+
+def _mark_abandoned(con: Any) -> None:
+    """Runs still 'running' whose process is gone (killed by SIGKILL, a power cut) become
+    'abandoned', so ``db info`` does not show them running for ever. Only this machine's
+    processes can be checked, and a DuckDB file is only ever open on one machine at a time."""
+    rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running'").fetchall()
+    gone = [run_id for run_id, pid in rows if pid is None or not _alive(int(pid))]
+    if gone:
+        con.execute(
+            "UPDATE runs SET status = 'abandoned' WHERE run_id IN (SELECT unnest(?))", [gone]
+        )
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def finish_run(db: Database, run: Run) -> None:
@@ -76,9 +101,23 @@ def track_run(db: Database, command: str, args: str | None = None) -> Iterator[R
         run.message = str(exc)[:1000]
         finish_run(db, run)
         raise
+    except DatabaseBusy as exc:
+        # The file is held by another process: record the end if it frees up within a second,
+        # else leave the row (the next run marks it abandoned) rather than wait out --wait again.
+        run.status = "failed"
+        run.message = str(exc)[:1000]
+        _finish_quietly(db, run)
+        raise
     except BaseException as exc:
-        run.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run.status = "interrupted" if is_interrupt(exc) else "failed"
         run.message = (str(exc) or type(exc).__name__)[:1000]
         finish_run(db, run)
         raise
     finish_run(db, run)
+
+
+def _finish_quietly(db: Database, run: Run) -> None:
+    from flushwatch.storage.db import Database
+
+    with suppress(FlushwatchError):
+        finish_run(Database(db.path, wait_s=min(1.0, db.wait_s), snapshot=False), run)

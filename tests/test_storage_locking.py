@@ -82,6 +82,57 @@ def test_cli_exits_75_with_one_line_when_busy(migrated: Database) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_a_write_command_on_a_busy_file_says_so_once(migrated: Database, tmp_path: Path) -> None:
+    """A write run that cannot start does not also try (and wait) to refresh the snapshot:
+    one line on stderr, exit 75, no 'snapshot not refreshed' warning after it."""
+    holder = _hold(migrated.path, 30)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "flushwatch", "detect", "--db", str(migrated.path), "--wait", "0.5"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env={**os.environ, "FLUSHWATCH_SNAPSHOT": "1"},
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 75
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert "database busy" in proc.stderr and "snapshot" not in proc.stderr
+
+
+def test_a_run_whose_process_died_is_marked_abandoned(migrated: Database) -> None:
+    """A run killed outright (SIGKILL) cannot record its end; the next run marks it abandoned
+    instead of leaving it 'running' for ever. A live process's run is left alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with migrated.write() as con:
+        con.execute(
+            "INSERT INTO runs (command, started_at, status, pid) VALUES "
+            "('ingest', now(), 'running', ?), ('liquidations record', now(), 'running', ?)",
+            [dead.pid, os.getpid()],
+        )
+    with migrated.run("detect"):
+        pass
+    with migrated.read() as con:
+        rows = con.execute("SELECT command, status FROM runs ORDER BY run_id").fetchall()
+    assert rows == [("ingest", "abandoned"), ("liquidations record", "running"), ("detect", "ok")]
+
+
+def test_a_path_that_is_not_a_duckdb_file_is_one_clear_error(tmp_path: Path) -> None:
+    """DuckDB 2 would open a CSV as a database of views; a path through a file cannot hold one."""
+    csv = tmp_path / "prices.csv"
+    csv.write_text("open_time,open\n1,2\n")
+    through_a_file = tmp_path / "prices.csv" / "fw.duckdb"
+    for path, expected in ((csv, "is not a DuckDB database"), (through_a_file, "cannot create the folder")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "flushwatch", "detect", "--db", str(path)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and expected in proc.stderr, proc.stderr
+    assert csv.read_text() == "open_time,open\n1,2\n"
+
+
 def test_two_cron_jobs_started_together_both_complete(migrated: Database, tmp_path: Path) -> None:
     """Each job holds the file for short transactions only, so both finish within --wait."""
     script = (

@@ -64,3 +64,18 @@ def test_snapshot_is_published_after_a_run_and_readable_while_writer_holds_live_
         holder.kill()
         holder.wait()
     assert not snap.with_name(snap.name + ".tmp").exists()
+
+
+def test_an_interrupted_query_is_recorded_as_interrupted(db) -> None:
+    """Ctrl-C while DuckDB runs a query surfaces as RuntimeError('Query interrupted'), not
+    KeyboardInterrupt; the run says interrupted either way (and the CLI exits 130)."""
+    import pytest
+
+    from flushwatch.errors import is_interrupt
+
+    assert is_interrupt(KeyboardInterrupt()) and is_interrupt(RuntimeError("Query interrupted"))
+    assert not is_interrupt(RuntimeError("something else")) and not is_interrupt(ValueError("x"))
+    with pytest.raises(RuntimeError), db.run("detect"):
+        raise RuntimeError("Query interrupted")
+    with db.read() as con:
+        assert con.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]

@@ -31,7 +31,7 @@ from flushwatch.cli._app import (
     market_app,
     model_app,
 )
-from flushwatch.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, FlushwatchError
+from flushwatch.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, FlushwatchError, is_interrupt
 
 app.add_typer(db_app, name="db", rich_help_panel=PANEL_DATA)
 app.add_typer(feeds_app, name="feeds", rich_help_panel=PANEL_NEWS)
@@ -78,8 +78,18 @@ def _root(
     _configure_logging(-1 if quiet else verbose)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (systemd stop, a cron timeout, ``kill``) ends a command as Ctrl-C does: the open
+    transaction rolls back, the run is recorded as interrupted, exit 130."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors become one stderr line and a documented exit code."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app(args=argv, prog_name="flushwatch")
     except FlushwatchError as exc:
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         kind = "warning" if exc.exit_code == EXIT_PARTIAL else "error"
         typer.echo(f"flushwatch: {kind}: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
         typer.echo("flushwatch: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -10,7 +10,7 @@ CREATE TABLE runs (
     args        VARCHAR,                   -- the command line as typed, for reproducing it
     started_at  TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ,               -- NULL while running, or if the process was killed
-    status      VARCHAR NOT NULL,          -- running | ok | partial | failed | interrupted
+    status      VARCHAR NOT NULL,          -- running | ok | partial | failed | interrupted | abandoned
     counts      JSON,                      -- {"items_new": 12, "feeds_failed": 1, ...}
     message     VARCHAR,                   -- the error or summary line, if any
     pid         INTEGER,
