@@ -54,6 +54,33 @@ class DetectThresholds:
     market_wide_assets: int = 2  # this many assets flushing the same way within the window
     market_wide_window_min: int = 60  # ... with starts this close together: market_wide
 
+    def __post_init__(self) -> None:
+        # A negative z or move threshold flags every bar, and a changed fingerprint then
+        # replaces every stored flush: refuse such values where they are given.
+        _check_ranges(
+            self,
+            at_least_one=(
+                "horizon_min",
+                "baseline_min",
+                "min_baseline_bars",
+                "min_history_bars",
+                "merge_gap_min",
+                "market_wide_window_min",
+            ),
+            positive=(
+                "move_z",
+                "big_move_pct",
+                "range_multiple",
+                "volume_multiple",
+                "liq_multiple",
+                "oi_drop_pct",
+                "funding_extreme",
+            ),
+            non_negative=("min_move_pct", "liq_min_usd_per_min"),
+        )
+        if self.market_wide_assets < 2:
+            raise ConfigError(f"market_wide_assets = {self.market_wide_assets}: must be at least 2")
+
     def bars(self, interval: str) -> dict[str, int]:
         """The windows in bars for one candle interval."""
         minutes = interval_minutes(interval)
@@ -93,6 +120,40 @@ class AttributionWeights:
     causes_kept: int = 10  # catalysts stored per flush
     coverage_kept: int = 5  # coverage (market-report) headlines stored per flush
 
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            at_least_one=("lookback_min", "causes_kept"),
+            positive=("lead_tau_min", "delay_tau_min", "echo_tau_min", "latency_tau_s"),
+            non_negative=(
+                "post_start_grace_min",
+                "importance",
+                "relevance",
+                "sentiment",
+                "timing",
+                "novelty",
+                "latency",
+                "coverage_kept",
+            ),
+        )
+        if not 0 <= self.contagion_share <= 1:
+            raise ConfigError(f"contagion_share = {self.contagion_share}: must be between 0 and 1")
+
+
+def _check_ranges(
+    obj: Any, *, at_least_one: tuple[str, ...], positive: tuple[str, ...], non_negative: tuple[str, ...]
+) -> None:
+    """One ConfigError (exit 2) naming the first setting out of its range."""
+    for names, ok, rule in (
+        (at_least_one, lambda v: v >= 1, "at least 1"),
+        (positive, lambda v: v > 0, "greater than 0"),
+        (non_negative, lambda v: v >= 0, "0 or more"),
+    ):
+        for name in names:
+            value = getattr(obj, name)
+            if not ok(value):
+                raise ConfigError(f"{name} = {value}: must be {rule}", hint="see docs/flushes.md")
+
 
 def interval_minutes(interval: str) -> int:
     try:
@@ -123,7 +184,7 @@ def _override(obj: Any, section: dict[str, Any], name: str) -> Any:
 def _tickers(value: Any, where: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        raise ConfigError(f"{where} = {value!r}: expected a list of tickers, e.g. [\"BTC\", \"ETH\"]")
+        raise ConfigError(f'{where} = {value!r}: expected a list of tickers, e.g. ["BTC", "ETH"]')
     return tuple(v.strip().upper() for v in items if v.strip())
 
 

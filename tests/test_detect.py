@@ -359,3 +359,30 @@ def test_liquidations_oi_funding_and_market_wide(db: Database, tmp_path: Path) -
     assert btc[4] == 0.0012 and round(btc[5]) == -10
     assert eth[2] is None and "no liquidations" in eth[3]
     assert btc[6] and eth[6]  # two assets flushing together: market-wide
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--move-z", "-1"], ["--min-move-pct", "-5"], ["--horizon-min", "0"]],
+)
+def test_thresholds_out_of_range_are_usage_errors_that_change_nothing(cli, db_path: Path, args) -> None:
+    """A negative z would flag every bar and, as a new fingerprint, replace every stored flush."""
+    assert cli("db", "migrate", "--db", str(db_path)).code == 0
+    result = cli("detect", *args, "--db", str(db_path))
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert "must be" in result.err
+    with Database(db_path).read() as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE command = 'detect'").fetchone() == (0,)
+
+
+def test_thresholds_and_weights_check_their_ranges() -> None:
+    from flushwatch.errors import ConfigError
+    from flushwatch.scoring.thresholds import AttributionWeights
+
+    for bad in ({"move_z": 0.0}, {"market_wide_assets": 1}, {"horizon_min": 0}):
+        with pytest.raises(ConfigError):
+            DetectThresholds(**bad)  # type: ignore[arg-type]
+    for bad_w in ({"contagion_share": 1.5}, {"causes_kept": 0}, {"lead_tau_min": 0.0}):
+        with pytest.raises(ConfigError):
+            AttributionWeights(**bad_w)  # type: ignore[arg-type]
+    assert DetectThresholds(min_move_pct=0.0).min_move_pct == 0.0
