@@ -22,7 +22,8 @@ def detect_cmd(
     wait: WaitOption = None,
     full: Annotated[bool, typer.Option("--full", help="Re-detect every series from its first bar.")] = False,
     symbol: Annotated[
-        list[str] | None, typer.Option("--symbol", help="Only this venue symbol (repeatable), e.g. BTCUSDT.")
+        list[str] | None,
+        typer.Option("--symbol", metavar="SYMBOL", help="Only this venue symbol (repeatable), e.g. BTCUSDT."),
     ] = None,
     move_z: Annotated[float | None, typer.Option(help="Horizon-move z-score that fires 'move'.")] = None,
     min_move_pct: Annotated[

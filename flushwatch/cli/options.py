@@ -23,6 +23,7 @@ DbOption = Annotated[
     Path | None,
     typer.Option(
         "--db",
+        metavar="PATH",
         help="DuckDB file. Default: $FLUSHWATCH_DB, else the config file, else the user data dir.",
         show_default=False,
         dir_okay=False,
@@ -36,6 +37,7 @@ WaitOption = Annotated[
         "Default: $FLUSHWATCH_WAIT, else 30.",
         show_default=False,
         min=0,
+        metavar="SECONDS",
     ),
 ]
 FormatOption = Annotated[
@@ -50,7 +52,9 @@ FormatOption = Annotated[
 ]
 LimitOption = Annotated[
     int | None,
-    typer.Option("--limit", "-n", help="Show at most this many rows.", min=0, show_default=False),
+    typer.Option(
+        "--limit", "-n", help="Show at most this many rows.", min=0, show_default=False, metavar="N"
+    ),
 ]
 
 
