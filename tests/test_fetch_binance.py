@@ -246,3 +246,119 @@ def test_418_waits_retry_after_and_weight_budget_sleeps() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# -- a host that cannot be reached ---------------------------------------------------------------
+
+
+def _closed_port_url() -> str:
+    """A loopback URL nothing listens on: every connect is refused at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_unreachable_host_gives_up_after_one_series(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """No network: the first series spends its retries, the other 23 are not attempted (one
+    log line), instead of each of the 24 spending its own ~15 s of backoff."""
+    from flushwatch.ingest.market.binance_rest import BinanceClient
+    from flushwatch.ingest.market.fetch import DEFAULT_SYMBOLS
+
+    url = _closed_port_url()
+    sleeps: list[float] = []
+    opts = FetchOptions(symbols=DEFAULT_SYMBOLS, since=dt.timedelta(hours=1), fapi=url, spot=url, now=NOW)
+    with caplog.at_level("WARNING"):
+        summary = fetch(db, opts, sleep=sleeps.append)
+    attempts = BinanceClient.retries + 1
+    assert len(summary.series) == 24 and len(summary.failures) == 24  # still a partial failure: exit 3
+    assert [s.requests for s in summary.series] == [attempts] + [0] * 23
+    assert len(sleeps) == attempts - 1  # one series' backoff, not 24
+    assert "Connection refused" in summary.failures[0]
+    assert all("not attempted" in f for f in summary.failures[1:])
+    skipped = [r.getMessage() for r in caplog.records if "not attempted" in r.getMessage()]
+    assert len(skipped) == 1 and "23 of 24 series not attempted" in skipped[0]
+
+
+def test_second_unreachable_host_gets_one_attempt(db: Database) -> None:
+    """fapi and spot are different hosts: once one is down, the other is not retried either."""
+    fapi, spot = _closed_port_url(), _closed_port_url()
+    opts = FetchOptions(
+        symbols=("BTCUSDT", "ETHUSDT"), since=dt.timedelta(hours=1), fapi=fapi, spot=spot, now=NOW
+    )
+    summary = fetch(db, opts, sleep=lambda s: None)
+    by = {(s.dataset, s.market, s.symbol): s.requests for s in summary.series}
+    assert by["klines", "perp", "BTCUSDT"] == 5 and by["klines", "spot", "BTCUSDT"] == 1
+    assert sum(by.values()) == 6 and len(summary.failures) == 8
+
+
+class Unavailable(BaseHTTPRequestHandler):
+    """A host that answers, with 503 every time: not unreachable, so every series is tried."""
+
+    hits: ClassVar[int] = 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        Unavailable.hits += 1
+        body = b'{"code":-1001,"msg":"busy"}'
+        self.send_response(503)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_http_errors_do_not_count_as_unreachable(db: Database) -> None:
+    Unavailable.hits = 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        opts = FetchOptions(
+            symbols=("BTCUSDT", "ETHUSDT"),
+            since=dt.timedelta(hours=1),
+            fapi=url,
+            spot=url,
+            now=NOW,
+            datasets=("klines",),
+            markets=("perp",),
+        )
+        summary = fetch(db, opts, sleep=lambda s: None)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert Unavailable.hits == 10  # 2 series x 5 attempts, counted by the server
+    assert all("503" in f and "not attempted" not in f for f in summary.failures)
+
+
+def test_cli_fetch_without_network_exits_3_after_one_series(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import flushwatch.ingest.market.fetch as fetch_mod
+    from flushwatch.ingest.market.binance_rest import BinanceClient
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(fetch_mod, "BinanceClient", functools.partial(BinanceClient, sleep=sleeps.append))
+    url = _closed_port_url()
+    monkeypatch.setenv("FLUSHWATCH_BINANCE_FAPI_URL", url)
+    monkeypatch.setenv("FLUSHWATCH_BINANCE_API_URL", url)
+    res = cli("market", "fetch", "--db", str(tmp_path / "n.duckdb"), "--since", "1h", "--format", "csv")
+    assert res.code == 3, res.err
+    rows = res.out.strip().splitlines()[1:]
+    assert len(rows) == 24 and [r.split(",")[3] for r in rows] == ["5"] + ["0"] * 23
+    assert len(sleeps) == 4
+    skipped = [line for line in res.err.splitlines() if "not attempted" in line]
+    assert len(skipped) == 1 and "23 of 24 series not attempted" in skipped[0]  # one line, not 23
+    assert "Traceback" not in res.err
+
+
+def test_invalid_rest_url_is_a_config_error(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUSHWATCH_BINANCE_FAPI_URL", "ftp://127.0.0.1:1")
+    res = cli("market", "fetch", "--db", str(tmp_path / "c.duckdb"), "--since", "1h")
+    assert res.code == 2 and "FLUSHWATCH_BINANCE_FAPI_URL" in res.err and "Traceback" not in res.err
+    assert len(res.err.strip().splitlines()) == 1

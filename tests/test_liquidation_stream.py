@@ -352,3 +352,117 @@ def test_a_failed_write_of_any_kind_keeps_the_batch(tmp_path: Path) -> None:
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM liquidations").fetchone() == (20,)
     assert rec.state.buffer == [] and rec.state.stored == 20 and rec.state.write_error is None
+
+
+# -- reconnect backoff and bad URLs ------------------------------------------------------------------
+
+
+class HangUp:
+    """A WebSocket server on 127.0.0.1 that accepts every handshake and closes at once; it
+    counts the connections, so the test sees the recorder's redial rate from the server side."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.connections = 0
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+
+    async def handler(self, ws) -> None:  # type: ignore[no-untyped-def]
+        self.connections += 1
+        await ws.close(code=1000, reason="go away")
+
+    def run(self) -> None:
+        from websockets.asyncio.server import serve
+
+        async def main() -> None:
+            async with serve(self.handler, "127.0.0.1", 0) as server:
+                self.port = server.sockets[0].getsockname()[1]
+                self.ready.set()
+                while not self.stop.is_set():
+                    await asyncio.sleep(0.05)
+
+        asyncio.run(main())
+
+
+def test_accept_then_close_server_is_redialled_on_the_backoff_schedule(cli, tmp_path: Path) -> None:
+    """Each connection that delivers nothing and drops at once keeps the backoff growing
+    (0.5, 1, 2, 4 s, each 75-100 % with jitter); it used to reset on every handshake and redial
+    twice a second (11 reconnects and 12 coverage gaps in 6 s)."""
+    from flushwatch.ingest.market.recorder import BACKOFF_JITTER, RecorderOptions
+
+    server = HangUp()
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    assert server.ready.wait(10)
+    window = 5.0
+    try:
+        res = cli(
+            "liquidations",
+            "record",
+            "--db",
+            str(tmp_path / "h.duckdb"),
+            "--venues",
+            "binance",
+            "--binance-url",
+            f"ws://127.0.0.1:{server.port}/ws/!forceOrder@arr",
+            "--for",
+            f"{window}s",
+            "--format",
+            "csv",
+        )
+    finally:
+        server.stop.set()
+        t.join(5)
+    assert res.code == 0, res.err
+    # The most connects the schedule allows in the window: waits at their shortest (jitter low).
+    opts = RecorderOptions(venues=("binance",))
+    most, at, backoff = 1, 0.0, opts.min_backoff_s
+    while (at := at + backoff * (1 - BACKOFF_JITTER)) < window:
+        most += 1
+        backoff = min(backoff * 2, opts.max_backoff_s)
+    assert most == 4
+    assert 2 <= server.connections <= most, (server.connections, res.err[-1500:])
+    with Database(tmp_path / "h.duckdb", wait_s=5, snapshot=False).read() as con:
+        gaps = con.execute("SELECT count(*) FROM coverage_gaps").fetchone()
+    assert gaps is not None and gaps[0] <= most
+
+
+def test_backoff_resets_only_after_a_healthy_connection() -> None:
+    from flushwatch.ingest.market.recorder import RecorderOptions, jittered, next_backoff
+
+    opts = RecorderOptions(min_backoff_s=0.5, stable_after_s=30.0)
+    assert next_backoff(8.0, opts, up_s=0.01, delivered=0) == 8.0  # accepted, then hung up: keep growing
+    assert next_backoff(8.0, opts, up_s=None, delivered=0) == 8.0  # handshake failed
+    assert next_backoff(8.0, opts, up_s=0.5, delivered=3) == 0.5  # it delivered events
+    assert next_backoff(8.0, opts, up_s=45.0, delivered=0) == 0.5  # stayed up (a quiet market)
+    waits = [jittered(60.0) for _ in range(200)]
+    assert all(45.0 <= w <= 60.0 for w in waits) and len(set(waits)) > 1  # capped, and jittered
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ("FLUSHWATCH_BINANCE_WS_URL", "http://127.0.0.1:1/x"),
+        ("FLUSHWATCH_BINANCE_WS_URL", "ws://127.0.0.1:99999/x"),
+        ("FLUSHWATCH_BYBIT_WS_URL", "ws://"),
+    ],
+)
+def test_invalid_ws_url_is_a_config_error_before_connecting(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, url: str
+) -> None:
+    monkeypatch.setenv(env, url)
+    db_path = tmp_path / "u.duckdb"
+    res = cli("liquidations", "record", "--db", str(db_path), "--for", "5s")
+    assert res.code == 2, res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and env in lines[0] and repr(url) in lines[0], lines
+    assert not db_path.exists()  # refused before opening the database, let alone connecting
+
+
+def test_invalid_url_of_an_unused_venue_is_ignored() -> None:
+    from flushwatch.errors import ConfigError
+    from flushwatch.ingest.market.recorder import RecorderOptions
+
+    RecorderOptions(venues=("binance",), bybit_url="http://not-used")
+    with pytest.raises(ConfigError, match="--bybit-url"):
+        RecorderOptions(venues=("bybit",), bybit_url="http://not-used")

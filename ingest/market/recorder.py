@@ -3,8 +3,11 @@
 Design, for a service that runs for months beside cron jobs on the same DuckDB file:
 
 * one asyncio task per venue holds a WebSocket, answers pings (the websockets library does for
-  protocol pings; Bybit also wants ``{"op":"ping"}`` every 20 s), and reconnects with capped
-  exponential backoff after the venues' daily disconnects or any error;
+  protocol pings; Bybit also wants ``{"op":"ping"}`` every 20 s), and reconnects with capped,
+  jittered exponential backoff after the venues' daily disconnects or any error. The backoff
+  starts over only after a connection proved healthy (it delivered liquidations or stayed up
+  ``stable_after_s``): a server that accepts the handshake and hangs up at once must not be
+  redialled twice a second (Binance bans IPs that reconnect too often);
 * every received event goes into an in-memory buffer; a writer flushes it about once a second
   in ONE short transaction (open the file, insert, close), so readers and cron jobs get in
   between batches. A batch that cannot be written (database busy) stays in the buffer;
@@ -28,13 +31,14 @@ import datetime as dt
 import json
 import logging
 import os
+import random
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flushwatch.errors import FlushwatchError, StorageError
+from flushwatch.errors import ConfigError, FlushwatchError, StorageError
 from flushwatch.ingest.market.stream_parse import parse_binance, parse_bybit
 from flushwatch.records.market import Liquidation, RecorderStats
 from flushwatch.storage import market as store
@@ -47,6 +51,11 @@ BYBIT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
 BYBIT_DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "DOGEUSDT")
 STREAM_NAME = {"binance": "forceOrder", "bybit": "allLiquidation"}
 BYBIT_ARGS_PER_SUBSCRIBE = 10
+URL_SETTING = {
+    "binance": "--binance-url / FLUSHWATCH_BINANCE_WS_URL",
+    "bybit": "--bybit-url / FLUSHWATCH_BYBIT_WS_URL",
+}
+BACKOFF_JITTER = 0.25  # each wait is 75-100 % of the current backoff, so clients do not redial in step
 
 
 def binance_ws_url(option: str | None = None) -> str:
@@ -68,6 +77,45 @@ class RecorderOptions:
     ping_interval_s: float = 20.0
     min_backoff_s: float = 0.5
     max_backoff_s: float = 60.0
+    stable_after_s: float = 30.0  # a connection up this long (or delivering events) resets the backoff
+
+    def __post_init__(self) -> None:
+        for venue in self.venues:
+            if venue in URL_SETTING:
+                check_ws_url(self.binance_url if venue == "binance" else self.bybit_url, URL_SETTING[venue])
+
+
+def check_ws_url(url: str, setting: str) -> None:
+    """Refuse a URL the WebSocket client can never connect to, before connecting.
+
+    Why here and not in the reconnect loop: a wrong scheme or an unparsable URL is a setting
+    to fix. Retried, it logged the same InvalidURI forever and the command still exited 0.
+    """
+    from websockets.exceptions import InvalidURI
+    from websockets.uri import parse_uri
+
+    try:
+        parse_uri(url)
+    except (InvalidURI, ValueError) as exc:
+        why = _one_line(str(exc).removeprefix(f"{url} isn't a valid URI: "))
+        raise ConfigError(
+            f"{setting} {url!r}: not a WebSocket URL ({why})",
+            hint="expected ws://HOST[:PORT]/PATH or wss://...",
+        ) from exc
+
+
+def next_backoff(backoff: float, options: RecorderOptions, *, up_s: float | None, delivered: int) -> float:
+    """The backoff before the next connect: back to the minimum only after a healthy connection
+    (one that delivered events or stayed up ``stable_after_s``); otherwise the current one, which
+    doubles after each wait. ``up_s`` is None when the handshake itself failed."""
+    if up_s is not None and (delivered > 0 or up_s >= options.stable_after_s):
+        return options.min_backoff_s
+    return backoff
+
+
+def jittered(backoff: float) -> float:
+    """A wait of 75-100 % of ``backoff``: never above the cap, never in lockstep."""
+    return backoff * (1.0 - BACKOFF_JITTER * random.random())
 
 
 @dataclass
@@ -236,11 +284,14 @@ class Recorder:
         while not self.stop.is_set():
             was_up = False
             reason = "connection failed"
+            up_at = 0.0
+            events_before = self.state.received.get(venue, 0)
             try:
                 async with websockets.connect(
                     url, open_timeout=10, ping_interval=20, ping_timeout=20, close_timeout=2, max_size=2**22
                 ) as ws:
                     was_up = True
+                    up_at = time.monotonic()
                     since, why = self._down.pop(venue)
                     up = _now()
                     if why != "not yet connected":
@@ -248,7 +299,6 @@ class Recorder:
                     if why != "not yet connected" or (up - since).total_seconds() > 2:
                         self.state.gaps.append(_Gap(venue, since, up, why))
                     log.info("%s: connected to %s", venue, url)
-                    backoff = self.options.min_backoff_s
                     pinger = None
                     if venue == "bybit":
                         await self._bybit_subscribe(ws)
@@ -270,9 +320,16 @@ class Recorder:
                 self._down[venue] = (_now(), reason)  # the outage starts now
             if self.stop.is_set():
                 return
-            log.warning("%s: disconnected (%s); reconnecting in %.1f s", venue, reason, backoff)
+            backoff = next_backoff(
+                backoff,
+                self.options,
+                up_s=time.monotonic() - up_at if was_up else None,
+                delivered=self.state.received.get(venue, 0) - events_before,
+            )
+            wait = jittered(backoff)
+            log.warning("%s: disconnected (%s); reconnecting in %.1f s", venue, reason, wait)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), backoff)
+                await asyncio.wait_for(self.stop.wait(), wait)
             backoff = min(backoff * 2, self.options.max_backoff_s)
 
     async def _bybit_subscribe(self, ws: object) -> None:
