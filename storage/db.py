@@ -119,11 +119,11 @@ def _check_is_duckdb(path: Path) -> None:
         raise StorageError(f"{path} is a directory, not a database file", path=path) from exc
     except OSError as exc:
         raise StorageError(f"cannot open database {path}: {exc.strerror or exc}", path=path) from exc
-    if len(head) == 12 and head[8:12] != b"DUCK":
+    if head and head[8:12] != b"DUCK":  # empty: a new database DuckDB may initialise
         raise StorageError(
             f"{path} is not a DuckDB database",
             path=path,
-            hint="point --db / FLUSHWATCH_DB at a flushwatch database (data files go to flushwatch import)",
+            hint="point --db / FLUSHWATCH_DB at a flushwatch database; data files go to flushwatch import",
         )
 
 

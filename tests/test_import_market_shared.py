@@ -471,3 +471,29 @@ def test_resampled_1m_equals_the_hourly_bar(shared_data: Path, tmp_path: Path) -
     for b, h in zip(bars, hourly, strict=True):
         assert (b[4], b[5], b[6], b[7], b[8]) == h[:5]
         assert round(b[9], 3) == h[5]
+
+
+def test_shared_klines_zipped_in_a_binance_folder_read_like_the_csv(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The 5m price-index klines, unpacked and zipped under data.binance.vision's folder layout:
+    the zip's folders (not only its member's name) decide the market, so CSV and zip agree."""
+    import gzip
+    import shutil
+    import zipfile
+
+    src = shared_data / "prices_binance_btcusdt_5m_priceindex_2025q4/BTCUSDT-5m_2025-10-01_2025-12-30.csv.gz"
+    folder = tmp_path / "data/futures/um/monthly/indexPriceKlines/BTCUSDT/5m"
+    folder.mkdir(parents=True)
+    csv = folder / "BTCUSDT-5m-2025-10.csv"
+    with gzip.open(src, "rb") as fin, open(csv, "wb") as fout:
+        shutil.copyfileobj(fin, fout)
+    z = csv.with_suffix(".zip")
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(csv, csv.name)
+    got = []
+    for path in (csv, z):
+        db = Database(tmp_path / f"{path.suffix[1:]}.duckdb", wait_s=5, snapshot=False)
+        (r,) = import_files(db, "candles", [path]).files
+        got.append((r.market, r.symbol, r.interval, r.rows_new, r.first, r.last))
+    assert got[0] == got[1] == ("index", "BTCUSDT", "5m", 25920, T("2025-10-01 00:00"), T("2025-12-30 23:55"))

@@ -12,9 +12,10 @@ visible. The rules, in order:
 * **symbol and interval**: ``BTCUSDT-1m-2024-01.csv`` (Binance archive),
   ``BTC_USDT_USDT-5m-futures.feather`` (freqtrade), else from the rows' own times.
 * **market**: folder or name words (``spot``, ``futures``/``um``, ``mark``/``markPriceKlines``,
-  ``index``); freqtrade files without a futures suffix are spot; a Binance archive file without
-  hints is told apart by its numbers: zero volume = mark-price klines, 8-decimal fixed prices
-  = spot, else USD-M perpetual.
+  ``index``), a zip member's name read under the zip's folders (:func:`path_hints`);
+  freqtrade files without a futures suffix are spot; a Binance archive file without hints is
+  told apart by its numbers: zero volume = mark-price klines, 8-decimal fixed prices = spot,
+  else USD-M perpetual.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from flushwatch.errors import InputError
 from flushwatch.ingest.market.symbols import normalise_symbol
@@ -125,6 +127,21 @@ def name_hints(path: Path) -> NameHints:
     )
 
 
+def path_hints(path: Path, member: str | None = None) -> NameHints:
+    """Hints for a file, or for the one CSV inside the zip ``path``.
+
+    A zip member is named as if it lay beside the zip, so the zip's folders
+    (``futures/um/daily/indexPriceKlines/...``) give a zip the same market and venue as the
+    same CSV unzipped; a member name that says nothing (``data.csv``) falls back to the zip's.
+    """
+    if member is None:
+        return name_hints(path)
+    inner = PurePosixPath(member)
+    folder = path.parent.joinpath(*[p for p in inner.parent.parts if p not in ("/", ".", "..")])
+    own = name_hints(folder / inner.name)
+    return own if own.symbol is not None else name_hints(folder / path.name)
+
+
 def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
     """The first ``n`` lines of a (gzip/zip) text file, and the zip member name if any."""
     try:
@@ -139,7 +156,7 @@ def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             return [fh.readline() for _ in range(n)], None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", path=path) from exc
 
 
