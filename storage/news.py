@@ -45,18 +45,39 @@ def load_catalogue(con: Connection, specs: Sequence[FeedSpec], version: str) -> 
     return added
 
 
-def add_feed(con: Connection, spec: FeedSpec, *, origin: str = "user") -> int:
-    """1 if added, 0 if a feed with that URL exists already."""
-    row = con.execute(
+def subscribe(con: Connection, spec: FeedSpec, *, origin: str = "user") -> str:
+    """Subscribe to ``spec``: ``'added'`` (new row), ``'subscribed'`` or ``'exists'``.
+
+    A URL once fetched with ``ingest --feed`` is stored disabled with origin ``adhoc`` so its
+    validators persist; that row is no subscription, so subscribing takes it over (enabled,
+    name/kind/language/tier as given now, its validators and health kept) and says
+    ``'subscribed'``. A real subscription is left as it is (``'exists'``). Ad-hoc rows never
+    overwrite anything."""
+    rows = con.execute("SELECT origin FROM feeds WHERE url = ?", [spec.url]).fetchall()
+    if not rows:
+        con.execute(
+            """
+            INSERT INTO feeds (url, name, kind, language, tier, enabled, origin)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [spec.url, spec.name, spec.kind, spec.language, spec.tier, spec.enabled, origin],
+        )
+        return "added"
+    if rows[0][0] != "adhoc" or origin == "adhoc":
+        return "exists"
+    con.execute(
         """
-        INSERT INTO feeds (url, name, kind, language, tier, enabled, origin)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (url) DO NOTHING
-        RETURNING feed_id
+        UPDATE feeds SET name = ?, kind = ?, language = ?, tier = ?, enabled = ?, origin = ?
+         WHERE url = ?
         """,
-        [spec.url, spec.name, spec.kind, spec.language, spec.tier, spec.enabled, origin],
-    ).fetchall()
-    return len(row)
+        [spec.name, spec.kind, spec.language, spec.tier, spec.enabled, origin, spec.url],
+    )
+    return "subscribed"
+
+
+def add_feed(con: Connection, spec: FeedSpec, *, origin: str = "user") -> int:
+    """1 if added (or an ad-hoc row became this subscription), 0 if subscribed already."""
+    return 0 if subscribe(con, spec, origin=origin) == "exists" else 1
 
 
 def known_urls(con: Connection, urls: Sequence[str]) -> set[str]:
@@ -123,9 +144,16 @@ def feed_health(con: Connection) -> list[FeedHealth]:
     return [FeedHealth(*r) for r in rows]
 
 
-def all_feeds(con: Connection) -> list[FeedSpec]:
+def all_feeds(con: Connection, *, include_adhoc: bool = False) -> list[FeedSpec]:
+    """Every subscription (enabled or not) as a spec. URLs only fetched once with
+    ``ingest --feed`` (origin ``adhoc``) are not subscriptions and are left out unless asked."""
     rows = con.execute(
-        "SELECT name, url, kind, language, tier, enabled FROM feeds ORDER BY tier, name"
+        """
+        SELECT name, url, kind, language, tier, enabled FROM feeds
+         WHERE ? OR origin <> 'adhoc'
+         ORDER BY tier, name
+        """,
+        [include_adhoc],
     ).fetchall()
     return [FeedSpec(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5])) for r in rows]
 
@@ -340,14 +368,24 @@ def store_headlines(
     return plan
 
 
+def _shifted(at: dt.datetime, by: dt.timedelta) -> dt.datetime:
+    """``at + by``, held at the ends of datetime's range: a time near year 1 or 9999 (a
+    sentinel some sources write) must not crash the pass with OverflowError."""
+    try:
+        return at + by
+    except OverflowError:
+        edge = dt.datetime.min if by < dt.timedelta(0) else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
+
+
 def _assign_stories(
     con: Connection,
     new: list[tuple[int, Headline]],
     tags_by_id: dict[int, tuple[AssetTag, ...]],
     window: dt.timedelta,
 ) -> None:
-    lo = min(h.published_at for _, h in new) - window
-    hi = max(h.published_at for _, h in new) + window
+    lo = _shifted(min(h.published_at for _, h in new), -window)
+    hi = _shifted(max(h.published_at for _, h in new), window)
     new_ids = [hid for hid, _ in new]
     _columns("fw_ids", con, {"id": new_ids})
     recent_rows = con.execute(

@@ -162,3 +162,87 @@ def test_time_detection_and_parsing() -> None:
     assert parse_time("2025-11-11T16:29:40Z", "iso", utc) == dt.datetime(2025, 11, 11, 16, 29, 40, tzinfo=utc)
     assert parse_time("1700000000000", "epoch_ms", utc) == dt.datetime.fromtimestamp(1_700_000_000, tz=utc)
     assert ImportOptions().timezone == "UTC"
+
+
+@pytest.mark.parametrize("delimiter", [";;", "", '"'])
+def test_bad_delimiter_is_a_usage_error(tmp_path: Path, cli, db_path: Path, delimiter: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "good.csv"
+    path.write_text("date,title\n2024-01-02 10:00:00,Bitcoin climbs\n", encoding="utf-8")
+    res = cli("import", "headlines", str(path), "--delimiter", delimiter, "--db", str(db_path))
+    assert res.code == 2 and "--delimiter" in res.err and "Traceback" not in res.err
+    assert len(res.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("placeholder", ["0001-01-01 00:00:00", "9999-12-31 23:00:00", "1969-12-31 23:59:59"])
+def test_out_of_range_time_names_file_and_line(tmp_path: Path, cli, db_path: Path, placeholder: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "dates.csv"
+    path.write_text(
+        f"date,title,source\n2024-01-02 10:00:00,Bitcoin climbs,Wire\n{placeholder},Placeholder row,Wire\n",
+        encoding="utf-8",
+    )
+    res = cli("import", "headlines", str(path), "--db", str(db_path))
+    assert res.code == 1 and f"{path}:3:" in res.err and "outside" in res.err
+    assert "Traceback" not in res.err and len(res.err.strip().splitlines()) == 1
+    assert _count(Database(db_path, snapshot=False)) == 0
+
+
+def test_storing_a_headline_at_the_ends_of_time_does_not_overflow(db: Database) -> None:
+    # Feeds can carry such dates too (pubDate year 1): the story window must not overflow.
+    from flushwatch.ingest.news.normalise import normalise_item
+    from flushwatch.records.news import RawItem
+    from flushwatch.storage import news as store
+
+    items = []
+    for i, when in enumerate(
+        (dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC))
+    ):
+        h = normalise_item(
+            RawItem(f"g{i}", None, f"Odd date {i}", None, when), source="W", first_seen=when, origin="import"
+        )
+        assert h is not None
+        items.append(h)
+    with db.write() as con:
+        plan = store.store_headlines(con, items, run_id=None, tagger=lambda h: ())
+    assert len(plan.new) == 2 and _count(db) == 2
+
+
+def test_cryptopanic_nested_source_is_the_outlet_name(tmp_path: Path, db: Database) -> None:
+    path = tmp_path / "cryptopanic.json"
+    posts = [
+        {
+            "kind": "news",
+            "domain": "coindesk.com",
+            "source": {"title": "CoinDesk", "region": "en", "domain": "coindesk.com", "path": None},
+            "title": "Bitcoin tops $30K",
+            "published_at": "2023-04-11T08:00:00Z",
+            "url": "https://cryptopanic.com/news/1/Bitcoin-tops-30K",
+            "id": 1,
+            "currencies": [{"code": "BTC", "title": "Bitcoin"}],
+        },
+        {
+            "kind": "news",
+            "source": {"region": "en", "domain": "decrypt.co"},
+            "title": "Ether follows",
+            "published_at": "2023-04-11T09:00:00Z",
+            "id": 2,
+        },
+    ]
+    path.write_text(json.dumps(posts), encoding="utf-8")
+    (summary,) = import_headlines(db, [path])
+    assert summary.counts.new == 2
+    with db.read() as con:
+        sources = [r[0] for r in con.execute("SELECT source FROM headlines ORDER BY published_at").fetchall()]
+    assert sources == ["CoinDesk", "decrypt.co"]
+
+
+def test_ambiguous_day_month_names_the_file(tmp_path: Path, cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.csv"
+    good.write_text("date,title\n2024-01-02 10:00:00,Bitcoin climbs\n", encoding="utf-8")
+    ambiguous = tmp_path / "ambiguous.csv"
+    ambiguous.write_text(
+        "date,title\n01-02-2024 10:00,Ether climbs\n03-04-2024 11:00,Ether dips\n", encoding="utf-8"
+    )
+    res = cli("import", "headlines", str(good), str(ambiguous), "--db", str(db_path))
+    assert res.code == 2 and f"{ambiguous}: day-month order" in res.err and "--time-format" in res.err
+    assert "Traceback" not in res.err
+    assert _count(Database(db_path, snapshot=False)) == 1  # the file before it stays imported

@@ -345,6 +345,8 @@ def test_cli_ingest_exit_codes_and_feeds_list(server: Server, cli, db_path: Path
     )
     assert bad.code == 3
     assert "1 of 2 feeds failed" in bad.err and "Traceback" not in bad.err
+    # Scripts read the summary from stdout, failed feeds or not.
+    assert "feeds: 1 ok, 0 not modified, 1 failed; items: 0 new, 0 updated, 3 duplicate" in bad.out
     listed = cli("feeds", "list", "--db", str(db_path), "-f", "csv")
     line = next(x for x in listed.out.splitlines() if x.endswith(server.url("/gone.xml")))
     assert "HTTP 404" in line and ",1," in line
@@ -387,7 +389,7 @@ def test_loop_runs_passes_and_survives_failed_feeds(server: Server, db: Database
     seen: list[str] = []
 
     def on_pass(result: IngestSummary | PartialFailure) -> None:
-        seen.append(type(result).__name__)
+        seen.append("PartialFailure" if isinstance(result, PartialFailure) else type(result).__name__)
         if len(seen) == 2:
             raise KeyboardInterrupt
 
@@ -401,3 +403,141 @@ def test_loop_runs_passes_and_survives_failed_feeds(server: Server, db: Database
         assert con.execute("SELECT count(*) FROM headlines").fetchone()[0] == 3
         statuses = [r[0] for r in con.execute("SELECT status FROM runs WHERE command = 'ingest'").fetchall()]
     assert statuses == ["partial", "partial"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/xml", "text/plain; charset=utf-8", "application/octet-stream"]
+)
+def test_valid_feed_with_a_loose_content_type_is_stored(
+    server: Server, db: Database, shared_data: Path, content_type: str
+) -> None:
+    # nginx serves .xml as text/xml without a charset (US-ASCII by RFC 3023); other servers
+    # send text/plain or octet-stream. feedparser warns and parses every entry right.
+    xml = (shared_data / COINDESK).read_bytes()
+    server.static("/feed", xml, content_type)
+    summary = run_ingest(db, urls=[server.url("/feed")], options=FAST)
+    assert summary.n("ok") == 1 and summary.counts.new == 50
+    assert sorted(_stored(db)) == sorted(_expected_from_xml(xml))
+
+
+def _with_nbsp(xml: bytes) -> bytes:
+    """The CoinDesk snapshot with an HTML entity XML does not define in its first item title."""
+    at = xml.index(b"<title>", xml.index(b"<item>")) + len(b"<title>")
+    return xml[:at] + b"Breaking&nbsp;" + xml[at:]
+
+
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml"])
+def test_truncated_feed_with_an_undefined_entity_fails_whole(
+    server: Server, db: Database, shared_data: Path, content_type: str
+) -> None:
+    whole = _with_nbsp((shared_data / COINDESK).read_bytes())
+    server.static("/cut.xml", whole[: len(whole) // 2], content_type)
+    with pytest.raises(PartialFailure) as info:
+        run_ingest(db, urls=[server.url("/cut.xml")], options=FAST)
+    assert "malformed or truncated" in info.value.failures[0]
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM headlines").fetchone()[0] == 0
+    # The same document complete is fine: the entity alone never fails a feed.
+    server.static("/whole.xml", whole, content_type)
+    summary = run_ingest(db, urls=[server.url("/whole.xml")], options=FAST)
+    assert summary.counts.new == 50
+    with db.read() as con:
+        titles = [r[0] for r in con.execute("SELECT title FROM headlines").fetchall()]
+    assert sum(t.startswith("Breaking ") for t in titles) == 1
+
+
+_DUPLICATE_GUIDS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Wire</title><link>https://wire.example.test/</link>
+<item><title>Exchange halts withdrawals</title><link>https://wire.example.test/a</link>
+  <guid isPermaLink="false">wire-1</guid><pubDate>Mon, 13 Mar 2023 09:00:00 GMT</pubDate></item>
+<item><title>Stablecoin loses its peg</title><link>https://wire.example.test/b</link>
+  <guid isPermaLink="false">wire-1</guid><pubDate>Mon, 13 Mar 2023 09:30:00 GMT</pubDate></item>
+<item><title>Bitcoin jumps 9%</title><link>https://wire.example.test/c</link>
+  <guid isPermaLink="false">wire-3</guid><pubDate>Mon, 13 Mar 2023 10:00:00 GMT</pubDate></item>
+<item><title>Bitcoin jumps 10%</title><link>https://wire.example.test/c?utm_source=rss</link>
+  <guid isPermaLink="false">wire-3</guid><pubDate>Mon, 13 Mar 2023 10:00:00 GMT</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_guid_repeated_in_one_feed_stores_each_article_and_reruns_change_nothing(
+    server: Server, db: Database
+) -> None:
+    server.static("/dup.xml", _DUPLICATE_GUIDS)
+    url = server.url("/dup.xml")
+    first = run_ingest(db, urls=[url], options=FAST)
+    # wire-1 names two articles (different links): both stored, keyed by URL. wire-3 is one
+    # article listed twice (same canonical link): stored once, in its later version.
+    assert (first.counts.new, first.counts.updated, first.counts.duplicate) == (3, 0, 1)
+    with db.read() as con:
+        stored = con.execute("SELECT title, dedup_key, run_id FROM headlines ORDER BY title").fetchall()
+    assert [r[0] for r in stored] == [
+        "Bitcoin jumps 10%",
+        "Exchange halts withdrawals",
+        "Stablecoin loses its peg",
+    ]
+    assert (
+        stored[1][1] == "url:https://wire.example.test/a"
+        and stored[2][1] == "url:https://wire.example.test/b"
+    )
+    for _ in range(2):
+        again = run_ingest(db, urls=[url], options=FAST)
+        assert (again.counts.new, again.counts.updated, again.counts.duplicate) == (0, 0, 4)
+    with db.read() as con:
+        after = con.execute("SELECT title, dedup_key, run_id FROM headlines ORDER BY title").fetchall()
+        touched = con.execute("SELECT count(*) FROM headlines WHERE updated_at IS NOT NULL").fetchone()[0]
+        history = con.execute("SELECT count(*) FROM headline_titles").fetchone()[0]
+    assert after == stored and touched == 0 and history == 0
+
+
+def test_loop_reports_a_busy_pass_and_goes_on(
+    server: Server,
+    db_path: Path,
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import flushwatch.ingest.news.service as service
+
+    server.static("/atom.xml", (FIXTURES / "atom.xml").read_bytes(), "application/atom+xml")
+    with Database(db_path, snapshot=False).write():
+        pass  # create the file
+    repo = Path(__file__).resolve().parent.parent
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.hold_db", str(db_path), "30"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    sleeps = {"n": 0}
+
+    class Clock:
+        """The service's clock: the first pause frees the database, the second ends the loop."""
+
+        monotonic = staticmethod(time.monotonic)
+        perf_counter = staticmethod(time.perf_counter)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            sleeps["n"] += 1
+            if sleeps["n"] == 1:
+                holder.kill()
+                holder.wait()
+            else:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(service, "time", Clock)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        res = cli(
+            "ingest", "--db", str(db_path), "--wait", "0.3", "--loop", "1", "--feed", server.url("/atom.xml")
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.code == 130 and "Traceback" not in res.err  # ended by the simulated Ctrl-C
+    lines = res.out.strip().splitlines()
+    assert len(lines) == 2, res.out
+    assert "pass skipped: database busy" in lines[0]
+    assert "feeds: 1 ok, 0 not modified, 0 failed; items: 3 new" in lines[1]
+    with Database(db_path, snapshot=False).read() as con:
+        assert con.execute("SELECT count(*) FROM headlines").fetchone()[0] == 3

@@ -122,14 +122,56 @@ def test_plan_batch_dedups_within_batch_and_across_keys() -> None:
     a_changed = _item("Bitcoin rallies 5%")
     other_guid_same_url = _item("Bitcoin rallies 5%", guid="g2")
     plan = plan_batch([a, a_again, a_changed, other_guid_same_url], {})  # type: ignore[list-item]
-    # One article: stored once, with its latest title; the repeats are duplicates.
+    # One article: stored once, with its latest title; every other occurrence is a duplicate
+    # (each item counted exactly once).
     assert len(plan.new) == 1 and plan.new[0].title == "Bitcoin rallies 5%"
     assert plan.new[0].dedup_key == "guid:x:g1"
-    assert plan.duplicate == 2 and not plan.updated
+    assert plan.duplicate == 3 and not plan.updated
     # Stored row keyed by URL; new item keyed by GUID with the same URL -> an update, not new.
     stored = Existing(7, "url:https://x.test/a", "Old title", "old")
     plan2 = plan_batch([a], {"url:https://x.test/a": stored})  # type: ignore[list-item]
     assert not plan2.new and plan2.updated[0][0].headline_id == 7
+
+
+def _stored_rows(plan: object, start: int = 1) -> dict[str, Existing]:
+    """What the database would know after storing ``plan``: every key of every new row."""
+    known: dict[str, Existing] = {}
+    for i, h in enumerate(plan.new, start):  # type: ignore[attr-defined]
+        row = Existing(i, h.dedup_key, h.title, h.content_hash)
+        known[h.dedup_key] = row
+        if h.canonical_url:
+            known[f"url:{h.canonical_url}"] = row
+    return known
+
+
+def test_guid_repeated_for_different_links_keys_each_by_url_and_reruns_are_no_ops() -> None:
+    a = _item("Bitcoin rallies", guid="g1", url="https://x.test/a")
+    b = _item("Ether slides", guid="g1", url="https://x.test/b")
+    first = plan_batch([a, b], {})  # type: ignore[list-item]
+    assert sorted(h.title for h in first.new) == ["Bitcoin rallies", "Ether slides"]
+    assert {h.dedup_key for h in first.new} == {"url:https://x.test/a", "url:https://x.test/b"}
+    known = _stored_rows(first)
+    again = plan_batch([a, b], known)  # type: ignore[list-item]
+    assert not again.new and not again.updated and again.duplicate == 2
+    # Later the feed lists only the second article under that GUID: still itself, no update.
+    alone = plan_batch([b], known)  # type: ignore[list-item]
+    assert not alone.new and not alone.updated and alone.duplicate == 1
+
+
+def test_guid_repeated_with_one_link_stores_the_last_and_reruns_are_no_ops() -> None:
+    a = _item("Bitcoin rallies", guid="g1")
+    a_edit = _item("Bitcoin rallies 5%", guid="g1")
+    first = plan_batch([a, a_edit], {})  # type: ignore[list-item]
+    assert [h.title for h in first.new] == ["Bitcoin rallies 5%"] and first.duplicate == 1
+    again = plan_batch([a, a_edit], _stored_rows(first))  # type: ignore[list-item]
+    assert not again.new and not again.updated and again.duplicate == 2
+    # A real edit still updates the row once, against the stored title.
+    edited = _item("Bitcoin rallies 7%", guid="g1")
+    changed = plan_batch([a, edited], _stored_rows(first))  # type: ignore[list-item]
+    assert [(old.title, h.title) for old, h in changed.updated] == [
+        ("Bitcoin rallies 5%", "Bitcoin rallies 7%")
+    ]
+    assert changed.duplicate == 1
 
 
 def test_check_bytes_refuses_entities_and_html() -> None:

@@ -44,16 +44,17 @@ def ingest(
 ) -> None:
     """Fetch the subscribed feeds once (or every --loop seconds) and store new headlines.
 
-    Prints one summary line per pass. Exit code 3 when some feeds failed (everything good is
-    stored; `flushwatch feeds list` shows each feed's last error).
+    Prints one summary line per pass on stdout, also when some feeds failed: then the exit code
+    is 3 (everything good is stored; `flushwatch feeds list` shows each feed's last error). With
+    --loop, a pass that finds the database busy prints one line and the loop goes on.
 
     Example: [bold]flushwatch ingest --loop 60[/]
     """
     import datetime as dt
 
-    from flushwatch.errors import PartialFailure
+    from flushwatch.errors import DatabaseBusy, PartialFailure
     from flushwatch.ingest.news.fetch import FetchOptions
-    from flushwatch.ingest.news.service import ingest_loop, run_ingest
+    from flushwatch.ingest.news.service import IngestPartialFailure, ingest_loop, run_ingest
     from flushwatch.records.news import IngestSummary
 
     database = open_db(db, wait)
@@ -66,13 +67,23 @@ def ingest(
         progress=_progress if sys.stderr.isatty() and loop is None else None,
     )
     if loop is None:
-        summary = run_ingest(database, **kwargs)  # type: ignore[arg-type]
+        try:
+            summary = run_ingest(database, **kwargs)  # type: ignore[arg-type]
+        except IngestPartialFailure as exc:
+            # Scripts read the summary from stdout; it matters most when some feeds failed.
+            typer.echo(exc.summary.line())
+            raise
         typer.echo(summary.line())
         return
 
-    def on_pass(result: IngestSummary | PartialFailure) -> None:
+    def on_pass(result: IngestSummary | PartialFailure | DatabaseBusy) -> None:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        line = result.line() if isinstance(result, IngestSummary) else str(result)
+        if isinstance(result, IngestSummary):
+            line = result.line()
+        elif isinstance(result, PartialFailure):
+            line = str(result)
+        else:  # the database stayed busy: this pass is skipped, the next one runs on time
+            line = f"pass skipped: {result.one_line()}"
         typer.echo(f"{now} {line}")
 
     ingest_loop(database, loop, on_pass, **kwargs)
@@ -171,8 +182,13 @@ def feeds_add(
         return
     if not url:
         raise typer.BadParameter("give a feed URL, or --catalogue")
-    added = add_one(database, url, name=name, kind=kind, language=language, tier=tier)
-    typer.echo(f"added {url}" if added else f"already subscribed: {url}")
+    outcome = add_one(database, url, name=name, kind=kind, language=language, tier=tier)
+    messages = {
+        "added": f"added {url}",
+        "subscribed": f"subscribed to {url} (until now only fetched with `ingest --feed`)",
+        "exists": f"already subscribed: {url}",
+    }
+    typer.echo(messages[outcome])
 
 
 @feeds_app.command("remove")
@@ -226,7 +242,8 @@ def feeds_import_opml(
     db: DbOption = None,
     wait: WaitOption = None,
 ) -> None:
-    """Subscribe to every feed in an OPML file (existing URLs are left as they are).
+    """Subscribe to every feed in an OPML file (existing subscriptions are left as they are;
+    flushwatch's own tier and enabled attributes are read back).
 
     Example: [bold]flushwatch feeds import-opml subscriptions.opml[/]
     """
@@ -242,7 +259,8 @@ def feeds_export_opml(
     db: DbOption = None,
     wait: WaitOption = None,
 ) -> None:
-    """Write the subscribed feeds as OPML 2.0, grouped by kind.
+    """Write the subscribed feeds as OPML 2.0, grouped by kind, with each feed's tier and
+    enabled setting (URLs only fetched with `ingest --feed` are not subscriptions: left out).
 
     Example: [bold]flushwatch feeds export-opml feeds.opml[/]
     """

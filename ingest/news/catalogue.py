@@ -10,19 +10,58 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from flushwatch.errors import InputError
+from flushwatch.ingest.news.fetch import is_local, local_path
 from flushwatch.records.news import FEED_KINDS, FeedSpec
+
+# flushwatch's own outline attributes, so an export -> import round trip keeps each feed's
+# settings. Other feed readers ignore attributes they do not know.
+TIER_ATTR = "tier"
+ENABLED_ATTR = "enabled"
+_FALSE = ("false", "0", "no", "off")
+_TRUE = ("true", "1", "yes", "on")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched, or None: an http(s) URL with a host, or an existing file
+    (a plain path or ``file://``). Checked when a feed is added, so a typo fails there (exit 2)
+    instead of failing every later ingest."""
+    if not url.strip():
+        return "a feed needs a url"
+    if is_local(url):
+        path = local_path(url)
+        return None if path.is_file() else f"{url!r} is not an http(s) URL or an existing file"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL: {exc}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{url!r}: only http(s) URLs and local files can be fetched, not {parts.scheme}://"
+    if not parts.hostname or " " in url.strip():
+        return f"{url!r} is not a valid http(s) URL"
+    return None
+
+
+def spec_problem(spec: FeedSpec) -> str | None:
+    """What is wrong with ``spec``, or None. The caller picks the error type: a bad command-line
+    value is a usage error (exit 2), a bad line in a catalogue or OPML file an input error."""
+    if spec.kind not in FEED_KINDS:
+        return f"kind {spec.kind!r} is not one of {', '.join(FEED_KINDS)}"
+    if not 1 <= spec.tier <= 3:
+        return f"tier {spec.tier} is not 1, 2 or 3"
+    if not spec.url.strip() or not spec.name:
+        return "a feed needs a name and a url"
+    return url_problem(spec.url)
 
 
 def validate_spec(spec: FeedSpec, where: str = "feed") -> FeedSpec:
-    if spec.kind not in FEED_KINDS:
-        raise InputError(f"{where}: kind {spec.kind!r} is not one of {', '.join(FEED_KINDS)}")
-    if not 1 <= spec.tier <= 3:
-        raise InputError(f"{where}: tier {spec.tier} is not 1, 2 or 3")
-    if not spec.url or not spec.name:
-        raise InputError(f"{where}: a feed needs a name and a url")
+    """``spec`` when usable, else InputError naming ``where`` (a file and entry)."""
+    problem = spec_problem(spec)
+    if problem:
+        raise InputError(f"{where}: {problem}")
     return spec
 
 
@@ -56,7 +95,10 @@ def default_catalogue() -> tuple[str, list[FeedSpec]]:
 
 def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
     """Feeds from an OPML file: every ``outline`` with an ``xmlUrl``. Category outlines named
-    like a kind (crypto, macro, regulator, exchange) set the kind of the feeds inside them."""
+    like a kind (crypto, macro, regulator, exchange) set the kind of the feeds inside them.
+    flushwatch's ``tier`` and ``enabled`` attributes (written by :func:`to_opml`) are read back;
+    without them a feed is tier 2 and enabled. An outline whose URL is blank or cannot be
+    fetched fails the whole file (InputError naming it), so nothing is half-imported."""
     from defusedxml import ElementTree as DET
     from defusedxml.common import DefusedXmlException
 
@@ -68,20 +110,23 @@ def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
 
     def walk(node: ET.Element, kind: str) -> None:
         for child in node.findall("outline"):
-            url = child.get("xmlUrl") or child.get("xmlurl")
+            url = child.get("xmlUrl")
+            if url is None:
+                url = child.get("xmlurl")
             label = child.get("title") or child.get("text") or ""
-            if url:
+            if url is not None:
                 k = child.get("category", kind)
                 k = k if k in FEED_KINDS else kind
-                specs.append(
-                    FeedSpec(
-                        name=label or url,
-                        url=url.strip(),
-                        kind=k,
-                        language=child.get("language") or "en",
-                        tier=2,
-                    )
+                where = f"{path}: outline {label or url!r}"
+                spec = FeedSpec(
+                    name=label or url.strip(),
+                    url=url.strip(),
+                    kind=k,
+                    language=child.get("language") or "en",
+                    tier=_tier(child.get(TIER_ATTR), where),
+                    enabled=_enabled(child.get(ENABLED_ATTR), where),
                 )
+                specs.append(validate_spec(spec, where))
             else:
                 walk(child, label.lower() if label.lower() in FEED_KINDS else kind)
 
@@ -92,8 +137,27 @@ def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
     return specs
 
 
+def _tier(value: str | None, where: str) -> int:
+    if value is None or not value.strip():
+        return 2
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InputError(f"{where}: tier {value!r} is not 1, 2 or 3") from exc
+
+
+def _enabled(value: str | None, where: str) -> bool:
+    if value is None or not value.strip():
+        return True
+    v = value.strip().lower()
+    if v in _FALSE or v in _TRUE:
+        return v in _TRUE
+    raise InputError(f"{where}: enabled {value!r} is not true or false")
+
+
 def to_opml(specs: Sequence[FeedSpec], title: str = "flushwatch feeds") -> str:
-    """OPML 2.0 grouping feeds by kind (round-trips through :func:`parse_opml`)."""
+    """OPML 2.0 grouping feeds by kind; each outline carries its tier and whether it is enabled,
+    so the file round-trips through :func:`parse_opml` without losing a setting."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
@@ -104,16 +168,17 @@ def to_opml(specs: Sequence[FeedSpec], title: str = "flushwatch feeds") -> str:
             continue
         parent = ET.SubElement(body, "outline", text=kind, title=kind)
         for s in group:
-            ET.SubElement(
-                parent,
-                "outline",
-                type="rss",
-                text=s.name,
-                title=s.name,
-                xmlUrl=s.url,
-                category=s.kind,
-                language=s.language or "",
-            )
+            attrs = {
+                "type": "rss",
+                "text": s.name,
+                "title": s.name,
+                "xmlUrl": s.url,
+                "category": s.kind,
+                "language": s.language or "",
+                TIER_ATTR: str(s.tier),
+                ENABLED_ATTR: "true" if s.enabled else "false",
+            }
+            ET.SubElement(parent, "outline", attrs)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flushwatch.errors import ConfigError
-from flushwatch.ingest.news.catalogue import default_catalogue, read_opml, to_opml, validate_spec
+from flushwatch.ingest.news.catalogue import default_catalogue, read_opml, spec_problem, to_opml
 from flushwatch.ingest.news.service import ensure_catalogue
 from flushwatch.records.news import FeedHealth, FeedSpec
 from flushwatch.storage import news as store
@@ -25,13 +25,22 @@ def add_catalogue(db: Database) -> int:
         return store.load_catalogue(con, specs, version)
 
 
-def add_one(db: Database, url: str, *, name: str | None, kind: str, language: str | None, tier: int) -> bool:
-    spec = validate_spec(
-        FeedSpec(name=name or urlsplit(url).netloc or url, url=url, kind=kind, language=language, tier=tier)
+def add_one(db: Database, url: str, *, name: str | None, kind: str, language: str | None, tier: int) -> str:
+    """Subscribe to one feed: ``'added'``, ``'subscribed'`` (a URL used once with
+    ``ingest --feed`` became a subscription) or ``'exists'``.
+
+    The URL, kind and tier are checked before the database is opened; a bad value is a usage
+    error (ConfigError, exit 2), so a typo fails here and not on every later ingest."""
+    url = url.strip()
+    spec = FeedSpec(
+        name=name or urlsplit(url).netloc or url, url=url, kind=kind, language=language, tier=tier
     )
+    problem = spec_problem(spec)
+    if problem:
+        raise ConfigError(problem, hint="see `flushwatch feeds add --help`")
     with db.write() as con:
         ensure_catalogue(con)
-        return store.add_feed(con, spec) == 1
+        return store.subscribe(con, spec)
 
 
 def _one(con: Connection, ref: str) -> tuple[int, str, str]:
@@ -60,6 +69,8 @@ def set_enabled(db: Database, ref: str, enabled: bool) -> str:
 
 
 def import_opml(db: Database, path: Path) -> tuple[int, int]:
+    """(feeds subscribed, feeds in the file). Subscriptions already present stay as they are;
+    URLs only used with ``ingest --feed`` become subscriptions with the file's settings."""
     specs = read_opml(path)
     with db.write() as con:
         ensure_catalogue(con)
@@ -68,6 +79,7 @@ def import_opml(db: Database, path: Path) -> tuple[int, int]:
 
 
 def export_opml(db: Database) -> str:
+    """Every subscription, enabled or not, as OPML; one-off ``ingest --feed`` URLs are left out."""
     with db.write() as con:
         ensure_catalogue(con)
         return to_opml(store.all_feeds(con))

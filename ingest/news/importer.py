@@ -54,6 +54,10 @@ SOURCE_COLUMNS = ("source_name", "source", "outlet", "publisher", "domain", "sit
 URL_COLUMNS = ("url", "link", "article_url", "href")
 ID_COLUMNS = ("external_id", "guid", "id", "news_id", "article_id")
 SUMMARY_COLUMNS = ("summary", "description", "text", "body")
+# Published times outside these are placeholders ("0001-01-01", "9999-12-31") in exports, not
+# news; they are refused with FILE:LINE rather than stored where no window query finds them.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,37 @@ def _is_jsonl(path: Path, text: str) -> bool:
     return text.lstrip()[:1] in ("{", "[")
 
 
+# A nested object's display text, e.g. CryptoPanic's ``source: {"title": "CoinDesk", ...}``.
+_NESTED_TEXT_FIELDS = ("title", "name", "domain")
+
+
+def _json_text(value: object) -> str:
+    """One JSON value as the text of a column. A nested object stands for its title (or name,
+    or domain) -- never its Python repr, which would become an outlet called "{'title': ...}"."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        for key in _NESTED_TEXT_FIELDS:
+            nested = value.get(key)
+            if nested is not None and not isinstance(nested, dict | list) and str(nested).strip():
+                return str(nested)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def check_delimiter(delimiter: str | None) -> None:
+    """``--delimiter`` must be one character that can separate CSV fields (ConfigError, exit 2)."""
+    if delimiter is None:
+        return
+    if len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
+        raise ConfigError(
+            f"--delimiter must be one character other than a quote or line break, not {delimiter!r}",
+            hint="e.g. --delimiter ';' or --delimiter '\\t'",
+        )
+
+
 def _rows(
     path: Path, text: str, delimiter: str | None
 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
@@ -121,14 +156,18 @@ def _rows(
             for k in r:
                 if k not in columns:
                     columns.append(k)
-        return columns, ((n, {k: "" if v is None else str(v) for k, v in r.items()}) for n, r in records)
+        return columns, ((n, {k: _json_text(v) for k, v in r.items()}) for n, r in records)
     header = text.split("\n", 1)[0]
     if delimiter is None:
         counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
             delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    check_delimiter(delimiter)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except (TypeError, csv.Error) as exc:  # backstop: check_delimiter should catch them all
+        raise ConfigError(f"--delimiter {delimiter!r} cannot be used: {exc}") from exc
     try:
         columns = next(reader)
     except StopIteration as exc:
@@ -179,8 +218,9 @@ def _pick(
 _DMY_RE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
-def detect_time_format(values: Sequence[str]) -> str:
-    """'iso', 'epoch', 'epoch_ms', 'dmy' or 'mdy' from a file's time values."""
+def detect_time_format(values: Sequence[str], path: Path | str | None = None) -> str:
+    """'iso', 'epoch', 'epoch_ms', 'dmy' or 'mdy' from a file's time values. ``path`` names
+    the file in the error when the day-month order cannot be told (several files may be given)."""
     sample = [v.strip() for v in values if v and v.strip()]
     if not sample:
         return "iso"
@@ -196,8 +236,9 @@ def detect_time_format(values: Sequence[str]) -> str:
             return "dmy"
         if max(seconds) > 12 >= max(firsts):
             return "mdy"
+        where = f"{path}: " if path is not None else ""
         raise ConfigError(
-            "day-month order of the times is ambiguous (no value has a part over 12)",
+            f"{where}day-month order of the times is ambiguous (no value has a part over 12)",
             hint="pass --time-format, e.g. '%d-%m-%Y %H:%M'",
         )
     return "iso"
@@ -249,7 +290,7 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
         raise ConfigError(
             f"unknown --timezone {opts.timezone!r}", hint="use an IANA name like Europe/Berlin"
         ) from exc
-    fmt = opts.time_format or detect_time_format([r[time_col] for _, r in rows])
+    fmt = opts.time_format or detect_time_format([r[time_col] for _, r in rows], path)
     default_source = literal_source or path.name.split(".")[0]
     out: list[Headline] = []
     skipped_lines: list[int] = []
@@ -268,6 +309,14 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
                 line=line,
                 hint="fix the row, or pass --time-format",
             ) from exc
+        if not EARLIEST <= published < LATEST:
+            raise InputError(
+                f"time {raw_time!r} in column {time_col!r} is outside "
+                f"{EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d} UTC (a placeholder date?)",
+                path=path,
+                line=line,
+                hint="fix or drop the row",
+            )
         source = (r.get(source_col) or "").strip() if source_col else ""
         source = source or default_source
         ext_id = (r.get(id_col) or "").strip() if id_col else ""
@@ -295,6 +344,7 @@ def import_headlines(
     """Import each file in its own transaction; the first bad file stops the command, files
     before it stay imported."""
     opts = opts or ImportOptions()
+    check_delimiter(opts.delimiter)  # a usage error, before any file is read
     results = []
     with db.run("import headlines") as run:
         for path in paths:

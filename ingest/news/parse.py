@@ -7,6 +7,13 @@ external entities), an HTML page served where a feed should be, and bytes that c
 declared encoding. After it runs, a document that is not well-formed XML fails as a whole (a
 truncated download would otherwise yield a silent prefix), while one broken entry inside a good
 feed is skipped with a warning.
+
+feedparser reports only its *first* problem (``bozo_exception``), so it is classified here:
+a media type it does not consider XML, or an encoding it took from the document instead of the
+media type's default (``text/xml`` without a charset means US-ASCII by RFC 3023), is logged and
+the feed is kept; an entity XML does not define (``&nbsp;``) stops its strict parser, so the rest
+of the document is checked for well-formedness again with those entities skipped, and a later
+truncation still fails the feed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import datetime as dt
 import io
 import logging
 import re
+import xml.parsers.expat
 from typing import Any
 
 from flushwatch.errors import FeedError
@@ -32,8 +40,16 @@ _HTML_RE = re.compile(
 )
 _DECL_ENC_RE = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _CT_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
-# feedparser falls back to its loose parser on these and still gets every entry right.
-_TOLERATED_SAX = ("undefined entity",)
+_XML_DECL_RE = re.compile(r"^<\?xml[^>]*?>")
+# The one strict-parser error feedparser's loose parser recovers from with every entry right.
+_UNDEFINED_ENTITY = "undefined entity"
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
 
 
 def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
@@ -149,14 +165,80 @@ def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, A
     except Exception as exc:  # feedparser raises odd things on odd bytes
         raise FeedError(url, f"cannot parse feed: {exc}") from exc
     if parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
-        name = type(problem).__name__
-        message = str(problem)
-        if "SAX" in name or "Parse" in name or "NonXMLContentType" in name or "Unicode" in name:
-            if not any(t in message for t in _TOLERATED_SAX):
-                raise FeedError(url, f"malformed or truncated XML: {message or name}")
-        elif "CharacterEncoding" in name:
-            raise FeedError(url, f"encoding problem: {message}")
+        _judge_problem(url, body, parsed.get("bozo_exception"), parsed.get("encoding"))
     if not parsed.get("version"):
         raise FeedError(url, "not an RSS or Atom document", hint="check the feed URL")
     return parsed.get("feed", {}), parsed.entries
+
+
+def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | None) -> None:
+    """Raise FeedError when feedparser's reported problem makes the document unusable.
+
+    Warnings feedparser raises while still parsing every entry right are logged, not fatal:
+    ``NonXMLContentType`` (served as text/plain, application/octet-stream, ...) and a
+    ``CharacterEncodingOverride`` that only replaced the media type's default (US-ASCII for
+    text/xml without a charset) by the encoding the document itself declares. An override to a
+    guessed encoding, or no usable encoding at all, is an encoding problem."""
+    name = type(problem).__name__
+    message = str(problem) or name
+    if name == "NonXMLContentType":
+        log.info("%s: %s; parsed as XML anyway", url, message)
+        return
+    if name == "CharacterEncodingOverride":
+        if _same_codec(used_encoding, _document_encoding(body)):
+            log.info("%s: %s (the document's own declaration)", url, message)
+            return
+        raise FeedError(url, f"encoding problem: {message}")
+    if name.startswith("CharacterEncoding"):
+        raise FeedError(url, f"encoding problem: {message}")
+    if "SAX" in name or "Parse" in name or "Unicode" in name:
+        if _UNDEFINED_ENTITY in message:
+            later = _xml_error_skipping_entities(body, used_encoding)
+            if later is None:
+                return
+            message = later
+        raise FeedError(url, f"malformed or truncated XML: {message}")
+
+
+def _document_encoding(body: bytes) -> str:
+    """The encoding the document names for itself: its BOM, its XML declaration, else UTF-8."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return encoding
+    decl = _DECL_ENC_RE.search(body[:_PROLOG_BYTES])
+    return decl.group(1).decode("ascii") if decl else "utf-8"
+
+
+def _same_codec(a: str | None, b: str | None) -> bool:
+    """Whether two encoding labels name one codec (feedparser reads gb2312 as gb18030)."""
+
+    def norm(label: str) -> str:
+        name = codecs.lookup(label).name
+        return "gb18030" if name == "gb2312" else name
+
+    if not a or not b:
+        return False
+    try:
+        return norm(a) == norm(b)
+    except LookupError:
+        return False
+
+
+def _xml_error_skipping_entities(body: bytes, encoding: str | None) -> str | None:
+    """The first well-formedness error after undefined entities, or None when there is none.
+
+    feedparser's strict parser stops at the first ``&nbsp;`` and its loose parser accepts any
+    prefix, so a download cut off later would be stored silently. expat with a foreign DTD
+    treats undefined entities as skipped (the DTD could have defined them) and still reports
+    every other error; it never loads a DTD here (no external-entity handler, and check_bytes
+    refused entity declarations). The input is what feedparser's strict parser reads: the body
+    decoded, BOM dropped, XML declaration naming UTF-8."""
+    text = body.decode(encoding or "utf-8", errors="replace").lstrip("\ufeff")
+    text = _XML_DECL_RE.sub("<?xml version='1.0' encoding='utf-8'?>", text, count=1)
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.UseForeignDTD(True)
+    try:
+        parser.Parse(text, True)
+    except xml.parsers.expat.ExpatError as exc:
+        return str(exc)
+    return None

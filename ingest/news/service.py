@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flushwatch.errors import FeedError, ModelError, PartialFailure
+from flushwatch.errors import DatabaseBusy, FeedError, ModelError, PartialFailure
 from flushwatch.ingest.news.assets import tag_assets
 from flushwatch.ingest.news.catalogue import default_catalogue
 from flushwatch.ingest.news.fetch import FetchOptions, FetchRequest, fetch_all, is_local, local_path
@@ -38,6 +38,15 @@ from flushwatch.storage import news as store
 from flushwatch.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
+
+
+class IngestPartialFailure(PartialFailure):
+    """Some feeds failed; ``summary`` is the pass's full outcome, so the CLI can print it on
+    stdout as on success before exiting 3 (the message alone goes to stderr)."""
+
+    def __init__(self, message: str, failures: list[str], summary: IngestSummary) -> None:
+        super().__init__(message, failures)
+        self.summary = summary
 
 
 @dataclass(frozen=True)
@@ -130,9 +139,10 @@ def run_ingest(
             _score(db)
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
-            raise PartialFailure(
+            raise IngestPartialFailure(
                 f"{len(failed)} of {len(outcomes)} feeds failed; {summary.line()}",
                 [f"{o.name}: {o.error}" for o in failed],
+                summary,
             )
     return summary
 
@@ -219,15 +229,20 @@ def _store(
 def ingest_loop(
     db: Database,
     every_s: float,
-    on_pass: Callable[[IngestSummary | PartialFailure], None],
+    on_pass: Callable[[IngestSummary | PartialFailure | DatabaseBusy], None],
     **kwargs: object,
 ) -> None:
-    """Ingest every ``every_s`` seconds until interrupted; a pass with failed feeds is reported
-    and the loop goes on."""
+    """Ingest every ``every_s`` seconds until interrupted.
+
+    A pass with failed feeds, or one that finds the database busy (another process held it
+    past ``--wait``), is reported to ``on_pass`` and the loop goes on at the next interval: what
+    the pass committed stays, and what it could not store is fetched again by the next pass
+    (validators commit only with their items). Other errors (a corrupt file, a missing model)
+    end the loop."""
     while True:
         started = time.monotonic()
         try:
             on_pass(run_ingest(db, **kwargs))  # type: ignore[arg-type]
-        except PartialFailure as exc:
+        except (PartialFailure, DatabaseBusy) as exc:
             on_pass(exc)
         time.sleep(max(0.0, every_s - (time.monotonic() - started)))
