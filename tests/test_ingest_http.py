@@ -350,6 +350,9 @@ def test_cli_ingest_exit_codes_and_feeds_list(server: Server, cli, db_path: Path
     listed = cli("feeds", "list", "--db", str(db_path), "-f", "csv")
     line = next(x for x in listed.out.splitlines() if x.endswith(server.url("/gone.xml")))
     assert "HTTP 404" in line and ",1," in line
+    # list commands share --limit (README)
+    one = cli("feeds", "list", "--db", str(db_path), "-f", "csv", "--limit", "1")
+    assert one.code == 0 and len(one.out.splitlines()) == 2 and len(listed.out.splitlines()) > 2
 
 
 def test_ingest_database_busy_exits_75(server: Server, db: Database, db_path: Path, cli) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from flushwatch.cli._app import PANEL_NEWS, app, feeds_app, import_app
-from flushwatch.cli.options import DbOption, FormatOption, OutputFormat, WaitOption, open_db
+from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
 from flushwatch.cli.output import render
 
 
@@ -111,7 +111,12 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
 
 
 @feeds_app.command("list")
-def feeds_list(db: DbOption = None, wait: WaitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+def feeds_list(
+    db: DbOption = None,
+    wait: WaitOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    limit: LimitOption = None,
+) -> None:
     """List subscribed feeds with their health: last success, last error, consecutive failures,
     items seen and the median delay between publication and first sight.
 
@@ -150,7 +155,7 @@ def feeds_list(db: DbOption = None, wait: WaitOption = None, fmt: FormatOption =
                 f.median_latency_s,
                 f.url,
             )
-            for f in rows
+            for f in (rows if limit is None else rows[:limit])
         ],
         fmt,
         title="feeds",
