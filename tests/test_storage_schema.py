@@ -94,5 +94,6 @@ def test_failed_migration_leaves_file_at_old_version(db_path: Path) -> None:
 def test_not_a_duckdb_file_is_a_clear_storage_error(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.duckdb"
     bogus.write_text("this is not a database\n" * 100)
-    with pytest.raises(StorageError, match="cannot open database"):
+    with pytest.raises(StorageError, match="is not a DuckDB database"):
         connect(bogus, read_only=False, wait_s=0)
+    assert bogus.read_text() == "this is not a database\n" * 100  # refused before DuckDB touched it
