@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -217,6 +218,11 @@ def load_or_build(
         paths = export(weights, path, exit_head)
     except OSError as exc:
         log.warning("cannot write the ONNX cache under %s (%s); using a temporary copy", path.parent, exc)
-        spare = Path(tempfile.mkdtemp(prefix="flushwatch-onnx-")) / path.name
-        paths = export(weights, spare, exit_head)
+        spare_dir = Path(tempfile.mkdtemp(prefix="flushwatch-onnx-"))
+        try:
+            # The sessions hold the graphs in memory once created, so the copy (~22 MB) is
+            # removed at once: a cron job with an unwritable cache must not fill /tmp.
+            return OrtNet(export(weights, spare_dir / path.name, exit_head), workers, exit_head)
+        finally:
+            shutil.rmtree(spare_dir, ignore_errors=True)
     return OrtNet(paths, workers, exit_head)

@@ -150,6 +150,14 @@ def score_unscored(
             stale,
             name,
         )
+    if rescore and not scored and already:
+        log.warning(
+            "--rescore: all %d headlines already have rows of %s@%s, and the same revision gives "
+            "the same scores; to score again, give --model a retrained revision",
+            already,
+            name,
+            revision,
+        )
     seconds = time.monotonic() - t0
     return ScoreSummary(
         model_name=name,

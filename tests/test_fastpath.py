@@ -87,9 +87,16 @@ def test_unwritable_cache_falls_back_to_a_temporary_graph(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("FLUSHWATCH_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
     scorer = Scorer(mode="fast")
     assert not any(str(p).startswith(str(blocker)) for p in scorer._ort.paths)
     assert len(scorer.score_texts(TITLES[:3])) == 3
+    # The temporary graphs are gone once loaded: a cron job must not fill /tmp with them.
+    assert not list((tmp_path / "tmp").glob("flushwatch-onnx-*"))
 
 
 def test_warm_cache_scores_without_importing_torch(tmp_path: Path) -> None:

@@ -104,6 +104,7 @@ def test_rescore_with_a_new_revision_adds_rows_and_keeps_the_old(
 
     same = cli("score", "--db", str(db_path), "--rescore", "--format", "json")
     assert json.loads(same.out)[0]["scored"] == 0  # same revision: nothing to do
+    assert "give --model a retrained revision" in same.err  # ... and it says so
 
     res = cli("score", "--db", str(db_path), "--rescore", "--model", str(new_model), "--format", "json")
     assert res.code == 0, res.err

@@ -57,8 +57,10 @@ def score(
         bool,
         typer.Option(
             "--rescore",
-            help="Score again with the current model revision; rows of other "
-            "revisions are kept, never overwritten.",
+            help="Score every headline lacking a row of this model revision, beside the rows "
+            "of other revisions (never overwritten). Rows are keyed by revision, so this is what "
+            "plain `score` does too; a revision already stored has nothing to redo (the same model "
+            "gives the same scores): give --model a retrained revision.",
         ),
     ] = False,
     limit: Annotated[
