@@ -325,10 +325,18 @@ class Scorer:
                 path=path,
                 hint="check the path, or give a Hugging Face model id",
             )
+        offline = local or _in_hub_cache(name) or not _hub_reachable()
+        if offline and not local and not _in_hub_cache(name):
+            # Without this, transformers retries the hub for ~50 s, logging every attempt.
+            raise ModelError(
+                f"cannot load model {name}: not a local directory, not in the Hugging Face cache, "
+                "and the hub cannot be reached",
+                hint="check the name or path; downloading a hub model needs internet once",
+            )
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path) if local else name, local_files_only=local)
+            tokenizer = AutoTokenizer.from_pretrained(str(path) if local else name, local_files_only=offline)
             net = AutoModelForSequenceClassification.from_pretrained(
-                str(path) if local else name, local_files_only=local
+                str(path) if local else name, local_files_only=offline
             )
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(
@@ -462,3 +470,32 @@ class _Batches:
     chunks: list[list[int]] = field(default_factory=list)
     arrays: list[tuple[Any, Any, Any]] = field(default_factory=list)  # ids, mask, lexical rows
     lexical: Any = None  # the lexical head's weighted scores (n x 3), when there is one
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a hub model id's config is already in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # an id the hub library rejects is not cached
+        return False
+    return isinstance(found, str)
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One TCP connect to the hub's host ($HF_ENDPOINT, else huggingface.co): seconds, where
+    transformers' own retries take about a minute to give up offline. $HF_HUB_OFFLINE=1 is
+    honoured as 'unreachable'."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout_s):
+            return True
+    except OSError:
+        return False

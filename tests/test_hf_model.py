@@ -118,3 +118,22 @@ def test_a_missing_model_directory_is_named_as_such(cli, db: Database, db_path: 
     assert f"cannot load model {missing}: no such directory" in res.err
     assert "Repo id" not in res.err  # not the hub's complaint about an id's characters
     assert _scores(db_path) == []
+
+
+def test_a_hub_id_with_no_hub_in_reach_fails_at_once_in_one_line(
+    cli, db: Database, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id that is neither a directory nor cached, with the hub unreachable (here: a closed
+    port on loopback as $HF_ENDPOINT), is one line, not a minute of transformers' retries."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    _fill(db)
+    res = cli("score", "--db", str(db_path), "--model", "someone/not-cached-model")
+    assert res.code == 1 and len(res.err.strip().splitlines()) == 1, res.err
+    assert "not in the Hugging Face cache, and the hub cannot be reached" in res.err
+    assert _scores(db_path) == []
