@@ -8,6 +8,7 @@ user config directory (``flushwatch config path`` is not needed: ``flushwatch db
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -58,25 +59,96 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: Sections of the config file and, where this module checks them, their keys. ``[detect]`` and
+#: ``[attribution]`` are checked by detection and attribution (docs/flushes.md).
+KNOWN_SECTIONS: dict[str, tuple[str, ...] | None] = {
+    "db": ("path", "wait"),
+    "model": ("name", "early_exit"),
+    "market": ("symbols",),
+    "detect": None,
+    "attribution": None,
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _check_sections(path: Path, data: dict[str, Any]) -> None:
+    """Every top-level key is a known section holding a table, with only known keys."""
+    known = ", ".join(f"[{name}]" for name in KNOWN_SECTIONS)
+    for name, value in data.items():
+        if name not in KNOWN_SECTIONS:
+            raise ConfigError(f"{path}: unknown config section {name!r}; known sections: {known}")
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{path}: {name} must be a [{name}] section (a table), not {value!r}",
+                hint=f"write it as [{name}] followed by key = value lines",
+            )
+        keys = KNOWN_SECTIONS[name]
+        if keys is None:
+            continue
+        for key in value:
+            if key not in keys:
+                raise ConfigError(
+                    f"{path}: unknown key {key!r} in [{name}]; known keys: {', '.join(keys)}"
+                )
+
+
+def _wait_value(raw: Any, where: str) -> float:
+    """A number of seconds, finite and >= 0 (0: do not wait); a ConfigError naming ``where``."""
+    if isinstance(raw, bool):
+        raise ConfigError(f"{where} must be a number of seconds, not {raw!r}")
+    if isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError as exc:
+            raise ConfigError(f"{where}={raw!r} is not a number of seconds") from exc
+    elif isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        raise ConfigError(f"{where} must be a number of seconds, not {raw!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{where} must be a finite number of seconds >= 0, got {raw!r}")
+    return value
+
+
 def load_settings(path: Path | None = None) -> Settings:
-    """Read the config file; a missing file is fine, a malformed one is a ConfigError."""
+    """Read the config file; a missing file is fine, a malformed one is a ConfigError.
+
+    A relative ``[db] path`` is relative to the config file's folder; ``~`` expands.
+    """
     path = path or config_path()
     if not path.exists():
         return Settings()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}", hint="fix or remove the file") from exc
-    db = data.get("db", {}).get("path")
-    wait = data.get("db", {}).get("wait")
-    model = data.get("model", {}).get("name")
-    early_exit = data.get("model", {}).get("early_exit", True)
+    _check_sections(path, data)
+    db_section = data.get("db", {})
+    model_section = data.get("model", {})
+    db = db_section.get("path")
+    if db is not None and (not isinstance(db, str) or not db.strip()):
+        raise ConfigError(
+            f'{path}: [db] path must be a file path in quotes, e.g. "~/flushwatch.duckdb", not {db!r}'
+        )
+    db_path: Path | None = None
+    if db is not None:
+        db_path = Path(db).expanduser()
+        if not db_path.is_absolute():
+            db_path = path.expanduser().absolute().parent / db_path
+    wait = db_section.get("wait")
+    wait_s = _wait_value(wait, f"{path}: [db] wait") if wait is not None else None
+    model = model_section.get("name")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ConfigError(f"{path}: [model] name must be a model name or path in quotes, not {model!r}")
+    early_exit = model_section.get("early_exit", True)
     if not isinstance(early_exit, bool):
         raise ConfigError(f"{path}: [model] early_exit must be true or false, not {early_exit!r}")
     return Settings(
-        db=Path(db).expanduser() if db else None,
-        wait_s=float(wait) if wait is not None else None,
-        model_name=str(model) if model else None,
+        db=db_path,
+        wait_s=wait_s,
+        model_name=model or None,
         model_early_exit=early_exit,
         extra=data,
     )
@@ -96,20 +168,37 @@ def resolve_db_path(option: Path | None = None) -> Path:
 
 
 def resolve_wait(option: float | None = None) -> float:
-    """``--wait``, else ``FLUSHWATCH_WAIT``, else the config file, else 30 seconds."""
+    """``--wait``, else ``FLUSHWATCH_WAIT``, else the config file, else 30 seconds.
+
+    0 means do not wait; negative, NaN and infinite values are a ConfigError.
+    """
     if option is not None:
-        value = option
-    elif os.environ.get("FLUSHWATCH_WAIT"):
-        raw = os.environ["FLUSHWATCH_WAIT"]
-        try:
-            value = float(raw)
-        except ValueError as exc:
-            raise ConfigError(f"FLUSHWATCH_WAIT={raw!r} is not a number of seconds") from exc
-    else:
-        value = load_settings().wait_s or DEFAULT_WAIT_S
-    if value < 0:
-        raise ConfigError(f"--wait must be >= 0 seconds, got {value:g}")
-    return value
+        return _wait_value(option, "--wait")
+    raw = os.environ.get("FLUSHWATCH_WAIT")
+    if raw is not None and raw.strip():
+        return _wait_value(raw, "FLUSHWATCH_WAIT")
+    configured = load_settings().wait_s
+    return DEFAULT_WAIT_S if configured is None else configured
+
+
+def parse_flag(raw: str, where: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``, any case; anything else is a ConfigError."""
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigError(
+        f"{where}={raw!r} is not a yes/no value", hint=f"use one of {', '.join(_TRUE + _FALSE)}"
+    )
+
+
+def resolve_snapshot() -> bool:
+    """``FLUSHWATCH_SNAPSHOT``: whether write runs refresh the analyst snapshot (default on)."""
+    raw = os.environ.get("FLUSHWATCH_SNAPSHOT")
+    if raw is None or not raw.strip():
+        return True
+    return parse_flag(raw, "FLUSHWATCH_SNAPSHOT")
 
 
 def shared_data_dir() -> Path | None:

@@ -66,12 +66,15 @@ def _score(db: Database, run_id: int | None) -> str:
 
 
 def _fetch(db: Database, run_id: int | None) -> str:
+    from flushwatch.clip import clip
     from flushwatch.errors import PartialFailure
     from flushwatch.ingest.market.fetch import fetch_all
 
     summary = fetch_all(db, run_id=run_id)
     if summary.failures:  # some series failed: the good ones are stored, the step reports failure
-        raise PartialFailure(f"{len(summary.failures)} series failed: {'; '.join(summary.failures)[:300]}")
+        # cut at a word with an ellipsis: "ConnectError: [Errn" reads as a garbled error
+        failures = clip("; ".join(summary.failures), 300)
+        raise PartialFailure(f"{len(summary.failures)} series failed: {failures}")
     return str(summary)
 
 
@@ -115,7 +118,15 @@ def run_step(
         log.exception("step %s crashed", name)
         status, detail = "failed", f"{type(exc).__name__}: {exc}"
     elapsed = time.monotonic() - t0
-    log.info("run: %s %s (%.1f s): %s", name, status, elapsed, detail)
+    # a failure is a WARNING: seen on stderr without -v (cron mail, `watch --run`)
+    log.log(
+        logging.WARNING if status == "failed" else logging.INFO,
+        "run: %s %s (%.1f s): %s",
+        name,
+        status,
+        elapsed,
+        detail,
+    )
     return StepResult(name, status, detail, round(elapsed, 3))
 
 

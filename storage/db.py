@@ -154,7 +154,9 @@ class Database:
         self.path = Path(path)
         self.wait_s = wait_s
         if snapshot is None:
-            snapshot = os.environ.get("FLUSHWATCH_SNAPSHOT", "1") not in ("0", "false", "no")
+            # the CLI validates the spelling (config.resolve_snapshot); here any "off" word turns it off
+            off = ("0", "false", "no", "off")
+            snapshot = os.environ.get("FLUSHWATCH_SNAPSHOT", "1").strip().lower() not in off
         self.snapshot = snapshot
         self._migrated = False
 

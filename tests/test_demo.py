@@ -6,9 +6,17 @@ headline must come first because attribution ranks it so.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from flushwatch.demo.demo import FEEDS, data_dir, first_poll_after
+import pytest
+
+from flushwatch.demo.demo import FEEDS, data_dir, first_poll_after, fresh_db, is_demo_db, mark_demo
+from flushwatch.errors import DatabaseBusy, InputError
+from flushwatch.storage.db import Database
+
+from .conftest import REPO
 
 
 def test_demo_finds_the_flush_and_ranks_the_tariff_headline_first(tmp_path: Path, cli) -> None:
@@ -18,6 +26,7 @@ def test_demo_finds_the_flush_and_ranks_the_tariff_headline_first(tmp_path: Path
     db_path = tmp_path / "demo.duckdb"
     db = Database(db_path, snapshot=False)
     with db.write() as con:  # an old demo database: the demo must start from nothing
+        mark_demo(con)
         con.execute("CREATE TABLE leftover AS SELECT 1 AS x")
     chart = tmp_path / "flush.html"
     r = cli("demo", "--db", str(db_path), "--chart", str(chart))
@@ -59,3 +68,61 @@ def test_replay_clock_places_items_at_the_next_poll() -> None:
     assert first_poll_after(t.replace(minute=52)) == dt.datetime(2025, 10, 10, 20, 54, tzinfo=dt.UTC)
     for name, *_ in FEEDS:
         assert (data_dir() / name).stat().st_size > 1000
+
+
+# -- fresh_db only replaces a demo database (no model needed) ---------------------------------
+
+
+def _user_db(path: Path) -> Database:
+    db = Database(path, snapshot=False)
+    with db.write() as con:
+        con.execute("INSERT INTO runs (command, started_at, status) VALUES ('ingest', now(), 'ok')")
+    return db
+
+
+def test_fresh_db_creates_a_missing_path_and_marks_it(tmp_path: Path) -> None:
+    db = fresh_db(tmp_path / "sub" / "demo.duckdb", wait_s=0)
+    with db.read() as con:
+        assert is_demo_db(con)
+    again = fresh_db(db.path, wait_s=0)  # a demo database is replaced
+    with again.read() as con:
+        assert is_demo_db(con)
+
+
+@pytest.mark.parametrize("content", [b"my notes\n", b""])
+def test_fresh_db_refuses_a_file_that_is_not_a_database(tmp_path: Path, content: bytes) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(content)
+    with pytest.raises(InputError, match="give a new path") as info:
+        fresh_db(notes, wait_s=0)
+    assert info.value.exit_code == 1 and "\n" not in info.value.one_line()
+    assert notes.read_bytes() == content
+
+
+def test_fresh_db_refuses_a_real_flushwatch_database(tmp_path: Path) -> None:
+    db = _user_db(tmp_path / "flushwatch.duckdb")
+    with pytest.raises(InputError, match="not a flushwatch demo database"):
+        fresh_db(db.path, wait_s=0)
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE command = 'ingest'").fetchone() == (1,)
+
+
+def test_fresh_db_leaves_a_locked_file_alone(tmp_path: Path) -> None:
+    db = fresh_db(tmp_path / "demo.duckdb", wait_s=0)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.hold_db", str(db.path), "30"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(DatabaseBusy) as info:
+            fresh_db(db.path, wait_s=0.2)
+        assert info.value.exit_code == 75
+        assert db.path.exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    with db.read() as con:
+        assert is_demo_db(con)

@@ -81,7 +81,7 @@ def test_flushes_command_json_and_table(db: Database, db_path: Path, cli) -> Non
 
 
 def test_clip_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
-    from flushwatch.cli.output import clip
+    from flushwatch.clip import clip
 
     title = "Bitcoin slips below $119,000 as tariff threat hits risk assets"
     assert clip(title, 44) == "Bitcoin slips below $119,000 as tariff…"

@@ -78,3 +78,55 @@ def test_run_exits_3_when_a_step_fails(db: Database, db_path: Path, cli) -> None
     assert r.out.splitlines()[0].startswith("ingest    failed")
     assert "detect    ok" in r.out and "attribute ok" in r.out
     assert "1 of 5 steps failed: ingest" in r.err
+
+
+def test_quiet_run_prints_nothing_on_success(db: Database, db_path: Path, cli) -> None:
+    seed_flush(db)
+    r = cli("--quiet", "run", "--offline", "--no-score", "--db", str(db_path))
+    assert r.code == 0, r.err
+    assert r.out == "" and r.err == ""
+
+
+def test_quiet_run_still_shows_the_steps_when_one_failed(
+    db: Database, db_path: Path, cli, monkeypatch
+) -> None:
+    from flushwatch.scoring import pipeline
+
+    def broken(db: Database, run_id: int | None) -> str:
+        raise FeedError("https://feed.example/rss", "HTTP 503")
+
+    monkeypatch.setitem(pipeline.STEP_FUNCS, "detect", broken)
+    seed_flush(db)
+    r = cli("--quiet", "run", "--offline", "--no-score", "--db", str(db_path))
+    assert r.code == 3
+    assert "detect    failed" in r.out and "1 of 5 steps failed: detect" in r.err
+
+
+def test_failed_step_is_logged_at_warning(db: Database, caplog) -> None:
+    def broken(db: Database, run_id: int | None) -> str:
+        raise FeedError("https://feed.example/rss", "HTTP 503")
+
+    funcs = dict.fromkeys(STEPS, lambda db, run_id: "done") | {"score": broken}
+    with caplog.at_level("INFO", logger="flushwatch.scoring.pipeline"):
+        run_pass(db, RunOptions(), funcs)
+    levels = {r.getMessage().split()[1]: r.levelname for r in caplog.records}
+    assert levels["score"] == "WARNING" and levels["detect"] == "INFO"
+
+
+def test_fetch_failures_are_cut_at_a_word(db: Database, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import pytest
+
+    from flushwatch.errors import PartialFailure
+    from flushwatch.ingest.market import fetch
+    from flushwatch.scoring.pipeline import _fetch
+
+    failures = [f"binance BTCUSDT 1m: ConnectError: [Errno 111] Connection refused {i}" for i in range(10)]
+    monkeypatch.setattr(fetch, "fetch_all", lambda db, run_id=None: SimpleNamespace(failures=failures))
+    with pytest.raises(PartialFailure) as err:
+        _fetch(db, None)
+    detail = str(err.value).removeprefix("10 series failed: ")
+    assert detail.endswith("…") and len(detail) <= 300
+    assert "; ".join(failures).startswith(detail[:-1])
+    assert not "; ".join(failures)[len(detail) - 1].isalnum()  # the cut falls between words

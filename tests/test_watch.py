@@ -177,3 +177,75 @@ def test_watch_record_stops_cleanly_on_a_signal(replay: Replay, tmp_path: Path, 
 def test_watch_record_rejects_an_unknown_venue(db_path: Path, cli) -> None:
     r = cli("watch", "--once", "--db", str(db_path), "--record", "kraken")
     assert r.code == 2 and "--record 'kraken'" in r.err and "binance" in r.err
+
+
+# -- failed --run steps, a mistyped --db, a busy file mid-view ---------------------------------
+
+
+def test_watch_once_run_shows_a_failed_step_and_exits_3(
+    db: Database, db_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flushwatch.errors import ModelError
+    from flushwatch.scoring import pipeline
+
+    def broken(db: Database, run_id: int | None) -> str:
+        raise ModelError("cannot load model /tmp/nonexist: no such directory")
+
+    monkeypatch.setitem(pipeline.STEP_FUNCS, "score", broken)
+    seed_flush(db)
+    r = cli("watch", "--once", "--run", "--db", str(db_path), "--at", "2025-10-10T21:30Z")
+    assert r.code == 3, r.out + r.err
+    assert r.out.startswith("flushwatch watch — 2025-10-10 21:30:00 UTC")  # the frame is still drawn
+    assert [line for line in r.out.splitlines() if "failed" in line] == [
+        "step score failed: cannot load model /tmp/nonexist: no such directory"
+    ]
+    assert "WARNING" in r.err and "score failed" in r.err
+    assert "steps failed: score" in r.err
+
+
+def test_watch_read_only_does_not_create_a_mistyped_db(tmp_path: Path, cli) -> None:
+    typo = tmp_path / "typo.duckdb"
+    r = cli("watch", "--once", "--db", str(typo))
+    assert r.code == 1 and f"no database at {typo}" in r.err
+    assert not typo.exists()
+
+
+def test_watch_skips_a_busy_frame_and_carries_on(
+    db: Database, db_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flushwatch.errors import DatabaseBusy
+    from flushwatch.scoring import watch as watch_mod
+
+    seed_flush(db)
+    real = watch_mod.read_frame
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object):  # the second frame meets a long writer
+        calls.append(1)
+        if len(calls) == 2:
+            raise DatabaseBusy(db_path, holder="flushwatch ingest (pid 1)", waited_s=1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(watch_mod, "read_frame", flaky)
+    # off a terminal with --for: a log of frames
+    r = cli("watch", "--db", str(db_path), "--for", "2.5s", "--every", "1", "--at", "2025-10-10T21:30Z")
+    assert r.code == 0, r.err
+    assert len(calls) == 3
+    assert r.out.count("FLUSH #7") == 2
+    assert "database busy, retrying in 1 s (flushwatch ingest (pid 1) holds it)" in r.out
+
+
+def test_watch_first_frame_busy_still_exits_75(
+    db: Database, db_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flushwatch.errors import DatabaseBusy
+    from flushwatch.scoring import watch as watch_mod
+
+    seed_flush(db)
+
+    def busy(*args: object, **kwargs: object):
+        raise DatabaseBusy(db_path, holder=None, waited_s=1)
+
+    monkeypatch.setattr(watch_mod, "read_frame", busy)
+    r = cli("watch", "--once", "--db", str(db_path))
+    assert r.code == 75 and "database busy" in r.err

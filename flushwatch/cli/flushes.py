@@ -9,7 +9,8 @@ import typer
 
 from flushwatch.cli._app import PANEL_DATA, PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, FormatOption, LimitOption, OutputFormat, WaitOption, open_db
-from flushwatch.cli.output import clip, render, to_json
+from flushwatch.cli.output import render, to_json
+from flushwatch.clip import clip
 from flushwatch.errors import ConfigError
 from flushwatch.timeparse import parse_instant, parse_since
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flushwatch.config import resolve_db_path, resolve_wait
+from flushwatch.config import resolve_db_path, resolve_snapshot, resolve_wait
 from flushwatch.storage.db import Database
 
 
@@ -74,4 +74,4 @@ def open_db(db: Path | None, wait: float | None, *, existing: bool = False) -> D
             hint="check --db or FLUSHWATCH_DB: flushwatch db path shows where it is looked for, "
             "and ingest or import creates it",
         )
-    return Database(path, wait_s=resolve_wait(wait))
+    return Database(path, wait_s=resolve_wait(wait), snapshot=resolve_snapshot())

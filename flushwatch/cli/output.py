@@ -114,20 +114,6 @@ def unique_names(columns: Sequence[str]) -> list[str]:
     return out
 
 
-def clip(text: str, width: int) -> str:
-    """``text`` cut to at most ``width`` characters at a word boundary, marked with an ellipsis.
-
-    A narrow table cell must still read as words: a title cut mid-word ("tariff threa") looks
-    like a typo in the headline.
-    """
-    if len(text) <= width:
-        return text
-    cut = text[: width - 1]
-    if " " in cut and not text[width - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-—") + "…"
-
-
 def to_json(data: Any) -> str:
     return json.dumps(_plain(data), indent=2, ensure_ascii=False, sort_keys=False)
 

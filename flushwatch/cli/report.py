@@ -248,6 +248,7 @@ def digest_cmd(
 
 @app.command("run", rich_help_panel=PANEL_FLUSH)
 def run_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     wait: WaitOption = None,
     no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Skip fetching feeds.")] = False,
@@ -276,18 +277,26 @@ def run_cmd(
         )
         if flag
     }
+    quiet = _quiet(ctx)
     database = open_db(db, wait)
     with database.run("run") as run:
         report = run_pass(database, RunOptions(frozenset(skip), run.run_id))
         for s in report.steps:
             run.counts[f"{s.name}_status"] = s.status
-            typer.echo(f"{s.name:<9} {s.status:<7} {s.elapsed_s:6.1f}s  {s.detail}")
+            # `--quiet run` in cron: nothing on success (no daily mail); all steps when one failed
+            if not quiet or report.failed:
+                typer.echo(f"{s.name:<9} {s.status:<7} {s.elapsed_s:6.1f}s  {s.detail}")
         if report.failed:
             raise PartialFailure(
                 f"{len(report.failed)} of {len(report.steps)} steps failed: "
                 + ", ".join(s.name for s in report.failed),
                 [f"{s.name}: {s.detail}" for s in report.failed],
             )
+
+
+def _quiet(ctx: typer.Context) -> bool:
+    """``flushwatch --quiet``: the root command's flag (main.py only sets the log level from it)."""
+    return bool(ctx.find_root().params.get("quiet"))
 
 
 # -- watch -----------------------------------------------------------------------------------------
@@ -344,11 +353,16 @@ def watch_cmd(
     """
     import time
 
-    from flushwatch.scoring.pipeline import RunOptions, run_pass
+    from rich.console import Group
+    from rich.text import Text
+
+    from flushwatch.errors import DatabaseBusy
+    from flushwatch.scoring.pipeline import RunOptions, StepResult, run_pass
     from flushwatch.scoring.watch import read_frame, render_frame
 
-    database = open_db(db, wait)
     pinned = parse_instant(at, "--at") if at else None
+    # Read-only unless it runs steps or records: a mistyped --db must not create an empty file.
+    database = open_db(db, wait, existing=not (run_steps or record))
     skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
     until = (
         time.monotonic() + parse_duration(duration, "--for", bare_unit="s").total_seconds()
@@ -363,13 +377,34 @@ def watch_cmd(
         database.snapshot = False
         recorder = _start_recorder(database, record)
 
-    def frame() -> Any:
-        if run_steps:
-            run_pass(database, RunOptions(skip))
-        lines = recorder.status().lines() if recorder else None
-        return render_frame(
-            read_frame(database, pinned, writable=recorder is not None, min_importance=min_importance), lines
-        )
+    failed: list[StepResult] = []  # the last pass's failed steps
+    last: list[Any] = []  # the last frame drawn, kept on screen while the file is busy
+
+    def frame(live: bool = False) -> Any:
+        """One frame. A busy file (a writer past --wait) skips it with a one-line note once a
+        frame is on screen; before that (nothing shown yet, or --once) it exits 75."""
+        try:
+            if run_steps:
+                failed[:] = run_pass(database, RunOptions(skip)).failed
+            lines = recorder.status().lines() if recorder else None
+            body = render_frame(
+                read_frame(database, pinned, writable=recorder is not None, min_importance=min_importance),
+                lines,
+            )
+        except DatabaseBusy as exc:
+            if not last:
+                raise
+            note = Text(
+                f"database busy, retrying in {every:g} s ({exc.holder or 'another process'} holds it)",
+                style="yellow",
+            )
+            return Group(last[0], note) if live else note
+        steps = [  # one line each; the full line is in the WARNING log
+            Text(f"step {s.name} failed: {s.detail}", style="red", no_wrap=True, overflow="ellipsis")
+            for s in failed
+        ]
+        last[:] = [Group(body, *steps)]
+        return last[0]
 
     def pause() -> bool:
         """Sleep until the next frame; False when --for has run out."""
@@ -385,6 +420,11 @@ def watch_cmd(
         with _quiet_recorder_log(recorder is not None and console.is_terminal), _sigterm_interrupts():
             if once or (not console.is_terminal and until is None and recorder is None):
                 console.print(frame())
+                if failed:  # one frame, as `run`: exit 3 when a step failed
+                    raise PartialFailure(
+                        "steps failed: " + ", ".join(s.name for s in failed),
+                        [f"{s.name}: {s.detail}" for s in failed],
+                    )
             elif not console.is_terminal:  # a log of frames, e.g. `watch --record binance --for 1h > log`
                 console.print(frame())
                 while pause():
@@ -394,7 +434,7 @@ def watch_cmd(
 
                 with Live(frame(), console=console, refresh_per_second=1, screen=False) as live:
                     while pause():
-                        live.update(frame())
+                        live.update(frame(live=True))
     finally:
         if recorder is not None:
             _stop_recorder(recorder)

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import duckdb
+
+from flushwatch.errors import InputError
 from flushwatch.scoring.digest import Digest
 from flushwatch.scoring.explain import Explanation
-from flushwatch.storage.db import Database
+from flushwatch.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +73,86 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("flushwatch", appauthor=False)) / "demo.duckdb"
 
 
-def fresh_db(path: Path) -> Database:
-    """The demo database, recreated so every run starts from nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for p in (path, path.with_name(path.name + ".wal")):
-        p.unlink(missing_ok=True)
-    return Database(path, snapshot=False)
+#: The table the demo writes into its database; only a file holding it is ever replaced.
+DEMO_MARKER = "flushwatch_demo"
+
+
+def mark_demo(con: Connection) -> None:
+    """Record in the open database that the demo made it (and may delete it next run)."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {DEMO_MARKER} (created_at TIMESTAMPTZ, note VARCHAR)")
+    con.execute(
+        f"INSERT INTO {DEMO_MARKER} VALUES (now(), 'made by flushwatch demo; recreated on every run')"
+    )
+
+
+def is_demo_db(con: Connection) -> bool:
+    """Whether the open database is one the demo made: it holds :data:`DEMO_MARKER`, or (made
+    before the marker existed) its only feeds are the bundled demo feed files."""
+    tables = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    if DEMO_MARKER in tables:
+        return True
+    if "feeds" not in tables:
+        return False
+    urls = [str(r[0]) for r in con.execute("SELECT url FROM feeds").fetchall()]
+    names = {filename for filename, *_ in FEEDS}
+    return bool(urls) and all(u.startswith("file:") and u.rsplit("/", 1)[-1] in names for u in urls)
+
+
+def _refuse(path: Path, why: str) -> InputError:
+    return InputError(
+        f"{why}; the demo only replaces a database it made itself: give a new path with --db",
+        path=path,
+    )
+
+
+def fresh_db(path: Path, *, wait_s: float | None = None) -> Database:
+    """The demo database, recreated so every run starts from nothing.
+
+    ``path`` is replaced only when it is missing or an earlier demo database; any other file
+    is an :class:`InputError`, and one another process holds open raises
+    :class:`DatabaseBusy` after ``wait_s`` (default: ``--wait`` / ``FLUSHWATCH_WAIT``).
+    """
+    from flushwatch.config import resolve_wait
+    from flushwatch.storage.db import connect
+
+    wal = path.with_name(path.name + ".wal")
+    if path.is_dir():
+        raise _refuse(path, "is a directory")
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(12)
+        except OSError as exc:
+            raise _refuse(path, f"cannot read it ({exc.strerror or exc})") from exc
+        if head[8:12] != b"DUCK":
+            raise _refuse(path, "exists and is not a DuckDB database")
+        con = connect(path, read_only=False, wait_s=resolve_wait(None) if wait_s is None else wait_s)
+        try:
+            try:
+                demo = is_demo_db(con)
+            except duckdb.Error:
+                demo = False
+            if not demo:
+                raise _refuse(path, "exists and is not a flushwatch demo database")
+            if os.name != "nt":  # unlink while holding the lock, so no other writer slips in
+                for p in (path, wal):
+                    p.unlink(missing_ok=True)
+        finally:
+            con.close()
+        for p in (path, wal):
+            p.unlink(missing_ok=True)
+    elif wal.exists():
+        # A WAL with no database beside it: nothing of the user's to keep, but do not replay it.
+        wal.unlink()
+    db = Database(path, snapshot=False, wait_s=resolve_wait(None) if wait_s is None else wait_s)
+    with db.write() as con:
+        mark_demo(con)
+    return db
 
 
 def first_poll_after(published: dt.datetime) -> dt.datetime:
@@ -135,16 +213,25 @@ def import_market(db: Database, run_id: int) -> tuple[int, int]:
     return candles.rows_new, funding.rows_new
 
 
-def run_demo(db_path: Path | None = None, say: Callable[[str], None] = lambda _: None) -> DemoResult:
-    """Build the demo database from scratch and return the flush explanation and the digest."""
+def run_demo(
+    db_path: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+    *,
+    wait_s: float | None = None,
+) -> DemoResult:
+    """Build the demo database from scratch and return the flush explanation and the digest.
+
+    An existing ``db_path`` that is not an earlier demo database is refused (see :func:`fresh_db`).
+    """
+    path = db_path or default_db_path()
+    db = fresh_db(path, wait_s=wait_s)  # first: a refused path fails before the heavy imports
+
     from flushwatch.nlp.pipeline import score_unscored
     from flushwatch.scoring.attribution import attribute
     from flushwatch.scoring.detect import detect
     from flushwatch.scoring.digest import build_digest, day_window
     from flushwatch.scoring.explain import explain
 
-    path = db_path or default_db_path()
-    db = fresh_db(path)
     with db.run("demo") as run:
         n = ingest_feeds(db, run.run_id)
         say(f"1/5 ingest: {n} headlines from {len(FEEDS)} bundled feeds")
