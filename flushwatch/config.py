@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flushwatch.errors import ConfigError
+from flushwatch.errors import ConfigError, InputError
 
 APP_NAME = "flushwatch"
 DEFAULT_WAIT_S = 30.0
@@ -217,3 +217,37 @@ def shared_data_dir() -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def require_shared_data(needed_by: str) -> Path:
+    """:func:`shared_data_dir`, or an InputError that says where it looked and what to do.
+
+    ``FLUSHWATCH_SHARED_DATA=/typo`` must read as a wrong setting, not as missing data.
+    """
+    env = os.environ.get("FLUSHWATCH_SHARED_DATA")
+    base = shared_data_dir()
+    if base is not None:
+        return base
+    if env:
+        raise InputError(
+            f"{needed_by} needs the shared data, but FLUSHWATCH_SHARED_DATA={env!r} is not a folder",
+            hint="point FLUSHWATCH_SHARED_DATA at the folder holding the data sets (its data/ folder), "
+            "or unset it to use ../shared/data beside the repository",
+        )
+    raise InputError(
+        f"{needed_by} needs the shared data, and no ../shared/data folder is beside the repository "
+        "or the current directory",
+        hint="put it there or set FLUSHWATCH_SHARED_DATA to the folder holding the data sets",
+    )
+
+
+def require_shared_file(relative: str, needed_by: str) -> Path:
+    """One file of the shared data (``relative`` to its folder), or an InputError naming it."""
+    path = require_shared_data(needed_by) / relative
+    if not path.is_file():
+        raise InputError(
+            f"{needed_by} needs {relative} from the shared data, and it is not there",
+            path=path,
+            hint="check that FLUSHWATCH_SHARED_DATA (or ../shared/data) is the complete data folder",
+        )
+    return path

@@ -84,17 +84,9 @@ class EvalReport:
 
 
 def sent_valid_path() -> Path:
-    from flushwatch.config import shared_data_dir
+    from flushwatch.config import require_shared_file
 
-    base = shared_data_dir()
-    path = (base / "labels_twitter_financial_news_sentiment" / "sent_valid.csv.gz") if base else None
-    if path is None or not path.is_file():
-        raise InputError(
-            "sent_valid.csv.gz not found in the shared data folder",
-            path=path,
-            hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
-        )
-    return path
+    return require_shared_file("labels_twitter_financial_news_sentiment/sent_valid.csv.gz", "model eval")
 
 
 def vader_predict(texts: list[str]) -> list[int]:
@@ -355,17 +347,10 @@ def headline_titles(dataset: str, needed_by: str) -> dict[str, str]:
 
     Raises InputError naming the file, and ``needed_by``, when the shared data lacks it.
     """
-    from flushwatch.config import shared_data_dir
+    from flushwatch.config import require_shared_file
 
-    base = shared_data_dir()
     file, sql = _REAL_SOURCES[dataset]
-    path = base / dataset / file if base else None
-    if path is None or not path.is_file():
-        raise InputError(
-            f"{needed_by} needs {dataset}/{file} from the shared data",
-            path=path,
-            hint="set FLUSHWATCH_SHARED_DATA to the folder holding it",
-        )
+    path = require_shared_file(f"{dataset}/{file}", needed_by)
     return _shared_titles(str(path), sql)
 
 

@@ -171,7 +171,7 @@ def _load(path: str, mtime_ns: int, size: int) -> EventHead:
 
     del mtime_ns, size  # cache key only: a rewritten file is read again
     file = Path(path)
-    head = lexical.load(file)
+    head = lexical.load(file, what="event head", retrain="flushwatch model train --events-only")
     if head.classes != EVENT_TYPES:
         raise ModelError(
             f"event head {file} was fitted on other event types ({json.dumps(head.classes)[:80]})",

@@ -139,8 +139,12 @@ def save(head: LexicalHead, path: Path) -> None:
     save_file(tensors, str(path), metadata={"vocabulary": "\n".join(words)})
 
 
-def load(path: Path) -> LexicalHead:
-    """Read ``lexical.safetensors`` without torch; one ModelError naming the file if it is bad."""
+def load(path: Path, *, what: str = "lexical head", retrain: str = "flushwatch model train") -> LexicalHead:
+    """Read ``lexical.safetensors`` without torch; one ModelError naming the file if it is bad.
+
+    ``what`` and ``retrain`` name the head in that error: the event head is stored the same way,
+    and a corrupt ``event_head.safetensors`` must not be reported as the lexical head.
+    """
     import numpy as np
     from safetensors import SafetensorError, safe_open
 
@@ -152,9 +156,9 @@ def load(path: Path) -> LexicalHead:
             names = fh.get_tensor("classes").tobytes().decode() if "classes" in stored else None
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise ModelError(
-            f"lexical head {path} is unreadable: {exc}".splitlines()[0],
+            f"{what} {path} is unreadable: {exc}".splitlines()[0],
             path=path,
-            hint="restore the file from git or re-run `flushwatch model train`",
+            hint=f"restore the file from git or re-run `{retrain}`",
         ) from exc
     words = meta.get("vocabulary", "").split("\n") if meta.get("vocabulary") else []
     classes = tuple(names.split("\n")) if names else None
@@ -162,9 +166,9 @@ def load(path: Path) -> LexicalHead:
     shapes = (arrays["idf"].shape, arrays["coef"].shape, arrays["intercept"].shape, arrays["weight"].shape)
     if shapes != ((v,), (k, v), (k,), (1,)) or not all(map(math.isfinite, arrays["weight"])):
         raise ModelError(
-            f"lexical head {path} does not fit its vocabulary of {v} words and {k} classes",
+            f"{what} {path} does not fit its vocabulary of {v} words and {k} classes",
             path=path,
-            hint="restore the file from git or re-run `flushwatch model train`",
+            hint=f"restore the file from git or re-run `{retrain}`",
         )
     return LexicalHead(
         {w: i for i, w in enumerate(words)},

@@ -8,23 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flushwatch.errors import InputError
-
 log = logging.getLogger(__name__)
 
 
 def default_train_data() -> Path:
-    from flushwatch.config import shared_data_dir
+    from flushwatch.config import require_shared_file
 
-    base = shared_data_dir()
-    path = base / "labels_twitter_financial_news_sentiment" / "sent_train.csv.gz" if base else None
-    if path is None or not path.is_file():
-        raise InputError(
-            "sent_train.csv.gz not found in the shared data folder",
-            path=path,
-            hint="pass --data or set FLUSHWATCH_SHARED_DATA",
-        )
-    return path
+    # without --data, training reads the shared data's training split
+    return require_shared_file(
+        "labels_twitter_financial_news_sentiment/sent_train.csv.gz", "model train (without --data)"
+    )
 
 
 def train_command(
@@ -147,16 +140,11 @@ def _smoothing_summary(meta: dict[str, Any]) -> str:
 
 def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
     """Measure importance for a model directory and write its importance.json; summary rows."""
-    from flushwatch.config import shared_data_dir
+    from flushwatch.config import require_shared_data
     from flushwatch.nlp.calibrate import calibrate, write_calibration
     from flushwatch.nlp.scorer import Scorer, shipped_model_dir
 
-    shared = shared_data_dir()
-    if shared is None:
-        raise InputError(
-            "the shared data folder is needed to measure importance",
-            hint="put it at ../shared/data beside the repository or set FLUSHWATCH_SHARED_DATA",
-        )
+    shared = require_shared_data("measuring importance")
     model_dir = model_dir or shipped_model_dir()
     cal = calibrate(shared, Scorer(str(model_dir), mode="fast"))
     write_calibration(cal, model_dir / "importance.json")

@@ -39,6 +39,26 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
+def check_chart_path(path: Path) -> None:
+    """Refuse a ``--chart`` path that could never be written, before any work is done.
+
+    ``demo --chart notes.txt`` used to fail only after the whole demo had run.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".html", ".htm"):
+        raise ConfigError(f"--chart {path}: use a .png or .html file name")
+    if path.is_dir():
+        raise ConfigError(f"--chart {path} is a directory: give a file name ending in .png or .html")
+    if suffix == ".png":
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ConfigError(
+                "PNG charts need matplotlib",
+                hint="pip install 'flushwatch[charts]', or use --chart FILE.html",
+            )
+
+
 def write_chart(ex: Explanation, path: Path) -> Path:
     """Write a PNG or HTML chart, chosen by the file suffix; returns the path."""
     suffix = path.suffix.lower()

@@ -56,6 +56,25 @@ def test_shared_data_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert shared_data_dir() is None
 
 
+def test_a_mistyped_shared_data_setting_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flushwatch.config import require_shared_data, require_shared_file
+    from flushwatch.errors import InputError
+
+    monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path / "typo"))
+    wrong = r"model eval needs the shared data, but FLUSHWATCH_SHARED_DATA=.*typo"
+    with pytest.raises(InputError, match=wrong):
+        require_shared_data("model eval")
+    monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
+    assert require_shared_data("model eval") == tmp_path
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "a.csv").write_text("x\n")
+    assert require_shared_file("set/a.csv", "model eval") == tmp_path / "set" / "a.csv"
+    missing = r"needs set/b\.csv from the shared data, and it is not there"
+    with pytest.raises(InputError, match=missing) as info:
+        require_shared_file("set/b.csv", "model eval")
+    assert info.value.path == str(tmp_path / "set" / "b.csv")
+
+
 @pytest.mark.parametrize(
     ("text", "names"),
     [

@@ -126,3 +126,18 @@ def test_fresh_db_leaves_a_locked_file_alone(tmp_path: Path) -> None:
         holder.wait(timeout=30)
     with db.read() as con:
         assert is_demo_db(con)
+
+
+@pytest.mark.parametrize("name", ["flush.txt", "flush"])
+def test_demo_refuses_a_bad_chart_name_before_doing_anything(tmp_path: Path, cli, name: str) -> None:
+    db_path = tmp_path / "demo.duckdb"
+    r = cli("demo", "--db", str(db_path), "--chart", str(tmp_path / name))
+    assert r.code == 2 and "use a .png or .html file name" in r.err
+    assert not db_path.exists()  # refused before the demo built anything
+
+
+def test_explain_refuses_a_chart_directory(tmp_path: Path, cli) -> None:
+    folder = tmp_path / "charts.html"
+    folder.mkdir()
+    r = cli("explain", "1", "--db", str(tmp_path / "missing.duckdb"), "--chart", str(folder))
+    assert r.code == 2 and "is a directory" in r.err

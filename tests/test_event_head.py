@@ -167,6 +167,7 @@ def test_score_with_a_corrupt_head_exits_with_one_line(
     res = cli("score", "--db", str(db_path), "--model", str(model))
     assert res.code == 1
     assert "event_head.safetensors" in res.err and "Traceback" not in res.err
+    assert "event head" in res.err and "lexical head" not in res.err and "--events-only" in res.err
     assert _scored(db_path, "headline_id") == []
 
 

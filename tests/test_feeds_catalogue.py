@@ -187,3 +187,23 @@ def test_feeds_add_refuses_unusable_values_as_usage_errors(
     assert res.code == 2 and phrase in res.err and "Traceback" not in res.err
     assert len(res.err.strip().splitlines()) == 1
     assert cli("feeds", "add", str(FIXTURES / "atom.xml"), "--db", str(db_path)).code == 0  # a file is fine
+
+
+@pytest.mark.parametrize("url", ["ftp://foo", "/nonexistent/file.xml", "http://"])
+def test_ingest_feed_refuses_an_unusable_url_and_stores_nothing(cli, db_path: Path, url: str) -> None:  # type: ignore[no-untyped-def]
+    good = str(FIXTURES / "atom.xml")
+    res = cli("ingest", "--db", str(db_path), "--feed", good, "--feed", url)
+    assert res.code == 2 and "--feed" in res.err and "Traceback" not in res.err
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        stored = [
+            r[0]
+            for r in con.execute(
+                "SELECT url FROM feeds WHERE url LIKE '%atom.xml' OR url = ?", [url]
+            ).fetchall()
+        ]
+    assert stored == []  # checked before either was stored
+    assert cli("ingest", "--db", str(db_path), "--feed", good).code == 0  # the good one alone is fine
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM feeds WHERE url LIKE '%atom.xml'").fetchone() == (1,)

@@ -200,7 +200,8 @@ def test_bad_data_is_one_line_naming_the_file_before_any_model_loads(
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(empty))
     res = cli("model", "compare", "/no/such/model")  # the data is checked first, then the model
     assert res.code == 1
-    assert "sent_valid.csv.gz not found" in res.err and "FLUSHWATCH_SHARED_DATA" in res.err
+    assert "sent_valid.csv.gz from the shared data, and it is not there" in res.err
+    assert "FLUSHWATCH_SHARED_DATA" in res.err
     assert "Traceback" not in res.err
 
 

@@ -249,3 +249,8 @@ def test_watch_first_frame_busy_still_exits_75(
     monkeypatch.setattr(watch_mod, "read_frame", busy)
     r = cli("watch", "--once", "--db", str(db_path))
     assert r.code == 75 and "database busy" in r.err
+
+
+def test_watch_fetch_without_run_is_a_usage_error(db: Database, db_path: Path, cli) -> None:
+    r = cli("watch", "--once", "--fetch", "--db", str(db_path))
+    assert r.code == 2 and "--fetch needs --run" in r.err

@@ -17,6 +17,7 @@ from flushwatch.timeparse import parse_instant, parse_since
 if TYPE_CHECKING:
     from flushwatch.records.flushes import Flush
 
+
 @app.command("detect", rich_help_panel=PANEL_FLUSH)
 def detect_cmd(
     db: DbOption = None,

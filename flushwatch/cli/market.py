@@ -43,7 +43,8 @@ TimeUnitOpt = Annotated[
     str | None, typer.Option("--time-unit", help="Generic CSV time column: ms | us | s | iso.")
 ]
 FilesArg = Annotated[
-    list[Path], typer.Argument(help="Files (CSV, CSV.gz, zip, JSON, feather).", exists=False)
+    list[Path],
+    typer.Argument(help="Files (CSV, CSV.gz, zip, JSON, feather).", exists=False, metavar="FILE"),
 ]
 
 

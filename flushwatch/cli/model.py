@@ -218,6 +218,7 @@ def model_train(
         list[Path] | None,
         typer.Option(
             "--extra-data",
+            metavar="CSV",
             help="More text,label CSV rows (labels as for --data) added to the training rows, never "
             "to the dev split; repeatable.",
             show_default=False,

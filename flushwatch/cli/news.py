@@ -20,13 +20,18 @@ def ingest(
         list[str] | None,
         typer.Option(
             "--feed",
+            metavar="URL",
             help="Fetch this feed URL (or file path / file:// URL) instead of the "
             "subscribed feeds. Repeatable.",
         ),
     ] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Fetch only the subscribed feed with this name, URL or id. Repeatable."),
+        typer.Option(
+            "--only",
+            metavar="FEED",
+            help="Fetch only the subscribed feed with this name, URL or id. Repeatable.",
+        ),
     ] = None,
     loop: Annotated[
         float | None,
@@ -281,7 +286,10 @@ def feeds_export_opml(
 
 @import_app.command("headlines")
 def import_headlines_cmd(
-    files: Annotated[list[Path], typer.Argument(help="CSV or JSONL files (.gz allowed).", dir_okay=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV or JSONL files (.gz allowed).", dir_okay=False, metavar="FILE"),
+    ],
     title: Annotated[str | None, typer.Option("--title", help="Column holding the headline.")] = None,
     time: Annotated[str | None, typer.Option("--time", help="Column holding the published time.")] = None,
     time_format: Annotated[

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class ExplainFormat(StrEnum):
     text = "text"
     json = "json"
@@ -172,6 +173,10 @@ def explain_cmd(
     """
     from flushwatch.scoring.explain import explain
 
+    if chart is not None:
+        from flushwatch.scoring.charts import check_chart_path
+
+        check_chart_path(chart)
     ex = explain(open_db(db, wait, existing=True), flush_id)
     if chart is not None:
         from flushwatch.scoring.charts import write_chart
@@ -360,6 +365,10 @@ def watch_cmd(
     from flushwatch.scoring.pipeline import RunOptions, StepResult, run_pass
     from flushwatch.scoring.watch import read_frame, render_frame
 
+    if fetch and not run_steps:  # --fetch alone would silently do nothing
+        raise typer.BadParameter(
+            "--fetch needs --run (it adds ingest and fetch to each pass)", param_hint="--fetch"
+        )
     pinned = parse_instant(at, "--at") if at else None
     # Read-only unless it runs steps or records: a mistyped --db must not create an empty file.
     database = open_db(db, wait, existing=not (run_steps or record))
@@ -531,6 +540,10 @@ def demo_cmd(
     """
     from flushwatch.demo.demo import run_demo
 
+    if chart is not None:  # a bad name fails now, not after the whole demo
+        from flushwatch.scoring.charts import check_chart_path
+
+        check_chart_path(chart)
     result = run_demo(db, say=lambda line: typer.echo(line, err=True))
     from flushwatch.scoring.digest import render
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from flushwatch.errors import DatabaseBusy, FeedError, ModelError, PartialFailure
 from flushwatch.ingest.news.assets import tag_assets
-from flushwatch.ingest.news.catalogue import default_catalogue
+from flushwatch.ingest.news.catalogue import default_catalogue, url_problem
 from flushwatch.ingest.news.fetch import FetchOptions, FetchRequest, fetch_all, is_local, local_path
 from flushwatch.ingest.news.normalise import normalise_item
 from flushwatch.ingest.news.parse import parse_feed
@@ -76,10 +76,16 @@ def _select_feeds(db: Database, only: Sequence[str], urls: Sequence[str]) -> lis
     with db.write() as con:
         ensure_catalogue(con)
         known = store.known_urls(con, urls)
-        for url in urls:
-            if url not in known:
-                # A URL given for one run is remembered disabled, so its validators persist.
-                store.add_feed(con, _adhoc_spec(url), origin="adhoc")
+        new = [url for url in urls if url not in known]
+        for url in new:  # all checked before any is stored: the transaction rolls back on a typo
+            problem = url_problem(url)
+            if problem:
+                from flushwatch.errors import ConfigError
+
+                raise ConfigError(f"--feed {problem}", hint="give an http(s) feed URL or an existing file")
+        for url in new:
+            # A URL given for one run is remembered disabled, so its validators persist.
+            store.add_feed(con, _adhoc_spec(url), origin="adhoc")
         wanted = [*only, *urls]
         rows = store.feeds_to_fetch(con, wanted)
     if wanted and not rows:
