@@ -107,6 +107,12 @@ class TrainConfig:
     #: dev rows stay in the early exit's selection titles, where only agreement is read.
     refit: bool = False
     refit_lexical_weight: float = 0.5
+    #: Train the network as one expert of a product with the lexical head: the head's
+    #: out-of-fold scores on each training row, times this weight, are added to the network's
+    #: log-probabilities inside the loss, so the network learns what the words miss (0: off,
+    #: the network trains alone and the head is blended afterwards).
+    lexical_in_loss: float = 0.0
+    lexical_folds: int = 5  # folds of the out-of-fold lexical scores
 
 
 @dataclass(frozen=True)
@@ -212,10 +218,22 @@ def optimiser_step(opt: Any, sched: Any, loss: Any) -> None:
 
 
 class _Trainer:
-    """One fine-tuning run over fixed tokenised data; ``fit`` returns the tuned parameters."""
+    """One fine-tuning run over fixed tokenised data; ``fit`` returns the tuned parameters.
 
-    def __init__(self, config: TrainConfig, ids: list[list[int]], labels: list[int]) -> None:
-        self.config, self.ids, self.labels = config, ids, labels
+    ``prior`` (rows x 3, or None): scores added at ``config.lexical_in_loss`` to the network's
+    log-probabilities in the loss and in the per-epoch dev figures (:func:`out_of_fold_lexical`).
+    """
+
+    def __init__(
+        self, config: TrainConfig, ids: list[list[int]], labels: list[int], prior: Any = None
+    ) -> None:
+        self.config, self.ids, self.labels, self.prior = config, ids, labels, prior
+
+    def blend(self, log_probs: Any, idx: list[int]) -> Any:
+        """``log_probs`` of rows ``idx`` with the prior added (unchanged without one)."""
+        if self.prior is None:
+            return log_probs
+        return log_probs + self.config.lexical_in_loss * self.prior[idx]
 
     def batch(self, idx: list[int]) -> tuple[Any, Any]:
         return pad_batch(self.ids, idx)
@@ -238,7 +256,7 @@ class _Trainer:
         return np.array([out[i] for i in idx], dtype=np.float64)
 
     def predict(self, model: Any, idx: list[int]) -> list[int]:
-        return [int(p) for p in self.log_probs(model, idx).argmax(-1)]
+        return [int(p) for p in self.blend(self.log_probs(model, idx), idx).argmax(-1)]
 
     def fit(
         self, net: Any, seed: int, tr_idx: list[int], dev_idx: list[int], log_prefix: str
@@ -278,8 +296,11 @@ class _Trainer:
                 x, m = self.batch(b)
                 y = torch.tensor([self.labels[i] for i in b])
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
-                    logits = net(x, m)
-                loss = loss_fn(logits.float(), y)
+                    logits = net(x, m).float()
+                if self.prior is not None:  # product of experts: softmax(net + w * lexical)
+                    prior = torch.from_numpy(self.prior[b]).float()
+                    logits = logits.log_softmax(-1) + c.lexical_in_loss * prior
+                loss = loss_fn(logits, y)
                 optimiser_step(opt, sched, loss)
                 total_loss += float(loss.detach()) * len(b)
             row = {"seed": seed, "epoch": epoch, "train_loss": round(total_loss / len(tr_idx), 4)}
@@ -298,6 +319,37 @@ class _Trainer:
                 row["elapsed_s"],
             )
         return history
+
+
+def out_of_fold_lexical(
+    texts: list[str], labels: list[int], fit_idx: list[int], judge_idx: list[int], config: TrainConfig
+) -> Any:
+    """Lexical scores (rows x 3, float32) for training with :attr:`TrainConfig.lexical_in_loss`.
+
+    A training row's scores come from a head fitted on the other folds: scores the head gives
+    its own training rows are far surer than the ones it gives new titles, and a network
+    trained beside those would learn to lean on the head where it will be weakest. Dev rows
+    (and any other row) get the head fitted on every training row, the one that ships.
+    """
+    import numpy as np
+
+    from flushwatch.nlp import lexical
+
+    out = np.zeros((len(texts), 3), dtype=np.float32)
+    order = fit_idx[:]
+    random.Random(config.seed).shuffle(order)
+    k = config.lexical_folds
+    for f in range(k):
+        held = sorted(order[f::k])
+        kept = sorted(set(fit_idx) - set(held))
+        head = lexical.fit([texts[i] for i in kept], [labels[i] for i in kept], c=config.lexical_c)
+        out[held] = head.scores([texts[i] for i in held])
+    rest = sorted(set(range(len(texts))) - set(fit_idx))
+    if rest:
+        head = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=config.lexical_c)
+        out[rest] = head.scores([texts[i] for i in rest])
+    log.info("out-of-fold lexical scores for %d training rows (%d folds)", len(fit_idx), k)
+    return out
 
 
 def fit_lexical(
@@ -443,7 +495,8 @@ def train(
         labels += list(rows.labels)
     tokenizer, encoder = load_base()
     ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
-    trainer = _Trainer(config, ids, labels)
+    prior = out_of_fold_lexical(texts, labels, fit_idx, judge_idx, config) if config.lexical_in_loss else None
+    trainer = _Trainer(config, ids, labels, prior)
 
     net = SentimentNet(encoder)
     base = {k: v.detach().clone() for k, v in net.named_parameters() if not k.startswith("head.")}
