@@ -218,3 +218,45 @@ def test_bad_extra_data_is_one_line_before_any_training(
     res = cli("model", "train", "--out", str(out), "--data", str(DATA), "--crypto-titles")
     assert res.code != 0 and "shared data" in res.err and "Traceback" not in res.err
     assert len(res.err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_out_of_fold_lexical_scores_never_come_from_a_head_that_saw_the_row() -> None:
+    """``lexical_in_loss``: a training row's lexical scores come from the folds without it;
+    every other row's from the head fitted on all training rows (the one that ships)."""
+    import numpy as np
+
+    from flushwatch.nlp import lexical
+    from flushwatch.nlp.train import out_of_fold_lexical, read_labelled, stratified_split
+
+    texts, labels = read_labelled(DATA)
+    cfg = TrainConfig(lexical_in_loss=0.5, lexical_folds=3)
+    fit_idx, dev_idx = stratified_split(labels, 0.25, cfg.seed)
+    prior = out_of_fold_lexical(texts, labels, fit_idx, dev_idx, cfg)
+    full = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=cfg.lexical_c)
+    assert prior.shape == (len(texts), 3)
+    assert np.allclose(prior[dev_idx], full.scores([texts[i] for i in dev_idx]), atol=1e-5)
+    # in sample the head is surer of each row's own label than any head that did not see it
+    own = full.scores([texts[i] for i in fit_idx])
+    rows = np.arange(len(fit_idx))
+    truth = [labels[i] for i in fit_idx]
+    assert (prior[fit_idx][rows, truth] < own[rows, truth] - 1e-3).all()
+    again = out_of_fold_lexical(texts, labels, fit_idx, dev_idx, cfg)
+    assert np.array_equal(prior, again)  # seeded folds
+
+
+def test_training_inside_the_lexical_blend_runs_and_is_recorded(tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=8,
+        dev_frac=0.25,
+        delta_budget_bytes=600_000,
+        threads=2,
+        exit_selection_titles=0,
+        lexical_in_loss=0.5,
+        lexical_folds=3,
+    )
+    train(DATA, tmp_path, cfg)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["train"]["lexical_in_loss"] == 0.5 and meta["train"]["lexical_folds"] == 3
+    assert "dev_macro_f1" in meta["history"][0]
+    assert Scorer(str(tmp_path), mode="full").score_texts(["Exchange halts withdrawals"])
