@@ -238,7 +238,7 @@ def finetune(
         torch.set_num_threads(config.threads)
         net = SentimentNet(load_base()[1])  # a fresh copy of the published encoder per run
         train_idx = list(range(n_tr)) + (crypto_idx if with_crypto else [])
-        trainer.fit(net, config.seed, train_idx, dev_idx, "with crypto" if with_crypto else "tweets only")
+        trainer.fit([net], [config.seed], train_idx, dev_idx, "with crypto" if with_crypto else "tweets only")
         lp_d, lp_h = trainer.log_probs(net, dev_idx), trainer.log_probs(net, held_idx)
         what = "with crypto titles" if with_crypto else "tweets only"
         print(

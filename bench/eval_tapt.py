@@ -122,7 +122,7 @@ def main() -> None:
         mlm_pretrain(encoder, [ids[i] for i in tr], tokenizer, args.mlm_epochs, args.mlm_lr, args.seed)
     trainer = _Trainer(cfg, ids, labels)
     net = SentimentNet(encoder)
-    for row in trainer.fit(net, args.seed, tr, dev, f"member seed {args.seed}"):
+    for row in trainer.fit([net], [args.seed], tr, dev, f"member seed {args.seed}"):
         print(row, flush=True)
     _, by_weight = fit_lexical(texts, labels, tr, dev, trainer.log_probs(net, dev), cfg)
     print("dev with the lexical head, by weight:", json.dumps(by_weight))

@@ -113,6 +113,10 @@ class TrainConfig:
     #: the network trains alone and the head is blended afterwards).
     lexical_in_loss: float = 0.0
     lexical_folds: int = 5  # folds of the out-of-fold lexical scores
+    #: Deep mutual learning: the members train side by side on the same batches, each loss
+    #: adding this weight times the KL divergence from the other members' predictions, before
+    #: they are averaged as usual (0: off, the members train one after another).
+    mutual: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -258,17 +262,11 @@ class _Trainer:
     def predict(self, model: Any, idx: list[int]) -> list[int]:
         return [int(p) for p in self.blend(self.log_probs(model, idx), idx).argmax(-1)]
 
-    def fit(
-        self, net: Any, seed: int, tr_idx: list[int], dev_idx: list[int], log_prefix: str
-    ) -> list[dict[str, float]]:
-        """Train ``net`` in place for the configured epochs; per-epoch dev figures."""
-        import numpy as np
+    def optimiser(self, net: Any, steps: int) -> tuple[Any, Any]:
+        """AdamW over ``net``'s trainable parameters (frozen ones switched off) and its schedule."""
         import torch
 
         c = self.config
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        net.head.reset_parameters()  # the head's initialisation is part of the member's seed
         groups: list[dict[str, Any]] = []
         for name, p in net.named_parameters():
             if any(part in name for part in FROZEN):
@@ -278,47 +276,92 @@ class _Trainer:
             decay = 0.0 if name.endswith(".bias") or "LayerNorm" in name else c.weight_decay
             groups.append({"params": [p], "lr": lr, "weight_decay": decay})
         opt = torch.optim.AdamW(groups)
+        return opt, linear_schedule(opt, steps, c.warmup_frac)
+
+    def fit(
+        self,
+        nets: Sequence[Any],
+        seeds: Sequence[int],
+        tr_idx: list[int],
+        dev_idx: list[int],
+        log_prefix: str,
+    ) -> list[dict[str, float]]:
+        """Train ``nets`` in place for the configured epochs; per-net, per-epoch dev figures.
+
+        One net is one ordinary run (``seeds[0]`` fixes its head, dropout and batch order).
+        Several train side by side on the same batches (batch order from ``seeds[0]``), each
+        also pulled towards its peers' predictions at ``config.mutual`` (deep mutual learning).
+        """
+        import numpy as np
+        import torch
+
+        c = self.config
         steps = (len(tr_idx) + c.batch_size - 1) // c.batch_size * c.epochs
-        sched = linear_schedule(opt, steps, c.warmup_frac)
+        optimisers = []
+        for net, seed in zip(nets, seeds, strict=True):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            net.head.reset_parameters()  # the head's initialisation is part of the member's seed
+            optimisers.append(self.optimiser(net, steps))
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
-        rng = random.Random(seed)
-        dev_true = [self.labels[i] for i in dev_idx]
+        rng = random.Random(seeds[0])
         history: list[dict[str, float]] = []
         t0 = time.monotonic()
         for epoch in range(1, c.epochs + 1):
-            net.train()
+            for net in nets:
+                net.train()
             order = tr_idx[:]
             rng.shuffle(order)
             batches = bucket_batches(order, self.ids, c.batch_size)
             rng.shuffle(batches)
-            total_loss = 0.0
+            totals = [0.0] * len(nets)
             for b in batches:
                 x, m = self.batch(b)
                 y = torch.tensor([self.labels[i] for i in b])
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
-                    logits = net(x, m).float()
-                if self.prior is not None:  # product of experts: softmax(net + w * lexical)
-                    prior = torch.from_numpy(self.prior[b]).float()
-                    logits = logits.log_softmax(-1) + c.lexical_in_loss * prior
-                loss = loss_fn(logits, y)
-                optimiser_step(opt, sched, loss)
-                total_loss += float(loss.detach()) * len(b)
-            row = {"seed": seed, "epoch": epoch, "train_loss": round(total_loss / len(tr_idx), 4)}
-            if dev_idx:  # a final fit (``refit``) has no dev rows to report
-                pred = self.predict(net, dev_idx)
-                row["dev_accuracy"] = round(accuracy(dev_true, pred), 4)
-                row["dev_macro_f1"] = round(macro_f1(dev_true, pred), 4)
-            row["elapsed_s"] = round(time.monotonic() - t0, 1)
-            history.append(row)
-            log.info(
-                "%s epoch %d: loss %.4f%s (%.0f s)",
-                log_prefix,
-                epoch,
-                row["train_loss"],
-                f", dev acc {row['dev_accuracy']:.4f} macro-F1 {row['dev_macro_f1']:.4f}" if dev_idx else "",
-                row["elapsed_s"],
-            )
+                outputs = []
+                for net in nets:
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+                        logits = net(x, m).float()
+                    if self.prior is not None:  # product of experts: softmax(net + w * lexical)
+                        prior = torch.from_numpy(self.prior[b]).float()
+                        logits = logits.log_softmax(-1) + c.lexical_in_loss * prior
+                    outputs.append(logits)
+                for k, (logits, (opt, sched)) in enumerate(zip(outputs, optimisers, strict=True)):
+                    loss = loss_fn(logits, y)
+                    if len(nets) > 1:
+                        loss = loss + c.mutual * _peer_divergence(logits, outputs[:k] + outputs[k + 1 :])
+                    optimiser_step(opt, sched, loss)
+                    totals[k] += float(loss.detach()) * len(b)
+            for net, seed, total in zip(nets, seeds, totals, strict=True):
+                prefix = log_prefix if len(nets) == 1 else f"{log_prefix}, seed {seed}"
+                history.append(self._epoch_row(net, seed, epoch, total / len(tr_idx), dev_idx, t0, prefix))
         return history
+
+    def _epoch_row(
+        self, net: Any, seed: int, epoch: int, loss: float, dev_idx: list[int], t0: float, prefix: str
+    ) -> dict[str, float]:
+        """One epoch's history row (dev figures unless a final fit), logged."""
+        row = {"seed": seed, "epoch": epoch, "train_loss": round(loss, 4)}
+        dev = ""
+        if dev_idx:  # a final fit (``refit``) has no dev rows to report
+            dev_true = [self.labels[i] for i in dev_idx]
+            pred = self.predict(net, dev_idx)
+            row["dev_accuracy"] = round(accuracy(dev_true, pred), 4)
+            row["dev_macro_f1"] = round(macro_f1(dev_true, pred), 4)
+            dev = f", dev acc {row['dev_accuracy']:.4f} macro-F1 {row['dev_macro_f1']:.4f}"
+        row["elapsed_s"] = round(time.monotonic() - t0, 1)
+        log.info("%s epoch %d: loss %.4f%s (%.0f s)", prefix, epoch, row["train_loss"], dev, row["elapsed_s"])
+        return row
+
+
+def _peer_divergence(logits: Any, peers: Sequence[Any]) -> Any:
+    """Mean KL(peer || this net) over the batch and the peers, the peers held fixed."""
+    import torch
+
+    log_p = logits.log_softmax(-1)
+    kl = torch.nn.functional.kl_div
+    total = sum(kl(log_p, q.detach().log_softmax(-1), log_target=True, reduction="batchmean") for q in peers)
+    return total / len(peers)
 
 
 def out_of_fold_lexical(
@@ -509,14 +552,27 @@ def train(
                 if k in base:
                     p.copy_(base[k])
 
-    for member in range(config.members):
-        if member:
-            reset_to_base()
-        seed = config.seed + member
-        history += trainer.fit(net, seed, fit_idx, judge_idx, f"member {member + 1}/{config.members}")
-        for k, p in net.named_parameters():
+    def add_to_soup(member: Any) -> None:
+        for k, p in member.named_parameters():
             v = p.detach() / config.members
             soup[k] = soup[k] + v if k in soup else v.clone()
+
+    seeds = [config.seed + member for member in range(config.members)]
+    if config.mutual and config.members > 1:
+        import copy
+
+        nets = [net] + [SentimentNet(copy.deepcopy(encoder)) for _ in seeds[1:]]
+        history += trainer.fit(nets, seeds, fit_idx, judge_idx, f"{config.members} members side by side")
+        for member_net in nets:
+            add_to_soup(member_net)
+        del nets[1:]
+    else:
+        for member, seed in enumerate(seeds):
+            if member:
+                reset_to_base()
+            prefix = f"member {member + 1}/{config.members}"
+            history += trainer.fit([net], [seed], fit_idx, judge_idx, prefix)
+            add_to_soup(net)
 
     state, stats = deltas.compress(base, soup, config.delta_budget_bytes, frozen=FROZEN)
     # Judge what ships: the base plus the compressed delta (the same network, reset to the base).
