@@ -260,3 +260,25 @@ def test_training_inside_the_lexical_blend_runs_and_is_recorded(tmp_path: Path) 
     assert meta["train"]["lexical_in_loss"] == 0.5 and meta["train"]["lexical_folds"] == 3
     assert "dev_macro_f1" in meta["history"][0]
     assert Scorer(str(tmp_path), mode="full").score_texts(["Exchange halts withdrawals"])
+
+
+def test_members_learning_from_each_other_train_side_by_side(tmp_path: Path) -> None:
+    """``mutual``: both members train on the same batches, one history row each per epoch,
+    and the run is as deterministic as the plain one."""
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=8,
+        dev_frac=0.25,
+        delta_budget_bytes=600_000,
+        threads=2,
+        exit_selection_titles=0,
+        mutual=1.0,
+    )
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(DATA, a, cfg)
+    train(DATA, b, cfg)
+    meta = json.loads((a / "config.json").read_text())
+    assert meta["train"]["mutual"] == 1.0
+    assert [(row["seed"], row["epoch"]) for row in meta["history"]] == [(13, 1), (14, 1)]
+    assert (a / "adapter.safetensors").read_bytes() == (b / "adapter.safetensors").read_bytes()
+    assert Scorer(str(a), mode="full").score_texts(["Exchange halts withdrawals"])
