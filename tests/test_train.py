@@ -7,8 +7,10 @@ file stays inside the byte budget. One epoch on 42 rows: the point is the machin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,11 +20,17 @@ from flushwatch.nlp.train import TrainConfig, train
 DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    cfg = TrainConfig(
+def tiny(**changes: Any) -> TrainConfig:
+    """The tiny recipe: one epoch, small batches, a quarter of the rows for dev, no crypto titles."""
+    base = TrainConfig(
         epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2, exit_selection_titles=0
     )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    cfg = tiny()
     a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
     train(DATA, a, cfg)
     train(DATA, b, cfg)
@@ -127,7 +135,6 @@ def test_bad_training_data_is_one_clear_line(cli, tmp_path: Path, rows: str, mes
 def test_the_lexical_head_is_chosen_on_dev_and_part_of_the_revision(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    import dataclasses
     import shutil
 
     from flushwatch.nlp import lexical
@@ -159,16 +166,7 @@ def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -
     from flushwatch.nlp import lexical
     from flushwatch.nlp.workflows import model_info
 
-    cfg = TrainConfig(
-        epochs=1,
-        batch_size=8,
-        dev_frac=0.25,
-        delta_budget_bytes=600_000,
-        threads=2,
-        exit_selection_titles=0,
-        refit=True,
-        refit_lexical_weight=0.25,
-    )
+    cfg = tiny(refit=True, refit_lexical_weight=0.25)
     result = train(DATA, tmp_path, cfg)
     meta = json.loads((tmp_path / "config.json").read_text())
     assert (meta["train"]["n_train"], meta["train"]["n_dev"]) == (42, 0)
@@ -189,9 +187,7 @@ def test_extra_rows_join_the_training_rows_only(trained: tuple[Path, Path], tmp_
     from flushwatch.nlp import lexical
     from flushwatch.nlp.train import ExtraRows
 
-    cfg = TrainConfig(
-        epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2, exit_selection_titles=0
-    )
+    cfg = tiny()
     titles = ["Zorblax token rallies on a new listing", "Zorblax climbs again", "Zorblax doubles in a day"]
     train(DATA, tmp_path, cfg, [ExtraRows("own titles", titles, [2, 2, 2])])  # our label 2: bullish
     meta = json.loads((tmp_path / "config.json").read_text())
@@ -245,16 +241,7 @@ def test_out_of_fold_lexical_scores_never_come_from_a_head_that_saw_the_row() ->
 
 
 def test_training_inside_the_lexical_blend_runs_and_is_recorded(tmp_path: Path) -> None:
-    cfg = TrainConfig(
-        epochs=1,
-        batch_size=8,
-        dev_frac=0.25,
-        delta_budget_bytes=600_000,
-        threads=2,
-        exit_selection_titles=0,
-        lexical_in_loss=0.5,
-        lexical_folds=3,
-    )
+    cfg = tiny(lexical_in_loss=0.5, lexical_folds=3)
     train(DATA, tmp_path, cfg)
     meta = json.loads((tmp_path / "config.json").read_text())
     assert meta["train"]["lexical_in_loss"] == 0.5 and meta["train"]["lexical_folds"] == 3
@@ -265,15 +252,7 @@ def test_training_inside_the_lexical_blend_runs_and_is_recorded(tmp_path: Path) 
 def test_members_learning_from_each_other_train_side_by_side(tmp_path: Path) -> None:
     """``mutual``: both members train on the same batches, one history row each per epoch,
     and the run is as deterministic as the plain one."""
-    cfg = TrainConfig(
-        epochs=1,
-        batch_size=8,
-        dev_frac=0.25,
-        delta_budget_bytes=600_000,
-        threads=2,
-        exit_selection_titles=0,
-        mutual=1.0,
-    )
+    cfg = tiny(mutual=1.0)
     a, b = tmp_path / "a", tmp_path / "b"
     train(DATA, a, cfg)
     train(DATA, b, cfg)
