@@ -364,9 +364,7 @@ def _peer_divergence(logits: Any, peers: Sequence[Any]) -> Any:
     return total / len(peers)
 
 
-def out_of_fold_lexical(
-    texts: list[str], labels: list[int], fit_idx: list[int], judge_idx: list[int], config: TrainConfig
-) -> Any:
+def out_of_fold_lexical(texts: list[str], labels: list[int], fit_idx: list[int], config: TrainConfig) -> Any:
     """Lexical scores (rows x 3, float32) for training with :attr:`TrainConfig.lexical_in_loss`.
 
     A training row's scores come from a head fitted on the other folds: scores the head gives
@@ -538,7 +536,7 @@ def train(
         labels += list(rows.labels)
     tokenizer, encoder = load_base()
     ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
-    prior = out_of_fold_lexical(texts, labels, fit_idx, judge_idx, config) if config.lexical_in_loss else None
+    prior = out_of_fold_lexical(texts, labels, fit_idx, config) if config.lexical_in_loss else None
     trainer = _Trainer(config, ids, labels, prior)
 
     net = SentimentNet(encoder)

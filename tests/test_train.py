@@ -227,7 +227,7 @@ def test_out_of_fold_lexical_scores_never_come_from_a_head_that_saw_the_row() ->
     texts, labels = read_labelled(DATA)
     cfg = TrainConfig(lexical_in_loss=0.5, lexical_folds=3)
     fit_idx, dev_idx = stratified_split(labels, 0.25, cfg.seed)
-    prior = out_of_fold_lexical(texts, labels, fit_idx, dev_idx, cfg)
+    prior = out_of_fold_lexical(texts, labels, fit_idx, cfg)
     full = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=cfg.lexical_c)
     assert prior.shape == (len(texts), 3)
     assert np.allclose(prior[dev_idx], full.scores([texts[i] for i in dev_idx]), atol=1e-5)
@@ -236,7 +236,7 @@ def test_out_of_fold_lexical_scores_never_come_from_a_head_that_saw_the_row() ->
     rows = np.arange(len(fit_idx))
     truth = [labels[i] for i in fit_idx]
     assert (prior[fit_idx][rows, truth] < own[rows, truth] - 1e-3).all()
-    again = out_of_fold_lexical(texts, labels, fit_idx, dev_idx, cfg)
+    again = out_of_fold_lexical(texts, labels, fit_idx, cfg)
     assert np.array_equal(prior, again)  # seeded folds
 
 
