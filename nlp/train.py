@@ -222,7 +222,7 @@ def optimiser_step(opt: Any, sched: Any, loss: Any) -> None:
 
 
 class _Trainer:
-    """One fine-tuning run over fixed tokenised data; ``fit`` returns the tuned parameters.
+    """Fine-tuning over fixed tokenised data; ``fit`` tunes one net, or several side by side.
 
     ``prior`` (rows x 3, or None): scores added at ``config.lexical_in_loss`` to the network's
     log-probabilities in the loss and in the per-epoch dev figures (:func:`out_of_fold_lexical`).
@@ -318,14 +318,13 @@ class _Trainer:
             for b in batches:
                 x, m = self.batch(b)
                 y = torch.tensor([self.labels[i] for i in b])
+                # product of experts: softmax(net + w * lexical), the same prior for every net
+                prior = None if self.prior is None else c.lexical_in_loss * torch.from_numpy(self.prior[b])
                 outputs = []
                 for net in nets:
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
                         logits = net(x, m).float()
-                    if self.prior is not None:  # product of experts: softmax(net + w * lexical)
-                        prior = torch.from_numpy(self.prior[b]).float()
-                        logits = logits.log_softmax(-1) + c.lexical_in_loss * prior
-                    outputs.append(logits)
+                    outputs.append(logits if prior is None else logits.log_softmax(-1) + prior)
                 for k, (logits, (opt, sched)) in enumerate(zip(outputs, optimisers, strict=True)):
                     loss = loss_fn(logits, y)
                     if len(nets) > 1:
@@ -563,7 +562,7 @@ def train(
         history += trainer.fit(nets, seeds, fit_idx, judge_idx, f"{config.members} members side by side")
         for member_net in nets:
             add_to_soup(member_net)
-        del nets[1:]
+        del nets  # the peers' encoders (90 MB each) are not needed for compression and fitting
     else:
         for member, seed in enumerate(seeds):
             if member:
