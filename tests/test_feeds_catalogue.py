@@ -94,16 +94,29 @@ def test_adding_a_url_used_once_with_ingest_feed_subscribes_to_it(cli, db_path: 
     assert (row["name"], row["kind"], row["tier"], row["enabled"]) == ("Wire Atom", "macro", "1", "True")
     assert row["items_seen"] == "3"  # its history stays
     assert "already subscribed" in cli("feeds", "add", atom, *db).out
-    # A plain ingest now fetches it (enabled), and import-opml takes over ad-hoc rows too.
-    opml = db_path.parent / "in.opml"
-    opml.write_text(
-        f'<opml version="2.0"><body><outline text="RSS 1" xmlUrl="{rss1}" tier="3"/></body></opml>',
-        encoding="utf-8",
-    )
-    res = cli("feeds", "import-opml", str(opml), *db)
-    assert res.code == 0 and "added 1 of 1" in res.out
-    row = _feed_row(cli, db, rss1)
-    assert (row["name"], row["tier"], row["enabled"]) == ("RSS 1", "3", "True")
+
+
+def test_import_opml_takes_over_a_url_used_once_with_ingest_feed(cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_ingest_http import Server
+
+    db = ["--db", str(db_path)]
+    server = Server()
+    try:
+        server.static("/rss1.rdf", (FIXTURES / "rss1.rdf").read_bytes(), "application/rdf+xml")
+        url = server.url("/rss1.rdf")
+        assert cli("ingest", *db, "--feed", url).code == 0
+        assert _feed_row(cli, db, url)["enabled"] == "False"
+        opml = db_path.parent / "in.opml"
+        opml.write_text(
+            f'<opml version="2.0"><body><outline text="RSS 1" xmlUrl="{url}" tier="3"/></body></opml>',
+            encoding="utf-8",
+        )
+        res = cli("feeds", "import-opml", str(opml), *db)
+        assert res.code == 0 and "added 1 of 1" in res.out
+        row = _feed_row(cli, db, url)
+        assert (row["name"], row["tier"], row["enabled"]) == ("RSS 1", "3", "True")
+    finally:
+        server.close()
 
 
 def test_export_opml_keeps_settings_and_leaves_out_one_off_urls(cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

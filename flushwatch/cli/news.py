@@ -253,7 +253,8 @@ def feeds_import_opml(
     wait: WaitOption = None,
 ) -> None:
     """Subscribe to every feed in an OPML file (existing subscriptions are left as they are;
-    flushwatch's own tier and enabled attributes are read back).
+    flushwatch's own tier and enabled attributes are read back). Only http(s) feed URLs are
+    accepted: a local file path in the OPML refuses the whole file.
 
     Example: [bold]flushwatch feeds import-opml subscriptions.opml[/]
     """
@@ -270,7 +271,8 @@ def feeds_export_opml(
     wait: WaitOption = None,
 ) -> None:
     """Write the subscribed feeds as OPML 2.0, grouped by kind, with each feed's tier and
-    enabled setting (URLs only fetched with `ingest --feed` are not subscriptions: left out).
+    enabled setting (URLs only fetched with `ingest --feed` are not subscriptions, and local
+    files only exist on this machine: both are left out).
 
     Example: [bold]flushwatch feeds export-opml feeds.opml[/]
     """

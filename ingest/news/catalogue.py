@@ -25,36 +25,46 @@ _FALSE = ("false", "0", "no", "off")
 _TRUE = ("true", "1", "yes", "on")
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be fetched, or None: an http(s) URL with a host, or an existing file
-    (a plain path or ``file://``). Checked when a feed is added, so a typo fails there (exit 2)
-    instead of failing every later ingest."""
+def url_problem(url: str, *, allow_local: bool = False) -> str | None:
+    """Why ``url`` cannot be fetched, or None. Checked when a feed is added, so a typo fails
+    there (exit 2) instead of failing every later ingest.
+
+    Feeds are http(s) URLs with a host. A local file (a plain path or ``file://``) is accepted
+    only with ``allow_local``: when the user typed it on their own command line (``feeds add``,
+    ``ingest --feed``). A catalogue or an OPML file from elsewhere must not make us read
+    ``/etc/passwd`` or an ssh key into the headlines table."""
     if not url.strip():
         return "a feed needs a url"
     if is_local(url):
+        if not allow_local:
+            where = "a local file can be a feed only when named on the command line"
+            return f"{url!r} is not an http(s) URL ({where})"
         path = local_path(url)
         return None if path.is_file() else f"{url!r} is not an http(s) URL or an existing file"
     try:
         parts = urlsplit(url)
     except ValueError as exc:
         return f"{url!r} is not a valid URL: {exc}"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"{url!r}: only http(s) URLs and local files can be fetched, not {parts.scheme}://"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        local = " and local files" if allow_local else ""
+        return f"{url!r}: only http(s) URLs{local} can be fetched, not {scheme}://"
     if not parts.hostname or " " in url.strip():
         return f"{url!r} is not a valid http(s) URL"
     return None
 
 
-def spec_problem(spec: FeedSpec) -> str | None:
+def spec_problem(spec: FeedSpec, *, allow_local: bool = False) -> str | None:
     """What is wrong with ``spec``, or None. The caller picks the error type: a bad command-line
-    value is a usage error (exit 2), a bad line in a catalogue or OPML file an input error."""
+    value is a usage error (exit 2), a bad line in a catalogue or OPML file an input error.
+    ``allow_local``: see :func:`url_problem`."""
     if spec.kind not in FEED_KINDS:
         return f"kind {spec.kind!r} is not one of {', '.join(FEED_KINDS)}"
     if not 1 <= spec.tier <= 3:
         return f"tier {spec.tier} is not 1, 2 or 3"
     if not spec.url.strip() or not spec.name:
         return "a feed needs a name and a url"
-    return url_problem(spec.url)
+    return url_problem(spec.url, allow_local=allow_local)
 
 
 def validate_spec(spec: FeedSpec, where: str = "feed") -> FeedSpec:
@@ -97,8 +107,9 @@ def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
     """Feeds from an OPML file: every ``outline`` with an ``xmlUrl``. Category outlines named
     like a kind (crypto, macro, regulator, exchange) set the kind of the feeds inside them.
     flushwatch's ``tier`` and ``enabled`` attributes (written by :func:`to_opml`) are read back;
-    without them a feed is tier 2 and enabled. An outline whose URL is blank or cannot be
-    fetched fails the whole file (InputError naming it), so nothing is half-imported."""
+    without them a feed is tier 2 and enabled. An outline whose URL is blank or not http(s)
+    (local files are refused: see :func:`url_problem`) fails the whole file (InputError naming
+    it), so nothing is half-imported."""
     from defusedxml import ElementTree as DET
     from defusedxml.common import DefusedXmlException
 
@@ -106,34 +117,39 @@ def parse_opml(data: bytes, path: str = "subscriptions.opml") -> list[FeedSpec]:
         root = DET.fromstring(data)
     except (ET.ParseError, DefusedXmlException) as exc:
         raise InputError(f"not a readable OPML file: {exc}", path=path) from exc
-    specs: list[FeedSpec] = []
-
-    def walk(node: ET.Element, kind: str) -> None:
-        for child in node.findall("outline"):
-            url = child.get("xmlUrl")
-            if url is None:
-                url = child.get("xmlurl")
-            label = child.get("title") or child.get("text") or ""
-            if url is not None:
-                k = child.get("category", kind)
-                k = k if k in FEED_KINDS else kind
-                where = f"{path}: outline {label or url!r}"
-                spec = FeedSpec(
-                    name=label or url.strip(),
-                    url=url.strip(),
-                    kind=k,
-                    language=child.get("language") or "en",
-                    tier=_tier(child.get(TIER_ATTR), where),
-                    enabled=_enabled(child.get(ENABLED_ATTR), where),
-                )
-                specs.append(validate_spec(spec, where))
-            else:
-                walk(child, label.lower() if label.lower() in FEED_KINDS else kind)
-
     body = root.find("body")
     if body is None:
         raise InputError("OPML file has no <body>", path=path)
-    walk(body, "crypto")
+    specs: list[FeedSpec] = []
+    # Depth-first in document order with an explicit stack, not recursion: a file nesting
+    # outlines thousands deep must not end in a RecursionError traceback.
+    stack = [(iter(body.findall("outline")), "crypto")]
+    while stack:
+        children, kind = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        url = child.get("xmlUrl")
+        if url is None:
+            url = child.get("xmlurl")
+        label = child.get("title") or child.get("text") or ""
+        if url is None:
+            group = label.lower()
+            stack.append((iter(child.findall("outline")), group if group in FEED_KINDS else kind))
+            continue
+        k = child.get("category", kind)
+        k = k if k in FEED_KINDS else kind
+        where = f"{path}: outline {label or url!r}"
+        spec = FeedSpec(
+            name=label or url.strip(),
+            url=url.strip(),
+            kind=k,
+            language=child.get("language") or "en",
+            tier=_tier(child.get(TIER_ATTR), where),
+            enabled=_enabled(child.get(ENABLED_ATTR), where),
+        )
+        specs.append(validate_spec(spec, where))
     return specs
 
 

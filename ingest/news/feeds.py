@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flushwatch.errors import ConfigError
 from flushwatch.ingest.news.catalogue import default_catalogue, read_opml, spec_problem, to_opml
+from flushwatch.ingest.news.fetch import is_local
 from flushwatch.ingest.news.service import ensure_catalogue
 from flushwatch.records.news import FeedHealth, FeedSpec
 from flushwatch.storage import news as store
@@ -30,12 +31,13 @@ def add_one(db: Database, url: str, *, name: str | None, kind: str, language: st
     ``ingest --feed`` became a subscription) or ``'exists'``.
 
     The URL, kind and tier are checked before the database is opened; a bad value is a usage
-    error (ConfigError, exit 2), so a typo fails here and not on every later ingest."""
+    error (ConfigError, exit 2), so a typo fails here and not on every later ingest. A local
+    file is accepted here (the user named it), unlike in OPML files and the catalogue."""
     url = url.strip()
     spec = FeedSpec(
         name=name or urlsplit(url).netloc or url, url=url, kind=kind, language=language, tier=tier
     )
-    problem = spec_problem(spec)
+    problem = spec_problem(spec, allow_local=True)  # typed by the user: a local file is fine
     if problem:
         raise ConfigError(problem, hint="see `flushwatch feeds add --help`")
     with db.write() as con:
@@ -79,7 +81,9 @@ def import_opml(db: Database, path: Path) -> tuple[int, int]:
 
 
 def export_opml(db: Database) -> str:
-    """Every subscription, enabled or not, as OPML; one-off ``ingest --feed`` URLs are left out."""
+    """Every subscription, enabled or not, as OPML. Left out: one-off ``ingest --feed`` URLs,
+    and local-file feeds, which name a file on this machine and which ``import-opml`` refuses
+    (so an export always imports)."""
     with db.write() as con:
         ensure_catalogue(con)
-        return to_opml(store.all_feeds(con))
+        return to_opml([s for s in store.all_feeds(con) if not is_local(s.url)])

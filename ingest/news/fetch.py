@@ -1,15 +1,18 @@
 """The retriever: bytes for each feed URL, concurrently, politely, never parsed here.
 
-* one ``httpx.AsyncClient`` for the pass: connection reuse, gzip/deflate/brotli, at most
-  ``MAX_REDIRECTS`` redirects, a per-feed timeout;
+* one ``httpx.AsyncClient`` for the pass: connection reuse, a per-feed timeout;
+* redirects (at most ``MAX_REDIRECTS``) are followed here, not by httpx, so each target is
+  checked first: http(s) only, and a feed on a public address may not send us to a loopback,
+  private, link-local or otherwise internal one (:func:`redirect_problem`);
 * conditional GET: the stored ETag / Last-Modified go out as If-None-Match / If-Modified-Since
   and a 304 returns no body;
 * retries with exponential backoff only for transient failures (timeouts, connection errors,
   429 honouring Retry-After, 5xx); 4xx and bad bodies fail at once;
-* the decoded body is capped (``MAX_BODY_BYTES``): a huge or decompression-bomb feed fails
-  instead of filling memory;
+* the body is capped (``MAX_BODY_BYTES``) on the wire and again while it is decompressed
+  (``inflate``), so a decompression bomb fails before it can fill memory;
 * ``file://`` URLs and plain paths read bytes from disk and take the same parse path, so
-  bundled demo feeds and tests need no server.
+  bundled demo feeds and tests need no server. Only a user's own command line adds them
+  (``feeds add``, ``ingest --feed``); see ``catalogue.url_problem``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from flushwatch import __version__
 from flushwatch.errors import FeedError
+from flushwatch.ingest.news.inflate import InflateError, InflateLimit, Inflater, accept_encoding
 from flushwatch.records.news import FetchResult
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,15 @@ class FetchRequest:
     last_modified: str | None = None
 
 
+def resolve_host(host: str) -> list[str]:
+    """The addresses ``host`` stands for (an IP literal is its own); [] when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
 @dataclass(frozen=True)
 class FetchOptions:
     timeout_s: float = 15.0
@@ -54,6 +69,65 @@ class FetchOptions:
     backoff_s: float = 0.5
     concurrency: int = 16
     max_body_bytes: int = MAX_BODY_BYTES
+    # How redirect targets (and the feed they came from) are resolved; tests pass their own.
+    resolve: Callable[[str], list[str]] = resolve_host
+
+
+PUBLIC = "public"
+
+
+def address_class(ip: str) -> str:
+    """``'public'`` or what kind of internal address ``ip`` is: loopback, link-local (the cloud
+    metadata service lives at 169.254.169.254), unspecified, multicast, private or reserved."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is not part of it
+    if isinstance(addr, ipaddress.IPv6Address):  # an IPv4 address inside IPv6 is judged as IPv4
+        addr = addr.ipv4_mapped or addr.sixtofour or addr
+    for kind, flag in (
+        ("loopback", addr.is_loopback),
+        ("link-local", addr.is_link_local),
+        ("unspecified", addr.is_unspecified),
+        ("multicast", addr.is_multicast),
+        ("private", addr.is_private),
+        ("reserved", addr.is_reserved or not addr.is_global),
+    ):
+        if flag:
+            return kind
+    return PUBLIC
+
+
+def _host_classes(url: str, resolve: Callable[[str], list[str]]) -> set[str]:
+    host = urlsplit(url).hostname or ""
+    return {address_class(ip) for ip in resolve(host)}
+
+
+def redirect_problem(
+    feed_url: str, target: str, resolve: Callable[[str], list[str]] = resolve_host
+) -> str | None:
+    """Why the feed at ``feed_url`` must not be followed to ``target``, or None.
+
+    A feed on the public internet could otherwise make us fetch, and store as headlines, pages
+    only this machine can reach: a database port on localhost, the cloud metadata service, the
+    office network. So a redirect may lead to an internal address only of a kind the feed
+    itself is on (a feed the user added on 127.0.0.1 may redirect within loopback). A name that
+    resolves to several addresses must pass with each of them."""
+    try:
+        parts = urlsplit(target)
+    except ValueError as exc:
+        return f"redirect to an invalid URL ({exc})"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return f"redirect to a {scheme or 'schemeless'}: URL refused; feeds are fetched over http(s) only"
+    if not parts.hostname:
+        return "redirect to a URL without a host refused"
+    internal = _host_classes(target, resolve) - {PUBLIC}
+    if not internal:
+        return None
+    allowed = _host_classes(feed_url, resolve) - {PUBLIC}
+    refused = sorted(internal - allowed)
+    if not refused:
+        return None
+    kinds = "/".join(refused)
+    return f"redirect to {parts.hostname} ({kinds} address) refused: only a feed on such an address may"
 
 
 def is_local(url: str) -> bool:
@@ -102,60 +176,89 @@ async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> 
     if req.last_modified:
         headers["If-Modified-Since"] = req.last_modified
     start = time.perf_counter()
+    url = req.url
     try:
         async with asyncio.timeout(opts.timeout_s):
-            async with client.stream("GET", req.url, headers=headers) as resp:
-                status = resp.status_code
-                if status == 304:
-                    return FetchResult(
-                        req.url,
-                        304,
-                        None,
-                        resp.headers.get("etag") or req.etag,
-                        resp.headers.get("last-modified") or req.last_modified,
-                        resp.headers.get("content-type"),
-                        time.perf_counter() - start,
-                    )
-                if status == 429 or status >= 500:
-                    raise FeedError(
-                        req.url,
-                        f"HTTP {status}",
-                        transient=True,
-                        status=status,
-                        retry_after=_retry_after(resp.headers.get("retry-after")),
-                    )
-                if status >= 400:
-                    raise FeedError(req.url, f"HTTP {status}", status=status, hint="check the feed URL")
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > opts.max_body_bytes * 4:
-                    raise FeedError(req.url, f"body of {declared} bytes is over the cap")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > opts.max_body_bytes:
-                        raise FeedError(req.url, f"body over the {opts.max_body_bytes} byte cap; refused")
-                    chunks.append(chunk)
-                return FetchResult(
-                    req.url,
-                    status,
-                    b"".join(chunks),
-                    resp.headers.get("etag"),
-                    resp.headers.get("last-modified"),
-                    resp.headers.get("content-type"),
-                    time.perf_counter() - start,
-                )
+            for hop in range(MAX_REDIRECTS + 1):
+                resp = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+                try:
+                    if not resp.has_redirect_location:
+                        return await _result(req, resp, opts, start)
+                    if hop == MAX_REDIRECTS:
+                        break
+                    target = str(resp.url.join(resp.headers["location"]))
+                finally:
+                    await resp.aclose()
+                problem = await asyncio.to_thread(redirect_problem, req.url, target, opts.resolve)
+                if problem:
+                    raise FeedError(req.url, problem, hint="check the feed URL")
+                url = target
+            raise FeedError(req.url, f"more than {MAX_REDIRECTS} redirects (redirect loop?)")
     except TimeoutError as exc:
         raise FeedError(req.url, f"timed out after {opts.timeout_s:g} s", transient=True) from exc
-    except httpx.TooManyRedirects as exc:
-        raise FeedError(req.url, f"more than {MAX_REDIRECTS} redirects (redirect loop?)") from exc
     except httpx.TimeoutException as exc:
         raise FeedError(req.url, f"timed out ({type(exc).__name__})", transient=True) from exc
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        transient = not isinstance(exc, httpx.UnsupportedProtocol | httpx.DecodingError)
+    except httpx.TransportError as exc:
+        transient = not isinstance(exc, httpx.UnsupportedProtocol)
         raise FeedError(req.url, f"{type(exc).__name__}: {exc}", transient=transient) from exc
     except httpx.InvalidURL as exc:
         raise FeedError(req.url, f"invalid URL: {exc}") from exc
+
+
+async def _result(req: FetchRequest, resp: object, opts: FetchOptions, start: float) -> FetchResult:
+    """The FetchResult of a final (non-redirect) response, its body read under the caps."""
+    import httpx
+
+    assert isinstance(resp, httpx.Response)
+    status = resp.status_code
+    if status == 304:
+        return FetchResult(
+            req.url,
+            304,
+            None,
+            resp.headers.get("etag") or req.etag,
+            resp.headers.get("last-modified") or req.last_modified,
+            resp.headers.get("content-type"),
+            time.perf_counter() - start,
+        )
+    if status == 429 or status >= 500:
+        raise FeedError(
+            req.url,
+            f"HTTP {status}",
+            transient=True,
+            status=status,
+            retry_after=_retry_after(resp.headers.get("retry-after")),
+        )
+    if status >= 400:
+        raise FeedError(req.url, f"HTTP {status}", status=status, hint="check the feed URL")
+    cap = opts.max_body_bytes
+    declared = resp.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise FeedError(req.url, f"body of {declared} bytes is over the {cap} byte cap; refused")
+    encoding = resp.headers.get("content-encoding")
+    try:
+        inflater = Inflater(encoding, cap)
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in resp.aiter_raw():
+            size += len(raw)
+            if size > cap:
+                raise FeedError(req.url, f"body over the {cap} byte cap; refused")
+            chunks += inflater.feed(raw)
+        chunks += inflater.finish()
+    except InflateLimit as exc:
+        raise FeedError(req.url, f"body inflates past the {cap} byte cap; refused") from exc
+    except InflateError as exc:
+        raise FeedError(req.url, f"cannot decode the {encoding} body: {exc}") from exc
+    return FetchResult(
+        req.url,
+        status,
+        b"".join(chunks),
+        resp.headers.get("etag"),
+        resp.headers.get("last-modified"),
+        resp.headers.get("content-type"),
+        time.perf_counter() - start,
+    )
 
 
 async def fetch_one(client: object, req: FetchRequest, opts: FetchOptions) -> FetchResult:
@@ -193,9 +296,8 @@ async def fetch_all_async(
     sem = asyncio.Semaphore(opts.concurrency)
     limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
     async with httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": accept_encoding()},
+        follow_redirects=False,  # followed in _fetch_once, each target checked first
         timeout=httpx.Timeout(opts.timeout_s),
         limits=limits,
         trust_env=False,

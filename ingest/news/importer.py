@@ -168,26 +168,33 @@ def _rows(
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     except (TypeError, csv.Error) as exc:  # backstop: check_delimiter should catch them all
         raise ConfigError(f"--delimiter {delimiter!r} cannot be used: {exc}") from exc
+    # csv refuses fields over 128 KiB by default. The whole file is in memory already, so no
+    # field can be longer than it; long titles are cut later (normalise.MAX_TITLE_CHARS).
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    lineno = 1
     try:
-        columns = next(reader)
-    except StopIteration as exc:
-        raise InputError("empty file", path=path) from exc
-
-    def gen() -> Iterator[tuple[int, dict[str, str]]]:
-        line = reader.line_num + 1
+        try:
+            columns = next(reader)
+        except StopIteration as exc:
+            raise InputError("empty file", path=path) from exc
+        rows: list[tuple[int, dict[str, str]]] = []
+        lineno = reader.line_num + 1
         for values in reader:
             if values and len(values) != len(columns):
                 raise InputError(
                     f"{len(values)} fields, header has {len(columns)} (delimiter {delimiter!r})",
                     path=path,
-                    line=line,
+                    line=lineno,
                     hint="check --delimiter and quoting",
                 )
             if values:
-                yield line, dict(zip(columns, values, strict=True))
-            line = reader.line_num + 1
-
-    return columns, gen()
+                rows.append((lineno, dict(zip(columns, values, strict=True))))
+            lineno = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"unreadable CSV: {exc}", path=path, line=lineno) from exc
+    finally:
+        csv.field_size_limit(limit)
+    return columns, iter(rows)
 
 
 def _pick(

@@ -6,7 +6,12 @@ Why each rule exists:
   former only where its heuristics are confident, and a literal ``\\xNN`` is decoded as cp1252;
 * the same article reaches us as http/https, with utm_* parameters, or as an AMP page, so the
   canonical URL drops what never changes the article;
-* feeds lie about time: a missing or future time falls back to first-seen and is flagged.
+* feeds lie about time: a missing or future time falls back to first-seen and is flagged;
+* a headline is a line, not a document: titles are cut to ``MAX_TITLE_CHARS`` (a feed or an
+  export can carry megabytes in one title, which every table, digest and scoring batch would
+  carry after it);
+* only http(s) links are stored: a ``javascript:`` or ``data:`` link in a feed must never
+  become something a reader clicks.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from flushwatch.records.news import Headline, RawItem, TimeFlag
 
 # A published time more than this far ahead of first-seen is a source clock / timezone error.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+# Titles longer than this (after cleaning) are cut, with an ellipsis, on every path in: feeds,
+# imports, the demo. Real headlines run to about 60-200 characters; 1,000 keeps every one of
+# them whole and stays well inside the scorer's 512-token window. Summaries share the cap.
+MAX_TITLE_CHARS = 1000
+MAX_SUMMARY_CHARS = 1000
 
 _TAG_RE = re.compile(r"<[^>]{0,2000}>", re.DOTALL)
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -82,11 +92,21 @@ def clean_text(value: str | None) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
-def clean_summary(value: str | None, limit: int = 1000) -> str | None:
+def cut(text: str, limit: int) -> str:
+    """``text`` when it fits in ``limit`` characters, else its first ``limit - 1`` and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def clean_title(value: str | None) -> str:
+    """A title as stored: :func:`clean_text`, cut to ``MAX_TITLE_CHARS``."""
+    return cut(clean_text(value), MAX_TITLE_CHARS)
+
+
+def clean_summary(value: str | None, limit: int = MAX_SUMMARY_CHARS) -> str | None:
     text = clean_text(value)
     if not text:
         return None
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return cut(text, limit)
 
 
 # -- language ----------------------------------------------------------------------------------
@@ -186,6 +206,23 @@ _AMP_PATH_RE = re.compile(r"(/amp/?$|^/amp(?=/)|\.amp(?=(\.html?)?$))", re.IGNOR
 
 
 _SLASHES_RE = re.compile(r"/{2,}")
+
+
+def web_url(url: str | None) -> str | None:
+    """``url`` stripped when it is an absolute http(s) URL with a host, else None.
+
+    Entries carry ``javascript:``, ``data:`` and ``vbscript:`` links (and relative ones that
+    lead nowhere without the page they came from); stored, any of them could run in a reader's
+    browser the moment someone clicks the headline."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and has_host else None
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -288,7 +325,7 @@ def normalise_item(
     feed_language: str | None = None,
 ) -> Headline | None:
     """RawItem -> Headline, or None when nothing usable is left (no title)."""
-    title = clean_text(raw.title)
+    title = clean_title(raw.title)
     if not title:
         return None
     summary = clean_summary(raw.summary)
@@ -304,7 +341,7 @@ def normalise_item(
         source=source,
         title=title,
         summary=summary,
-        url=raw.url.strip() if raw.url else None,
+        url=web_url(raw.url),
         canonical_url=canonical,
         guid=raw.guid,
         language=language,

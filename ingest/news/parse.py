@@ -3,17 +3,18 @@
 feedparser does the RSS 0.9x/1.0/2.0 and Atom work on bytes we already hold (plain RSS 2.0 /
 Atom 1.0 documents take an exact expat fast path first, see ``fastparse``). Before either runs we
 refuse what must not be parsed at all: a document declaring XML entities (billion laughs and
-external entities), an HTML page served where a feed should be, and bytes that contradict their
-declared encoding. After it runs, a document that is not well-formed XML fails as a whole (a
+external entities), an HTML page served where a feed should be, and an encoding no codec
+knows. After it runs, a document that is not well-formed XML fails as a whole (a
 truncated download would otherwise yield a silent prefix), while one broken entry inside a good
 feed is skipped with a warning.
 
 feedparser reports only its *first* problem (``bozo_exception``), so it is classified here:
-a media type it does not consider XML, or an encoding it took from the document instead of the
-media type's default (``text/xml`` without a charset means US-ASCII by RFC 3023), is logged and
-the feed is kept; an entity XML does not define (``&nbsp;``) stops its strict parser, so the rest
-of the document is checked for well-formedness again with those entities skipped, and a later
-truncation still fails the feed.
+a media type it does not consider XML, an encoding it took from the document instead of the
+media type's default (``text/xml`` without a charset means US-ASCII by RFC 3023), or bytes that
+are not the encoding they claim (Latin-1 labelled UTF-8, common in hand-rolled feeds), which
+feedparser reads as windows-1252, are logged and the feed is kept; an entity XML does not
+define (``&nbsp;``) stops its strict parser, so the rest of the document is checked for
+well-formedness again with those entities skipped, and a later truncation still fails the feed.
 """
 
 from __future__ import annotations
@@ -78,17 +79,9 @@ def check_bytes(url: str, body: bytes, content_type: str | None) -> None:
     encoding = _declared_encoding(body, content_type)
     if encoding:
         try:
-            codec = codecs.lookup(encoding).name
+            codecs.lookup(encoding)
         except LookupError as exc:
             raise FeedError(url, f"declares unknown encoding {encoding!r}") from exc
-        try:
-            body.decode(codec)
-        except UnicodeDecodeError as exc:
-            raise FeedError(
-                url,
-                f"declares encoding {encoding} but the bytes are not {encoding} "
-                f"(byte {exc.start}: {body[exc.start : exc.start + 1]!r})",
-            ) from exc
 
 
 def _struct_to_utc(value: Any) -> dt.datetime | None:
@@ -176,9 +169,11 @@ def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | 
 
     Warnings feedparser raises while still parsing every entry right are logged, not fatal:
     ``NonXMLContentType`` (served as text/plain, application/octet-stream, ...) and a
-    ``CharacterEncodingOverride`` that only replaced the media type's default (US-ASCII for
-    text/xml without a charset) by the encoding the document itself declares. An override to a
-    guessed encoding, or no usable encoding at all, is an encoding problem."""
+    ``CharacterEncodingOverride``: either it only replaced the media type's default (US-ASCII
+    for text/xml without a charset) by the encoding the document itself declares, or the bytes
+    are not what the feed claims and feedparser found an encoding that reads them. Losing every
+    item of a feed over one mislabelled accent helps nobody; a wrong guess costs a few odd
+    characters. No usable encoding at all (``CharacterEncodingUnknown``) is fatal."""
     name = type(problem).__name__
     message = str(problem) or name
     if name == "NonXMLContentType":
@@ -187,8 +182,9 @@ def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | 
     if name == "CharacterEncodingOverride":
         if _same_codec(used_encoding, _document_encoding(body)):
             log.info("%s: %s (the document's own declaration)", url, message)
-            return
-        raise FeedError(url, f"encoding problem: {message}")
+        else:
+            log.warning("%s: %s; the bytes are not the encoding the feed declares", url, message)
+        return
     if name.startswith("CharacterEncoding"):
         raise FeedError(url, f"encoding problem: {message}")
     if "SAX" in name or "Parse" in name or "Unicode" in name:

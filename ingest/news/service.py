@@ -78,7 +78,7 @@ def _select_feeds(db: Database, only: Sequence[str], urls: Sequence[str]) -> lis
         known = store.known_urls(con, urls)
         new = [url for url in urls if url not in known]
         for url in new:  # all checked before any is stored: the transaction rolls back on a typo
-            problem = url_problem(url)
+            problem = url_problem(url, allow_local=True)  # the user's own command line
             if problem:
                 from flushwatch.errors import ConfigError
 
