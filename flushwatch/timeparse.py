@@ -42,6 +42,18 @@ def parse_instant(text: str, option: str) -> dt.datetime:
         raise ConfigError(f"{option} {text!r}: out of range") from exc
 
 
+def parse_day(text: str, option: str) -> dt.date:
+    """'2025-10-10' -> a date whose whole UTC day can be a window: the day after it must exist
+    too, so 9999-12-31 (whose window would end in year 10000) is refused, not an overflow."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{option} {text!r}: expected YYYY-MM-DD") from exc
+    if day >= dt.date.max:
+        raise ConfigError(f"{option} {text!r}: out of range; the last day with a whole window is 9999-12-30")
+    return day
+
+
 def parse_since(text: str, option: str = "--since", *, now: dt.datetime | None = None) -> dt.datetime:
     """A duration back from ``now`` ('24h') or an instant ('2025-10-10'); never in the future."""
     now = now or dt.datetime.now(dt.UTC)

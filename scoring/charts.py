@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from flushwatch.atomic import write_atomic
+from flushwatch.atomic import check_output_path, write_atomic
 from flushwatch.errors import ConfigError, InputError
 from flushwatch.scoring.explain import Explanation, RankedHeadline
 
@@ -39,16 +39,19 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
-def check_chart_path(path: Path) -> None:
-    """Refuse a ``--chart`` path that could never be written, before any work is done.
+def check_chart_path(path: Path, *, protected: Mapping[Path, str] | None = None) -> None:
+    """Refuse a ``--chart`` path that could never be written, or must not be, before any work
+    is done: ``demo --chart notes.txt`` used to fail only after the whole demo had run.
 
-    ``demo --chart notes.txt`` used to fail only after the whole demo had run.
+    ``protected``: the database's files (:func:`flushwatch.atomic.database_files`), which a
+    chart never replaces; nor does it replace a directory, a device or a DuckDB database.
     """
     suffix = path.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):
         raise ConfigError(f"--chart {path}: use a .png or .html file name")
     if path.is_dir():
         raise ConfigError(f"--chart {path} is a directory: give a file name ending in .png or .html")
+    check_output_path(path, protected=protected)
     if suffix == ".png":
         import importlib.util
 
@@ -59,17 +62,20 @@ def check_chart_path(path: Path) -> None:
             )
 
 
-def write_chart(ex: Explanation, path: Path) -> Path:
-    """Write a PNG or HTML chart, chosen by the file suffix; returns the path."""
+def write_chart(ex: Explanation, path: Path, *, protected: Mapping[Path, str] | None = None) -> Path:
+    """Write a PNG or HTML chart, chosen by the file suffix; returns the path.
+
+    ``protected`` as for :func:`check_chart_path`.
+    """
     suffix = path.suffix.lower()
     if not ex.bars:
         raise InputError(
             f"flush {ex.flush.flush_id} has no candles to draw", hint="import candles for its symbol first"
         )
     if suffix == ".png":
-        write_atomic(path, png_bytes(ex))
+        write_atomic(path, png_bytes(ex), protected=protected)
     elif suffix in (".html", ".htm"):
-        write_atomic(path, html_page(ex))
+        write_atomic(path, html_page(ex), protected=protected)
     else:
         raise ConfigError(f"--chart {path}: use a .png or .html file name")
     return path

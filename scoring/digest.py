@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -119,7 +120,10 @@ class Digest:
 
 def day_window(day: dt.date) -> Window:
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    return Window(start, start + dt.timedelta(days=1), day.isoformat())
+    try:
+        return Window(start, start + dt.timedelta(days=1), day.isoformat())
+    except OverflowError as exc:  # the CLI refuses 9999-12-31 (flushwatch.timeparse.parse_day)
+        raise ConfigError(f"--date {day}: out of range") from exc
 
 
 def since_window(since: dt.timedelta, now: dt.datetime) -> Window:
@@ -330,7 +334,7 @@ def _warnings(con: Connection, w: Window, headline_count: int, unscored: int) ->
     elif unscored:
         out.append(
             CoverageWarning(
-                "unscored", "headlines", f"{unscored} headlines not scored yet (run `flushwatch score`)"
+                "unscored", "headlines", f"{unscored} headlines not scored yet (run: flushwatch score)"
             )
         )
     return out
@@ -397,7 +401,24 @@ def _no_catalysts(f: DigestFlush) -> str:
     return "no candidate catalysts (no headlines in the lookback window)"
 
 
+#: Characters that start Markdown syntax inside a line: emphasis, code, links and images
+#: (``[``), raw HTML and autolinks (``<``), table cells, strikethrough, and the backslash
+#: itself. CommonMark reads a backslash before any of them as the character itself.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def _md(text: str | None) -> str:
+    """Text from the data (a headline title, a source, a feed's error) as literal Markdown.
+
+    A title is anyone's text: ``[click](javascript:...)``, ``<script>``, ``*bold*`` or a ``|``
+    must show as typed, not become a link, HTML, emphasis or a broken table. Line breaks fold
+    to spaces so a title cannot start a heading or a list of its own.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", " ".join((text or "").split()))
+
+
 def render_markdown(d: Digest) -> str:
+    """The digest as Markdown; every text from the data goes through :func:`_md`."""
     w = d.window
     lines = [f"# flushwatch digest — {w.label}", ""]
     lines.append(
@@ -409,7 +430,7 @@ def render_markdown(d: Digest) -> str:
     for f in d.flushes:
         wide = ", market-wide" if f.market_wide else ""
         lines.append(
-            f"### #{f.flush_id} {f.asset} {f.direction.replace('_', ' ')} {_move(f)} "
+            f"### #{f.flush_id} {_md(f.asset)} {_md(f.direction.replace('_', ' '))} {_move(f)} "
             f"at {_t(f.start_at)}{wide}"
         )
         lines.append("")
@@ -421,16 +442,18 @@ def render_markdown(d: Digest) -> str:
         if not f.catalysts:
             lines.append(f"- {_no_catalysts(f)}")
         for c in f.catalysts:
-            lines.append(f"{c.rank}. **{c.title}** — {c.source}, {_t(c.headline_time)} (score {c.score:.1f})")
+            lines.append(
+                f"{c.rank}. **{_md(c.title)}** — {_md(c.source)}, {_t(c.headline_time)} (score {c.score:.1f})"
+            )
         lines.append("")
     lines += ["## Most important headlines", ""]
     if not d.top_headlines:
         lines.append("No scored headlines in this window.")
     for h in d.top_headlines:
-        assets = ", ".join(h.assets) or "-"
+        assets = _md(", ".join(h.assets)) or "-"
         lines.append(
-            f"- {_t(h.at)} **{h.title}** — {h.source} · importance {h.importance:.0f} · "
-            f"{h.sentiment} · {assets}"
+            f"- {_t(h.at)} **{_md(h.title)}** — {_md(h.source)} · importance {h.importance:.0f} · "
+            f"{_md(h.sentiment)} · {assets}"
         )
     lines += ["", "## Sentiment by asset", ""]
     if d.sentiment:
@@ -438,7 +461,7 @@ def render_markdown(d: Digest) -> str:
         lines.append("|---|---|---|---|---|---|---|")
         for s in d.sentiment:
             lines.append(
-                f"| {s.asset} | {s.headlines} | {s.bearish} | {s.neutral} | {s.bullish} | "
+                f"| {_md(s.asset)} | {s.headlines} | {s.bearish} | {s.neutral} | {s.bullish} | "
                 f"{s.mean_score:+.2f} | {_trend(s.by_quarter)} |"
             )
     else:
@@ -447,7 +470,7 @@ def render_markdown(d: Digest) -> str:
     if not d.warnings:
         lines.append("None: every feed answered and market data has no gaps.")
     for wn in d.warnings:
-        lines.append(f"- **{wn.kind}** {wn.subject}: {wn.message}")
+        lines.append(f"- **{wn.kind}** {_md(wn.subject)}: {_md(wn.message)}")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -190,7 +190,8 @@ def render_frame(frame: Frame, recorder: list[tuple[str, bool]] | None = None) -
             t.add_column("candidate catalyst")
             t.add_column("score", justify="right")
             for c in f.catalysts:
-                t.add_row(str(c.rank), ("[coverage] " if c.is_coverage else "") + c.title, f"{c.score:.1f}")
+                title = Text(("[coverage] " if c.is_coverage else "") + c.title)  # data, not markup
+                t.add_row(str(c.rank), title, f"{c.score:.1f}")
             parts.append(t)
     else:
         parts.append(Text("No flush in progress.", style="green"))
@@ -203,8 +204,8 @@ def render_frame(frame: Frame, recorder: list[tuple[str, bool]] | None = None) -
     for h in frame.headlines:
         ht.add_row(
             f"{h.at:%m-%d %H:%M}",
-            h.title,
-            h.source,
+            Text(h.title),
+            Text(h.source),
             "-" if h.importance is None else f"{h.importance:.0f}",
             h.sentiment or "unscored",
         )

@@ -12,6 +12,9 @@ can open the file at all, not even read-only. flushwatch is built around that:
   (:mod:`flushwatch.storage.snapshot`) or a Parquet export, never the live file.
 
 All sessions run with ``TimeZone = 'UTC'`` so TIMESTAMPTZ values render and truncate in UTC.
+
+A DuckDB error that escapes a session (a failed block checksum in a damaged file, say) becomes
+one :class:`StorageError` line naming the file and what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from flushwatch.errors import DatabaseBusy, StorageError
+from flushwatch.errors import DatabaseBusy, StorageError, is_interrupt
 
 if TYPE_CHECKING:
     from flushwatch.storage.runs import Run
@@ -70,6 +73,62 @@ def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and bool(_LOCK_RE.search(str(exc)))
 
 
+#: DuckDB's words for a file whose bytes are not what it wrote ("Corrupt database file: computed
+#: checksum ... does not match"). It raises these as its base ``Error`` class, or as an
+#: internal, fatal or serialization error.
+_DAMAGE_RE = re.compile(r"corrupt|not a valid DuckDB database", re.I)
+_DAMAGE_TYPES = (duckdb.InternalException, duckdb.FatalException, duckdb.SerializationException)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB's often run to several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the file itself is damaged, rather than a query being wrong."""
+    return type(exc) is duckdb.Error or isinstance(exc, _DAMAGE_TYPES) or bool(_DAMAGE_RE.search(str(exc)))
+
+
+def storage_error(path: Path, exc: duckdb.Error) -> StorageError:
+    """One line for a DuckDB error met on ``path``, with what to do: damage, restore a copy; an
+    I/O error (a full disk), look at the disk; anything else names the error. The traceback
+    goes to the debug log (``-vv``)."""
+    log.debug("DuckDB error on %s", path, exc_info=exc)
+    if is_damage(exc):
+        from flushwatch.storage.snapshot import snapshot_path
+
+        return StorageError(
+            f"database {path} is damaged or unreadable: {first_line(exc)}",
+            path=path,
+            hint=f"restore it from the snapshot {snapshot_path(path)} or a backup",
+        )
+    if isinstance(exc, duckdb.IOException):
+        return StorageError(
+            f"cannot read or write database {path}: {first_line(exc)}",
+            path=path,
+            hint="check the free space and permissions of its folder",
+        )
+    return StorageError(
+        f"database {path}: {first_line(exc)}",
+        path=path,
+        hint="if the file is sound this is a flushwatch bug; run with -vv for the details",
+    )
+
+
+@contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    """Turn a DuckDB error inside the block into :func:`storage_error`; an interrupted query
+    (Ctrl-C) stays what it is, so the CLI exits 130."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if is_interrupt(exc):
+            raise
+        raise storage_error(path, exc) from exc
+
+
 def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
     """Open ``path``, waiting out another process's lock with backoff for up to ``wait_s``.
 
@@ -86,8 +145,10 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
+                if type(exc) is duckdb.Error or _DAMAGE_RE.search(str(exc)):  # not 'no permission'
+                    raise storage_error(path, exc) from exc
                 raise StorageError(
-                    f"cannot open database {path}: {exc}",
+                    f"cannot open database {path}: {first_line(exc)}",
                     path=path,
                     hint="check the path, or point --db / FLUSHWATCH_DB at a flushwatch database",
                 ) from exc
@@ -102,7 +163,12 @@ def connect(path: Path, *, read_only: bool, wait_s: float) -> Connection:
             time.sleep(sleep)
             delay = min(delay * 2, 1.0)
             continue
-        con.execute("SET TimeZone = 'UTC'")
+        try:
+            with _storage_errors(path):
+                con.execute("SET TimeZone = 'UTC'")
+        except BaseException:
+            con.close()
+            raise
         return con
 
 
@@ -163,6 +229,13 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
 
+    def waiting(self, wait_s: float) -> Database:
+        """The same file with another lock wait and no snapshot; a schema check already done
+        carries over (a run's end waits longer than its start, see ``runs.track_run``)."""
+        other = Database(self.path, wait_s=wait_s, snapshot=False)
+        other._migrated = self._migrated
+        return other
+
     # -- connections -------------------------------------------------------------------------
 
     def _make_parent(self) -> None:
@@ -185,7 +258,8 @@ class Database:
         self._make_parent()
         con = connect(self.path, read_only=False, wait_s=self.wait_s)
         try:
-            migrate(con, path=self.path)
+            with _storage_errors(self.path):
+                migrate(con, path=self.path)
         finally:
             con.close()
         self._migrated = True
@@ -205,12 +279,13 @@ class Database:
             self._make_parent()
         con = connect(self.path, read_only=read_only, wait_s=self.wait_s)
         try:
-            if not read_only and not self._migrated:
-                from flushwatch.storage.schema import migrate
+            with _storage_errors(self.path):
+                if not read_only and not self._migrated:
+                    from flushwatch.storage.schema import migrate
 
-                migrate(con, path=self.path)
-                self._migrated = True
-            yield con
+                    migrate(con, path=self.path)
+                    self._migrated = True
+                yield con
         finally:
             con.close()
 
@@ -221,7 +296,8 @@ class Database:
         if self.path.exists():
             con = connect(self.path, read_only=True, wait_s=self.wait_s)
             try:
-                version = read_version(con)
+                with _storage_errors(self.path):
+                    version = read_version(con)
             finally:
                 con.close()
             if version == CURRENT_VERSION:

@@ -7,7 +7,8 @@ new one, never a half-written one.
 
 Because an export replaces its directory whole, it only ever replaces a directory that holds a
 marker file written by an earlier export (``MARKER``), or an empty one: ``flushwatch export .``
-in a home directory must refuse, not delete it.
+in a home directory must refuse, not delete it. Like every output it passes
+:func:`flushwatch.atomic.check_output_path` first: never the database's folder, a file, a device.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from flushwatch.errors import InputError, StorageError
+from flushwatch.atomic import check_output_path, database_files
+from flushwatch.errors import OutputError
 from flushwatch.storage.db import Database
 
 #: dataset -> (SELECT, partition columns). Partition columns are added by the SELECT.
@@ -54,16 +56,15 @@ class ExportResult:
 
 def export_parquet(db: Database, out_dir: Path) -> ExportResult:
     """Write every dataset under ``out_dir/<dataset>/`` (hive partitions) and swap it in."""
-    out_dir = out_dir.expanduser().resolve()
-    _check_replaceable(out_dir, db.path.expanduser().resolve())
+    out_dir = _check_replaceable(out_dir, db.path)
     tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
     old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
     rows: dict[str, int] = {}
     try:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp)  # left by a killed export of this same pid
+        tmp.mkdir(parents=True)
+        (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
         with db.read() as con:
             for name, (select, parts) in DATASETS.items():
                 row = con.execute(f"SELECT count(*) FROM ({select})").fetchone()
@@ -83,30 +84,39 @@ def export_parquet(db: Database, out_dir: Path) -> ExportResult:
             out_dir.rename(old)
         tmp.rename(out_dir)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StorageError(f"cannot write export to {out_dir}: {exc}", path=out_dir) from exc
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(
+            f"cannot write export to {out_dir}: {exc.strerror or exc}",
+            path=out_dir,
+            hint="give a directory in a folder you can write to",
+        ) from exc
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
     return ExportResult(out_dir, rows)
 
 
-def _check_replaceable(out_dir: Path, db_file: Path) -> None:
-    """Refuse a directory the export would destroy: one holding the database, or anything but
-    an earlier export or nothing."""
-    if db_file == out_dir or out_dir in db_file.parents:
-        raise InputError(
-            f"export directory {out_dir} holds the database {db_file}",
-            hint="export to a directory of its own, e.g. ./flushwatch-export",
-        )
-    if out_dir.is_file():
-        raise InputError(f"export directory {out_dir} is a file", hint="give a directory")
-    if out_dir.is_dir() and not (out_dir / MARKER).is_file() and any(out_dir.iterdir()):
-        raise InputError(
+def _check_replaceable(out_dir: Path, db_file: Path) -> Path:
+    """Refuse a directory the export would destroy: one holding the database's files, anything
+    that is not a directory, or a directory that is neither an earlier export nor empty.
+    Returns the directory with links resolved."""
+    real = check_output_path(out_dir, protected=database_files(db_file), replaces="directory")
+    try:
+        foreign = real.is_dir() and not (real / MARKER).is_file() and any(real.iterdir())
+    except OSError as exc:
+        raise OutputError(
+            f"cannot read export directory {out_dir}: {exc.strerror or exc}", path=out_dir
+        ) from exc
+    if foreign:
+        raise OutputError(
             f"export directory {out_dir} is not empty and holds no earlier flushwatch export",
+            path=out_dir,
             hint="an export replaces its directory whole: give a new or empty directory",
         )
+    return real
 
 
 def _sql_str(path: Path) -> str:

@@ -2,16 +2,18 @@
 
 The row is written when the run starts (status ``running``) and updated when it ends, each in
 its own short transaction, so a run killed half-way still shows up in ``flushwatch db info``.
+The end is bookkeeping: it never turns a command's result into another (see :func:`track_run`).
 Every derived row (headline, score, flush, ...) carries the ``run_id`` that wrote it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,8 @@ from flushwatch.errors import DatabaseBusy, FlushwatchError, PartialFailure, is_
 
 if TYPE_CHECKING:
     from flushwatch.storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,9 +65,7 @@ def _mark_abandoned(con: Any) -> None:
     rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running'").fetchall()
     gone = [run_id for run_id, pid in rows if pid is None or not _alive(int(pid))]
     if gone:
-        con.execute(
-            "UPDATE runs SET status = 'abandoned' WHERE run_id IN (SELECT unnest(?))", [gone]
-        )
+        con.execute("UPDATE runs SET status = 'abandoned' WHERE run_id IN (SELECT unnest(?))", [gone])
 
 
 def _alive(pid: int) -> bool:
@@ -90,34 +92,62 @@ def finish_run(db: Database, run: Run) -> None:
         )
 
 
+#: How long the end of a run whose work is committed waits for the file, at the least. Its
+#: data is stored: giving up after a short ``--wait`` would turn a success into "busy, retry
+#: later" (exit 75), and a retry would redo work that is already done.
+FINISH_WAIT_S = 30.0
+
+
 @contextmanager
-def track_run(db: Database, command: str, args: str | None = None) -> Iterator[Run]:
-    """Start a run, yield it, and record how it ended, also when the body raises."""
+def track_run(
+    db: Database, command: str, args: str | None = None, *, finish_wait_s: float | None = None
+) -> Iterator[Run]:
+    """Start a run, yield it, and record how it ended, also when the body raises.
+
+    Recording the end never changes the command's result. When the body succeeded (or
+    finished with a partial failure) its rows are committed, so the end waits for the file
+    for ``finish_wait_s`` (default: ``--wait``, but at least :data:`FINISH_WAIT_S`). If it
+    still cannot write, the command ends as it would have and one warning carries the run's
+    status and counts, so they survive in the cron mail or journal even though the row does
+    not get them (a later run, once this process is gone, marks it ``abandoned``). Writing
+    them anywhere else would need the same lock. A failed or interrupted run
+    gives up sooner (``--wait``; a second after a busy error) and its own error is raised.
+    """
     run = start_run(db, command, args)
+    committed_wait = finish_wait_s if finish_wait_s is not None else max(db.wait_s, FINISH_WAIT_S)
     try:
         yield run
     except PartialFailure as exc:
         run.status = "partial"
         run.message = str(exc)[:1000]
-        finish_run(db, run)
+        _record_end(db, run, committed_wait)
         raise
     except DatabaseBusy as exc:
         # The file is held by another process: record the end if it frees up within a second,
         # else leave the row (the next run marks it abandoned) rather than wait out --wait again.
         run.status = "failed"
         run.message = str(exc)[:1000]
-        _finish_quietly(db, run)
+        _record_end(db, run, min(1.0, db.wait_s))
         raise
     except BaseException as exc:
         run.status = "interrupted" if is_interrupt(exc) else "failed"
         run.message = (str(exc) or type(exc).__name__)[:1000]
-        finish_run(db, run)
+        _record_end(db, run, db.wait_s)
         raise
-    finish_run(db, run)
+    _record_end(db, run, committed_wait)
 
 
-def _finish_quietly(db: Database, run: Run) -> None:
-    from flushwatch.storage.db import Database
-
-    with suppress(FlushwatchError):
-        finish_run(Database(db.path, wait_s=min(1.0, db.wait_s), snapshot=False), run)
+def _record_end(db: Database, run: Run, wait_s: float) -> None:
+    """:func:`finish_run` on a connection that waits ``wait_s``; a failure is a warning."""
+    try:
+        finish_run(db.waiting(wait_s), run)
+    except FlushwatchError as exc:
+        counts = json.dumps(run.counts, sort_keys=True)
+        log.warning(
+            "run %d (%s) ended %s but its end was not recorded (counts %s): %s",
+            run.run_id,
+            run.command,
+            run.status,
+            counts,
+            exc.one_line(),
+        )

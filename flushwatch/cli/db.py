@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -139,12 +140,37 @@ def sql(
     wait: WaitOption = None,
     fmt: FormatOption = OutputFormat.table,
     limit: LimitOption = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0,
+            metavar="SECONDS",
+            help="Stop the query after this long (0: no limit); writers wait while it runs.",
+        ),
+    ] = 60.0,
+    allow_read: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-read",
+            metavar="PATH",
+            help="Let the query read this file, or the files under this directory (repeatable). "
+            "Nothing else outside the database can be read or written.",
+        ),
+    ] = None,
 ) -> None:
     """Run a read-only SQL query against the database.
 
-    Example: [bold]flushwatch sql "SELECT source, count(*) FROM headlines GROUP BY 1" -f csv[/]
+    One statement: a query (SELECT, SHOW, DESCRIBE, SUMMARIZE), EXPLAIN of one, or a PRAGMA that
+    describes the database. The query cannot write, read files or reach the network unless a
+    path is named with --allow-read. See docs/views.md.
+
+    Examples: [bold]flushwatch sql "SELECT source, count(*) FROM headlines GROUP BY 1" -f csv[/]
+    [bold]flushwatch sql "SELECT * FROM read_csv('prices.csv')" --allow-read prices.csv[/]
     """
     from flushwatch.storage.info import run_readonly_sql
 
-    columns, rows = run_readonly_sql(open_db(db, wait, existing=True), query, limit)
+    columns, rows = run_readonly_sql(
+        open_db(db, wait, existing=True), query, limit, timeout_s=timeout, allow_read=allow_read or ()
+    )
     render(columns, rows, fmt)

@@ -141,13 +141,15 @@ def render(
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(file=out, soft_wrap=False)
         table = Table(title=title, show_lines=False, header_style="bold")
         for c in columns:
             table.add_column(c, overflow="fold")
         for r in rows:
-            table.add_row(*[_cell(v, rounded=True) for v in r])
+            # Text, not markup: a title holding "[/]" or "[bold]" is data, shown as typed.
+            table.add_row(*[Text(_cell(v, rounded=True)) for v in r])
         console.print(table)
 
 

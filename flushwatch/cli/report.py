@@ -16,7 +16,7 @@ import typer
 from flushwatch.cli._app import PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, WaitOption, open_db
 from flushwatch.errors import ConfigError, PartialFailure
-from flushwatch.timeparse import parse_duration, parse_instant
+from flushwatch.timeparse import parse_day, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from flushwatch.ingest.market.recorder import RecorderThread
@@ -67,6 +67,7 @@ def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
     """The terminal view of a flush: numbers, sparkline, catalysts with why, coverage, timeline."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from flushwatch.scoring.charts import sparkline
 
@@ -127,7 +128,8 @@ def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
     for col in ("time UTC", "", "headline", "imp", "sentiment"):
         tl.add_column(col, overflow="fold")
     marks = market_marks(ex)
-    events: list[tuple[dt.datetime, int, tuple[str, ...]]] = [
+    # Titles go in as Text: a cell string is rich markup, and a title like '[/] crash' is not.
+    events: list[tuple[dt.datetime, int, tuple[str | Text, ...]]] = [
         (t0, 0, (f"{t0:%m-%d %H:%M}", "", f"[bold red]{label}[/]", "", "")) for t0, label in marks.items()
     ]
     for h in ex.headlines:
@@ -143,9 +145,9 @@ def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
                 (
                     f"{h.at:%m-%d %H:%M}",
                     tag,
-                    h.title,
+                    Text(h.title),
                     "-" if h.importance is None else f"{h.importance:.0f}",
-                    h.sentiment or "-",
+                    Text(h.sentiment or "-"),
                 ),
             )
         )
@@ -171,17 +173,19 @@ def explain_cmd(
 
     Example: [bold]flushwatch explain 1 --chart flush1.html[/]
     """
+    from flushwatch.atomic import database_files
     from flushwatch.scoring.explain import explain
 
+    database = open_db(db, wait, existing=True)
     if chart is not None:
         from flushwatch.scoring.charts import check_chart_path
 
-        check_chart_path(chart)
-    ex = explain(open_db(db, wait, existing=True), flush_id)
+        check_chart_path(chart, protected=database_files(database.path))
+    ex = explain(database, flush_id)
     if chart is not None:
         from flushwatch.scoring.charts import write_chart
 
-        write_chart(ex, chart)
+        write_chart(ex, chart, protected=database_files(database.path))
         typer.echo(f"chart written to {chart}", err=True)
     if fmt is ExplainFormat.json:
         from flushwatch.cli.output import to_json
@@ -219,24 +223,25 @@ def digest_cmd(
 
     Example: [bold]flushwatch digest --date 2025-10-10 --format html --out digest.html[/]
     """
-    from flushwatch.atomic import write_atomic
+    from flushwatch.atomic import check_output_path, database_files, write_atomic
     from flushwatch.scoring.digest import build_digest, day_window, render, since_window
 
     if date and since:
         raise ConfigError("give --date or --since, not both")
     if date:
-        try:
-            window = day_window(dt.date.fromisoformat(date))
-        except ValueError as exc:
-            raise ConfigError(f"--date {date!r}: expected YYYY-MM-DD") from exc
+        window = day_window(parse_day(date, "--date"))
     else:
         window = since_window(
             parse_duration(since or "24h", "--since"), dt.datetime.now(dt.UTC).replace(microsecond=0)
         )
-    digest = build_digest(open_db(db, wait, existing=True), window)
+    database = open_db(db, wait, existing=True)
+    protected = database_files(database.path)
+    if out is not None:  # refused before the digest is built, not after
+        check_output_path(out, protected=protected)
+    digest = build_digest(database, window)
     text = render(digest, fmt.value)
     if out is not None:
-        write_atomic(out, text)
+        write_atomic(out, text, protected=protected)
     else:
         sys.stdout.write(text)
     if digest.data_missing:
@@ -538,12 +543,13 @@ def demo_cmd(
 
     Example: [bold]flushwatch demo[/]
     """
-    from flushwatch.demo.demo import run_demo
+    from flushwatch.atomic import database_files
+    from flushwatch.demo.demo import default_db_path, run_demo
 
     if chart is not None:  # a bad name fails now, not after the whole demo
         from flushwatch.scoring.charts import check_chart_path
 
-        check_chart_path(chart)
+        check_chart_path(chart, protected=database_files(db or default_db_path()))
     result = run_demo(db, say=lambda line: typer.echo(line, err=True))
     from flushwatch.scoring.digest import render
 
@@ -552,7 +558,7 @@ def demo_cmd(
         if chart is not None:
             from flushwatch.scoring.charts import write_chart
 
-            write_chart(result.explanation, chart)
+            write_chart(result.explanation, chart, protected=database_files(result.db_path))
             typer.echo(f"chart written to {chart}", err=True)
     sys.stdout.write("\n" + render(result.digest, "markdown"))
     typer.echo(
