@@ -9,6 +9,7 @@ Restricting the probe to the stage's time range lets DuckDB skip row groups by z
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import Any
@@ -144,8 +145,11 @@ def insert_liquidations_arrow(con: Connection, batch: Any, run_id: int | None) -
         )
         return insert_new(con, "liquidations", "_liq_stage", run_id)
     finally:
-        con.unregister("_liq_batch")
-        con.execute("DROP TABLE IF EXISTS _liq_stage")
+        # After a failed statement the transaction is aborted and this cleanup would fail too,
+        # hiding the real error; the rollback drops the temp table anyway.
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_liq_batch")
+            con.execute("DROP TABLE IF EXISTS _liq_stage")
 
 
 def missing_ranges(

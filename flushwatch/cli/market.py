@@ -321,7 +321,7 @@ def record_cmd(
 
     Example: [bold]flushwatch liquidations record --for 10m[/]
     """
-    from flushwatch.ingest.market.recorder import record
+    from flushwatch.ingest.market.recorder import RecorderInterrupted, record
     from flushwatch.records.market import liquidation_caveat
 
     options = recorder_options(
@@ -337,7 +337,13 @@ def record_cmd(
     database = open_db(db, wait)
     database.snapshot = False  # a long-running writer; cron jobs refresh the snapshot
     with database.run("liquidations record") as run:
-        stats = record(database, options, run_id=run.run_id)
+        try:
+            stats = record(database, options, run_id=run.run_id)
+        except RecorderInterrupted as stop:
+            # A signal is how a service manager stops the recorder, and the buffer is written
+            # by then: a clean end (exit 0), with the signal named in the run's message.
+            stats = stop.stats
+            run.message = str(stop)
         run.add("received", sum(stats.received.values()))
         run.add("stored", stats.stored)
         run.add("malformed", stats.malformed)

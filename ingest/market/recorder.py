@@ -8,12 +8,24 @@ Design, for a service that runs for months beside cron jobs on the same DuckDB f
   starts over only after a connection proved healthy (it delivered liquidations or stayed up
   ``stable_after_s``): a server that accepts the handshake and hangs up at once must not be
   redialled twice a second (Binance bans IPs that reconnect too often);
+* the recorder pings too, every ``ping_interval_s``: a socket whose peer went silent without
+  closing (no pong within ``ping_timeout_s``) is a dead connection, not a quiet market, and is
+  redialled. A frame over ``MAX_MESSAGE_BYTES`` is refused by the library before it is read
+  into memory; it costs the connection (close code 1009) and counts as malformed;
 * every received event goes into an in-memory buffer; a writer flushes it about once a second
   in ONE short transaction (open the file, insert, close), so readers and cron jobs get in
-  between batches. A batch that cannot be written (database busy) stays in the buffer;
+  between batches. A batch that cannot be written (database busy) stays in the buffer. The
+  buffer is bounded: at ``max_buffered`` events (written or being written) a venue stops
+  reading its socket until the writer has caught up, so a flood or a long-held database slows
+  the stream down (TCP back-pressure) instead of growing memory. Held back long enough, the
+  venue or the keepalive drops the connection, and that becomes a coverage gap from then on;
 * while a venue is not connected, that stretch is written to ``coverage_gaps``;
-* SIGINT/SIGTERM (and ``--for``) stop the sockets, flush the buffer and exit 0, so nothing
-  received is lost; the natural-key anti-join means nothing is stored twice.
+* a message the parsers refuse (anything but ValueError would be a parser bug, and is counted
+  the same way) is counted, logged and skipped; the connection stays up;
+* SIGINT/SIGTERM stop the sockets and flush the buffer, then :func:`record` raises
+  :class:`RecorderInterrupted` carrying the stats; ``liquidations record`` treats that as the
+  service's normal stop (exit 0, the signal named in the run's message), ``--for`` stops it the
+  same way. Nothing received is lost; the natural-key anti-join means nothing is stored twice.
 
 Binance publishes at most one liquidation per symbol per second: its totals are a floor
 (``LIQUIDATION_COMPLETENESS``); Bybit publishes all of them.
@@ -56,6 +68,9 @@ URL_SETTING = {
     "bybit": "--bybit-url / FLUSHWATCH_BYBIT_WS_URL",
 }
 BACKOFF_JITTER = 0.25  # each wait is 75-100 % of the current backoff, so clients do not redial in step
+# A liquidation message is under 1 KB (a Bybit one with many events a few KB); a bigger frame is
+# refused by the library from its header, before its payload is read into memory.
+MAX_MESSAGE_BYTES = 2**20
 
 
 def binance_ws_url(option: str | None = None) -> str:
@@ -74,7 +89,9 @@ class RecorderOptions:
     bybit_symbols: tuple[str, ...] = BYBIT_DEFAULT_SYMBOLS
     flush_every_s: float = 0.5
     duration_s: float | None = None
-    ping_interval_s: float = 20.0
+    ping_interval_s: float = 20.0  # protocol pings, and Bybit's {"op":"ping"}
+    ping_timeout_s: float = 20.0  # no pong this long after a ping: the connection is dead
+    max_buffered: int = 50_000  # events not yet written; at this many, sockets stop being read
     min_backoff_s: float = 0.5
     max_backoff_s: float = 60.0
     stable_after_s: float = 30.0  # a connection up this long (or delivering events) resets the backoff
@@ -141,6 +158,7 @@ class _State:
     lag_n: int = 0
     write_error: str | None = None  # why the last batch could not be written; None once one was
     last_commit: dt.datetime | None = None
+    read_pauses: int = 0  # times a venue stopped reading because the buffer was full
 
 
 def _now() -> dt.datetime:
@@ -158,6 +176,14 @@ class Recorder:
         self.stop = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._down: dict[str, tuple[dt.datetime, str]] = {}  # venue -> (outage start, why)
+        self._in_flight = 0  # events taken from the buffer by a write that has not finished
+        self._written = asyncio.Event()  # set after every write attempt: paused venues look again
+        self._wake = asyncio.Event()  # wakes the writer before its tick (a full buffer, or the stop)
+        self._pause_warned = 0.0  # monotonic time of the last "reading paused" warning
+
+    def buffered(self) -> int:
+        """Events received and not yet written: in the buffer or in a write under way."""
+        return len(self.state.buffer) + self._in_flight
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -207,6 +233,7 @@ class Recorder:
                 return
             batch, st.buffer = st.buffer, []
             gaps, st.gaps = st.gaps, []
+            self._in_flight = len(batch)
             try:
                 n = await asyncio.to_thread(self._write, batch, gaps)
             except Exception as exc:
@@ -226,6 +253,9 @@ class Recorder:
                 if err is exc:
                     raise
                 raise err from exc
+            finally:
+                self._in_flight = 0
+                self._written.set()
             committed = _now()
             st.write_error = None
             st.last_commit = committed
@@ -245,16 +275,20 @@ class Recorder:
 
     async def _flusher(self) -> None:
         # Fixed-rate ticks (not "interval after the last write ended"), so receipt-to-commit
-        # stays under flush_every_s + one write even when writes are slow.
+        # stays under flush_every_s + one write even when writes are slow. A venue whose buffer
+        # is full wakes it early (``_wake``): waiting for the tick would cap the rate at
+        # max_buffered events per flush_every_s. run() sets ``_wake`` too when it stops.
         loop = asyncio.get_running_loop()
-        next_tick = loop.time()
+        every = self.options.flush_every_s
+        next_tick = loop.time() + every
         while not self.stop.is_set():
-            next_tick += self.options.flush_every_s
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), max(0.0, next_tick - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+            self._wake.clear()
             if self.stop.is_set():
                 return
-            next_tick = max(next_tick, loop.time() - self.options.flush_every_s)
+            if loop.time() >= next_tick:  # a tick, not an early wake-up
+                next_tick = max(next_tick + every, loop.time())
             with contextlib.suppress(FlushwatchError, OSError):
                 await self.flush()
 
@@ -266,13 +300,48 @@ class Recorder:
         try:
             events = parse(raw, _now())
         except ValueError as exc:
-            self.state.malformed += 1
-            if self.state.malformed <= 10 or self.state.malformed % 1000 == 0:
-                log.warning("%s: skipped a malformed message (%s): %.120r", venue, exc, raw)
+            self._malformed(venue, str(exc), raw)
+            return
+        except Exception as exc:  # a parser bug: the message is lost, the socket must not be
+            self._malformed(venue, f"{type(exc).__name__}: {exc}", raw)
             return
         if events:
             self.state.buffer.extend(events)
             self.state.received[venue] = self.state.received.get(venue, 0) + len(events)
+
+    def _malformed(self, venue: str, why: str, raw: str | bytes | None) -> None:
+        self.state.malformed += 1
+        if self.state.malformed <= 10 or self.state.malformed % 1000 == 0:
+            shown = f": {raw!r:.120}" if raw is not None else ""
+            log.warning("%s: skipped a malformed message (%s)%s", venue, _one_line(why), shown)
+
+    async def _wait_for_room(self, venue: str) -> None:
+        """Back-pressure: stop reading this socket until the writer has made room.
+
+        Why not buffer on: when the database is held for minutes, or the stream outruns the
+        writer, an unbounded buffer grows until the process is killed for memory, losing all of
+        it. While this waits, the library takes in what has already arrived (at most what the
+        kernel's socket buffers held, a few MB) and then stops reading the socket, so TCP slows
+        the sender down; nothing already received is dropped.
+        """
+        st = self.state
+        st.read_pauses += 1
+        now = time.monotonic()
+        level = logging.WARNING if now - self._pause_warned >= 60 else logging.DEBUG
+        if level == logging.WARNING:
+            self._pause_warned = now
+        log.log(
+            level,
+            "%s: %d liquidations not yet written (%s); reading paused until the writer catches up",
+            venue,
+            self.buffered(),
+            st.write_error or "writer behind",
+        )
+        while self.buffered() >= self.options.max_buffered and not self.stop.is_set():
+            if st.write_error is None:  # while writes fail, the writer retries on its ticks
+                self._wake.set()
+            self._written.clear()
+            await self._written.wait()
 
     async def _venue(self, venue: str) -> None:
         import websockets
@@ -284,14 +353,20 @@ class Recorder:
         while not self.stop.is_set():
             was_up = False
             reason = "connection failed"
-            up_at = 0.0
+            up_at = heard_at = 0.0  # monotonic: connected; last message
+            lost_at: dt.datetime | None = None  # when the outage began, if before it was noticed
             events_before = self.state.received.get(venue, 0)
             try:
                 async with websockets.connect(
-                    url, open_timeout=10, ping_interval=20, ping_timeout=20, close_timeout=2, max_size=2**22
+                    url,
+                    open_timeout=10,
+                    ping_interval=self.options.ping_interval_s,
+                    ping_timeout=self.options.ping_timeout_s,
+                    close_timeout=2,
+                    max_size=MAX_MESSAGE_BYTES,
                 ) as ws:
                     was_up = True
-                    up_at = time.monotonic()
+                    up_at = heard_at = time.monotonic()
                     since, why = self._down.pop(venue)
                     up = _now()
                     if why != "not yet connected":
@@ -305,7 +380,10 @@ class Recorder:
                         pinger = asyncio.create_task(self._bybit_ping(ws))
                     try:
                         async for raw in ws:
+                            heard_at = time.monotonic()
                             self._on_message(venue, parse, raw)
+                            if self.buffered() >= self.options.max_buffered:
+                                await self._wait_for_room(venue)
                     finally:
                         if pinger is not None:
                             pinger.cancel()
@@ -316,8 +394,16 @@ class Recorder:
                 raise
             except Exception as exc:  # network errors of every kind: reconnect
                 reason = f"{type(exc).__name__}: {exc}"[:200]
+                if _too_big(exc):
+                    reason = f"a message over {MAX_MESSAGE_BYTES:,} bytes (close code 1009)"
+                    self._malformed(venue, reason, None)
+                elif _ping_timeout(exc):
+                    reason = (
+                        f"no answer to pings for {self.options.ping_timeout_s:g} s (keepalive ping timeout)"
+                    )
+                    lost_at = self._last_alive(heard_at)
             if was_up and not self.stop.is_set():
-                self._down[venue] = (_now(), reason)  # the outage starts now
+                self._down[venue] = (lost_at or _now(), reason)  # the outage starts now
             if self.stop.is_set():
                 return
             backoff = next_backoff(
@@ -331,6 +417,17 @@ class Recorder:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), wait)
             backoff = min(backoff * 2, self.options.max_backoff_s)
+
+    def _last_alive(self, heard_at: float) -> dt.datetime:
+        """When a connection that stopped answering pings was last known to be alive.
+
+        Why not the moment the keepalive gave up: the peer fell silent up to one ping interval
+        plus the ping timeout before that (40 s by default), and those seconds are not coverage.
+        The last message heard, if later, proves the connection was alive until then.
+        """
+        now = time.monotonic()
+        alive = max(heard_at, now - self.options.ping_interval_s - self.options.ping_timeout_s)
+        return _now() - dt.timedelta(seconds=max(0.0, now - alive))
 
     async def _bybit_subscribe(self, ws: object) -> None:
         args = [f"allLiquidation.{s}" for s in self.options.bybit_symbols]
@@ -361,7 +458,7 @@ class Recorder:
         return RecorderStatus(
             venues=venues,
             stored=st.stored,
-            buffered=len(st.buffer),
+            buffered=self.buffered(),
             malformed=st.malformed,
             reconnects=st.reconnects,
             write_error=st.write_error,
@@ -384,6 +481,7 @@ class Recorder:
                 await self.stop.wait()
         finally:
             self.stop.set()
+            self._wake.set()
             for t in venues:
                 t.cancel()
             await asyncio.gather(*venues, flusher, return_exceptions=True)
@@ -470,6 +568,31 @@ class RecorderStatus:
         else:
             out.append((f"writer: {writer}", True))
         return out
+
+
+def _too_big(exc: Exception) -> bool:
+    """The library refused a frame over ``max_size`` (it closes with 1009 before reading it)."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.frames import CloseCode
+
+    return (
+        isinstance(exc, ConnectionClosed)
+        and exc.sent is not None
+        and exc.sent.code == CloseCode.MESSAGE_TOO_BIG
+    )
+
+
+def _ping_timeout(exc: Exception) -> bool:
+    """The library's keepalive closed the connection: the peer answered no ping in time."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.frames import CloseCode
+
+    return (
+        isinstance(exc, ConnectionClosed)
+        and exc.sent is not None
+        and exc.sent.code == CloseCode.INTERNAL_ERROR
+        and "keepalive" in exc.sent.reason
+    )
 
 
 def _one_line(text: str | None, limit: int = 120) -> str:
@@ -559,15 +682,58 @@ class RecorderThread:
         return self.stats
 
 
+class RecorderInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped :func:`record`, after everything received was written.
+
+    A KeyboardInterrupt, so a caller that does not expect it ends as every interrupted command
+    does (exit 130). Its message says what the run stored; ``stats`` has the figures for a
+    caller that shows them (``liquidations record`` does, and exits 0).
+    """
+
+    def __init__(self, signal_name: str, stats: RecorderStats) -> None:
+        per_venue = ", ".join(f"{v} {n}" for v, n in stats.received.items()) or "nothing"
+        super().__init__(
+            f"stopped by {signal_name} after writing its buffer: stored {stats.stored} of "
+            f"{sum(stats.received.values())} received liquidations (received: {per_venue}), "
+            f"{stats.malformed} malformed skipped, {stats.reconnects} reconnects, "
+            f"{stats.gaps} coverage gaps"
+        )
+        self.signal_name = signal_name
+        self.stats = stats
+
+
 def record(db: Database, options: RecorderOptions, *, run_id: int | None = None) -> RecorderStats:
-    """Blocking entry point: runs until SIGINT/SIGTERM or ``options.duration_s``."""
+    """Blocking entry point: runs until SIGINT/SIGTERM or ``options.duration_s``.
+
+    ``--for`` returns the stats. A signal stops the sockets and writes the buffer as ``--for``
+    does, then raises :class:`RecorderInterrupted`. The signal handlers that were in place
+    before are put back, so a second SIGTERM while the caller records the run still ends it as
+    an interrupt rather than killing it outright.
+    """
+    stopped_by: list[str] = []
 
     async def main() -> RecorderStats:
         rec = Recorder(db, options, run_id=run_id)
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            stopped_by.append(sig.name)
+            rec.stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, rec.stop.set)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal, sig)
         return await rec.run()
 
-    return asyncio.run(main())
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = asyncio.run(main())
+    finally:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread; a C-level handler
+                signal.signal(sig, handler)
+    if stopped_by:
+        interrupted = RecorderInterrupted(stopped_by[0], stats)
+        log.warning("%s", interrupted)
+        raise interrupted
+    return stats
