@@ -346,7 +346,7 @@ def test_a_failed_write_of_any_kind_keeps_the_batch(tmp_path: Path) -> None:
     rec.state.buffer.extend(events)
     with db.write() as con:
         con.execute("ALTER TABLE liquidations RENAME TO liquidations_away")
-    with pytest.raises(StorageError, match="liquidations.* does not exist"):
+    with pytest.raises(StorageError, match=r"liquidations.* does not exist"):
         asyncio.run(rec.flush())
     assert len(rec.state.buffer) == 20 and rec.state.stored == 0 and rec.state.write_error
     with db.write() as con:
