@@ -11,11 +11,20 @@ Checks run on the stage in SQL (one scan). Only when one fails is the file read 
 row numbers (:class:`_Rows`) to name the first offending line: numbering rows needs a
 ``row_number()`` window, which serialises DuckDB's parallel CSV reader, so good files never
 pay for it.
+
+What a row may hold is bounded in one place (the "Bounds" section below, documented in
+docs/market-data.md): times in [EARLIEST, LATEST), prices, amounts and funding rates in sane
+ranges. Input is refused loudly rather than read wrongly: a line longer than MAX_LINE_BYTES
+(DuckDB drops an over-long last line without a word), a conflicting duplicate (same natural key,
+other values), an archive that unpacks past its cap.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime as dt
+import gzip
 import json
 import logging
 import lzma
@@ -28,13 +37,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any, NamedTuple, Protocol
 
 import duckdb
 
 from flushwatch.errors import ConfigError, FlushwatchError, InputError
 from flushwatch.ingest.market import sniff
-from flushwatch.ingest.market.symbols import normalise_symbol
+from flushwatch.ingest.market.symbols import is_valid_symbol, normalise_symbol, valid_symbol_sql
 from flushwatch.records.market import ImportResult
 from flushwatch.storage import market as store
 from flushwatch.storage.db import Database
@@ -53,24 +62,106 @@ _TABLES = {
 #: Temp tables a reader may leave behind; dropped after every file.
 _TEMP = ("_stage", "_raw", "_src", "_obj", "_vals", "_liq")
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-# ms timestamps are ~1.7e12 today, µs ~1.7e15: anything >= 1e14 is microseconds.
-_US = 100_000_000_000_000
 #: Bars looked at for a series' spacing (a top-N, cheap on millions of rows).
 _SPACING_BARS = 10_000
 #: What zipfile raises for a damaged archive or member (bad CRC, bad deflate data, truncation,
 #: an unsupported or encrypted member).
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError)
+#: What gzip raises for a damaged or truncated file.
+_GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, EOFError)
+
+# -- Bounds ---------------------------------------------------------------------------------------
+# What an imported row may hold. A value outside these is a misread (a wrong unit, a shifted
+# column, a placeholder such as 0 or 9999-12-31) or junk, never a market, so the file is refused
+# at its first such line. Each bound sits far from any real series so that no real file meets it.
+
+#: Times: no market data predates Bitcoin (2009-01-03). 2100 is far past any series, and keeps the
+#: epoch ranges of seconds, ms, µs and ns apart (see :func:`_epoch_sql`).
+EARLIEST = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+#: Prices (quote units per base unit): BTC is ~1e5 USD; 1e12 is seven orders of magnitude above.
+MAX_PRICE = 1e12
+#: Volumes, quantities, notional and open interest: a meme coin trades ~1e14 units a day.
+MAX_AMOUNT = 1e18
+#: Trades in one bar (Binance's busiest 1d BTCUSDT bars hold ~1e7).
+MAX_TRADES = 1e12
+#: |funding rate| per funding interval, as a fraction: 1 = 100 %. Venues cap it at a few %.
+MAX_FUNDING_RATE = 1.0
+#: One CSV line, in bytes (a kline line is ~150). Longer lines are refused before DuckDB reads
+#: the file: DuckDB drops a last line longer than its read buffer (32 MiB) without an error.
+MAX_LINE_BYTES = 1 << 20
+#: A .zip member or .gz file may unpack to max(UNPACK_FLOOR, UNPACK_RATIO x its packed size)
+#: bytes. Binance archives unpack to 10-20x their size; a bomb of repeated bytes to ~1000x.
+UNPACK_FLOOR = 1 << 30
+UNPACK_RATIO = 200
+
+#: µs per unit of an epoch number.
+_EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+_TIME_RANGE = f"{EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d} UTC"
 
 
-def _drop(con: Connection, table: str) -> None:
-    """Drop a temp table; harmless in an aborted transaction (the connection closes anyway)."""
+def _drop(con: Connection, *tables: str) -> None:
+    """Drop temp tables (one call: small files pay per statement); harmless in an aborted
+    transaction (the connection closes anyway)."""
     with contextlib.suppress(duckdb.Error):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("".join(f"DROP TABLE IF EXISTS {t};" for t in tables))
 
 
-def _epoch_sql(col: str) -> str:
-    """An epoch number (ms, or µs in Binance's 2025+ spot archives) as TIMESTAMPTZ."""
-    return f"make_timestamptz(CASE WHEN {col} >= {_US} THEN {col} ELSE {col} * 1000 END)"
+def _epoch_range(unit: str) -> tuple[int, int]:
+    """[lo, hi) of epoch numbers in ``unit`` that fall in [EARLIEST, LATEST)."""
+    per_s = 1_000_000 // _EPOCH_UNITS[unit]
+    return int(EARLIEST.timestamp()) * per_s, int(LATEST.timestamp()) * per_s
+
+
+def _epoch_sql(value: str, units: Sequence[str] = ("ms", "us")) -> str:
+    """An epoch number as TIMESTAMPTZ in the one of ``units`` whose range holds it; else NULL.
+
+    ``value`` is any number (BIGINT, DOUBLE). The ranges of s (~1e9), ms (~1e12) and µs (~1e15)
+    over [EARLIEST, LATEST) are orders of magnitude apart, so a value fits at most one unit and
+    the guess is never ambiguous; one that fits none (a year-9999 ms time read as µs, a negative
+    or zero time, seconds where ms are expected) is NULL, and the time check refuses its line.
+    Whole units only (ms and µs): a fraction would be rounded away unseen. Binance spot archives
+    switched from ms to µs in 2025, so archive readers accept both.
+    """
+    cases = []
+    for unit in units:
+        lo, hi = _epoch_range(unit)
+        exact = "" if unit == "s" else f" AND {value} = trunc({value})"
+        factor = _EPOCH_UNITS[unit]
+        us = (
+            f"CAST(round({value} * {factor}) AS BIGINT)"
+            if unit == "s"
+            else f"CAST({value} AS BIGINT) * {factor}"
+        )
+        cases.append(f"WHEN {value} >= {lo} AND {value} < {hi}{exact} THEN make_timestamptz({us})")
+    return f"(CASE {' '.join(cases)} END)"
+
+
+def _whole(text: str) -> str:
+    """Text (or a number) as BIGINT when it is a whole number; NULL otherwise (never rounded:
+    TRY_CAST('42.7' AS BIGINT) is 43)."""
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    return f"(CASE WHEN {number} = trunc({number}) THEN TRY_CAST({text} AS BIGINT) END)"
+
+
+def _count_sql(value: str) -> str:
+    """A count read as DOUBLE, as BIGINT; -1 (refused by the trades check) when it is not a
+    whole number in [0, MAX_TRADES], so a fraction is not rounded into another count."""
+    return (
+        f"(CASE WHEN {value} IS NULL THEN NULL WHEN {value} = trunc({value}) AND {value} >= 0 "
+        f"AND {value} <= {MAX_TRADES:.0f} THEN CAST({value} AS BIGINT) ELSE -1 END)"
+    )
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """User text for a one-line message: control characters escaped, at most ``limit`` chars."""
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """A value from the file, quoted for a message: repr escapes what would break the line."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 @dataclass(frozen=True)
@@ -83,6 +174,9 @@ class ImportOptions:
     interval: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
     time_unit: str | None = None  # ms | us | s | iso (generic CSV)
+    #: Cap on the bytes a .zip member or .gz file unpacks to; None = max(UNPACK_FLOOR,
+    #: UNPACK_RATIO x the packed size).
+    max_unpacked_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +221,8 @@ class _Rows:
 
     ``unit`` is what ``_line`` counts: file lines (blank lines are not counted, as DuckDB's CSV
     reader skips them), or ``bar``/``row``/``message`` where lines mean nothing (a JSON array,
-    a feather table).
+    a feather table). ``_raw`` is the row's time as the file wrote it (``raw``, SQL over the
+    source), so a refused time is quoted as given, not as it was (mis)converted.
     """
 
     sql: str
@@ -136,22 +231,33 @@ class _Rows:
 
     @classmethod
     def read(
-        cls, select: str, source: str, params: dict[str, Any], first_line: int = 1, unit: str = "line"
+        cls,
+        select: str,
+        source: str,
+        params: dict[str, Any],
+        first_line: int = 1,
+        unit: str = "line",
+        raw: str = "NULL",
     ) -> _Rows:
         """``SELECT select FROM source`` numbered from ``first_line`` (2 below a header)."""
         return cls(
-            f"SELECT row_number() OVER () + {first_line - 1} AS _line, {select} FROM {source}", params, unit
+            f"SELECT row_number() OVER () + {first_line - 1} AS _line, CAST({raw} AS VARCHAR) AS _raw, "
+            f"{select} FROM {source}",
+            params,
+            unit,
         )
 
     @classmethod
-    def table(cls, select: str, source: str, params: dict[str, Any], unit: str = "line") -> _Rows:
+    def table(
+        cls, select: str, source: str, params: dict[str, Any], unit: str = "line", raw: str = "NULL"
+    ) -> _Rows:
         """Rows of a source that already carries ``_line`` (a numbered temp table)."""
-        return cls(f"SELECT _line, {select} FROM {source}", params, unit)
+        return cls(f"SELECT _line, CAST({raw} AS VARCHAR) AS _raw, {select} FROM {source}", params, unit)
 
     def then(self, select: str, params: dict[str, Any] | None = None) -> _Rows:
         """These rows seen through one more projection (raw table -> stage)."""
         return _Rows(
-            f"SELECT _line, {select} FROM ({self.sql})", {**self.params, **(params or {})}, self.unit
+            f"SELECT _line, _raw, {select} FROM ({self.sql})", {**self.params, **(params or {})}, self.unit
         )
 
     def error(self, where: str, n: int | None, message: str) -> InputError:
@@ -172,7 +278,17 @@ class _Rows:
         )
 
 
-Staged = tuple[int, dict[str, Any], _Rows]
+class Staged(NamedTuple):
+    """What a reader left in ``_stage``: what the file is (``meta``), the rows again for naming
+    lines, and for candles where the interval came from (``origin``; the interval is checked
+    against the bars once the rows are known to be sane), and the check-only columns it staged."""
+
+    meta: dict[str, Any]
+    rows: _Rows
+    origin: str | None = None
+    helpers: tuple[str, ...] = ()  # check-only columns in _stage (see _HELPER_CHECKS)
+
+
 Reader = Callable[[Connection], Staged]
 
 
@@ -237,10 +353,16 @@ def import_open_interest(
 def _check_options(o: ImportOptions) -> None:
     if o.market is not None and o.market not in sniff.MARKETS:
         raise ConfigError(f"--market {o.market!r}: expected one of {', '.join(sniff.MARKETS)}")
-    if o.interval is not None:
-        store.interval_seconds(o.interval)
+    if o.interval is not None and store.interval_seconds(o.interval) <= 0:
+        raise ConfigError(f"--interval {o.interval!r}: a bar lasts at least a second, e.g. 1m")
     if o.time_unit is not None and o.time_unit not in ("ms", "us", "s", "iso"):
         raise ConfigError(f"--time-unit {o.time_unit!r}: expected ms, us, s or iso")
+    if o.symbol is not None and not is_valid_symbol(normalise_symbol(o.symbol)):
+        raise ConfigError(
+            f"--symbol {_clip(o.symbol, 40)!r}: expected a venue symbol such as BTCUSDT or BTC/USDT"
+        )
+    if o.max_unpacked_bytes is not None and o.max_unpacked_bytes <= 0:
+        raise ConfigError(f"max_unpacked_bytes {o.max_unpacked_bytes}: expected a positive byte count")
 
 
 def import_file(
@@ -250,21 +372,38 @@ def import_file(
     if not path.is_file():
         raise InputError("no such file", path=path, hint="check the path")
     table = _TABLES[kind]
-    with _readable(path) as f:
-        reader = _plan(kind, f, options)
-        with db.write() as con:
-            # Rows carry their own times; insertion order is irrelevant and costs parallelism.
-            con.execute("SET preserve_insertion_order = false")
-            try:
-                rows_read, meta, rows = reader(con)
-                _validate(con, table, f.where, rows)
-                rows_new = store.insert_new(con, table, "_stage", run_id)
-                first, last = _range(con, table)
-            except duckdb.Error as exc:
-                raise _input_error(exc, f) from exc
-            finally:
-                for temp in _TEMP:
-                    _drop(con, temp)
+    try:
+        with _readable(path, options) as f:
+            reader = _plan(kind, f, options)
+            with db.write() as con:
+                # Rows carry their own times; insertion order is irrelevant and costs parallelism.
+                con.execute("SET preserve_insertion_order = false")
+                try:
+                    meta, rows, origin, helpers = reader(con)
+                    checks = _CHECKS[table] + tuple(c for h in helpers for c in _HELPER_CHECKS[h])
+                    # One scan: the row count, distinct times and every check (see _scan).
+                    rows_read, n_times, failing = _scan(con, checks, store.TIME_COLUMN[table])
+                    if not rows_read:
+                        raise InputError(
+                            "no rows (an empty file, or a header only)",
+                            path=f.where,
+                            hint="is the download complete? nothing from this file was imported",
+                        )
+                    _refuse(con, failing, f.where, rows)
+                    if n_times < rows_read:
+                        _check_duplicates(con, table, f.where, rows)
+                    if kind == "candles":
+                        _check_interval(con, f.where, meta["interval"], origin or "")
+                    for helper in helpers:  # the stage must match the table for the insert
+                        con.execute(f"ALTER TABLE _stage DROP COLUMN {helper}")
+                    rows_new = store.insert_new(con, table, "_stage", run_id)
+                    first, last = _range(con, table)
+                except duckdb.Error as exc:
+                    raise _input_error(exc, f) from exc
+                finally:
+                    _drop(con, *_TEMP)
+    except (OSError, UnicodeError) as exc:  # unreadable (permissions, a vanished file, a full disk)
+        raise InputError(f"cannot read: {_clip(str(exc))}", path=path) from exc
     result = ImportResult(
         path=str(path), kind=kind, rows_read=rows_read, rows_new=rows_new, first=first, last=last, **meta
     )
@@ -285,30 +424,68 @@ def import_file(
 # -- plumbing ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _readable(path: Path) -> Iterator[_File]:
-    """A path DuckDB can read: zips are unpacked to a temp dir (DuckDB reads .gz natively).
+#: Suffixes of files whose lines may be long by design (a JSON array on one line) or that are
+#: not text: the line-length check skips them.
+_NOT_LINES = (".json", ".jsonl", ".ndjson", ".feather")
+#: Compressions DuckDB would unpack by itself, unbounded: refused, as flushwatch does not unpack them.
+_OTHER_COMPRESSION = (".zst", ".zstd", ".bz2", ".xz", ".lz4", ".7z", ".tar", ".tgz")
 
-    A damaged zip (bad CRC, scrambled deflate data, truncated) is an InputError naming the
-    file, so a multi-file import reports it and goes on with the others.
+
+@contextmanager
+def _readable(path: Path, options: ImportOptions) -> Iterator[_File]:
+    """A plain file DuckDB can read: a .zip member or a .gz file is unpacked to a temp dir.
+
+    Unpacking is streamed and capped (:func:`_unpack_cap`), so a bomb stops at the cap instead
+    of filling the disk; CSV lines are checked for length on the way (:class:`_LineCheck`), and
+    a plain CSV is scanned for the same. A damaged archive (bad CRC, scrambled deflate data,
+    truncated) is an InputError naming the file, so a multi-file import reports it and goes on.
+    DuckDB itself is told never to decompress (``compression = 'none'``): everything it reads
+    went through here.
     """
-    if path.suffix.lower() != ".zip":
+    suffix = path.suffix.lower()
+    if suffix in _OTHER_COMPRESSION:
+        raise InputError(
+            f"{suffix} files are not read", path=path, hint="unpack it, or recompress it as .gz or .zip"
+        )
+    if suffix not in (".zip", ".gz"):
+        if not _skips_line_check(path, options):
+            with open(path, "rb") as src:
+                _stream(src, None, None, _LineCheck(str(path)), str(path))
         yield _File(path, path)
         return
-    tmp = Path(tempfile.mkdtemp(prefix="flushwatch-zip-"))
+    tmp = Path(tempfile.mkdtemp(prefix="flushwatch-unpack-"))
     try:
+        target = tmp / "unpacked"
+        cap = options.max_unpacked_bytes or _unpack_cap(path.stat().st_size)
+        if suffix == ".gz":
+            lines = None if _skips_line_check(path, options) else _LineCheck(str(path))
+            try:
+                with gzip.open(path, "rb") as src, open(target, "wb") as dst:
+                    _stream(src, dst, _Cap(cap, options), lines, str(path))
+            except _GZIP_ERRORS as exc:
+                raise InputError(
+                    f"corrupt or unreadable gzip file: {_clip(str(exc))}",
+                    path=path,
+                    hint="download it again; nothing from this file was imported",
+                ) from exc
+            yield _File(path, target)
+            return
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [i for i in zf.infolist() if not i.is_dir()]
                 if len(members) != 1:
                     raise InputError(f"zip holds {len(members)} files, expected one CSV", path=path)
-                member = members[0].filename
-                target = tmp / PurePosixPath(member).name
-                with zf.open(members[0]) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                info = members[0]
+                member = info.filename
+                where = f"{path}!{member}"
+                if info.file_size > cap:
+                    raise _too_big(where, cap, options, info.file_size)
+                lines = None if _skips_line_check(Path(member), options) else _LineCheck(where)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    _stream(src, dst, _Cap(cap, options), lines, where)
         except _ZIP_ERRORS as exc:
             raise InputError(
-                f"corrupt or unreadable zip file: {exc}",
+                f"corrupt or unreadable zip file: {_clip(str(exc))}",
                 path=path,
                 hint="download it again; nothing from this file was imported",
             ) from exc
@@ -317,10 +494,103 @@ def _readable(path: Path) -> Iterator[_File]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _skips_line_check(path: Path, options: ImportOptions) -> bool:
+    names = "".join(path.suffixes).lower()
+    return not options.mapping and any(ext in names for ext in _NOT_LINES)
+
+
+def _unpack_cap(packed: int) -> int:
+    return max(UNPACK_FLOOR, UNPACK_RATIO * packed)
+
+
+class _Cap(NamedTuple):
+    """How many bytes an archive may unpack to, and the options that said so (for the hint)."""
+
+    limit: int
+    options: ImportOptions
+
+
+def _too_big(where: str, cap: int, options: ImportOptions, declared: int | None = None) -> InputError:
+    what = (
+        f"declares {declared:,} bytes unpacked, over the cap of {cap:,}"
+        if declared is not None
+        else f"unpacks past the cap of {cap:,} bytes"
+    )
+    rule = (
+        "the cap was set by max_unpacked_bytes"
+        if options.max_unpacked_bytes
+        else f"the cap is max({UNPACK_FLOOR:,}, {UNPACK_RATIO} x the packed size)"
+    )
+    return InputError(
+        f"{what} (a zip or gzip bomb?)",
+        path=where,
+        hint=f"{rule}; unpack it yourself if it is genuine; nothing from this file was imported",
+    )
+
+
+class _LineCheck:
+    """Refuses a line longer than MAX_LINE_BYTES, fed the file in chunks of at most that size.
+
+    A line inside one chunk is shorter than a chunk, so only lines that span chunks need
+    counting: ``run`` is the length of the line still open at the end of the last chunk. Two
+    memchr-speed scans per MiB, so millions of lines cost no Python loop.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.run = 0
+        self.line = 1
+
+    def feed(self, chunk: bytes) -> None:
+        first = chunk.find(b"\n")
+        if first < 0:
+            self.run += len(chunk)
+            self._check()
+            return
+        self.run += first
+        self._check()
+        self.line += chunk.count(b"\n")
+        self.run = len(chunk) - chunk.rfind(b"\n") - 1
+        self._check()
+
+    def _check(self) -> None:
+        if self.run > MAX_LINE_BYTES:
+            raise InputError(
+                f"malformed line: longer than {MAX_LINE_BYTES:,} bytes (not market data)",
+                path=self.where,
+                line=self.line,
+                hint="fix or remove that line; nothing from this file was imported",
+            )
+
+
+class _Source(Protocol):
+    """What :func:`_stream` reads: a file, a zip member or a gzip stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _stream(
+    src: _Source, dst: IO[bytes] | None, cap: _Cap | None, lines: _LineCheck | None, where: str
+) -> None:
+    """Copy ``src`` to ``dst`` (or just read it), stopping past ``cap`` bytes, checking lines."""
+    total = 0
+    while chunk := src.read(MAX_LINE_BYTES):
+        total += len(chunk)
+        if cap is not None and total > cap.limit:
+            raise _too_big(where, cap.limit, cap.options)
+        if lines is not None:
+            lines.feed(chunk)
+        if dst is not None:
+            dst.write(chunk)
+
+
 def _input_error(exc: duckdb.Error, f: _File) -> InputError:
     text = str(exc)
     m = _LINE_RE.search(text)
-    first = next((ln for ln in text.splitlines()[1:] if ln.startswith("Error when")), text.splitlines()[0])
+    lines = text.splitlines() or [type(exc).__name__]
+    # DuckDB's CSV errors: 'CSV Error on Line: N', 'Original Line: ...', then what is wrong.
+    said = [ln for ln in lines[1:] if ln.strip() and not ln.startswith(("Original Line", "Possible fixes"))]
+    first = _clip(said[0] if m and said else lines[0], 200)
     if m:
         return InputError(
             f"malformed line: {first}",
@@ -342,7 +612,8 @@ def _plan(kind: str, f: _File, o: ImportOptions) -> Reader:
     hints = sniff.path_hints(f.path, f.member)
     venue = (o.venue or hints.venue or "binance").lower()
     symbol = normalise_symbol(o.symbol) if o.symbol else hints.symbol
-    suffixes = "".join(f.path.suffixes).lower()
+    # A zip member's own name counts too: fundingRate_BTCUSDT.json zipped is still JSON.
+    suffixes = "".join(f.path.suffixes).lower() + "".join(PurePosixPath(f.member or "").suffixes).lower()
     if o.mapping:
         return _generic_csv(kind, f, o, venue, symbol, hints)
     if ".feather" in suffixes:
@@ -352,8 +623,9 @@ def _plan(kind: str, f: _File, o: ImportOptions) -> Reader:
     lines, _ = sniff.head_lines(f.real, 3)
     layout = sniff.csv_kind(lines[0] if lines else "")
     if layout == "unknown":
+        shown = _clip(lines[0].strip(), 80) if lines and lines[0].strip() else "empty"
         raise InputError(
-            "unrecognised CSV layout (first line: " + (lines[0].strip()[:80] if lines else "empty") + ")",
+            f"unrecognised CSV layout (first line: {shown})",
             path=f.where,
             line=1,
             hint="use --map time=COL,open=COL,... for a generic CSV",
@@ -385,11 +657,6 @@ def _need(value: str | None, what: str, f: _File) -> str:
     return value
 
 
-def _rows(con: Connection) -> int:
-    row = con.execute("SELECT count(*) FROM _stage").fetchone()
-    return int(row[0]) if row else 0
-
-
 def _meta(
     fmt: str, venue: str, symbol: str | None, market: str | None, interval: str | None
 ) -> dict[str, Any]:
@@ -399,75 +666,231 @@ def _meta(
 # -- checks --------------------------------------------------------------------------------------
 
 _PRICES = "open, high, low, close"
-#: Per table: (predicate over the stage's columns that marks a bad row, what is wrong). NULLs
-#: would otherwise surface as a bare NOT NULL constraint error from the final INSERT.
-_CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
+
+
+class _Check(NamedTuple):
+    """A predicate over the stage's columns that marks a bad row, what is wrong, and optionally
+    SQL over the re-read rows (:class:`_Rows`) whose value the message quotes."""
+
+    pred: str
+    what: str
+    show: str | None = None
+
+
+def _time_check(col: str, label: str) -> _Check:
+    """The time is there and in [EARLIEST, LATEST), whatever unit it was written in: epoch
+    readers leave NULL for a number no unit places in range, so both cases land here."""
+    lo, hi = EARLIEST.isoformat(), LATEST.isoformat()
+    return _Check(
+        f"{col} IS NULL OR NOT ({col} >= TIMESTAMPTZ '{lo}' AND {col} < TIMESTAMPTZ '{hi}')",
+        f"{label} is empty or outside {_TIME_RANGE} in every unit the format allows",
+        "_raw",
+    )
+
+
+def _amount_check(cols: Sequence[str], label: str, *, optional: bool, positive: bool = False) -> _Check:
+    """Each of ``cols`` is a finite number in [0, MAX_AMOUNT] (> 0 with ``positive``); NULL is
+    allowed when ``optional`` (a field the source lacks) and refused otherwise."""
+    low = f"> 0 AND {{c}} <= {MAX_AMOUNT:g}" if positive else f">= 0 AND {{c}} <= {MAX_AMOUNT:g}"
+    ok = " AND ".join(f"(isfinite({c}) AND {c} {low.format(c=c)})" for c in cols)
+    nulls = " OR ".join(f"{c} IS NULL" for c in cols)
+    bad = f"NOT coalesce({ok}, true)" if optional else f"{nulls} OR NOT ({ok})"
+    sign = "zero, negative" if positive else "negative"
+    return _Check(
+        bad,
+        f"{label} is {'' if optional else 'empty, '}{sign}, not a finite number or above {MAX_AMOUNT:g}",
+        "concat_ws(', ', " + ", ".join(cols) + ")",
+    )
+
+
+def _symbol_check() -> _Check:
+    return _Check(
+        f"symbol IS NULL OR NOT {valid_symbol_sql('symbol')}",
+        "no symbol, or not a venue symbol (letters, digits, '_', '-', '.')",
+        "symbol",
+    )
+
+
+#: Per table: what a stored row must satisfy (see Bounds). NULLs would otherwise surface as a
+#: bare NOT NULL constraint error from the final INSERT.
+_CHECKS: dict[str, tuple[_Check, ...]] = {
     "candles": (
-        ("open_time IS NULL", "no open time"),
-        (
+        _time_check("open_time", "open time"),
+        _Check(
             "open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL",
             "a price (open, high, low or close) is empty",
         ),
-        (
+        _Check(
             "NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) "
             f"OR least({_PRICES}) <= 0",
             "a price is zero, negative or not a finite number",
+            f"concat_ws(', ', {_PRICES})",
         ),
-        (
+        _Check(
+            f"greatest({_PRICES}) > {MAX_PRICE:g}",
+            f"a price is above {MAX_PRICE:g}",
+            f"concat_ws(', ', {_PRICES})",
+        ),
+        _Check(
             "high < low OR high < greatest(open, close) OR low > least(open, close)",
             "high and low do not enclose the bar (high < low, high < max(open, close) "
             "or low > min(open, close))",
+            f"concat_ws(', ', {_PRICES})",
+        ),
+        _amount_check(
+            ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"),
+            "a volume (base, quote or taker buy)",
+            optional=True,
+        ),
+        _Check(
+            f"trades < 0 OR trades > {MAX_TRADES:.0f}",
+            f"the trade count is not a whole number from 0 to {MAX_TRADES:g}",
         ),
     ),
     "liquidations": (
-        ("symbol IS NULL OR symbol = ''", "no symbol"),
-        ("side IS NULL", "side is not BUY or SELL (or long/short)"),
-        ("event_time IS NULL", "no time"),
-        ("price IS NULL OR quantity IS NULL", "no price or quantity"),
-        (
+        _symbol_check(),
+        _Check("side IS NULL", "side is not BUY or SELL (or long/short)"),
+        _time_check("event_time", "time"),
+        _Check("price IS NULL OR quantity IS NULL", "no price or quantity"),
+        _Check(
             "NOT (isfinite(price) AND isfinite(quantity)) OR price <= 0 OR quantity <= 0",
             "price or quantity is zero, negative or not a finite number",
+            "concat_ws(', ', price, quantity)",
         ),
-        ("notional_usd IS NULL", "no notional value"),
+        _Check(f"price > {MAX_PRICE:g}", f"price is above {MAX_PRICE:g}", "price"),
+        _amount_check(("quantity",), "quantity", optional=False, positive=True),
+        _Check("notional_usd IS NULL", "no notional value"),
+        _amount_check(("notional_usd",), "notional value", optional=False, positive=True),
     ),
     "funding_rates": (
-        ("symbol IS NULL OR symbol = ''", "no symbol"),
-        ("funding_time IS NULL", "no funding time"),
-        ("rate IS NULL OR NOT isfinite(rate)", "no funding rate, or not a finite number"),
+        _symbol_check(),
+        _time_check("funding_time", "funding time"),
+        _Check("rate IS NULL OR NOT isfinite(rate)", "no funding rate, or not a finite number", "rate"),
+        _Check(
+            f"abs(rate) > {MAX_FUNDING_RATE:g}",
+            f"funding rate beyond ±{MAX_FUNDING_RATE:g} ({MAX_FUNDING_RATE:.0%}) per interval "
+            "(a percentage where a fraction belongs?)",
+            "rate",
+        ),
+        _Check(
+            f"NOT coalesce(isfinite(mark_price) AND mark_price > 0 AND mark_price <= {MAX_PRICE:g}, true)",
+            f"mark price is zero, negative, not a finite number or above {MAX_PRICE:g}",
+            "mark_price",
+        ),
     ),
     "open_interest": (
-        ("symbol IS NULL OR symbol = ''", "no symbol"),
-        ("ts IS NULL", "no time"),
-        (
+        _symbol_check(),
+        _time_check("ts", "time"),
+        _Check(
             "open_interest IS NULL OR NOT isfinite(open_interest) OR open_interest < 0",
             "open interest is empty, negative or not a finite number",
+            "open_interest",
+        ),
+        _amount_check(("open_interest",), "open interest", optional=False),
+        _amount_check(("open_interest_usd",), "open interest value", optional=True),
+    ),
+}
+
+
+#: Columns a reader may stage beside the table's own, only to be checked (dropped before the
+#: insert): fields a file carries but the table does not store. Unselected, DuckDB's CSV reader
+#: would not even parse them, so 'abc' for a close time would pass unseen.
+_HELPER_CHECKS: dict[str, tuple[_Check, ...]] = {
+    "_close_time": (
+        _Check(
+            "_close_time IS NULL OR _close_time <= open_time",
+            "close_time is not a time after the open time",
+        ),
+    ),
+    "_interval_hours": (
+        _Check(
+            "_interval_hours IS NULL OR NOT (_interval_hours = trunc(_interval_hours) "
+            "AND _interval_hours BETWEEN 1 AND 24)",
+            "funding_interval_hours is not a whole number of hours from 1 to 24",
+            "_interval_hours",
         ),
     ),
 }
 
 
-def _validate(con: Connection, table: str, where: str, rows: _Rows) -> None:
+def _scan(
+    con: Connection, checks: Sequence[_Check], tcol: str, table: str = "_stage"
+) -> tuple[int, int, list[_Check]]:
+    """One scan of ``table``: its rows, its distinct ``tcol`` values and the checks that fail."""
+    flags = ", ".join(f"coalesce(bool_or({c.pred}), false)" for c in checks)
+    got = con.execute(f"SELECT count(*), count(DISTINCT {tcol}), {flags} FROM {table}").fetchone()
+    if not got:
+        return 0, 0, []
+    return int(got[0]), int(got[1]), [check for check, bad in zip(checks, got[2:], strict=True) if bad]
+
+
+def _refuse(con: Connection, failing: Sequence[_Check], where: str, rows: _Rows) -> None:
     """Refuse the whole file at its first bad row (one bad line rejects the file).
 
-    One scan of the stage says whether any check fails; only then are the rows read again
-    numbered, and the earliest offending row is named.
+    Only called with failing checks is it costly: the rows are read again numbered, and the
+    earliest offending row is named, quoting the value ``show`` selects.
     """
-    checks = _CHECKS[table]
-    flags = con.execute(
-        "SELECT " + ", ".join(f"coalesce(bool_or({pred}), false)" for pred, _ in checks) + " FROM _stage"
-    ).fetchone()
-    failing = [check for check, bad in zip(checks, flags or (False,) * len(checks), strict=True) if bad]
     if not failing:
         return
     sql = (
         "SELECT "
-        + ", ".join(f"min(_line) FILTER (WHERE {pred})" for pred, _ in failing)
+        + ", ".join(
+            f"min(_line) FILTER (WHERE {c.pred}), "
+            f"arg_min(CAST({c.show or 'NULL'} AS VARCHAR), _line) FILTER (WHERE {c.pred})"
+            for c in failing
+        )
         + f" FROM ({rows.sql})"
     )
-    lines = con.execute(sql, _used(sql, rows.params)).fetchone() or (None,) * len(failing)
-    found = [(n, what) for n, (_, what) in zip(lines, failing, strict=True) if n is not None]
-    n, what = min(found, key=lambda x: x[0]) if found else (None, failing[0][1])
-    raise rows.error(where, n, what)
+    got: Sequence[Any] = con.execute(sql, _used(sql, rows.params)).fetchone() or (None,) * (2 * len(failing))
+    found = [
+        (int(got[2 * i]), check, got[2 * i + 1])
+        for i, check in enumerate(failing)
+        if got[2 * i] is not None
+    ]
+    if not found:
+        raise rows.error(where, None, failing[0].what)
+    n, check, shown = min(found, key=lambda x: x[0])
+    raise rows.error(where, n, f"{check.what}: {_quote(shown, 80)}" if shown else check.what)
+
+
+def _check_duplicates(con: Connection, table: str, where: str, rows: _Rows) -> None:
+    """Refuse a file that gives one natural key two sets of values (two different bars for one
+    open time): which is right cannot be told, and keeping the first would drop the other
+    unseen. Exact repeats are harmless (an archive overlapping itself) and stored once.
+
+    Called only when the stage repeats a time (:func:`_scan` counts them): distinct times imply
+    distinct keys, so a good file of distinct times never pays for this.
+    """
+    keys = store.KEYS[table]
+    tcol = store.TIME_COLUMN[table]
+    columns = [r[0] for r in con.execute("DESCRIBE _stage").fetchall()]
+    value_cols = [
+        c for c in columns if c not in (*keys, "receive_time", "source") and c not in _HELPER_CHECKS
+    ]
+    values = ", ".join(value_cols)
+    key_list = ", ".join(keys)
+    conflicting = f"GROUP BY {key_list} HAVING count(DISTINCT ({values})) > 1"
+    found = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _stage {conflicting})").fetchone()
+    if not found or not found[0]:
+        return
+    sql = f"""
+        WITH r AS ({rows.sql}),
+        k AS (SELECT {key_list}, min(_line) AS first_line, arg_min(({values}), _line) AS first_values
+                FROM r {conflicting})
+        SELECT k.first_line, min(r._line), any_value(k.{tcol})
+          FROM k JOIN r ON {" AND ".join(f"r.{c} IS NOT DISTINCT FROM k.{c}" for c in keys)}
+         WHERE ({", ".join(f"r.{c}" for c in value_cols)}) IS DISTINCT FROM k.first_values
+         GROUP BY k.first_line ORDER BY k.first_line LIMIT 1
+    """
+    row = con.execute(sql, _used(sql, rows.params)).fetchone()
+    first, other, when = row if row else (None, None, None)
+    label = tcol.replace("_", " ")
+    raise rows.error(
+        where,
+        first,
+        f"conflicting duplicate: {rows.unit} {other} has the same {label} ({when}) with other values "
+        f"({found[0]} {label}{'s' if found[0] > 1 else ''} with conflicting rows in this file)",
+    )
 
 
 def _check_values(
@@ -488,27 +911,36 @@ def _check_values(
         f"WHERE {' OR '.join(bad)} ORDER BY _line LIMIT 1"
     ).fetchone()
     if row:
-        shown = row[2] if len(row[2]) <= 40 else row[2][:37] + "..."
         label, _, _, what = fields[row[1]]
-        raise rows.error(where, int(row[0]), f"{label} {shown!r} is not {what}")
+        raise rows.error(where, int(row[0]), f"{label} {_quote(row[2])} is not {what}")
 
 
 _WHAT = {"DOUBLE": "a number", "BIGINT": "a whole number"}
 
 
-def _check_interval(con: Connection, where: str, interval: str, origin: str) -> None:
+def _check_interval(con: Connection, where: str, interval: str | None, origin: str) -> None:
     """The bars must sit on the interval's grid and be no further apart than it.
 
     The grid check catches an interval coarser than the data (1m bars called 5m); the spacing
     check one finer than the data (5m bars called 1m, which the grid cannot see): the most
     common gap between consecutive open times over the first bars of the series (a candle
-    stage holds one series).
+    stage holds one series). The grid is checked in whole µs: a bar at 00:00:59.6 is off the
+    minute grid, though its epoch in seconds rounds onto it.
+
+    Runs after :func:`_refuse`, so every time is known to be in range; an interval that could
+    not be inferred (``None``) is refused here, once the rows are known to be sane.
     """
+    if interval is None:
+        raise InputError(f"cannot infer the interval from {origin}", path=where, hint="pass --interval")
     step = store.interval_seconds(interval)
+    if step <= 0:
+        raise InputError(
+            f"interval {interval!r} ({origin}) is not a bar length", path=where, hint="pass --interval"
+        )
     if step >= 7 * 86400:
         return
     row = con.execute(
-        f"SELECT open_time FROM _stage WHERE epoch(open_time)::BIGINT % {step} <> 0 LIMIT 1"
+        f"SELECT open_time FROM _stage WHERE epoch_us(open_time) % {step * 1_000_000} <> 0 LIMIT 1"
     ).fetchone()
     if row:
         raise InputError(
@@ -534,20 +966,40 @@ def _check_interval(con: Connection, where: str, interval: str, origin: str) -> 
 
 # -- candles -------------------------------------------------------------------------------------
 
+#: Times and counts are read as DOUBLE, not BIGINT: DuckDB's CSV reader rounds '42.7' into a
+#: BIGINT 43 silently, while a DOUBLE keeps the fraction for the checks to refuse.
 _ARCHIVE_TYPES = (
-    "BIGINT",
     "DOUBLE",
     "DOUBLE",
     "DOUBLE",
     "DOUBLE",
     "DOUBLE",
-    "BIGINT",
     "DOUBLE",
-    "BIGINT",
+    "DOUBLE",
+    "DOUBLE",
+    "DOUBLE",
     "DOUBLE",
     "DOUBLE",
     "VARCHAR",
 )
+
+
+def _num_text(col: str) -> str:
+    """A DOUBLE column as the file most likely wrote it (1735689600000, not 1735689600000.0)."""
+    return (
+        f"CASE WHEN {col} = trunc({col}) AND abs({col}) < 1e18 "
+        f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END"
+    )
+
+
+def _epoch_unit(value: int) -> str | None:
+    """Which of ms and µs places the epoch number ``value`` in [EARLIEST, LATEST) (see
+    :func:`_epoch_sql`); None for neither."""
+    for unit in ("ms", "us"):
+        lo, hi = _epoch_range(unit)
+        if lo <= value < hi:
+            return unit
+    return None
 
 
 def _binance_klines(
@@ -578,32 +1030,34 @@ def _binance_klines(
                 fields = line.split(",")
                 ot, ct = int(fields[0]), int(fields[6])
                 span = ct - ot + 1
-                interval = sniff.millis_to_interval(span // 1000 if ot >= _US else span)
+                unit = _epoch_unit(ot)
+                # A time in no unit's range leaves the interval open: the time check names the line.
+                if unit is not None:
+                    interval = sniff.millis_to_interval(span // 1000 if unit == "us" else span)
                 origin = "close_time - open_time"
         except (ValueError, IndexError) as exc:
             raise InputError(
-                f"malformed line: {line.strip()[:80]}",
+                f"malformed line: {_clip(line.strip(), 80)}",
                 path=f.where,
                 line=n,
                 hint="fix or remove that line; nothing from this file was imported",
             ) from exc
-    interval = _need(interval, "interval", f)
     cols = ", ".join(
         f"'{c}': '{t}'" for c, t in zip(sniff.ARCHIVE_KLINE_COLUMNS, _ARCHIVE_TYPES, strict=True)
     )
     select = f"""$venue::VARCHAR AS venue, $market::VARCHAR AS market, $symbol::VARCHAR AS symbol,
                  $interval::VARCHAR AS interval, {_epoch_sql("open_time")} AS open_time,
-                 open, high, low, close, volume, quote_volume, count AS trades,
-                 taker_buy_volume, taker_buy_quote_volume"""
+                 open, high, low, close, volume, quote_volume, {_count_sql("count")} AS trades,
+                 taker_buy_volume, taker_buy_quote_volume, {_epoch_sql("close_time")} AS _close_time"""
     source = f"""read_csv($path, header = {str(not noheader).lower()}, delim = ',', quote = '"',
-                          auto_detect = false, columns = {{{cols}}})"""
+                          auto_detect = false, compression = 'none', columns = {{{cols}}})"""
     params = {"venue": venue, "market": market, "symbol": symbol, "interval": interval, "path": str(f.real)}
 
     def read(con: Connection) -> Staged:
         _create(con, "_stage", select, source, params)
-        _check_interval(con, f.where, interval, origin)
-        rows = _Rows.read(select, source, params, first_line)
-        return _rows(con), _meta("binance-archive", venue, symbol, market, interval), rows
+        rows = _Rows.read(select, source, params, first_line, raw=_num_text("open_time"))
+        meta = _meta("binance-archive", venue, symbol, market, interval)
+        return Staged(meta, rows, origin, ("_close_time",))
 
     return read
 
@@ -614,10 +1068,10 @@ def _freqtrade_csv_layout(layout: str) -> tuple[str, str]:
     (in funding files ``open`` is the rate)."""
     if layout == "freqtrade-csv":
         columns = (
-            "{'open_time_ms': 'BIGINT', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
+            "{'open_time_ms': 'DOUBLE', 'open_time_utc': 'VARCHAR', 'open': 'DOUBLE', 'high': 'DOUBLE', "
             "'low': 'DOUBLE', 'close': 'DOUBLE', 'volume': 'DOUBLE'}"
         )
-        return columns, _epoch_sql("open_time_ms")
+        return columns, "open_time_ms"
     columns = (
         "{'date': 'TIMESTAMPTZ', 'open': 'DOUBLE', 'high': 'DOUBLE', 'low': 'DOUBLE', "
         "'close': 'DOUBLE', 'volume': 'DOUBLE'}"
@@ -627,12 +1081,17 @@ def _freqtrade_csv_layout(layout: str) -> tuple[str, str]:
 
 def _freqtrade_raw(con: Connection, f: _File, layout: str) -> _Rows:
     """A freqtrade CSV into ``_raw(open_time, open, high, low, close, volume)``."""
-    columns, t_sql = _freqtrade_csv_layout(layout)
+    columns, t_col = _freqtrade_csv_layout(layout)
+    t_sql = _epoch_sql(t_col) if layout == "freqtrade-csv" else t_col
+    shown = _num_text(t_col) if layout == "freqtrade-csv" else t_col
     select = f"{t_sql} AS open_time, open, high, low, close, volume"
-    source = f"read_csv($path, header = true, delim = ',', auto_detect = false, columns = {columns})"
+    source = (
+        "read_csv($path, header = true, delim = ',', auto_detect = false, compression = 'none', "
+        f"columns = {columns})"
+    )
     params = {"path": str(f.real)}
     _create(con, "_raw", select, source, params)
-    return _Rows.read(select, source, params, 2)
+    return _Rows.read(select, source, params, 2, raw=shown)
 
 
 def _freqtrade_candles_csv(
@@ -670,15 +1129,16 @@ def _stage_ohlcv(
     taker_buy_quote_volume (generic CSV); else they are NULL."""
     interval, origin = (o.interval, "--interval") if o.interval else (hints.interval, "the file name")
     if interval is None:
+        # Over times in range only: the rest are refused by the time check, which names their line.
         row = con.execute(
             "SELECT min(d) FROM (SELECT epoch(open_time - lag(open_time) OVER (ORDER BY open_time)) AS d "
-            "FROM _raw) WHERE d > 0"
+            f"FROM _raw WHERE open_time >= TIMESTAMPTZ '{EARLIEST.isoformat()}' "
+            f"AND open_time < TIMESTAMPTZ '{LATEST.isoformat()}') WHERE d > 0"
         ).fetchone()
-        if not row or row[0] is None:
-            raise InputError(
-                "cannot infer the interval from fewer than two bars", path=f.where, hint="pass --interval"
-            )
-        interval, origin = store.interval_name(int(row[0])), "the smallest gap between bars"
+        if row and row[0] is not None and row[0] >= 1:
+            interval, origin = store.interval_name(int(row[0])), "the smallest gap between bars"
+        else:
+            origin = "fewer than two bars a second or more apart"
     extras = (
         "quote_volume::DOUBLE AS quote_volume, trades::BIGINT AS trades, "
         "taker_buy_volume::DOUBLE AS taker_buy_volume, "
@@ -693,8 +1153,7 @@ def _stage_ohlcv(
                  volume::DOUBLE AS volume, {extras}"""
     params = {"venue": venue, "market": market, "symbol": symbol, "interval": interval}
     _create(con, "_stage", select, "_raw", params)
-    _check_interval(con, f.where, interval, origin)
-    return _rows(con), _meta(fmt, venue, symbol, market, interval), raw.then(select, params)
+    return Staged(_meta(fmt, venue, symbol, market, interval), raw.then(select, params), origin)
 
 
 def _freqtrade_feather(
@@ -712,7 +1171,7 @@ def _freqtrade_feather(
         try:
             table = feather.read_table(str(f.real))
         except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise InputError(f"not a readable feather file: {exc}", path=f.where) from exc
+            raise InputError(f"not a readable feather file: {_clip(str(exc))}", path=f.where) from exc
         con.register("_feather", table)
         try:
             # Numbered here: the Arrow table is gone once unregistered, so it cannot be re-read.
@@ -722,7 +1181,9 @@ def _freqtrade_feather(
             )
         finally:
             con.unregister("_feather")
-        raw = _Rows.table("open_time, open, high, low, close, volume", "_raw", {}, unit="row")
+        raw = _Rows.table(
+            "open_time, open, high, low, close, volume", "_raw", {}, unit="row", raw="open_time"
+        )
         if kind == "funding" or hints.funding:
             return _stage_funding_from_raw(con, raw, venue, symbol, "freqtrade-feather")
         market = o.market or hints.market or "spot"
@@ -741,7 +1202,7 @@ def _stage_funding_from_raw(con: Connection, raw: _Rows, venue: str, symbol: str
                 open::DOUBLE AS rate, NULL::DOUBLE AS mark_price"""
     params = {"venue": venue, "symbol": symbol}
     _create(con, "_stage", select, "_raw", params)
-    return _rows(con), _meta(fmt, venue, symbol, "perp", None), raw.then(select, params)
+    return Staged(_meta(fmt, venue, symbol, "perp", None), raw.then(select, params))
 
 
 def _freqtrade_funding_csv(f: _File, venue: str, symbol: str | None, layout: str) -> Reader:
@@ -759,16 +1220,18 @@ def _binance_funding(f: _File, venue: str, symbol: str | None, noheader: bool) -
     symbol = _need(symbol, "symbol", f)
     select = f"""$venue::VARCHAR AS venue, $symbol::VARCHAR AS symbol,
                  date_trunc('second', {_epoch_sql("calc_time")}) AS funding_time,
-                 last_funding_rate AS rate, NULL::DOUBLE AS mark_price"""
+                 last_funding_rate AS rate, NULL::DOUBLE AS mark_price,
+                 funding_interval_hours AS _interval_hours"""
     source = f"""read_csv($path, header = {str(not noheader).lower()}, delim = ',', auto_detect = false,
-                          columns = {{'calc_time': 'BIGINT', 'funding_interval_hours': 'INTEGER',
+                          compression = 'none',
+                          columns = {{'calc_time': 'DOUBLE', 'funding_interval_hours': 'DOUBLE',
                                       'last_funding_rate': 'DOUBLE'}})"""
     params = {"venue": venue, "symbol": symbol, "path": str(f.real)}
 
     def read(con: Connection) -> Staged:
         _create(con, "_stage", select, source, params)
-        rows = _Rows.read(select, source, params, 1 if noheader else 2)
-        return _rows(con), _meta("binance-funding", venue, symbol, "perp", None), rows
+        rows = _Rows.read(select, source, params, 1 if noheader else 2, raw=_num_text("calc_time"))
+        return Staged(_meta("binance-funding", venue, symbol, "perp", None), rows, None, ("_interval_hours",))
 
     return read
 
@@ -787,15 +1250,15 @@ def _liquidation_log(f: _File, venue: str) -> Reader:
                 avg_price AS price, filled_qty AS quantity,
                 coalesce(usd_value, avg_price * filled_qty) AS notional_usd,
                 timestamp AS event_time, NULL::TIMESTAMPTZ AS receive_time, 'import' AS source"""
-    source = """read_csv($path, header = true, delim = ',', auto_detect = false,
+    source = """read_csv($path, header = true, delim = ',', auto_detect = false, compression = 'none',
                          columns = {'timestamp': 'TIMESTAMPTZ', 'symbol': 'VARCHAR', 'side': 'VARCHAR',
                                     'avg_price': 'DOUBLE', 'filled_qty': 'DOUBLE', 'usd_value': 'DOUBLE'})"""
     params = {"venue": venue, "path": str(f.real)}
 
     def read(con: Connection) -> Staged:
         _create(con, "_stage", select, source, params)
-        rows = _Rows.read(select, source, params, 2)
-        return _rows(con), _meta("liquidation-log", venue, None, "perp", None), rows
+        rows = _Rows.read(select, source, params, 2, raw="timestamp")
+        return Staged(_meta("liquidation-log", venue, None, "perp", None), rows)
 
     return read
 
@@ -821,7 +1284,7 @@ def _json_file(
             # Numbered as read: a JSON-lines object is a line, an array's element a message.
             con.execute(
                 "CREATE TEMP TABLE _obj AS SELECT row_number() OVER () AS _line, json AS j "
-                "FROM read_json_objects($path, format = 'auto')",
+                "FROM read_json_objects($path, format = 'auto', compression = 'none')",
                 {"path": str(f.real)},
             )
         except duckdb.InvalidInputException as exc:
@@ -841,9 +1304,8 @@ def _json_file(
                     "mark": "markPrice",
                 },
                 [("fundingTime", "BIGINT"), ("fundingRate", "DOUBLE"), ("markPrice", "DOUBLE")],
-                """$venue::VARCHAR AS venue, upper(symbol) AS symbol,
-                   date_trunc('second', make_timestamptz(TRY_CAST(funding_time AS BIGINT) * 1000))
-                       AS funding_time,
+                f"""$venue::VARCHAR AS venue, upper(symbol) AS symbol,
+                   date_trunc('second', {_epoch_sql(_whole("funding_time"), ("ms",))}) AS funding_time,
                    TRY_CAST(rate AS DOUBLE) AS rate, TRY_CAST(nullif(mark, '') AS DOUBLE) AS mark_price""",
                 {"venue": venue},
                 "fundingRate (GET /fapi/v1/fundingRate)",
@@ -862,8 +1324,8 @@ def _json_file(
                     "oi_usd": "sumOpenInterestValue",
                 },
                 [("timestamp", "BIGINT"), ("sumOpenInterest", "DOUBLE"), ("sumOpenInterestValue", "DOUBLE")],
-                """$venue::VARCHAR AS venue, upper(symbol) AS symbol, $interval::VARCHAR AS interval,
-                   make_timestamptz(TRY_CAST(ts AS BIGINT) * 1000) AS ts,
+                f"""$venue::VARCHAR AS venue, upper(symbol) AS symbol, $interval::VARCHAR AS interval,
+                   {_epoch_sql(_whole("ts"), ("ms",))} AS ts,
                    TRY_CAST(oi AS DOUBLE) AS open_interest,
                    TRY_CAST(oi_usd AS DOUBLE) AS open_interest_usd""",
                 {"venue": venue, "interval": interval},
@@ -899,12 +1361,13 @@ def _rest_json(
     con.execute(
         f"CREATE TEMP TABLE _vals AS SELECT _line, {cols} FROM (SELECT _line, {_UNNEST} AS j FROM _obj)"
     )
-    rows = _Rows.table(select, "_vals", params, unit)
     by_key = {key: col for col, key in keys.items()}
+    time_col = by_key[numbers[0][0]]  # the first number is the time
+    rows = _Rows.table(select, "_vals", params, unit, raw=time_col)
     _check_values(
         con,
         "_vals",
-        [(key, by_key[key], f"TRY_CAST({by_key[key]} AS {t})", _WHAT[t]) for key, t in numbers],
+        [(key, by_key[key], _convert(by_key[key], t), _WHAT[t]) for key, t in numbers],
         rows,
         f.where,
     )
@@ -914,7 +1377,12 @@ def _rest_json(
     if not found or not found[0]:
         raise InputError(f"no {what} objects found", path=f.where, hint="is this the right file and command?")
     _create(con, "_stage", select, "_vals", params)
-    return _rows(con), meta, rows
+    return Staged(meta, rows)
+
+
+def _convert(text: str, to: str) -> str:
+    """Text as ``to`` (DOUBLE, or BIGINT without rounding), NULL when it does not convert."""
+    return _whole(text) if to == "BIGINT" else f"TRY_CAST({text} AS {to})"
 
 
 def _first_json_char(path: Path) -> str:
@@ -929,28 +1397,51 @@ def _array_of_arrays(path: Path) -> bool:
     return chunk[:1] == b"[" and chunk[1:].lstrip()[:1] in (b"[", b"]")
 
 
+#: The JSON error path parses a whole file in Python only up to this size; past it, line by line.
+_JSON_WHOLE_FILE = 64 << 20
+#: DuckDB's maximum_object_size: no JSON line or element may be longer.
+_JSON_MAX_LINE = 16 << 20
+
+
 def _json_error(f: _File, exc: Exception) -> InputError:
-    """Name the first line that is not JSON (scans the file only on this error path)."""
+    """Name the first line that is not JSON (scans the file only on this error path).
+
+    A file that parses as a whole (a pretty-printed array DuckDB choked on) gets DuckDB's own
+    message; memory stays bounded: no line is read past _JSON_MAX_LINE.
+    """
+    if f.real.stat().st_size <= _JSON_WHOLE_FILE:
+        try:
+            json.loads(f.real.read_text(encoding="utf-8", errors="replace"))
+        except (json.JSONDecodeError, RecursionError):
+            pass
+        else:
+            return _json_whole_file_error(f, exc)
     with open(f.real, encoding="utf-8", errors="replace") as fh:
-        text = fh.read()
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
+        for n, line in enumerate(iter(lambda: fh.readline(_JSON_MAX_LINE + 1), ""), 1):
+            problem: str | None = None
+            if len(line) > _JSON_MAX_LINE:
+                problem = f"longer than {_JSON_MAX_LINE:,} characters"
+            elif line.strip():
                 try:
                     json.loads(line)
                 except json.JSONDecodeError as err:
-                    return InputError(
-                        f"malformed JSON: {err.msg}",
-                        path=f.where,
-                        line=n,
-                        hint="fix or remove that line; nothing from this file was imported",
-                    )
+                    problem = err.msg
+                except RecursionError:
+                    problem = "nested too deeply"
+            if problem:
+                return InputError(
+                    f"malformed JSON: {problem}",
+                    path=f.where,
+                    line=n,
+                    hint="fix or remove that line; nothing from this file was imported",
+                )
+    return _json_whole_file_error(f, exc)
+
+
+def _json_whole_file_error(f: _File, exc: Exception) -> InputError:
+    lines = str(exc).splitlines() or [type(exc).__name__]
     return InputError(
-        f"malformed JSON: {str(exc).splitlines()[0]}",
-        path=f.where,
-        hint="nothing from this file was imported",
+        f"malformed JSON: {_clip(lines[0], 200)}", path=f.where, hint="nothing from this file was imported"
     )
 
 
@@ -965,13 +1456,22 @@ def _freqtrade_json(
 ) -> Staged:
     symbol = _need(symbol, "symbol", f)
     select = (
-        f"{_epoch_sql('r[1]::BIGINT')} AS open_time, r[2] AS open, r[3] AS high, r[4] AS low, "
-        "r[5] AS close, r[6] AS volume"
+        f"{_epoch_sql('r[1]')} AS open_time, r[2] AS open, r[3] AS high, r[4] AS low, "
+        "r[5] AS close, r[6] AS volume, len(r) AS n_values"
     )
-    source = "read_json($path, format = 'array', records = false, columns = {'r': 'DOUBLE[]'})"
+    source = (
+        "read_json($path, format = 'array', records = false, compression = 'none', "
+        "columns = {'r': 'DOUBLE[]'})"
+    )
     params = {"path": str(f.real)}
     _create(con, "_raw", select, source, params)
-    raw = _Rows.read(select, source, params, unit="bar")
+    raw = _Rows.read(select, source, params, unit="bar", raw=_num_text("r[1]"))
+    # A bar of other than six values is another layout: its fields would land in the wrong columns.
+    shape = _Check(
+        "n_values IS DISTINCT FROM 6", "not [date, open, high, low, close, volume] (six numbers)", "r"
+    )
+    _, _, failing = _scan(con, (shape,), "open_time", "_raw")
+    _refuse(con, failing, f.where, _Rows.read(select + ", r", source, params, unit="bar"))
     if kind == "funding" or hints.funding:
         return _stage_funding_from_raw(con, raw, venue, symbol, "freqtrade-json")
     market = o.market or hints.market or "spot"
@@ -1018,10 +1518,10 @@ def _liquidation_messages(con: Connection, f: _File, venue_default: str, unit: s
                         coalesce(nullif(TRY_CAST(ap AS DOUBLE), 0), TRY_CAST(p AS DOUBLE)) AS price,
                         coalesce(TRY_CAST(z AS DOUBLE), TRY_CAST(q AS DOUBLE)) AS quantity
                    FROM _liq)"""
-    select = """venue, upper(s) AS symbol, side, price, quantity, price * quantity AS notional_usd,
-                make_timestamptz(TRY_CAST(t AS BIGINT) * 1000) AS event_time,
+    select = f"""venue, upper(s) AS symbol, side, price, quantity, price * quantity AS notional_usd,
+                {_epoch_sql(_whole("t"), ("ms",))} AS event_time,
                 NULL::TIMESTAMPTZ AS receive_time, 'import' AS source"""
-    rows = _Rows.table(select, source, {}, unit)
+    rows = _Rows.table(select, source, {}, unit, raw="t")
     _check_values(
         con,
         "_liq",
@@ -1030,7 +1530,7 @@ def _liquidation_messages(con: Connection, f: _File, venue_default: str, unit: s
             ("p", "p", "TRY_CAST(p AS DOUBLE)", _WHAT["DOUBLE"]),
             ("z", "z", "TRY_CAST(z AS DOUBLE)", _WHAT["DOUBLE"]),
             ("q (Bybit v)", "q", "TRY_CAST(q AS DOUBLE)", _WHAT["DOUBLE"]),
-            ("T", "t", "TRY_CAST(t AS BIGINT)", _WHAT["BIGINT"]),
+            ("T", "t", _whole("t"), _WHAT["BIGINT"]),
         ],
         rows,
         f.where,
@@ -1038,7 +1538,7 @@ def _liquidation_messages(con: Connection, f: _File, venue_default: str, unit: s
     _create(con, "_stage", select, source, {})
     venues = con.execute("SELECT DISTINCT venue FROM _stage").fetchall()
     venue = venues[0][0] if len(venues) == 1 else venue_default
-    return _rows(con), _meta("liquidation-json", venue, None, "perp", None), rows
+    return Staged(_meta("liquidation-json", venue, None, "perp", None), rows)
 
 
 # -- open interest -------------------------------------------------------------------------------
@@ -1049,17 +1549,17 @@ def _binance_metrics(f: _File, venue: str) -> Reader:
     select = """$venue::VARCHAR AS venue, upper(symbol) AS symbol, '5m' AS interval,
                 create_time AS ts, sum_open_interest AS open_interest,
                 sum_open_interest_value AS open_interest_usd"""
-    source = """read_csv($path, header = true, delim = ',', auto_detect = false,
+    # No null_padding: a short line is a truncated one (its last number may be cut short too).
+    source = """read_csv($path, header = true, delim = ',', auto_detect = false, compression = 'none',
                          columns = {'create_time': 'TIMESTAMPTZ', 'symbol': 'VARCHAR',
                                     'sum_open_interest': 'DOUBLE', 'sum_open_interest_value': 'DOUBLE',
-                                    'c1': 'VARCHAR', 'c2': 'VARCHAR', 'c3': 'VARCHAR', 'c4': 'VARCHAR'},
-                         null_padding = true)"""
+                                    'c1': 'VARCHAR', 'c2': 'VARCHAR', 'c3': 'VARCHAR', 'c4': 'VARCHAR'})"""
     params = {"venue": venue, "path": str(f.real)}
 
     def read(con: Connection) -> Staged:
         _create(con, "_stage", select, source, params)
-        rows = _Rows.read(select, source, params, 2)
-        return _rows(con), _meta("binance-metrics", venue, None, "perp", "5m"), rows
+        rows = _Rows.read(select, source, params, 2, raw="create_time")
+        return Staged(_meta("binance-metrics", venue, None, "perp", "5m"), rows)
 
     return read
 
@@ -1091,6 +1591,42 @@ def parse_mapping(text: str) -> dict[str, str]:
     return out
 
 
+#: Delimiters a --map CSV may use; the header line's most frequent one is taken.
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _generic_header(f: _File, mapped: Sequence[str]) -> tuple[str, list[str]]:
+    """The delimiter and column names of a --map CSV, from its header line.
+
+    Read here and given to DuckDB explicitly, not sniffed: DuckDB's sniffer skips a first line
+    that does not fit (a silent misread), and one line with an extra field makes it read the
+    whole file as a single column. With an explicit dialect a line with too many or too few
+    fields is an error naming its line.
+    """
+    lines, _ = sniff.head_lines(f.real, 1)
+    header = lines[0].lstrip("\ufeff").rstrip("\r\n") if lines else ""
+    delim = max(_DELIMITERS, key=header.count)
+    if not header.count(delim):
+        delim = ","
+    names = next(csv.reader([header], delimiter=delim), [])
+    if not names or not any(n.strip() for n in names):
+        raise InputError("no header line (column names) in a --map CSV", path=f.where, line=1)
+    names = [n if n else f"column{i + 1}" for i, n in enumerate(names)]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"column {_quote(dup)} appears twice in the header", path=f.where, line=1)
+    missing = [m for m in mapped if m not in names]
+    if missing:
+        shown = ", ".join(_quote(n) for n in names[:20])
+        raise InputError(
+            f"--map names column {_quote(missing[0])}, which the header lacks; columns: {shown}",
+            path=f.where,
+            line=1,
+            hint="check --map",
+        )
+    return delim, names
+
+
 def _generic_csv(
     kind: str, f: _File, o: ImportOptions, venue: str, symbol: str | None, hints: sniff.NameHints
 ) -> Reader:
@@ -1109,22 +1645,27 @@ def _generic_csv(
         return '"' + o.mapping[name].replace('"', '""') + '"'
 
     def num(name: str) -> str:
-        typ = "BIGINT" if name == "trades" else "DOUBLE"
-        return f"TRY_CAST({col(name)} AS {typ})" if name in o.mapping else f"NULL::{typ}"
+        if name not in o.mapping:
+            return "NULL::BIGINT" if name == "trades" else "NULL::DOUBLE"
+        return _whole(col(name)) if name == "trades" else f"TRY_CAST({col(name)} AS DOUBLE)"
 
     unit = o.time_unit or "ms"
     raw_t = col("time")
+    iso = f"TRY_CAST({raw_t} AS TIMESTAMPTZ)"
     time_sql = {
-        "ms": f"make_timestamptz(TRY_CAST({raw_t} AS BIGINT) * 1000)",
-        "us": f"make_timestamptz(TRY_CAST({raw_t} AS BIGINT))",
-        "s": f"make_timestamptz(TRY_CAST(TRY_CAST({raw_t} AS DOUBLE) * 1000000 AS BIGINT))",
-        "iso": f"TRY_CAST({raw_t} AS TIMESTAMPTZ)",
+        "ms": _epoch_sql(_whole(raw_t), ("ms",)),
+        "us": _epoch_sql(_whole(raw_t), ("us",)),
+        "s": _epoch_sql(f"TRY_CAST({raw_t} AS DOUBLE)", ("s",)),
+        "iso": f"(CASE WHEN {iso} >= TIMESTAMPTZ '{EARLIEST.isoformat()}' "
+        f"AND {iso} < TIMESTAMPTZ '{LATEST.isoformat()}' THEN {iso} END)",
     }[unit]
     sym_sql = (
         f"upper(replace(replace({col('symbol')}, '/', ''), '_', ''))" if "symbol" in o.mapping else "$symbol"
     )
     # Every mapped value must convert: a bad optional number would otherwise become NULL unseen.
-    values = [(f"time (column {o.mapping['time']})", raw_t, time_sql, f"a time ({unit})")] + [
+    values = [
+        (f"time (column {o.mapping['time']})", raw_t, time_sql, f"a time ({unit}) in {_TIME_RANGE}")
+    ] + [
         (
             f"{name} (column {o.mapping[name]})",
             col(name),
@@ -1136,11 +1677,14 @@ def _generic_csv(
     ]
 
     def read(con: Connection) -> Staged:
+        delim, names = _generic_header(f, [o.mapping[x] for x in o.mapping])
+        columns = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
         # Numbered as read (the streaming window keeps file order); header = line 1.
         con.execute(
             "CREATE TEMP TABLE _src AS SELECT row_number() OVER () + 1 AS _line, * "
-            "FROM read_csv($path, header = true, all_varchar = true)",
-            {"path": str(f.real)},
+            "FROM read_csv($path, header = true, auto_detect = false, delim = $delim, quote = '\"', "
+            f"compression = 'none', columns = {{{columns}}})",
+            {"path": str(f.real), "delim": delim},
         )
         src = _Rows.table("*", "_src", {})
         _check_values(con, "_src", values, src, f.where)
@@ -1157,7 +1701,7 @@ def _generic_csv(
                 f"{num('taker_buy_quote_volume')} AS taker_buy_quote_volume"
             )
             _create(con, "_raw", select, "_src", {})
-            raw = _Rows.table(select, "_src", {})
+            raw = _Rows.table(select, "_src", {}, raw=raw_t)
             return _stage_ohlcv(con, f, raw, venue, market, str(symbol), o, hints, "generic-csv", extra=True)
         if kind == "funding":
             select = f"""$venue::VARCHAR AS venue, {sym_sql}::VARCHAR AS symbol,
@@ -1180,7 +1724,7 @@ def _generic_csv(
                 {time_sql} AS event_time, NULL::TIMESTAMPTZ AS receive_time, 'import' AS source"""
             meta = _meta("generic-csv", venue, symbol, "perp", None)
         _create(con, "_stage", select, "_src", params)
-        return _rows(con), meta, _Rows.table(select, "_src", params)
+        return Staged(meta, _Rows.table(select, "_src", params, raw=raw_t))
 
     return read
 

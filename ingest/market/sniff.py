@@ -142,8 +142,14 @@ def path_hints(path: Path, member: str | None = None) -> NameHints:
     return own if own.symbol is not None else name_hints(folder / path.name)
 
 
+#: The most of one line :func:`head_lines` reads: a header or a data line is ~150 characters, and
+#: a file of one 200 MB line must not be read whole just to name its layout.
+HEAD_LINE_CHARS = 64 * 1024
+
+
 def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
-    """The first ``n`` lines of a (gzip/zip) text file, and the zip member name if any."""
+    """The first ``n`` lines of a (gzip/zip) text file, and the zip member name if any; each
+    line is cut at HEAD_LINE_CHARS characters."""
     try:
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as zf:
@@ -152,10 +158,10 @@ def head_lines(path: Path, n: int = 3) -> tuple[list[str], str | None]:
                     raise InputError(f"zip holds {len(members)} files, expected one CSV", path=path)
                 with zf.open(members[0]) as raw:
                     text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-                    return [text.readline() for _ in range(n)], members[0].filename
+                    return [text.readline(HEAD_LINE_CHARS) for _ in range(n)], members[0].filename
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            return [fh.readline() for _ in range(n)], None
+            return [fh.readline(HEAD_LINE_CHARS) for _ in range(n)], None
     except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", path=path) from exc
 

@@ -30,6 +30,29 @@ def normalise_symbol(raw: str) -> str:
     return "".join(parts).upper()
 
 
+#: What a stored venue symbol may hold: ASCII letters and digits, letters of other scripts
+#: (Binance lists '币安人生USDT') and, after the first character, ``_ - .`` (coin-M
+#: ``BTCUSD_PERP``); 1 to 40 of them. A control character, a space (Unicode spaces and line
+#: separators included) or other punctuation (a comma from a shifted column) is a misread.
+#: Written as code point ranges rather than Unicode classes: RE2 compiles ``\pL`` with a repeat
+#: count in ~70 ms, on every query that checks a staged file.
+SYMBOL_MAX_LEN = 40
+_SYMBOL_CHARS = "0-9A-Za-z\u00a1-\u1fff\u2070-\u2fff\u3001-\ufefe\uff00-\U0010ffff"
+_SYMBOL_PATTERN = f"[{_SYMBOL_CHARS}][{_SYMBOL_CHARS}_.\\-]*"
+_SYMBOL_RE = re.compile(_SYMBOL_PATTERN)
+
+
+def is_valid_symbol(symbol: str) -> bool:
+    """True for a venue symbol as stored ('BTCUSDT', '1000PEPEUSDT', 'BTCUSD_PERP')."""
+    return len(symbol) <= SYMBOL_MAX_LEN and _SYMBOL_RE.fullmatch(symbol) is not None
+
+
+def valid_symbol_sql(column: str) -> str:
+    """SQL twin of :func:`is_valid_symbol` (TRUE, FALSE, or NULL for a NULL symbol)."""
+    pattern = _SYMBOL_PATTERN.replace("'", "''")
+    return f"(length({column}) <= {SYMBOL_MAX_LEN} AND regexp_full_match({column}, '{pattern}'))"
+
+
 def base_asset(symbol: str) -> str:
     """'BTCUSDT' -> 'BTC', '1000PEPEUSDT' -> 'PEPE', 'BTCUSD_PERP' -> 'BTC', 'ETHBTC' -> 'ETH'.
 
