@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -18,9 +16,8 @@ import pytest
 from flushwatch.errors import OutputError
 from flushwatch.storage.db import Database
 from flushwatch.storage.snapshot import snapshot_path
+from tests.helpers.proc import flushwatch
 from tests.test_explain import seed_flush
-
-from .conftest import REPO
 
 HOSTILE = "[click](javascript:alert(1)) <script>x</script> | pipes | *bold* [/] `code`"
 
@@ -302,34 +299,8 @@ def test_extreme_dates_are_one_line_usage_errors_or_work(db_path: Path, cli) -> 
 
 def test_a_refused_output_is_one_line_from_a_real_process(db_path: Path, tmp_path: Path) -> None:
     """The same rule end to end, as cron runs it: exit 1, one stderr line, the file intact."""
-    env = {**os.environ, "FLUSHWATCH_DB": str(db_path)}
-    subprocess.run(
-        [sys.executable, "-m", "flushwatch", "db", "migrate"],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flushwatch",
-            "digest",
-            "--date",
-            "2025-10-10",
-            "-f",
-            "html",
-            "--out",
-            str(db_path),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    flushwatch(db_path, "db", "migrate", check=True)
+    proc = flushwatch(db_path, "digest", "--date", "2025-10-10", "-f", "html", "--out", str(db_path))
     assert proc.returncode == 1 and "refusing to write" in _one_error_line(proc.stderr)
     _intact(db_path)
 

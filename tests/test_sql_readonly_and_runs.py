@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from flushwatch.storage.db import Database
+from tests.helpers.proc import flushwatch
 from tests.helpers.query import fetch
 
 from .conftest import REPO
@@ -257,15 +258,7 @@ def test_a_run_whose_end_cannot_be_recorded_warns_and_keeps_its_result(
 def _damage(db_path: Path) -> None:
     """A flushwatch database with a few MB of rows, one of whose blocks (the one holding the
     runs' command column, which every reader of ``runs`` touches) is overwritten with junk."""
-    env = {**os.environ, "FLUSHWATCH_DB": str(db_path)}
-    subprocess.run(
-        [sys.executable, "-m", "flushwatch", "db", "migrate"],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    flushwatch(db_path, "db", "migrate", check=True)
     con = duckdb.connect(str(db_path))
     con.execute(
         "INSERT INTO runs (command, args, started_at, status) "
