@@ -179,6 +179,51 @@ def test_jsonl_title_over_the_limit_is_cut(db: Database, tmp_path: Path) -> None
     _cut_ok(title, huge.strip())
 
 
+# -- odd JSON and odd headers, through the CLI -------------------------------------------------
+
+_ROW = '{"title": "Bitcoin up", "published_at": "2024-01-01T00:00:00Z"}'
+_DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "says"),
+    [
+        ("deep.json", _DEEP, "deep.json: ", "nested too deeply"),
+        ("deep.jsonl", _ROW + "\n" + _DEEP + "\n", "deep.jsonl:2: ", "nested too deeply"),
+        ("twice.csv", "title,date,title\nA,2024-01-01T00:00:00Z,B\n", "twice.csv:1: ", "'title' appears"),
+        ("case.jsonl", _ROW + "\n" + _ROW.replace("title", "Title") + "\n", "case.jsonl:2: ", "'Title'"),
+    ],
+)  # fmt: skip
+def test_import_cli_refuses_odd_json_and_twin_columns_in_one_line(  # type: ignore[no-untyped-def]
+    cli, db_path: Path, tmp_path: Path, name: str, text: str, where: str, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    res = cli("import", "headlines", str(path), "--db", str(db_path))
+    assert res.code == 1 and "Traceback" not in res.err, res.err
+    (line,) = res.err.strip().splitlines()
+    assert f"{tmp_path}/{where}" in line and says in line
+    assert _stored(Database(db_path, snapshot=False)) == {}
+
+
+def test_import_cli_keeps_rows_with_separators_and_lone_surrogates(  # type: ignore[no-untyped-def]
+    cli, db_path: Path, tmp_path: Path
+) -> None:
+    """JSON may hold U+2028 unescaped and a lone surrogate escaped; both rows are stored."""
+    path = tmp_path / "odd.jsonl.gz"
+    rows = [
+        '{"title": "Ether\u2028rallies", "published_at": "2024-01-01T00:00:00Z", "url": "https://e.test/1"}',
+        '{"title": "Solana \\udc00 dips", "published_at": "2024-01-01T01:00:00Z", "url": "https://s.test/\\ud800"}',
+    ]
+    path.write_bytes(gzip.compress("\n".join(rows).encode()))
+    res = cli("import", "headlines", str(path), "--db", str(db_path))
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    assert _stored(Database(db_path, snapshot=False)) == {
+        "Ether rallies": "https://e.test/1",
+        "Solana \ufffd dips": "https://s.test/\ufffd",
+    }
+
+
 # -- OPML nesting ------------------------------------------------------------------------------
 
 

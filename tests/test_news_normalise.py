@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -35,6 +36,11 @@ NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
         ("Ethereum\u00e2\u20ac\u2122s upgrade", "Ethereum\u2019s upgrade"),  # UTF-8 read as cp1252
         ("Bitcoin\\xa0hits \\x93record\\x94", "Bitcoin hits \u201crecord\u201d"),  # literal escapes in dumps
         ("line<br/>break", "line break"),
+        ("Bitcoin \x80\x9b falls\x9f", "Bitcoin falls"),  # C1 controls, like C0 ones
+        ("Next\x85line", "Next line"),
+        ("Ether\u00e2\x80\x99s run", "Ether\u2019s run"),  # UTF-8 read as Latin-1: repaired first
+        ("\ud800 Bitcoin \udfff", "\ufffd Bitcoin \ufffd"),  # lone surrogates (JSON "\ud800")
+        ("split \ud83d\ude00 pair", "split \U0001f600 pair"),
         (
             "Caf\u00e9 na\u00efve r\u00e9sum\u00e9",
             "Caf\u00e9 na\u00efve r\u00e9sum\u00e9",
@@ -64,11 +70,31 @@ def test_canonical_url(url: str, canonical: str | None) -> None:
     assert canonical_url(url) == canonical
 
 
-@given(st.text(max_size=200))
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=200))  # surrogates too
 def test_clean_text_is_idempotent_and_single_spaced(text: str) -> None:
     once = clean_text(text)
     assert "  " not in once and once == once.strip()
     assert clean_text(once) == once
+    assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in once), repr(once)
+    once.encode("utf-8")
+
+
+def test_normalise_item_replaces_lone_surrogates_in_every_field() -> None:
+    """Feeds and imports meet here: nothing of an item may fail to encode when it is hashed or
+    stored."""
+    raw = RawItem("g\ud800", "https://x.test/a?q=\udc00", "T\udbff", "S\ud83d", NOW)
+    h = normalise_item(raw, source="Wire\udfff", first_seen=NOW, origin="feed")
+    assert h is not None
+    assert (h.title, h.summary, h.source, h.guid, h.url) == (
+        "T\ufffd",
+        "S\ufffd",
+        "Wire\ufffd",
+        "g\ufffd",
+        "https://x.test/a?q=\ufffd",
+    )
+    assert h.canonical_url == "https://x.test/a?q=%EF%BF%BD"
+    for text in (h.dedup_key, *h.alt_keys):
+        text.encode("utf-8")
 
 
 def test_resolve_time_missing_future_and_offsets() -> None:

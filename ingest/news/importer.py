@@ -10,6 +10,8 @@ Auto-detection (each can be overridden): the delimiter from the header line; col
 names (title/headline, date/published_at/..., source/..., url/link, external_id/id/guid); the
 time format from all values of the file (ISO 8601, epoch seconds/ms, D-M-Y vs M-D-Y decided by
 a value that is only valid one way). Naive times are taken in ``--timezone`` (default UTC).
+A column that is read but named twice ("title,title", or "Title" and "title") refuses the file:
+reading one of them would drop the other without a word.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import gzip
 import io
 import json
 import logging
+import math
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flushwatch.errors import ConfigError, InputError
@@ -128,35 +133,122 @@ def check_delimiter(delimiter: str | None) -> None:
         )
 
 
-def _rows(
-    path: Path, text: str, delimiter: str | None
-) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """(columns, iterator of (line number, row)) for CSV or JSONL."""
+class _JSONObject(dict[str, Any]):
+    """A decoded JSON object that remembers the keys it held more than once: ``json`` keeps
+    the last value of a repeated key without a word, which for "title" would be a silent pick."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JSONObject:
+    obj = _JSONObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = []
+        for key, _ in pairs:
+            if key in seen:
+                twice.append(key)
+            seen.add(key)
+        obj.repeated = tuple(twice)
+    return obj
+
+
+def _json_int(digits: str) -> int | str:
+    """An integer; its digits as written when Python refuses to convert that many (over
+    ``sys.get_int_max_str_digits()``): such a number can only be an id, which is text to us, and
+    the refusal would name a Python setting instead of the file."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
+def _json_float(text: str) -> float | str:
+    """A float; the number as written when it overflows to infinity (``1e999``), which would
+    otherwise be stored as the word "inf"."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+# ``parse_constant``: NaN / Infinity (JSON extensions) are kept as the words written.
+_JSON = json.JSONDecoder(
+    object_pairs_hook=_json_object, parse_int=_json_int, parse_float=_json_float, parse_constant=str
+)
+
+
+def _too_deep(path: Path, line: int | None) -> InputError:
+    return InputError(
+        "JSON nested too deeply to read",
+        path=path,
+        line=line,
+        hint="a headline export holds flat objects, one per headline",
+    )
+
+
+def _decode_json(text: str, path: Path, line: int | None, first_line: int = 1) -> Any:
+    """One JSON document. ``line`` is where a JSON-lines record starts (None for a whole file,
+    whose errors are placed by the decoder, counting from ``first_line``)."""
+    try:
+        return _JSON.decode(text)
+    except json.JSONDecodeError as exc:
+        where = line if line is not None else exc.lineno + first_line - 1
+        raise InputError(f"bad JSON: {exc.msg}", path=path, line=where) from exc
+    except RecursionError as exc:  # json recurses per level: "[" * 100_000 exhausts the stack
+        raise _too_deep(path, line) from exc
+
+
+@dataclass
+class _Table:
+    """A file's columns and rows, with what is needed to refuse a column given twice."""
+
+    layout: str  # "csv" or "json"
+    columns: list[str]  # each name once, in the order first met
+    rows: list[tuple[int, dict[str, str]]]  # (line number, row)
+    first_line: dict[str, int]  # where each name first appears
+    repeated: dict[str, int] = field(default_factory=dict)  # name given twice in one header/object
+
+
+def _rows(path: Path, text: str, delimiter: str | None) -> _Table:
+    """The rows of a CSV or JSON(L) file, each with its line number."""
     if _is_jsonl(path, text):
-        stripped = text.lstrip()
-        if stripped.startswith("["):
-            try:
-                data = json.loads(stripped)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"bad JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-            records = [(i + 1, r) for i, r in enumerate(data)]
-        else:
-            records = []
-            for n, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append((n, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"bad JSON: {exc.msg}", path=path, line=n) from exc
-        columns: list[str] = []
-        for n, r in records:
-            if not isinstance(r, dict):
-                raise InputError("each JSON line must be an object", path=path, line=n)
-            for k in r:
-                if k not in columns:
-                    columns.append(k)
-        return columns, ((n, {k: _json_text(v) for k, v in r.items()}) for n, r in records)
+        return _json_rows(path, text)
+    return _csv_rows(path, text, delimiter)
+
+
+def _json_rows(path: Path, text: str) -> _Table:
+    """A JSON array (rows numbered by position) or JSON lines. JSON lines are separated by
+    ``\\n`` (``\\r\\n`` works too): never ``str.splitlines``, which also breaks at U+0085,
+    U+2028 and U+2029, all of which JSON allows unescaped inside a string."""
+    stripped = text.lstrip()
+    records: list[tuple[int, object]]
+    if stripped.startswith("["):
+        lead = text[: len(text) - len(stripped)].count("\n")
+        data = _decode_json(stripped, path, None, first_line=lead + 1)
+        records = [(i + 1, r) for i, r in enumerate(data)]
+    else:
+        records = []
+        for n, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            records.append((n, _decode_json(line, path, n)))
+    table = _Table("json", [], [], {})
+    for n, r in records:
+        if not isinstance(r, dict):
+            raise InputError("each JSON line must be an object", path=path, line=n)
+        for k in r:
+            if k not in table.first_line:
+                table.first_line[k] = n
+                table.columns.append(k)
+        for k in getattr(r, "repeated", ()):
+            table.repeated.setdefault(k, n)
+        try:
+            table.rows.append((n, {k: _json_text(v) for k, v in r.items()}))
+        except RecursionError as exc:  # a value nested just under the decoder's limit
+            raise _too_deep(path, n) from exc
+    return table
+
+
+def _csv_rows(path: Path, text: str, delimiter: str | None) -> _Table:
     header = text.split("\n", 1)[0]
     if delimiter is None:
         counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
@@ -194,7 +286,9 @@ def _rows(
         raise InputError(f"unreadable CSV: {exc}", path=path, line=lineno) from exc
     finally:
         csv.field_size_limit(limit)
-    return columns, iter(rows)
+    times = Counter(columns)
+    repeated = {c: 1 for c, k in times.items() if k > 1}  # all on the header line
+    return _Table("csv", list(times), rows, dict.fromkeys(times, 1), repeated)
 
 
 def _pick(
@@ -220,6 +314,46 @@ def _pick(
             hint=f"name it with --{what}",
         )
     return None
+
+
+def _norm(column: str) -> str:
+    """How :func:`_pick` compares a column name with the names it knows."""
+    return column.lower().strip()
+
+
+# The option that names each column, for the hint; the summary has none.
+_OPTION = {"title": "--title", "time": "--time", "source": "--source", "url": "--url", "id": "--id"}
+
+
+def _refuse_twins(table: _Table, column: str | None, explicit: bool, what: str, path: Path) -> None:
+    """Refuse the file when the column picked for ``what`` is not the only one of its name:
+    reading either would drop the other without a word. A name given twice ("title,title") is
+    refused always; two spellings of one name ("Title", "title") only when the name was
+    matched, not given with the option."""
+    if column is None:
+        return
+    hint = "rename or drop one of them"
+    if column in table.repeated:
+        where = "in the header" if table.layout == "csv" else "in one object"
+        thing = "column" if table.layout == "csv" else "key"
+        raise InputError(
+            f"{thing} {column!r} appears twice {where}; cannot tell which holds the {what}",
+            path=path,
+            line=table.repeated[column],
+            hint=hint,
+        )
+    if explicit:
+        return
+    spellings = [c for c in table.columns if _norm(c) == _norm(column)]
+    if len(spellings) > 1:
+        shown = " and ".join(repr(c) for c in spellings)
+        option = _OPTION.get(what)
+        raise InputError(
+            f"columns {shown} differ only in case or spaces; cannot tell which holds the {what}",
+            path=path,
+            line=max(table.first_line[c] for c in spellings),
+            hint=f"{hint}, or name the one to read with {option}" if option else hint,
+        )
 
 
 _DMY_RE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
@@ -277,8 +411,8 @@ def parse_time(value: str, fmt: str, tz: dt.tzinfo) -> dt.datetime:
 def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int, int]:
     """Parse and validate one file: (headlines, rows read, rows skipped without title)."""
     text = _open_text(path)
-    columns, rows_iter = _rows(path, text, opts.delimiter)
-    rows = list(rows_iter)
+    table = _rows(path, text, opts.delimiter)
+    columns, rows = table.columns, table.rows
     title_col = _pick(columns, opts.title, TITLE_COLUMNS, "title", path, True)
     time_col = _pick(columns, opts.time, TIME_COLUMNS, "time", path, True)
     source_col = (
@@ -291,6 +425,15 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
     id_col = _pick(columns, opts.id, ID_COLUMNS, "id", path, False)
     summary_col = _pick(columns, None, SUMMARY_COLUMNS, "summary", path, False)
     assert title_col and time_col
+    for column, explicit, what in (
+        (title_col, bool(opts.title), "title"),
+        (time_col, bool(opts.time), "time"),
+        (source_col, opts.source is not None, "source"),
+        (url_col, bool(opts.url), "url"),
+        (id_col, bool(opts.id), "id"),
+        (summary_col, False, "summary"),
+    ):
+        _refuse_twins(table, column, explicit, what, path)
     try:
         tz: dt.tzinfo = ZoneInfo(opts.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

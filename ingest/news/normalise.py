@@ -11,7 +11,13 @@ Why each rule exists:
   export can carry megabytes in one title, which every table, digest and scoring batch would
   carry after it);
 * only http(s) links are stored: a ``javascript:`` or ``data:`` link in a feed must never
-  become something a reader clicks.
+  become something a reader clicks;
+* control characters (C0 and C1) become spaces: a stored title is one line of visible text, and
+  C1 characters are in practice stray cp1252 bytes read as Latin-1, not meaning. Mojibake repair
+  runs first, because ftfy turns C1 sequences back into the text they were (U+00E2 U+0080
+  U+0099, the UTF-8 bytes of a right single quote read as Latin-1, becomes U+2019);
+* a lone surrogate (JSON may escape one: ``"\\ud800"``) is no character and cannot be encoded,
+  stored or hashed; it becomes U+FFFD, so the item is kept and shows where text was lost.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ _BLOCK_RE = re.compile(
     re.IGNORECASE,
 )
 _WS_RE = re.compile(r"\s+")  # str patterns: also NBSP and other Unicode spaces
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _LITERAL_ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _MOJIBAKE_HINT_RE = re.compile(
     "[ÃÂâ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
@@ -50,6 +57,17 @@ _MOJIBAKE_HINT_RE = re.compile(
 
 def _decode_literal_escape(match: re.Match[str]) -> str:
     return bytes([int(match.group(1), 16)]).decode("cp1252", errors="replace")
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a split pair is joined).
+
+    Any text that reaches a ``str`` without strict UTF-8 decoding may hold them: a JSON
+    ``"\\ud800"`` escape, a file name read with ``surrogateescape``. Encoding such text raises
+    (hashing, DuckDB), so every field of an item passes here before it is used."""
+    if text.isascii() or not _SURROGATE_RE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def repair_mojibake(text: str) -> str:
@@ -72,10 +90,11 @@ def repair_mojibake(text: str) -> str:
 
 
 def clean_text(value: str | None) -> str:
-    """HTML stripped, entities decoded, mojibake repaired, whitespace collapsed to single spaces."""
+    """HTML stripped, entities decoded, mojibake repaired, control characters and lone
+    surrogates replaced, whitespace collapsed to single spaces."""
     if not value:
         return ""
-    text = value
+    text = replace_surrogates(value)
     if "<" in text:
         text = _COMMENT_RE.sub(" ", text)
         text = _SCRIPT_RE.sub(" ", text)
@@ -324,15 +343,22 @@ def normalise_item(
     feed_id: int | None = None,
     feed_language: str | None = None,
 ) -> Headline | None:
-    """RawItem -> Headline, or None when nothing usable is left (no title)."""
+    """RawItem -> Headline, or None when nothing usable is left (no title).
+
+    Every text field passes :func:`replace_surrogates` (titles and summaries through
+    :func:`clean_text`): feeds, imports and file names all end up here, and one lone surrogate
+    left in a key or URL would fail the whole batch when it is hashed or stored."""
     title = clean_title(raw.title)
     if not title:
         return None
     summary = clean_summary(raw.summary)
-    canonical = canonical_url(raw.url)
+    source = replace_surrogates(source)
+    guid = replace_surrogates(raw.guid) if raw.guid else raw.guid
+    url = replace_surrogates(raw.url) if raw.url else raw.url
+    canonical = canonical_url(url)
     published, flag = resolve_time(raw.published_at, first_seen)
     keys = identity_keys(
-        source=source, guid=raw.guid, canonical=canonical, title=title, published=raw.published_at
+        source=source, guid=guid, canonical=canonical, title=title, published=raw.published_at
     )
     language = normalise_language(feed_language) or detect_language(title)
     return Headline(
@@ -341,9 +367,9 @@ def normalise_item(
         source=source,
         title=title,
         summary=summary,
-        url=web_url(raw.url),
+        url=web_url(url),
         canonical_url=canonical,
-        guid=raw.guid,
+        guid=guid,
         language=language,
         published_at=published,
         first_seen_at=first_seen,
