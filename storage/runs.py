@@ -44,6 +44,7 @@ class Run:
 def start_run(db: Database, command: str, args: str | None = None) -> Run:
     if args is None:
         args = " ".join(sys.argv[1:]) or None
+    args = _storable(args)
     with db.write() as con:
         _mark_abandoned(con)
         row = con.execute(
@@ -56,6 +57,15 @@ def start_run(db: Database, command: str, args: str | None = None) -> Run:
         ).fetchone()
     assert row is not None
     return Run(run_id=int(row[0]), command=command)
+
+
+def _storable(text: str | None) -> str | None:
+    """``text`` as DuckDB will store it. A file name that is not UTF-8 reaches argv (and the
+    messages that quote it) as lone surrogates, which DuckDB refuses: keep the readable rest,
+    each byte it could not decode shown as U+FFFD."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _mark_abandoned(con: Any) -> None:
@@ -88,7 +98,7 @@ def finish_run(db: Database, run: Run) -> None:
                SET finished_at = now(), status = ?, counts = ?, message = ?
              WHERE run_id = ?
             """,
-            [run.status, json.dumps(run.counts, sort_keys=True), run.message, run.run_id],
+            [run.status, json.dumps(run.counts, sort_keys=True), _storable(run.message), run.run_id],
         )
 
 

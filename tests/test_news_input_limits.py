@@ -285,3 +285,17 @@ def test_truncated_latin1_feed_still_fails_whole(server: Server, db: Database) -
     with pytest.raises(PartialFailure, match="1 of 1 feeds failed"):
         run_ingest(db, urls=[server.url("/feed.xml")], options=FAST)
     assert _stored(db) == {}
+
+
+def test_a_surrogate_character_reference_costs_one_character_not_the_feed() -> None:
+    """``&#xD800;`` is no character; feedparser failed the whole feed on it."""
+    from flushwatch.ingest.news.parse import parse_feed
+
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Bad &#xD800; and &#56320; here &#8217;s</title><guid>1</guid></item>"
+        b"<item><title>Good item</title><guid>2</guid></item></channel></rss>"
+    )
+    for fast in (True, False):
+        feed = parse_feed("https://example.org/feed", body, "application/rss+xml", fast=fast)
+        assert [i.title for i in feed.items] == ["Bad \ufffd and \ufffd here \u2019s", "Good item"]

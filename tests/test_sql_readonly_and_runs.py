@@ -301,3 +301,14 @@ def test_a_damaged_database_is_one_line_not_a_traceback(db_path: Path) -> None:
     damaged = Database(db_path, wait_s=5, snapshot=False)
     with pytest.raises(StorageError, match="is damaged or unreadable"), damaged.write() as con:
         con.execute("UPDATE runs SET message = command WHERE command <> 'nope'")
+
+
+def test_a_file_name_that_is_not_utf8_is_imported_and_its_run_recorded(tmp_path: Path) -> None:
+    """argv holds such a name as lone surrogates, which DuckDB refused to store in ``runs``."""
+    name = os.fsdecode(b"caf\xe9.csv")
+    (tmp_path / name).write_text("title,published_at\nhello,2025-01-01T00:00:00Z\n")
+    db_path = tmp_path / "fw.duckdb"
+    proc = flushwatch(db_path, "import", "headlines", str(tmp_path / name))
+    assert proc.returncode == 0, proc.stderr
+    rows = fetch(db_path, "SELECT status, args FROM runs WHERE command = 'import headlines'")
+    assert rows == [("ok", f"import headlines {tmp_path}/caf\ufffd.csv")]

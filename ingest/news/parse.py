@@ -84,6 +84,24 @@ def check_bytes(url: str, body: bytes, content_type: str | None) -> None:
             raise FeedError(url, f"declares unknown encoding {encoding!r}") from exc
 
 
+_CHAR_REF_RE = re.compile(rb"&#(x[0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _without_surrogate_refs(body: bytes) -> bytes:
+    """``&#xD800;`` names half of a UTF-16 pair, not a character: XML forbids it, and feedparser
+    fails the whole feed when it meets one. Each such reference becomes U+FFFD, so one odd
+    title costs a replacement character instead of every item of the feed."""
+    if b"&#" not in body:
+        return body
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        ref = match.group(1)
+        code = int(ref[1:], 16) if ref.startswith(b"x") else int(ref)
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF else match.group(0)
+
+    return _CHAR_REF_RE.sub(fix, body)
+
+
 def _struct_to_utc(value: Any) -> dt.datetime | None:
     if not value:
         return None
@@ -117,6 +135,7 @@ def parse_feed(url: str, body: bytes, content_type: str | None = None, *, fast: 
     exactly what feedparser would; anything it is unsure of, and every error, goes to feedparser.
     ``fast=False`` forces feedparser (benchmarks, equivalence tests)."""
     check_bytes(url, body, content_type)
+    body = _without_surrogate_refs(body)
     quick = parse_fast(body, content_type) if fast else None
     if quick is not None:
         feed, entries = quick.feed, quick.entries

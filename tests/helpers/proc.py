@@ -20,5 +20,6 @@ def flushwatch(db_path: Path, *args: str, check: bool = False) -> subprocess.Com
         check=check,
         capture_output=True,
         text=True,
+        errors="replace",  # a path that is not UTF-8 may be echoed back
         timeout=120,
     )
