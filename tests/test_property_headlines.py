@@ -34,13 +34,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from flushwatch.errors import FlushwatchError, InputError
 from flushwatch.ingest.news.importer import ImportOptions, import_headlines, read_headlines
 from flushwatch.ingest.news.normalise import MAX_TITLE_CHARS, clean_title
 from flushwatch.storage.db import Database
+from tests.helpers.properties import examples
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST_US = int((dt.datetime(2100, 1, 1, tzinfo=dt.UTC) - EPOCH).total_seconds()) * 1_000_000
@@ -207,16 +208,7 @@ def _breaks_a_line(c: str) -> bool:
     return unicodedata.category(c) in ("Cc", "Zl", "Zp")
 
 
-def _settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.large_base_example],
-    )  # fmt: skip
-
-
-@_settings(50)
+@examples(50)
 @given(export=exports())
 def test_headline_exports_are_read_exactly_or_refused_with_file_and_line(tmp_path, export) -> None:
     check_read(tmp_path, export)
@@ -224,7 +216,7 @@ def test_headline_exports_are_read_exactly_or_refused_with_file_and_line(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@_settings(9000)
+@examples(9000)
 @given(export=exports())
 def test_headline_exports_property(tmp_path, export) -> None:
     check_read(tmp_path, export)
@@ -248,7 +240,7 @@ def warm_db(tmp_path: Path) -> Iterator[tuple[Database, duckdb.DuckDBPyConnectio
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@_settings(1000)
+@examples(1000)
 @given(export=exports())
 def test_headline_imports_store_what_was_read_once(warm_db, tmp_path, export) -> None:
     db, con = warm_db

@@ -37,13 +37,14 @@ from typing import Any
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from flushwatch.errors import FlushwatchError, InputError
 from flushwatch.ingest.market import importer
 from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
+from tests.helpers.properties import examples
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LO_S = int(importer.EARLIEST.timestamp())
@@ -534,16 +535,7 @@ def batches(draw: st.DrawFn, kinds: st.SearchStrategy[str] = KINDS) -> tuple[lis
     return files, wraps
 
 
-def _settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.large_base_example],
-    )  # fmt: skip
-
-
-@_settings(50)
+@examples(50)
 @given(batch=batches())
 def test_market_files_import_exactly_or_are_refused_with_file_and_line(warm_db, tmp_path, batch) -> None:
     check_batch(*warm_db, tmp_path, *batch)
@@ -555,7 +547,7 @@ SLOW = {"candles": 5000, "funding": 1700, "open_interest": 1600, "liquidations":
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@_settings(SLOW["candles"])
+@examples(SLOW["candles"])
 @given(batch=batches(st.just("candles")))
 def test_candle_files_property(warm_db, tmp_path, batch) -> None:
     check_batch(*warm_db, tmp_path, *batch)
@@ -563,7 +555,7 @@ def test_candle_files_property(warm_db, tmp_path, batch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@_settings(SLOW["funding"])
+@examples(SLOW["funding"])
 @given(batch=batches(st.just("funding")))
 def test_funding_files_property(warm_db, tmp_path, batch) -> None:
     check_batch(*warm_db, tmp_path, *batch)
@@ -571,7 +563,7 @@ def test_funding_files_property(warm_db, tmp_path, batch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@_settings(SLOW["open_interest"])
+@examples(SLOW["open_interest"])
 @given(batch=batches(st.just("open_interest")))
 def test_open_interest_files_property(warm_db, tmp_path, batch) -> None:
     check_batch(*warm_db, tmp_path, *batch)
@@ -579,7 +571,7 @@ def test_open_interest_files_property(warm_db, tmp_path, batch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@_settings(SLOW["liquidations"])
+@examples(SLOW["liquidations"])
 @given(batch=batches(st.just("liquidations")))
 def test_liquidation_files_property(warm_db, tmp_path, batch) -> None:
     check_batch(*warm_db, tmp_path, *batch)
