@@ -16,7 +16,7 @@ Usage: python bench/bench_flushes.py [--perps 20] [--days 365] [--liquidations 5
 ``--keep DIR`` keeps the database and also a copy taken just before the incremental run
 (``DIR/pre-incremental.duckdb``), to profile or re-time that step alone. Every step runs with
 ``FLUSHWATCH_SNAPSHOT=0`` (no analyst snapshot copy after the write runs); the summary says so.
-Targets (issue 6): full detect <= 30 s, incremental <= 2 s, flushes/explain <= 1 s, peak <= 2 GiB.
+Targets: full detect <= 30 s, incremental <= 2 s, flushes/explain <= 1 s, peak <= 2 GiB.
 """
 
 # ruff: noqa: E501  (long SQL and table lines in a script)

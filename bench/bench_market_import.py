@@ -1,6 +1,6 @@
 """Candle import throughput from a Binance archive CSV, de-duplication included.
 
-Target (issue 5): >= 500,000 rows/s. Generates N 1m klines in Binance's archive format in /tmp
+Target: >= 500,000 rows/s. Generates N 1m klines in Binance's archive format in /tmp
 (written by DuckDB, so generation is not timed), then times three imports into one DuckDB file:
 
 1. fresh: every row new (the anti-join probes an empty series);

@@ -1,6 +1,6 @@
 """Liquidation recorder throughput and receipt-to-commit latency against a local replay server.
 
-Target (issue 5): sustain >= 5,000 events/s with < 1 s between receipt and commit. A replay
+Target: sustain >= 5,000 events/s with < 1 s between receipt and commit. A replay
 server in a separate process streams Binance ``forceOrder`` messages (one event each, as
 Binance sends them) at RATE events/s for SECONDS; the recorder runs in this process with its
 default batching and writes to a fresh DuckDB file. Latency is measured per event: commit

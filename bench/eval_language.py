@@ -1,8 +1,8 @@
 """How well does the language guess flag non-English titles, and how often does it flag English?
 
-Reads the two own-words sets under models/eval (``language_titles.csv``, the set the rules were
-developed on, and ``language_titles_holdout.csv``, written with it and read once after the
-rules were fixed), then, where ../shared/data is present, the 13,125 real crypto headlines of
+Reads the own-words titles of ``eval/language_titles.csv`` (split ``dev``: the titles the rules
+were developed on; ``test``: written with them and read once after the rules were fixed), then,
+where ../shared/data is present, the 13,125 real crypto headlines of
 ``news_cryptonews_2021_2022`` and ``news_cryptocompare_feed_2025_2026`` (all English but for a
 handful; every one flagged is printed so a reader can judge it).
 Usage: ``python bench/eval_language.py`` (seconds).
@@ -13,14 +13,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "models" / "eval"
-SETS = ("language_titles.csv", "language_titles_holdout.csv")
+PATH = Path(__file__).resolve().parent.parent / "eval" / "language_titles.csv"
+SPLITS = ("dev", "test")
 
 
-def read_set(path: Path) -> list[tuple[str, str]]:
-    """(text, language) rows of one labelled set."""
-    with path.open(newline="", encoding="utf-8") as f:
-        return [(r["text"], r["language"]) for r in csv.DictReader(f)]
+def read_split(split: str) -> list[tuple[str, str]]:
+    """(text, language) rows of one split of the labelled titles."""
+    with PATH.open(newline="", encoding="utf-8") as f:
+        return [(r["text"], r["language"]) for r in csv.DictReader(f) if r["split"] == split]
 
 
 def flag_counts(rows: list[tuple[str, str]]) -> dict[str, int]:
@@ -40,7 +40,7 @@ def flag_counts(rows: list[tuple[str, str]]) -> dict[str, int]:
 def real_titles() -> list[str] | None:
     """Every title of the two shared crypto headline files, or None without the shared data."""
     from flushwatch.errors import InputError
-    from flushwatch.nlp.evaluate import headline_titles
+    from flushwatch.nlp.training.labelled_sets import headline_titles
 
     titles: list[str] = []
     for dataset in ("news_cryptonews_2021_2022", "news_cryptocompare_feed_2025_2026"):
@@ -56,10 +56,10 @@ def main() -> None:
 
     print("| set | non-English flagged | right language | English flagged |")
     print("|---|---|---|---|")
-    for name in SETS:
-        c = flag_counts(read_set(EVAL_DIR / name))
+    for split in SPLITS:
+        c = flag_counts(read_split(split))
         print(
-            f"| {name} | {c['flagged']} / {c['non_english']} | {c['right_language']} / "
+            f"| {split} | {c['flagged']} / {c['non_english']} | {c['right_language']} / "
             f"{c['non_english']} | {c['english_flagged']} / {c['english']} |"
         )
     titles = real_titles()

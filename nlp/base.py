@@ -22,14 +22,14 @@ LABELS = ("bearish", "neutral", "bullish")
 HIDDEN = 384
 N_LAYERS = 6  # all-MiniLM-L6-v2; its sha256 above pins these sizes
 #: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
-#: compressed fine-tuning delta (:mod:`flushwatch.nlp.delta`); 1 was LoRA adapters.
+#: compressed fine-tuning delta (:mod:`flushwatch.nlp.training.delta`); 1 was LoRA adapters.
 MODEL_FORMAT = 2
 
 #: The model flushwatch ships and scores with unless told otherwise, and where models live.
 DEFAULT_MODEL = "flushwatch-minilm"
 #: The opt-in second shipped model: the same recipe trained with the crypto training titles
 #: too (`model train --crypto-titles`); better on crypto headlines, a little weaker on the
-#: finance tweets the issue's targets are read on (model card, "A crypto-trained opt-in model").
+#: finance tweets of sent_valid (model card, "The opt-in crypto-trained model").
 CRYPTO_MODEL = "flushwatch-minilm-crypto"
 SHIPPED_MODELS = (DEFAULT_MODEL, CRYPTO_MODEL)
 MODELS_DIR = PACKAGE_DIR / "models"

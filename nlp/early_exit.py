@@ -8,9 +8,9 @@ fast path (:mod:`flushwatch.nlp.fastpath`) builds the encoder as two graphs spli
 The full-precision modes never exit early: they are the reference the fast path is measured
 against (``flushwatch model eval`` prints both, and the fast path without the exit).
 
-Fitting (:mod:`flushwatch.nlp.exit_training`, at ``flushwatch model train`` time) reads the
-features from the int8 graph the fast path runs, measures every candidate layer and threshold
-on that very path, and :func:`choose` keeps the cheapest whose answers agree with the
+Fitting (:mod:`flushwatch.nlp.training.exit_fit`, at ``flushwatch model train`` time) reads
+the features from the int8 graph the fast path runs, measures every candidate layer and
+threshold on that very path, and keeps the cheapest whose answers agree with the
 full-precision model's nearly as often as the fast path without an exit does. Scoring is
 numpy: :func:`exits` is the decision rule.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,9 +32,6 @@ if TYPE_CHECKING:  # numpy is imported where used: the scorer module is on every
     import numpy as np
 
 FILE = "exit.safetensors"
-#: Candidate exit layers and thresholds tried on dev at training time.
-LAYERS = (2, 3, 4)
-THRESHOLDS = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
 
 
 @dataclass(frozen=True)
@@ -44,17 +40,6 @@ class ExitHead:
     weight: np.ndarray  # (3, hidden)
     bias: np.ndarray  # (3,)
     threshold: float  # exit when the blended top probability is at least this
-
-
-@dataclass(frozen=True)
-class ExitChoice:
-    """One (layer, threshold) candidate as measured on dev."""
-
-    layer: int
-    threshold: float
-    exit_rate: float  # share of the selection titles answered at the exit
-    agreement: float  # share of the selection titles labelled as the full-precision model labels them
-    cost: float  # encoder layers run, as a share of all of them
 
 
 def exits(exit_log_probs: np.ndarray, lexical: np.ndarray | None, threshold: float) -> np.ndarray:
@@ -69,21 +54,6 @@ def exits(exit_log_probs: np.ndarray, lexical: np.ndarray | None, threshold: flo
 
     z = exit_log_probs if lexical is None else exit_log_probs + lexical
     return np.asarray(np.exp(log_softmax(z).max(axis=1)) >= threshold)
-
-
-def cost(layer: int, exit_rate: float, n_layers: int) -> float:
-    """Encoder layers run per title at this exit rate, as a share of ``n_layers``."""
-    return (layer + (1.0 - exit_rate) * (n_layers - layer)) / n_layers
-
-
-def choose(table: Sequence[ExitChoice], min_agreement: float) -> ExitChoice | None:
-    """The cheapest candidate agreeing with the reference on >= ``min_agreement``, or None. Pure.
-
-    A candidate no title exits at saves nothing and is never chosen; ties in cost go to the
-    higher threshold (the more careful exit).
-    """
-    ok = [c for c in table if c.agreement >= min_agreement and c.exit_rate > 0]  # one that saves work
-    return min(ok, key=lambda c: (c.cost, -c.threshold)) if ok else None
 
 
 def save(head: ExitHead, path: Path) -> None:

@@ -20,8 +20,9 @@ the title, so event types stay a pure function of stored inputs: ``flushwatch sc
 --refresh-rules`` can recompute them without the model, and the head's file is part of the
 rules fingerprint (:func:`flushwatch.nlp.rules.rules_revision`), not of the model revision.
 
-Training data: the event sets under ``models/eval/`` (own-words sets and real headlines read
-from ../shared/data), except :data:`HELD_OUT`, which no rule and no head has been fitted on.
+Fitting (:mod:`flushwatch.nlp.training.event_head_fit`): the labelled event sets of a
+checkout's ``eval/`` folder (own-words titles and real headlines read from ../shared/data),
+except their ``test`` split, which no rule and no head has been fitted on.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flushwatch.nlp import lexical
 from flushwatch.nlp.events import CAUSE_TYPES, EVENT_TYPES, OTHER, SEVERITY, EventGuess
@@ -42,19 +43,9 @@ if TYPE_CHECKING:
 
 FILE = "event_head.safetensors"
 #: How much the rules' confidence adds to the head's probability of the rules' type. Chosen
-#: on ``event_types_real_test4.csv`` (a development set by then) from 0.1, 0.2, 0.3, 0.5 with
-#: the head fitted without it: 0.625 / 0.650 / 0.645 / 0.600 event-type accuracy, against 0.510
-#: for the rules alone and 0.610 for the head alone (0.660 with reports kept, as shipped).
+#: from 0.1, 0.2, 0.3, 0.5 on a labelled batch of real headlines the head was not fitted on
+#: at the time (docs/experiments.md).
 RULE_WEIGHT = 0.2
-#: Logistic-regression strength and the fewest titles a word must occur in. C 10 and words in
-#: two or more titles were the best of C 3-100 x min_df 1-2 for the head alone on the real
-#: titles of the development sets, in 5-fold cross-validation (a cross-validation of the
-#: combination there favours the rules, which were written on those same titles, so it
-#: cannot choose how they combine).
-C = 10.0
-MIN_DF = 2
-#: Labelled sets never trained or tuned on: the held-out reading of the rules and this head.
-HELD_OUT = ("event_types_real_test6.csv",)
 
 
 _INDEX = {name: i for i, name in enumerate(EVENT_TYPES)}
@@ -111,47 +102,6 @@ class EventHead:
             # every labelled set.
             out[i] = EventGuess(name, confidence, SEVERITY[name], name == "market_move")
         return out
-
-
-def training_rows() -> list[tuple[str, str]]:
-    """(title, event type) of every labelled set but :data:`HELD_OUT`; needs the shared data."""
-    from flushwatch.nlp.evaluate import OWN_EVENT_SETS, REAL_EVENT_SETS, own_event_set, real_event_set
-
-    rows: list[dict[str, str]] = []
-    for name, _ in OWN_EVENT_SETS:
-        rows += own_event_set(name)
-    for name, _ in REAL_EVENT_SETS:
-        if name not in HELD_OUT:
-            rows += real_event_set(name)
-    return [(r["title"], r["event_type"]) for r in rows]
-
-
-def fit(rows: Sequence[tuple[str, str]]) -> lexical.LexicalHead:
-    """The head fitted on (title, event type) rows; deterministic (lbfgs, fixed data order)."""
-    return lexical.fit(
-        [t for t, _ in rows],
-        [_INDEX[e] for _, e in rows],
-        c=C,
-        min_df=MIN_DF,
-        classes=EVENT_TYPES,
-    )
-
-
-def train(out_dir: Path) -> dict[str, Any]:
-    """Fit on :func:`training_rows`, write ``out_dir/event_head.safetensors``; what was fitted."""
-    rows = training_rows()
-    head = fit(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lexical.save(head, out_dir / FILE)
-    return {
-        "file": str(out_dir / FILE),
-        "titles": len(rows),
-        "vocabulary": len(head.vocabulary),
-        "c": C,
-        "min_df": MIN_DF,
-        "rule_weight": RULE_WEIGHT,
-        "held_out": list(HELD_OUT),
-    }
 
 
 def load(path: Path) -> EventHead | None:

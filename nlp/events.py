@@ -8,9 +8,9 @@ type combines these rules with a learned head (:mod:`flushwatch.nlp.event_head`,
 :class:`flushwatch.nlp.rules.RuleSet`); this module stays rules only. Rules are tried in the order of
 ``RULES``; the first matching type wins, so the more specific and more severe types (exchange trouble, depeg, hack) come before broad
 ones (regulation, price analysis); three tie-breaks (``_tie_break``) settle known collisions.
-Evaluated on headlines written for this project and on 800 real headlines of the shared data,
-labelled by hand (``models/eval/``; the real sets hold keys only); ``flushwatch model eval``
-prints the accuracy, docs/model.md says which sets were developed on.
+Evaluated on headlines written for this project and on 2,000 real headlines of the shared data,
+labelled by hand (a checkout's ``eval/`` folder; the real headlines are stored as keys only);
+``flushwatch model eval`` prints the accuracy of each labelling round.
 
 ``severity`` (0..1) is how much an event of that type tends to move markets within the hour;
 importance builds on it. Pure functions, no I/O, nothing heavy imported.

@@ -4,12 +4,13 @@ Why: a fine-tuned MiniLM and a TF-IDF linear model make different mistakes. The 
 context; the linear model weighs every word it saw in training, including rare finance words
 the frozen tokenizer splits into pieces. Adding the linear model's scores to the network's
 log-probabilities, at a weight chosen on sent_train's dev split, improved dev accuracy and
-macro-F1 for each of the five fine-tuned networks we measured it on (models/README.md).
+macro-F1 for each of the five fine-tuned networks we measured it on (docs/experiments.md).
 
-Fitting uses scikit-learn (``TfidfVectorizer`` + ``LogisticRegression``) at training time
-only. Scoring reimplements the vectoriser exactly (lower case, ``\\b\\w\\w+\\b`` tokens,
-sublinear tf, smooth idf, l2 norm) in a few numpy operations over all titles at once, so a cold
-``flushwatch score`` never imports scikit-learn; a test checks the two agree to 1e-9.
+Fitting (:mod:`flushwatch.nlp.training.lexical_fit`) uses scikit-learn (``TfidfVectorizer`` +
+``LogisticRegression``) at training time only. Scoring reimplements the vectoriser exactly
+(lower case, ``\\b\\w\\w+\\b`` tokens, sublinear tf, smooth idf, l2 norm) in a few numpy
+operations over all titles at once, so a cold ``flushwatch score`` never imports scikit-learn;
+a test checks the two agree to 1e-9.
 
 File: ``lexical.safetensors`` with tensors ``idf`` (V), ``coef`` (3 x V, rows bearish, neutral,
 bullish), ``intercept`` (3), ``weight`` (1), and the vocabulary, one word per line in column
@@ -33,8 +34,9 @@ from flushwatch.errors import ModelError
 if TYPE_CHECKING:  # numpy is imported where used: the scorer module is on every CLI path
     import numpy as np
 
-#: scikit-learn's default token pattern: words of two or more word characters.
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+#: scikit-learn's default token pattern: words of two or more word characters (the fitting
+#: code hands this same pattern to scikit-learn's vectoriser).
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
 FILE = "lexical.safetensors"
 
 
@@ -61,7 +63,7 @@ class LexicalHead:
         counts: list[int] = []
         vocab = self.vocabulary
         for r, text in enumerate(texts):
-            for word, k in Counter(_TOKEN.findall(text.lower())).items():
+            for word, k in Counter(TOKEN.findall(text.lower())).items():
                 c = vocab.get(word)
                 if c is not None:
                     rows.append(r)
@@ -83,39 +85,6 @@ class LexicalHead:
     def weighted(self, texts: Sequence[str]) -> np.ndarray:
         """What the blend adds to the network's log-probabilities: the scores times the weight."""
         return self.weight * self.scores(texts)
-
-
-def fit(
-    texts: Sequence[str],
-    labels: Sequence[int],
-    *,
-    c: float = 4.0,
-    min_df: int = 2,
-    classes: tuple[str, ...] | None = None,
-) -> LexicalHead:
-    """Fit the vectoriser and the logistic regression on training rows (weight 0 until chosen).
-
-    ``labels`` index ``classes`` (default: the three sentiment labels); every class must occur.
-    """
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    k = 3 if classes is None else len(classes)
-    vec = TfidfVectorizer(min_df=min_df, sublinear_tf=True, token_pattern=_TOKEN.pattern)
-    x = vec.fit_transform(list(texts))
-    model = LogisticRegression(C=c, max_iter=5000).fit(x, list(labels))
-    if list(model.classes_) != list(range(k)):
-        raise ValueError(f"training labels must cover all {k} classes, got {list(model.classes_)}")
-    vocab = {str(w): int(i) for w, i in vec.vocabulary_.items()}
-    return LexicalHead(
-        vocab,
-        np.asarray(vec.idf_, dtype=np.float64),
-        np.asarray(model.coef_, dtype=np.float64),
-        np.asarray(model.intercept_, dtype=np.float64),
-        0.0,
-        classes,
-    )
 
 
 def save(head: LexicalHead, path: Path) -> None:

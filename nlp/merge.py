@@ -2,11 +2,11 @@
 
 Why numpy: every inference path starts from ``base + delta``, and the fast path's graphs are
 built from it (:mod:`flushwatch.nlp.graph`) in a process that otherwise never needs torch.
-The full-precision modes load the same arrays into torch, so both paths start from one merge.
+Full precision loads the same arrays into torch, so both paths start from one merge.
 
 Parameter names are those of :class:`flushwatch.nlp.encoder.SentimentNet` (``encoder.`` +
 Hugging Face's ``BertModel`` names, then ``head.weight`` / ``head.bias``); the delta's format
-is described in :mod:`flushwatch.nlp.delta`.
+is described in :mod:`flushwatch.nlp.training.delta`, which writes it.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of mo
 * any Hugging Face sequence-classification model (``--model NAME_OR_PATH``), its labels mapped
   to bearish / neutral / bullish through its config (the map is stored with every score).
 
-Modes: ``fast`` (the default) = the shipped model as an int8 ONNX Runtime graph, one batch per
-core at a time, easy titles answered after an early layer by its early-exit head
+Two modes: ``fast`` (the default) = the shipped model as an int8 ONNX Runtime graph, one
+batch per core at a time, easy titles answered after an early layer by its early-exit head
 (:mod:`flushwatch.nlp.fastpath`, :mod:`flushwatch.nlp.early_exit`; ``early_exit=False`` runs
-every title through every layer; other models: torch int8); ``torch-int8`` =
-dynamic int8 quantisation of every torch Linear, per channel; ``full`` = fp32; ``bf16`` = fp32
-weights under bf16 autocast. models/README.md has the measured accuracy of each on sent_valid
-and bench/bench_scoring.py their speed. torch is imported only when a torch path is used (the
-fast path builds and runs its graphs without it); transformers only for ``--model`` checkpoints.
+every title through every layer; a ``--model`` checkpoint gets torch dynamic int8 instead,
+:mod:`flushwatch.nlp.quantize`); ``full`` = fp32, the reference the fast path is measured
+against. torch is imported only when the full-precision path or a ``--model`` checkpoint is
+used (the fast path builds and runs its graphs without it); transformers only for ``--model``
+checkpoints. Nothing here imports :mod:`flushwatch.nlp.training`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from flushwatch.nlp.early_exit import FILE as EXIT_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.rules import RuleSet, rule_set, text_score
 from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
+from flushwatch.nlp.text import clean_text
 from flushwatch.records.scores import TextScore
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODES = ("fast", "torch-int8", "full", "bf16")
+#: Inference modes: the int8 fast path and the fp32 reference.
+MODES = ("fast", "full")
 
 
 def file_revision(path: Path) -> str:
@@ -125,12 +127,6 @@ def is_flushwatch_dir(path: Path) -> bool:
     return isinstance(meta, dict) and "base_sha256" in meta
 
 
-def _clean(title: str) -> str:
-    from flushwatch.nlp.train import clean_text
-
-    return clean_text(title)
-
-
 class Scorer:
     """Loads a model once and scores titles in length-sorted batches. Not thread-safe."""
 
@@ -179,7 +175,7 @@ class Scorer:
             else:
                 self._load_hf(name)
             self.net.eval()
-            if mode in ("fast", "torch-int8"):
+            if mode == "fast":  # a --model checkpoint: torch dynamic int8
                 from flushwatch.nlp.quantize import quantize_linears
 
                 quantize_linears(self.net)
@@ -365,14 +361,18 @@ class Scorer:
 
     def probabilities(self, titles: Sequence[str]) -> tuple[list[list[float]], list[bool]]:
         """(bearish, neutral, bullish) probabilities per title, and whether it was truncated."""
-        batch = self._prepare(titles)
-        return self._collect(batch, self._run(batch)), batch.truncated
+        batch = self.prepare(titles)
+        return self.collect(batch, self.run(batch)), batch.truncated
 
-    def _prepare(self, titles: Sequence[str]) -> _Batches:
-        """Tokenise, truncate, sort by length and pad each batch only to its longest member."""
+    def prepare(self, titles: Sequence[str]) -> Batches:
+        """Tokenise, truncate, sort by length and pad each batch only to its longest member.
+
+        Public because training reads the network on exactly the inputs scoring feeds it
+        (activation ranges, early-exit features and answers).
+        """
         import numpy as np
 
-        texts = [_clean(t) or "." for t in titles]
+        texts = [clean_text(t) or "." for t in titles]
         enc = self.tokenizer(texts, truncation=False, add_special_tokens=True)["input_ids"]
         truncated = [len(ids) > self.max_length for ids in enc]
         ids_all = [
@@ -380,7 +380,7 @@ class Scorer:
         ]
         order = sorted(range(len(texts)), key=lambda i: (len(ids_all[i]), i))
         pad = int(self.tokenizer.pad_token_id or 0)
-        out = _Batches(len(texts), truncated)
+        out = Batches(len(texts), truncated)
         if self._lexical is not None:  # before the model: an early exit decides on the blend
             out.lexical = self._lexical.weighted(texts)
         for s in range(0, len(order), self.batch_size):
@@ -396,7 +396,7 @@ class Scorer:
             out.arrays.append((x, m, None if out.lexical is None else out.lexical[chunk]))
         return out
 
-    def _run(self, batch: _Batches) -> Callable[[], list[Any]]:
+    def run(self, batch: Batches) -> Callable[[], list[Any]]:
         """Start the model on every batch; the returned callable waits for the logits.
 
         On the ONNX path the batches run on worker threads, so the caller can do the rule-based
@@ -408,8 +408,12 @@ class Scorer:
         logits = self._torch_logits(batch.arrays)
         return lambda: logits
 
-    def _collect(self, batch: _Batches, wait: Callable[[], list[Any]]) -> list[list[float]]:
-        """Probabilities in our label order: the network's, blended with the lexical head's."""
+    def collect(self, batch: Batches, wait: Callable[[], list[Any]]) -> list[list[float]]:
+        """Probabilities in our label order: the network's, blended with the lexical head's.
+
+        ``wait`` returns the network's logits (or log-probabilities) per batch of ``batch``:
+        :meth:`run`'s, or those of another graph over the same batches.
+        """
         import numpy as np
 
         from flushwatch.nlp.probs import log_softmax, softmax
@@ -428,16 +432,8 @@ class Scorer:
 
         with torch.inference_mode():
             return [
-                self._forward(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m, _ in batches
+                self._call(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m, _ in batches
             ]
-
-    def _forward(self, x: Any, m: Any) -> Any:
-        if self.mode == "bf16":
-            import torch
-
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return self._call(x, m)
-        return self._call(x, m)
 
     def _call(self, x: Any, m: Any) -> Any:
         if self._hf:
@@ -451,10 +447,10 @@ class Scorer:
         (:func:`flushwatch.nlp.rules.rule_set`).
         """
         rule_fields = rules or rule_set(self.name)
-        batch = self._prepare(titles)
-        wait = self._run(batch)
+        batch = self.prepare(titles)
+        wait = self.run(batch)
         found = rule_fields.title_rules(titles)  # overlaps the model on the ONNX path
-        probs = self._collect(batch, wait)
+        probs = self.collect(batch, wait)
         return [
             text_score(t, p, trunc, rules=r)
             for t, p, trunc, r in zip(titles, probs, batch.truncated, found, strict=True)
@@ -462,7 +458,7 @@ class Scorer:
 
 
 @dataclass
-class _Batches:
+class Batches:
     """Length-sorted, padded model inputs and where each row goes back to."""
 
     n: int

@@ -9,18 +9,17 @@ them (SmoothQuant: divide channel j of the activation by s_j and multiply row j 
 weight by it, an identity in exact arithmetic) recovered most of that at no cost.
 
 ``s_j = amax_j ** alpha / wmax_j ** (1 - alpha)``, with ``amax_j`` the channel's largest
-absolute activation over training titles (measured by ``flushwatch model train`` in fp32 and
-stored in ``smooth.safetensors``) and ``wmax_j`` the weight row's. It is applied to a copy of
-the merged weights right before the int8 graphs are built; the full-precision modes never
-see it.
+absolute activation over training titles (measured in fp32 by ``flushwatch model train``,
+:mod:`flushwatch.nlp.training.smoothing_fit`, and stored in ``smooth.safetensors``) and
+``wmax_j`` the weight row's. It is applied to a copy of the merged weights right before the
+int8 graphs are built; full precision never sees it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flushwatch.errors import ModelError
 
@@ -28,31 +27,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 FILE = "smooth.safetensors"
-
-
-def measure(net: Any, batches: Sequence[tuple[Any, Any]]) -> np.ndarray:
-    """Per layer, per channel, the largest |GELU output| entering FFN2 over ``batches`` (fp32)."""
-    import numpy as np
-    import torch
-
-    layers = list(net.encoder.encoder.layer)
-    amax = [np.zeros(layer.output.dense.in_features) for layer in layers]
-    hooks = []
-    for i, layer in enumerate(layers):
-
-        def hook(_m: Any, inp: tuple[Any, ...], i: int = i) -> None:
-            x = inp[0].detach().abs().reshape(-1, inp[0].shape[-1]).amax(0).double().numpy()
-            amax[i] = np.maximum(amax[i], x)
-
-        hooks.append(layer.output.dense.register_forward_pre_hook(hook))
-    try:
-        with torch.inference_mode():
-            for x, m in batches:
-                net(torch.as_tensor(x), torch.as_tensor(m))
-    finally:
-        for h in hooks:
-            h.remove()
-    return np.stack(amax)
 
 
 def apply(weights: dict[str, np.ndarray], amax: np.ndarray, alpha: float) -> list[np.ndarray]:

@@ -16,8 +16,9 @@ import pytest
 from flushwatch.errors import ModelError
 from flushwatch.nlp import early_exit
 from flushwatch.nlp.base import HIDDEN
-from flushwatch.nlp.early_exit import ExitChoice, ExitHead
+from flushwatch.nlp.early_exit import ExitHead
 from flushwatch.nlp.scorer import Scorer, model_revision, shipped_model_dir
+from flushwatch.nlp.training.exit_fit import ExitChoice, choose, cost
 
 TITLES = [
     "Custodian pauses all client withdrawals while it reviews a wallet incident",
@@ -50,23 +51,23 @@ def test_the_exit_decides_on_the_blend_the_final_head_would_ship() -> None:
 
 
 def test_cost_counts_the_layers_run() -> None:
-    assert early_exit.cost(3, 0.0, 6) == 1.0
-    assert early_exit.cost(3, 1.0, 6) == 0.5
-    assert early_exit.cost(2, 0.5, 6) == pytest.approx(4 / 6)
+    assert cost(3, 0.0, 6) == 1.0
+    assert cost(3, 1.0, 6) == 0.5
+    assert cost(2, 0.5, 6) == pytest.approx(4 / 6)
 
 
 def test_the_cheapest_candidate_close_enough_is_chosen() -> None:
     table = [
-        ExitChoice(2, 0.95, 0.70, 0.960, early_exit.cost(2, 0.70, 6)),  # cheapest, too far off
-        ExitChoice(3, 0.97, 0.60, 0.978, early_exit.cost(3, 0.60, 6)),
-        ExitChoice(3, 0.98, 0.60, 0.979, early_exit.cost(3, 0.60, 6)),  # same cost, more careful
-        ExitChoice(4, 0.99, 0.70, 0.981, early_exit.cost(4, 0.70, 6)),
+        ExitChoice(2, 0.95, 0.70, 0.960, cost(2, 0.70, 6)),  # cheapest, too far off
+        ExitChoice(3, 0.97, 0.60, 0.978, cost(3, 0.60, 6)),
+        ExitChoice(3, 0.98, 0.60, 0.979, cost(3, 0.60, 6)),  # same cost, more careful
+        ExitChoice(4, 0.99, 0.70, 0.981, cost(4, 0.70, 6)),
     ]
-    chosen = early_exit.choose(table, 0.977)
+    chosen = choose(table, 0.977)
     assert chosen is not None and (chosen.layer, chosen.threshold) == (3, 0.98)
-    assert early_exit.choose(table, 0.99) is None
+    assert choose(table, 0.99) is None
     # Perfect agreement because nothing exits saves nothing: not an exit worth shipping.
-    assert early_exit.choose([ExitChoice(2, 0.995, 0.0, 1.0, 1.0)], 0.9) is None
+    assert choose([ExitChoice(2, 0.995, 0.0, 1.0, 1.0)], 0.9) is None
 
 
 def _head(layer: int = 3, threshold: float = 0.98) -> ExitHead:

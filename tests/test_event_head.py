@@ -1,7 +1,8 @@
 """The event-type head (nlp/event_head.py): combined with the rules (reports stay the rules',
 a rule's type gets a bonus, no bonus where no pattern fired), its file is a rule input
 (fingerprint, refresh), bad files are one clear error, and `model train --events-only`
-reproduces the committed file from the labelled sets without the held-out one."""
+(nlp/training/event_head_fit.py) reproduces the committed file from the labelled sets
+without their held-out split."""
 
 from __future__ import annotations
 
@@ -190,10 +191,11 @@ def test_scored_rows_carry_the_heads_answer(cli, db: Database, db_path: Path) ->
 def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
     shared_data: Path, tmp_path: Path, cli
 ) -> None:
-    from flushwatch.nlp.evaluate import real_event_set
+    from flushwatch.nlp.training import event_head_fit
+    from flushwatch.nlp.training.labelled_sets import in_split, real_event_rows
 
-    rows = event_head.training_rows()
-    held_out = {r["title"] for name in event_head.HELD_OUT for r in real_event_set(name)}
+    rows = event_head_fit.training_rows()
+    held_out = {r["title"] for r in in_split(real_event_rows(), "test")}
     assert len(rows) == 2066 and not held_out & {t for t, _ in rows}
     res = cli("model", "train", "--events-only", "--out", str(tmp_path / "a"))
     assert res.code == 0, res.err

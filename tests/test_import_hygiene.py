@@ -1,4 +1,5 @@
-"""`flushwatch --help` and every command that needs no model never import torch/transformers/onnxruntime.
+"""What each command imports: `flushwatch --help` and every command that needs no model never
+import torch/transformers/onnxruntime, and the scoring path never imports the training package.
 
 Each case runs the real CLI in a fresh interpreter and inspects sys.modules afterwards.
 """
@@ -62,3 +63,38 @@ def test_non_model_command_does_not_import_torch(argv: list[str], tmp_path: Path
     )
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert loaded == [], f"`flushwatch {' '.join(argv)}` imported {loaded}"
+
+
+# The scoring path never imports the training package (fitting, calibration, evaluation):
+# each probe runs in a fresh interpreter and lists the training modules it loaded.
+TRAINING = "flushwatch.nlp.training"
+LIST_TRAINING = (
+    "\nimport json, sys\n"
+    f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({TRAINING!r}))))"
+)
+SCORING_PROBES = {
+    "import scorer and pipeline": "import flushwatch.nlp.scorer, flushwatch.nlp.pipeline",
+    "score --help": (
+        "from flushwatch.cli.main import main\n"
+        "try:\n    main(['score', '--help'])\nexcept SystemExit:\n    pass"
+    ),
+    "score titles on the fast path": (
+        "from flushwatch.nlp.scorer import Scorer\n"
+        "assert len(Scorer(mode='fast').score_texts(['Exchange halts withdrawals'])) == 1"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", list(SCORING_PROBES.values()), ids=list(SCORING_PROBES))
+def test_the_scoring_path_never_imports_the_training_package(code: str) -> None:
+    probe = code + LIST_TRAINING
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_probe_would_see_a_training_import() -> None:
+    """The check above is not vacuous: importing the eval command loads the package."""
+    probe = "import flushwatch.nlp.training.evaluate" + LIST_TRAINING
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert TRAINING in json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,7 +11,8 @@ import pytest
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp import lexical
-from flushwatch.nlp.train import read_labelled
+from flushwatch.nlp.training.data import read_labelled
+from flushwatch.nlp.training.lexical_fit import fit
 
 DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 PROBES = [
@@ -31,7 +32,7 @@ def fitted() -> tuple[lexical.LexicalHead, object, object]:
     from sklearn.linear_model import LogisticRegression
 
     texts, labels = read_labelled(DATA)
-    head = lexical.fit(texts, labels, c=4.0, min_df=1)
+    head = fit(texts, labels, c=4.0, min_df=1)
     vec = TfidfVectorizer(min_df=1, sublinear_tf=True)  # scikit-learn's defaults otherwise
     model = LogisticRegression(C=4.0, max_iter=5000).fit(vec.fit_transform(texts), labels)
     return head, vec, model

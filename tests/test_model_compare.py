@@ -16,9 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flushwatch.nlp.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare_answers, higher, table_rows
-from flushwatch.nlp.confidence import Interval, bootstrap_intervals, paired_difference_intervals
-from flushwatch.nlp.train import accuracy, macro_f1
+from flushwatch.nlp.training.compare import (
+    COMPARE_COLUMNS,
+    TABLE_COLUMNS,
+    compare_answers,
+    higher,
+    table_rows,
+)
+from flushwatch.nlp.training.metrics import (
+    Interval,
+    accuracy,
+    bootstrap_intervals,
+    macro_f1,
+    paired_difference_intervals,
+)
 from tests.test_hf_model import _checkpoint
 
 # Titles written for this test (dataset labels: 0 bearish, 1 bullish, 2 neutral).
@@ -231,9 +242,9 @@ def test_mode_b_compares_two_inference_paths_of_one_model(
     assert res.code == 0, res.err
     (row,) = json.loads(res.out)
     # Each side's figure is the one its own path gives when run alone.
-    from flushwatch.nlp.evaluate import predict_labels
     from flushwatch.nlp.scorer import Scorer
-    from flushwatch.nlp.train import read_labelled
+    from flushwatch.nlp.training.data import read_labelled
+    from flushwatch.nlp.training.evaluate import predict_labels
 
     texts, labels = read_labelled(labelled_csv)
     for side, mode in (("a", "fast"), ("b", "full")):

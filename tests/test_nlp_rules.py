@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from pathlib import Path
@@ -12,14 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flushwatch.errors import InputError, ModelError
-from flushwatch.nlp.evaluate import REAL_EVENT_SETS, event_rows, real_event_set
 from flushwatch.nlp.events import EVENT_TYPES, SEVERITY, classify_event, is_market_report
 from flushwatch.nlp.importance import DEFAULT_WEIGHTS, importance, salience
 from flushwatch.nlp.labels import label_map_from_config
 from flushwatch.nlp.language import detect_language
+from flushwatch.nlp.training.evaluate import event_rows
+from flushwatch.nlp.training.labelled_sets import (
+    EVENT_OWN_FILE,
+    EVENT_REAL_FILE,
+    batches,
+    in_split,
+    read_rows,
+    real_event_rows,
+)
 from flushwatch.records.scores import ImportanceContext, TextScore
-
-EVAL = Path(__file__).resolve().parent.parent / "models" / "eval"
 
 REQUIRED = {
     "regulation",
@@ -39,7 +44,7 @@ REQUIRED = {
 }
 
 
-def test_taxonomy_covers_the_issue_list_and_every_type_has_a_severity() -> None:
+def test_taxonomy_covers_the_required_types_and_every_type_has_a_severity() -> None:
     assert set(EVENT_TYPES) >= REQUIRED
     assert all(0.0 <= SEVERITY[t] <= 1.0 for t in EVENT_TYPES)
 
@@ -106,58 +111,49 @@ def test_market_report_flag(title: str, report: bool) -> None:
         assert classify_event(title).event_type == "market_move"
 
 
-def test_eval_sets_are_well_formed_and_cover_every_type() -> None:
-    for name in (
-        "event_types.csv",
-        "event_types_holdout.csv",
-        "event_types_holdout2.csv",
-        "event_types_holdout3.csv",
-    ):
-        rows = list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
-        assert len(rows) >= 40
-        assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
-        assert {r["is_market_report"] for r in rows} <= {"true", "false"}
-    dev = list(csv.DictReader((EVAL / "event_types.csv").open(encoding="utf-8")))
-    assert {r["event_type"] for r in dev} == set(EVENT_TYPES)
+def test_own_words_sets_are_well_formed_and_cover_every_type() -> None:
+    rows = read_rows(EVENT_OWN_FILE)
+    assert list(rows[0]) == ["title", "event_type", "is_market_report", "split", "batch"]
+    assert [len(b) for _, b in batches(rows)] == [140, 42, 42, 42]
+    assert {r["split"] for r in rows} == {"train"}  # the event head is fitted on every one
+    assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
+    assert {r["is_market_report"] for r in rows} <= {"true", "false"}
+    first = batches(rows)[0][1]  # the titles the rules were developed on
+    assert {r["event_type"] for r in first} == set(EVENT_TYPES)
 
 
-def test_real_headline_sets_hold_keys_only_and_are_disjoint() -> None:
-    """The real-headline labels carry no third-party text: a dataset, an md5, our labels."""
-    keys: list[set[str]] = []
-    for name, _ in REAL_EVENT_SETS:
-        rows = list(csv.DictReader((EVAL / name).open(encoding="utf-8")))
-        assert list(rows[0]) == ["dataset", "title_md5", "event_type", "is_market_report"]
-        assert len(rows) == 200
-        assert all(len(r["title_md5"]) == 32 and int(r["title_md5"], 16) >= 0 for r in rows)
-        assert {r["dataset"] for r in rows} == {
-            "news_cryptonews_2021_2022",
-            "news_cryptocompare_feed_2025_2026",
-        }
-        assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
-        assert {r["is_market_report"] for r in rows} <= {"true", "false"}
-        keys.append({r["title_md5"] for r in rows})
-        assert len(keys[-1]) == 200
-    assert len(keys) == 10
-    assert all(not (a & b) for i, a in enumerate(keys) for b in keys[i + 1 :])
+def test_real_headline_rows_hold_keys_only_and_a_split() -> None:
+    """The real-headline labels carry no third-party text: a dataset, an md5, our labels; ten
+    labelling rounds of 200 titles, the last held out from the rules and the head."""
+    rows = read_rows(EVENT_REAL_FILE)
+    assert list(rows[0]) == ["dataset", "title_md5", "event_type", "is_market_report", "split", "batch"]
+    assert all(len(r["title_md5"]) == 32 and int(r["title_md5"], 16) >= 0 for r in rows)
+    assert {r["dataset"] for r in rows} == {"news_cryptonews_2021_2022", "news_cryptocompare_feed_2025_2026"}
+    assert {r["event_type"] for r in rows} <= set(EVENT_TYPES)
+    assert {r["is_market_report"] for r in rows} <= {"true", "false"}
+    assert len({r["title_md5"] for r in rows}) == len(rows) == 2000
+    rounds = batches(rows)
+    assert [(b, len(data)) for b, data in rounds] == [(str(i), 200) for i in range(1, 11)]
+    assert [{r["split"] for r in data} for _, data in rounds] == [{"train"}] * 9 + [{"test"}]
 
 
-def test_real_headline_sets_resolve_against_the_shared_data(shared_data: Path) -> None:
-    for name, _ in REAL_EVENT_SETS:
-        rows = real_event_set(name)
-        assert len(rows) == 200
-        assert all(hashlib.md5(r["title"].encode()).hexdigest() == r["title_md5"] for r in rows)
-    table = [r for r in event_rows() if r[2] == "event_types_real_test3.csv"]
-    assert [(r[0], r[1]) for r in table] == [
+def test_real_headline_rows_resolve_against_the_shared_data(shared_data: Path) -> None:
+    rows = real_event_rows()
+    assert len(rows) == 2000
+    assert all(hashlib.md5(r["title"].encode()).hexdigest() == r["title_md5"] for r in rows)
+    table = event_rows()
+    trained = [r for r in table if r[2] == f"{EVENT_REAL_FILE} batch 4 (train)"]
+    assert [(r[0], r[1]) for r in trained] == [
         ("event type", "rules + head"),
         ("is_market_report", "rules + head"),
         ("event type", "rules"),
         ("is_market_report", "rules"),
     ]
-    assert all(r[3] == 200 and 0.0 <= r[4] <= 1.0 for r in table)
-    assert table[0].other == "the head was fitted on it"
-    held_out = [r for r in event_rows() if r[2] == "event_types_real_test6.csv"]
-    assert held_out[0][1:3] == ("rules + head", "event_types_real_test6.csv")
-    assert held_out[0].other == "held out from the head"
+    assert all(r[3] == 200 and 0.0 <= r[4] <= 1.0 for r in trained)
+    assert trained[0].other == "the head was fitted on it"
+    held_out = [r for r in table if r[2] == f"{EVENT_REAL_FILE} batch 10 (test)"]
+    assert held_out[0][1] == "rules + head" and held_out[0].other == "held out from the head"
+    assert len(in_split(rows, "test")) == held_out[0].n
 
 
 def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
@@ -165,11 +161,13 @@ def test_real_headline_rows_are_skipped_with_a_reason_without_shared_data(
 ) -> None:
     monkeypatch.setenv("FLUSHWATCH_SHARED_DATA", str(tmp_path))
     with pytest.raises(InputError, match="from the shared data"):
-        real_event_set("event_types_real_test3.csv")
-    skipped = [r for r in event_rows() if r[2].startswith("event_types_real_")]
-    assert len(skipped) == 10
-    assert all(r[3] == 0 and r.other.startswith("skipped: ") for r in skipped)
-    assert all("FLUSHWATCH_SHARED_DATA" in r.other for r in skipped)
+        real_event_rows()
+    table = event_rows()
+    skipped = [r for r in table if r[2].startswith(EVENT_REAL_FILE)]
+    assert len(skipped) == 1
+    assert skipped[0].n == 0 and skipped[0].other.startswith("skipped: ")
+    assert "FLUSHWATCH_SHARED_DATA" in skipped[0].other
+    assert len([r for r in table if r[2].startswith(EVENT_OWN_FILE)]) == 4 * 4  # still read
 
 
 @pytest.mark.parametrize(
@@ -205,8 +203,7 @@ def test_language_sets_flag_non_english_and_leave_english_alone() -> None:
     from tests.helpers.bench import load_bench
 
     bench = load_bench("eval_language")
-    dev = bench.flag_counts(bench.read_set(bench.EVAL_DIR / "language_titles.csv"))
-    held = bench.flag_counts(bench.read_set(bench.EVAL_DIR / "language_titles_holdout.csv"))
+    dev, held = (bench.flag_counts(bench.read_split(split)) for split in ("dev", "test"))
     assert (dev["non_english"], dev["english"], held["non_english"], held["english"]) == (70, 20, 35, 15)
     assert dev["english_flagged"] == 0 and held["english_flagged"] == 0
     assert dev["flagged"] >= 59 and held["flagged"] >= 19
@@ -297,7 +294,7 @@ def test_ascii_fast_path_counts_the_same_hits_as_ignorecase() -> None:
     for p in [p for _, _, pats in _RAW_RULES for p in pats] + helpers:
         letters = re.sub(r"\\[a-zA-Z]", "", p)
         assert letters == letters.lower(), p
-    titles = [r["title"] for r in csv.DictReader((EVAL / "event_types.csv").open(encoding="utf-8"))]
+    titles = [r["title"] for r in batches(read_rows(EVENT_OWN_FILE))[0][1]]
     for title in titles + [t.upper() for t in titles]:
         # the whole classification too: a non-ASCII twin (IGNORECASE path) answers the same
         assert classify_event(title) == classify_event(title + " \u00e9")

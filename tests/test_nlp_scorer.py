@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flushwatch.errors import ModelError
-from flushwatch.nlp.scorer import Scorer, shipped_model_dir
+from flushwatch.errors import ConfigError, ModelError
+from flushwatch.nlp.scorer import MODES, Scorer, shipped_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,15 @@ def test_scores_are_deterministic_and_independent_of_batch_order(scorer: Scorer)
     assert once == scorer.score_texts(titles)
     for a, b in zip(once, again, strict=True):
         assert a.sentiment == b.sentiment and abs(a.sentiment_score - b.sentiment_score) < 1e-3
+
+
+@pytest.mark.parametrize("mode", ["torch-int8", "bf16", "int8"])
+def test_two_inference_modes_and_no_other(mode: str) -> None:
+    """The fast default and its fp32 reference; a mode that is not one of them is refused
+    before any model is loaded, naming the two."""
+    assert MODES == ("fast", "full")
+    with pytest.raises(ConfigError, match="choose one of fast, full"):
+        Scorer(mode=mode)
 
 
 def test_bad_inputs_score_without_crashing(scorer: Scorer) -> None:

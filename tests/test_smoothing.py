@@ -43,7 +43,7 @@ def test_smoothing_changes_nothing_in_full_precision() -> None:
         ort.InferenceSession(graph.build(w, "net", ffn2_scales=s).SerializeToString())
         for w, s in ((plain, None), (smoothed.params, smoothed.scales))
     ]
-    batch = Scorer(mode="fast", early_exit=False)._prepare(TITLES)
+    batch = Scorer(mode="fast", early_exit=False).prepare(TITLES)
     for x, m, _ in batch.arrays:
         a, b = (s.run(None, {"input_ids": x, "attention_mask": m})[0] for s in sessions)
         assert np.allclose(a, b, atol=1e-4)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flushwatch.nlp.scorer import Scorer
-from flushwatch.nlp.train import TrainConfig, train
+from flushwatch.nlp.training.train import TrainConfig, train
 
 DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 
@@ -44,16 +44,17 @@ def test_training_is_deterministic(trained: tuple[Path, Path]) -> None:
 
 def test_the_early_exit_is_measured_on_the_fast_path_and_recorded(trained: tuple[Path, Path]) -> None:
     from flushwatch.nlp import early_exit
+    from flushwatch.nlp.training import exit_fit
 
     a, b = trained
     meta = json.loads((a / "config.json").read_text())
     ex = meta["early_exit"]
-    assert len(ex["candidates"]) == len(early_exit.LAYERS) * len(early_exit.THRESHOLDS)
+    assert len(ex["candidates"]) == len(exit_fit.LAYERS) * len(exit_fit.THRESHOLDS)
     assert ex["selection"] == {"dev_rows": meta["train"]["n_dev"], "crypto_titles": 0}
     assert 0.0 < ex["baseline_agreement"] <= 1.0
     for c in ex["candidates"]:
         assert 0.0 <= c["exit_rate"] <= 1.0 and c["cost"] == pytest.approx(
-            early_exit.cost(c["layer"], c["exit_rate"], 6), abs=1e-4
+            exit_fit.cost(c["layer"], c["exit_rate"], 6), abs=1e-4
         )
     path = a / early_exit.FILE
     if ex["chosen"] is None:
@@ -164,7 +165,7 @@ def test_the_lexical_head_is_chosen_on_dev_and_part_of_the_revision(
 def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -> None:
     """``--refit``: the dev rows join the training rows; nothing is judged on rows trained on."""
     from flushwatch.nlp import lexical
-    from flushwatch.nlp.workflows import model_info
+    from flushwatch.nlp.model_info import model_info
 
     cfg = tiny(refit=True, refit_lexical_weight=0.25)
     result = train(DATA, tmp_path, cfg)
@@ -185,7 +186,7 @@ def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -
 def test_extra_rows_join_the_training_rows_only(trained: tuple[Path, Path], tmp_path: Path) -> None:
     """``--extra-data`` / ``--crypto-titles``: more training rows, the same dev split."""
     from flushwatch.nlp import lexical
-    from flushwatch.nlp.train import ExtraRows
+    from flushwatch.nlp.training.data import ExtraRows
 
     cfg = tiny()
     titles = ["Zorblax token rallies on a new listing", "Zorblax climbs again", "Zorblax doubles in a day"]
@@ -214,50 +215,3 @@ def test_bad_extra_data_is_one_line_before_any_training(
     res = cli("model", "train", "--out", str(out), "--data", str(DATA), "--crypto-titles")
     assert res.code != 0 and "shared data" in res.err and "Traceback" not in res.err
     assert len(res.err.strip().splitlines()) == 1 and not out.exists()
-
-
-def test_out_of_fold_lexical_scores_never_come_from_a_head_that_saw_the_row() -> None:
-    """``lexical_in_loss``: a training row's lexical scores come from the folds without it;
-    every other row's from the head fitted on all training rows (the one that ships)."""
-    import numpy as np
-
-    from flushwatch.nlp import lexical
-    from flushwatch.nlp.train import out_of_fold_lexical, read_labelled, stratified_split
-
-    texts, labels = read_labelled(DATA)
-    cfg = TrainConfig(lexical_in_loss=0.5, lexical_folds=3)
-    fit_idx, dev_idx = stratified_split(labels, 0.25, cfg.seed)
-    prior = out_of_fold_lexical(texts, labels, fit_idx, cfg)
-    full = lexical.fit([texts[i] for i in fit_idx], [labels[i] for i in fit_idx], c=cfg.lexical_c)
-    assert prior.shape == (len(texts), 3)
-    assert np.allclose(prior[dev_idx], full.scores([texts[i] for i in dev_idx]), atol=1e-5)
-    # in sample the head is surer of each row's own label than any head that did not see it
-    own = full.scores([texts[i] for i in fit_idx])
-    rows = np.arange(len(fit_idx))
-    truth = [labels[i] for i in fit_idx]
-    assert (prior[fit_idx][rows, truth] < own[rows, truth] - 1e-3).all()
-    again = out_of_fold_lexical(texts, labels, fit_idx, cfg)
-    assert np.array_equal(prior, again)  # seeded folds
-
-
-def test_training_inside_the_lexical_blend_runs_and_is_recorded(tmp_path: Path) -> None:
-    cfg = tiny(lexical_in_loss=0.5, lexical_folds=3)
-    train(DATA, tmp_path, cfg)
-    meta = json.loads((tmp_path / "config.json").read_text())
-    assert meta["train"]["lexical_in_loss"] == 0.5 and meta["train"]["lexical_folds"] == 3
-    assert "dev_macro_f1" in meta["history"][0]
-    assert Scorer(str(tmp_path), mode="full").score_texts(["Exchange halts withdrawals"])
-
-
-def test_members_learning_from_each_other_train_side_by_side(tmp_path: Path) -> None:
-    """``mutual``: both members train on the same batches, one history row each per epoch,
-    and the run is as deterministic as the plain one."""
-    cfg = tiny(mutual=1.0)
-    a, b = tmp_path / "a", tmp_path / "b"
-    train(DATA, a, cfg)
-    train(DATA, b, cfg)
-    meta = json.loads((a / "config.json").read_text())
-    assert meta["train"]["mutual"] == 1.0
-    assert [(row["seed"], row["epoch"]) for row in meta["history"]] == [(13, 1), (14, 1)]
-    assert (a / "adapter.safetensors").read_bytes() == (b / "adapter.safetensors").read_bytes()
-    assert Scorer(str(a), mode="full").score_texts(["Exchange halts withdrawals"])

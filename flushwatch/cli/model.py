@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 
 class Mode(StrEnum):
     fast = "fast"
-    torch_int8 = "torch-int8"
     full = "full"
-    bf16 = "bf16"
 
 
 ModelOption = Annotated[
@@ -43,7 +41,7 @@ ModeOption = Annotated[
     typer.Option(
         "--mode",
         help="Inference path: fast (int8 ONNX Runtime, one batch per core; the graph is built "
-        "once into the user cache), torch-int8 (torch dynamic int8), full (fp32) or bf16 (autocast).",
+        "once into the user cache) or full (fp32, the reference the fast path is measured against).",
     ),
 ]
 
@@ -230,8 +228,8 @@ def model_train(
         bool,
         typer.Option(
             "--crypto-titles",
-            help="Add the 1,981 labelled crypto training titles (models/eval/sentiment_real_train*.csv, "
-            "titles read from the shared data) to the training rows.",
+            help="Add the 1,981 labelled crypto training titles (the train split of a checkout's "
+            "eval/sentiment_real.csv, titles read from the shared data) to the training rows.",
         ),
     ] = False,
 ) -> None:
@@ -245,7 +243,7 @@ def model_train(
 
     Example: [bold]flushwatch model train --out /tmp/my-model --crypto-titles[/]
     """
-    from flushwatch.nlp.workflows import train_command
+    from flushwatch.nlp.training.commands import train_command
 
     result = train_command(
         out=out,
@@ -273,7 +271,7 @@ def model_eval(
 
     Example: [bold]flushwatch model eval[/]
     """
-    from flushwatch.nlp.evaluate import COLUMNS, evaluate
+    from flushwatch.nlp.training.evaluate import COLUMNS, evaluate
 
     report = evaluate(model=model)
     render(
@@ -332,7 +330,7 @@ def model_compare(
 
     Example: [bold]flushwatch model compare /tmp/my-model flushwatch-minilm[/]
     """
-    from flushwatch.nlp.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare, table_rows
+    from flushwatch.nlp.training.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare, table_rows
 
     name_a, name_b, rows = compare(
         model_a, model_b, mode=mode.value, data=data, mode_b=mode_b.value if mode_b else None
@@ -365,7 +363,7 @@ def model_calibrate(
 
     Example: [bold]flushwatch model calibrate --model-dir /tmp/my-model[/]
     """
-    from flushwatch.nlp.workflows import calibrate_command
+    from flushwatch.nlp.training.commands import calibrate_command
 
     render(["property", "value"], calibrate_command(out), fmt, title="model calibrate")
 
@@ -379,7 +377,7 @@ def model_info(
 
     Example: [bold]flushwatch model info --format json[/]
     """
-    from flushwatch.nlp.workflows import model_info as info
+    from flushwatch.nlp.model_info import model_info as info
 
     data = info(model)
     if fmt is OutputFormat.json:
