@@ -41,7 +41,7 @@ from flushwatch.errors import FlushwatchError, InputError
 from flushwatch.ingest.news.importer import ImportOptions, import_headlines, read_headlines
 from flushwatch.ingest.news.normalise import MAX_TITLE_CHARS, clean_title
 from flushwatch.storage.db import Database
-from tests.helpers.properties import examples
+from tests.helpers.properties import examples, warm_database
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST_US = int((dt.datetime(2100, 1, 1, tzinfo=dt.UTC) - EPOCH).total_seconds()) * 1_000_000
@@ -224,18 +224,8 @@ def test_headline_exports_property(tmp_path, export) -> None:
 
 @pytest.fixture
 def warm_db(tmp_path: Path) -> Iterator[tuple[Database, duckdb.DuckDBPyConnection]]:
-    """One database for every example; a held connection keeps DuckDB's instance warm (each
-    import still opens, commits and closes its own connections)."""
-    db = Database(tmp_path / "headlines.duckdb", wait_s=5, snapshot=False)
-    with db.write():
-        pass
-    con = duckdb.connect(str(db.path))
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET threads = 1")
-    try:
-        yield db, con
-    finally:
-        con.close()
+    with warm_database(tmp_path / "headlines.duckdb") as warm:
+        yield warm
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ from flushwatch.errors import FlushwatchError, InputError
 from flushwatch.ingest.market import importer
 from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
-from tests.helpers.properties import examples
+from tests.helpers.properties import examples, warm_database
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LO_S = int(importer.EARLIEST.timestamp())
@@ -425,17 +425,8 @@ def _json_number(text: str) -> str:
 
 @pytest.fixture
 def warm_db(tmp_path: Path) -> Iterator[tuple[Database, duckdb.DuckDBPyConnection]]:
-    db = Database(tmp_path / "property.duckdb", wait_s=5, snapshot=False)
-    with db.write():
-        pass  # schema
-    con = duckdb.connect(str(db.path))
-    con.execute("SET TimeZone = 'UTC'")
-    # Instance-wide: the files hold a few rows, and a second thread only adds scheduling per query.
-    con.execute("SET threads = 1")
-    try:
-        yield db, con
-    finally:
-        con.close()
+    with warm_database(tmp_path / "property.duckdb") as warm:
+        yield warm
 
 
 def write(tmp_path: Path, f: File, wrap: str) -> File:

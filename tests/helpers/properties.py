@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
 from hypothesis import HealthCheck, settings
+
+from flushwatch.storage.db import Database
 
 
 def examples(n: int) -> settings:
@@ -18,3 +25,21 @@ def examples(n: int) -> settings:
             HealthCheck.large_base_example,
         ],
     )
+
+
+@contextmanager
+def warm_database(path: Path) -> Iterator[tuple[Database, duckdb.DuckDBPyConnection]]:
+    """A migrated database for every example of a test, and a held connection that keeps
+    DuckDB's instance warm (each import still opens, commits and closes its own connections).
+    One thread, instance-wide: the files hold a few rows, and a second thread only adds
+    scheduling per query."""
+    db = Database(path, wait_s=5, snapshot=False)
+    with db.write():
+        pass  # the schema
+    con = duckdb.connect(str(db.path))
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET threads = 1")
+    try:
+        yield db, con
+    finally:
+        con.close()
