@@ -322,3 +322,12 @@ def test_tables_show_a_title_that_looks_like_terminal_markup(db: Database, db_pa
     console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(render_frame(frame))
     assert "[/] `code`" in console.export_text()
+
+
+def test_export_opml_never_replaces_the_database(db: Database, db_path: Path, cli) -> None:
+    """``feeds export-opml PATH`` writes through the same rule as every other output."""
+    with db.write():
+        pass
+    r = cli("feeds", "export-opml", str(db_path), "--db", str(db_path))
+    assert r.code == 1 and "refusing to write" in _one_error_line(r.err)
+    _intact(db_path)

@@ -276,13 +276,15 @@ def feeds_export_opml(
 
     Example: [bold]flushwatch feeds export-opml feeds.opml[/]
     """
+    from flushwatch.atomic import database_files, write_atomic
     from flushwatch.ingest.news.feeds import export_opml
 
-    text = export_opml(open_db(db, wait))
+    database = open_db(db, wait)
+    text = export_opml(database)
     if path is None:
         typer.echo(text, nl=False)
     else:
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text, protected=database_files(database.path))
         typer.echo(f"wrote {path}", err=True)
 
 
