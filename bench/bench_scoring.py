@@ -68,36 +68,33 @@ def fill_db(path: Path, items: list[str]) -> None:
         )
 
 
-class _HFWrapper:
+def hf_wrapper(scorer_net: Any) -> Any:
     """Our merged network as a transformers PreTrainedModel, so pipeline() can drive it."""
+    import torch
+    from transformers import BertConfig, PreTrainedModel
+    from transformers.modeling_outputs import SequenceClassifierOutput
 
-    @staticmethod
-    def build(scorer_net: Any) -> Any:
-        import torch
-        from transformers import BertConfig, PreTrainedModel
-        from transformers.modeling_outputs import SequenceClassifierOutput
+    cfg = BertConfig(
+        id2label={0: "bearish", 1: "neutral", 2: "bullish"},
+        label2id={"bearish": 0, "neutral": 1, "bullish": 2},
+    )
 
-        cfg = BertConfig(
-            id2label={0: "bearish", 1: "neutral", 2: "bullish"},
-            label2id={"bearish": 0, "neutral": 1, "bullish": 2},
-        )
+    class FlushwatchForSequenceClassification(PreTrainedModel):
+        config_class = BertConfig
+        base_model_prefix = "net"
 
-        class FlushwatchForSequenceClassification(PreTrainedModel):
-            config_class = BertConfig
-            base_model_prefix = "net"
+        def __init__(self, config: BertConfig) -> None:
+            super().__init__(config)
+            self.net = scorer_net
 
-            def __init__(self, config: BertConfig) -> None:
-                super().__init__(config)
-                self.net = scorer_net
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: object
+        ) -> SequenceClassifierOutput:
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            return SequenceClassifierOutput(logits=self.net(input_ids, attention_mask))
 
-            def forward(
-                self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_: object
-            ) -> SequenceClassifierOutput:
-                if attention_mask is None:
-                    attention_mask = torch.ones_like(input_ids)
-                return SequenceClassifierOutput(logits=self.net(input_ids, attention_mask))
-
-        return FlushwatchForSequenceClassification(cfg).eval()
+    return FlushwatchForSequenceClassification(cfg).eval()
 
 
 def hf_model() -> tuple[object, object]:
@@ -199,7 +196,7 @@ def main() -> None:
     tok, hf_net = hf_model()  # loads the base, which sets transformers' verbosity to errors
     # Our wrapper class is not in its list of known heads, which it logs as an error.
     hf_logging.set_verbosity(hf_logging.CRITICAL)
-    pipe = TextClassificationPipeline(model=_HFWrapper.build(hf_net), tokenizer=tok, device=-1)
+    pipe = TextClassificationPipeline(model=hf_wrapper(hf_net), tokenizer=tok, device=-1)
     subset = items[: min(n, 600)]  # enough calls that one slow call does not move the rate
     pipe(subset[0])
     t0 = time.monotonic()

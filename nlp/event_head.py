@@ -33,13 +33,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flushwatch.nlp import lexical
 from flushwatch.nlp.events import CAUSE_TYPES, EVENT_TYPES, OTHER, SEVERITY, EventGuess
-
-if TYPE_CHECKING:
-    import numpy as np
 
 FILE = "event_head.safetensors"
 #: How much the rules' confidence adds to the head's probability of the rules' type. Chosen
@@ -57,12 +53,6 @@ class EventHead:
 
     head: lexical.LexicalHead
     digest: str
-
-    def probabilities(self, titles: Sequence[str]) -> np.ndarray:
-        """Probability of each of :data:`EVENT_TYPES` per title (n x 14)."""
-        from flushwatch.nlp.probs import softmax
-
-        return softmax(self.head.scores(titles))
 
     def combine(self, titles: Sequence[str], guesses: Sequence[EventGuess]) -> list[EventGuess]:
         """The shipped event type of each title from the rules' ``guesses`` and the head.

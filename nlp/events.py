@@ -6,7 +6,7 @@ reader can audit (and extend) beats an opaque classifier trained on the few hund
 we labelled. But real headlines are more varied than any list of phrasings: the shipped event
 type combines these rules with a learned head (:mod:`flushwatch.nlp.event_head`, applied by
 :class:`flushwatch.nlp.rules.RuleSet`); this module stays rules only. Rules are tried in the order of
-``RULES``; the first matching type wins, so the more specific and more severe types (exchange trouble, depeg, hack) come before broad
+``_RAW_RULES``; the first matching type wins, so the more specific and more severe types (exchange trouble, depeg, hack) come before broad
 ones (regulation, price analysis); three tie-breaks (``_tie_break``) settle known collisions.
 Evaluated on headlines written for this project and on 2,000 real headlines of the shared data,
 labelled by hand (a checkout's ``eval/`` folder; the real headlines are stored as keys only);
@@ -225,21 +225,17 @@ _TYPE_PATTERNS: dict[str, list[_Rx]] = {name: [_Rx(p) for p in pats] for name, _
 _TYPE_ANY: list[tuple[str, _Rx]] = [
     (name, _Rx("|".join(f"(?:{p})" for p in pats))) for name, _, pats in _RAW_RULES
 ]
-#: (type, severity, patterns compiled with IGNORECASE): the rule table as plain ``re`` patterns.
-RULES: list[tuple[str, float, list[re.Pattern[str]]]] = [
-    (name, sev, [rx._any for rx in _TYPE_PATTERNS[name]]) for name, sev, _ in _RAW_RULES
-]
 OTHER = "promotion_other"
-OTHER_SEVERITY = 0.05
-EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys([r[0] for r in _RAW_RULES] + [OTHER]))
 SEVERITY: dict[str, float] = {name: sev for name, sev, _ in _RAW_RULES}
+EVENT_TYPES: tuple[str, ...] = tuple(SEVERITY)  # rule order, ``OTHER`` first
 #: Types that explain a move; a clause naming one of them makes a headline more than coverage.
 _NOT_CAUSES = frozenset({"market_move", "analysis_opinion", OTHER})
 #: Types specific enough that naming one anywhere makes a title news, not coverage ("US jobless
-#: claims jump to highest since 2021", "DAI wobbles off its peg as collateral is liquidated").
-#: The broad types (listing, protocol, whale, partnership) only count in a cause clause: their
-#: words ("backs off", "tops the list") also describe moves.
-_NEWS_ANYWHERE = frozenset(
+#: claims jump to highest since 2021", "DAI wobbles off its peg as collateral is liquidated"),
+#: so the event head may not call it a market move either. The broad types (listing, protocol,
+#: whale, partnership) only count in a cause clause: their words ("backs off", "tops the list")
+#: also describe moves.
+CAUSE_TYPES = frozenset(
     {
         "stablecoin_depeg",
         "exchange_trouble",
@@ -250,9 +246,6 @@ _NEWS_ANYWHERE = frozenset(
         "regulation",
     }
 )
-#: The same set for other modules: a title the rules give one of these types names a cause,
-#: so it is news, never coverage (the event head may not call it a market move).
-CAUSE_TYPES = _NEWS_ANYWHERE
 
 
 # A market report names a move and a size (or liquidations), and no cause.
@@ -310,11 +303,6 @@ def _names_a_cause(title: str) -> bool:
     if m is None:
         return False
     return any(n not in _NOT_CAUSES for n in _types(m.group(2)))
-
-
-def is_market_report(title: str) -> bool:
-    """True when the title only reports a price move or liquidations ("BTC drops 5%", "$600M liquidated")."""
-    return classify_event(title).is_market_report
 
 
 def _is_report(title: str) -> bool:
@@ -388,7 +376,7 @@ def classify_event(title: str) -> EventGuess:
     title = title.translate(_PUNCT)
     matched = _types(title)
     view = _OPINION.search(title) is not None
-    specific = any(n in _NEWS_ANYWHERE for n in matched)  # news named anywhere in the title
+    specific = any(n in CAUSE_TYPES for n in matched)  # news named anywhere in the title
     about_a_move = not matched or matched[0] in ("market_move", "analysis_opinion")
     if view and not specific and about_a_move and not _names_a_cause(title):
         # A forecast or a view, about a move or about nothing a rule names.
@@ -397,7 +385,7 @@ def classify_event(title: str) -> EventGuess:
         # Coverage of a move: its type is the move, whatever else the words touch.
         return EventGuess("market_move", 0.8, SEVERITY["market_move"], True)
     if not matched:
-        return EventGuess(OTHER, 0.5, OTHER_SEVERITY, False)
+        return EventGuess(OTHER, 0.5, SEVERITY[OTHER], False)
     name = _tie_break(title, matched)
     k = max(1, _hits(name, title))  # a tie-break can pick a type no pattern of which matched
     others = len(matched) - (name in matched)

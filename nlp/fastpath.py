@@ -59,21 +59,15 @@ class GraphWeights:
     scales: list[np.ndarray] | None = None
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("FLUSHWATCH_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("flushwatch", appauthor=False))
-
-
 def graph_path(revision: str, base_sha256: str) -> Path:
     """Where the int8 graph for this adapter revision and base lives (it may not exist yet)."""
     import onnxruntime
+    import platformdirs
 
+    env = os.environ.get("FLUSHWATCH_CACHE_DIR")  # else the user cache directory
+    cache = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("flushwatch", False))
     name = f"minilm-{revision}-{base_sha256[:12]}-ort{onnxruntime.__version__}-f{FORMAT}.int8.onnx"
-    return cache_dir() / "onnx" / name
+    return cache / "onnx" / name
 
 
 def export(weights: GraphWeights, dest: Path, exit_head: ExitHead | None = None) -> list[Path]:

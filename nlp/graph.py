@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flushwatch.nlp.base import HIDDEN, N_LAYERS
@@ -39,17 +38,10 @@ if TYPE_CHECKING:
 OPSET = 17
 _LAYER = "encoder.encoder.layer.{}."
 _EMB = "encoder.embeddings."
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What the graph needs to know of the encoder: all-MiniLM-L6-v2's sizes (its ``config.json``;
-    the base's sha256 is verified before any graph is built, so they cannot differ)."""
-
-    layers: int = N_LAYERS
-    heads: int = 12
-    hidden: int = HIDDEN
-    eps: float = 1e-12
+#: all-MiniLM-L6-v2's attention heads and LayerNorm epsilon (its ``config.json``; the base's
+#: sha256 is verified before any graph is built, so they cannot differ).
+HEADS = 12
+EPS = 1e-12
 
 
 class _Builder:
@@ -115,10 +107,8 @@ class _Encoder:
     (quantize_dynamic: 97.6%), 609-645 vs 571-594 headlines/s.
     """
 
-    def __init__(
-        self, b: _Builder, w: Mapping[str, Any], shape: Shape, scales: Sequence[Any] | None, int8: bool
-    ) -> None:
-        self.b, self.w, self.s, self.scales, self.int8 = b, w, shape, scales, int8
+    def __init__(self, b: _Builder, w: Mapping[str, Any], scales: Sequence[Any] | None, int8: bool) -> None:
+        self.b, self.w, self.scales, self.int8 = b, w, scales, int8
 
     def _int8(self, w: np.ndarray, hint: str) -> tuple[str, str, str]:
         import numpy as np
@@ -153,7 +143,7 @@ class _Encoder:
     def layer_norm(self, x: str, name: str) -> str:
         b = self.b
         gamma, beta = b.const(_f32(self.w[name + ".weight"])), b.const(_f32(self.w[name + ".bias"]))
-        return b.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=self.s.eps)
+        return b.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=EPS)
 
     def embeddings(self, ids: str) -> str:
         b = self.b
@@ -177,10 +167,10 @@ class _Encoder:
     def layer(self, x: str, add_mask: str, i: int) -> str:
         import numpy as np
 
-        b, s = self.b, self.s
+        b = self.b
         p = _LAYER.format(i)
-        head_dim = s.hidden // s.heads
-        split = b.const(_i64([0, 0, s.heads, head_dim]))
+        head_dim = HIDDEN // HEADS
+        split = b.const(_i64([0, 0, HEADS, head_dim]))
         q, k, v = (
             b.op("Reshape", [self.linear(x, p + f"attention.self.{n}"), split])
             for n in ("query", "key", "value")
@@ -192,7 +182,7 @@ class _Encoder:
         probs = b.op("Softmax", [b.op("Add", [b.op("MatMul", [q, k]), add_mask])], axis=-1)
         probs = b.op("Where", [b.op("IsNaN", [probs]), b.const(_f32([0.0])), probs])
         ctx = b.op("Transpose", [b.op("MatMul", [probs, v])], perm=[0, 2, 1, 3])
-        ctx = b.op("Reshape", [ctx, b.const(_i64([0, 0, s.hidden]))])
+        ctx = b.op("Reshape", [ctx, b.const(_i64([0, 0, HIDDEN]))])
         x = self.layer_norm(
             b.op("Add", [self.linear(ctx, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm"
         )
@@ -228,7 +218,6 @@ def build(
     weights: Mapping[str, Any],
     kind: str = "net",
     *,
-    shape: Shape = Shape(),
     ffn2_scales: Sequence[Any] | None = None,
     layer: int = 0,
     exit_weight: Any = None,
@@ -242,30 +231,30 @@ def build(
 
     if kind not in ("net", "front", "back", "probe"):
         raise ValueError(f"unknown graph kind {kind!r}")
-    if kind in ("front", "back") and not 0 < layer < shape.layers:
-        raise ValueError(f"a split graph needs 0 < layer < {shape.layers}, not {layer}")
+    if kind in ("front", "back") and not 0 < layer < N_LAYERS:
+        raise ValueError(f"a split graph needs 0 < layer < {N_LAYERS}, not {layer}")
     b = _Builder()
-    enc = _Encoder(b, weights, shape, ffn2_scales, int8)
+    enc = _Encoder(b, weights, ffn2_scales, int8)
     tokens = ["batch", "tokens"]
     mask_in = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, tokens)
     if kind == "back":
         inputs = [
-            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [*tokens, shape.hidden]),
+            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [*tokens, HIDDEN]),
             mask_in,
         ]
-        x, first, last = "hidden", layer, shape.layers
+        x, first, last = "hidden", layer, N_LAYERS
     else:
         inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, tokens), mask_in]
         x = enc.embeddings("input_ids")
-        first, last = 0, layer if kind == "front" else shape.layers
+        first, last = 0, layer if kind == "front" else N_LAYERS
     add_mask = enc.additive_mask("attention_mask")
     outputs: list[tuple[str, str, list[Any]]] = []  # (graph output name, node output, shape)
     for i in range(first, last):
         x = enc.layer(x, add_mask, i)
         if kind == "probe" and i + 1 in taps:
-            outputs.append((f"pooled_{i + 1}", enc.mean_pool(x, "attention_mask"), ["batch", shape.hidden]))
+            outputs.append((f"pooled_{i + 1}", enc.mean_pool(x, "attention_mask"), ["batch", HIDDEN]))
     if kind == "front":
-        outputs.insert(0, ("hidden", x, [*tokens, shape.hidden]))
+        outputs.insert(0, ("hidden", x, [*tokens, HIDDEN]))
         pooled = enc.mean_pool(x, "attention_mask")
         outputs.append(
             ("exit_logits", enc.dense_head(pooled, exit_weight, exit_bias, "exit"), ["batch", None])

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from flushwatch.errors import ModelError
 
-_BEAR = ("neg", "bear", "down", "sell", "short")
-_BULL = ("pos", "bull", "up", "buy", "long")
-_NEUT = ("neu", "hold", "none", "other", "mixed")
-
-
-def map_label(label: str) -> str | None:
-    low = label.strip().lower()
-    for keys, ours in ((_BEAR, "bearish"), (_BULL, "bullish"), (_NEUT, "neutral")):
-        if any(low.startswith(k) or k in low for k in keys):
-            return ours
-    return None
+#: Ours, and the words whose presence in a model's label means it, tried in this order.
+_WORDS = (
+    ("bearish", ("neg", "bear", "down", "sell", "short")),
+    ("bullish", ("pos", "bull", "up", "buy", "long")),
+    ("neutral", ("neu", "hold", "none", "other", "mixed")),
+)
 
 
 def label_map_from_config(id2label: dict[int, str], *, model: str) -> dict[str, str]:
@@ -25,7 +20,8 @@ def label_map_from_config(id2label: dict[int, str], *, model: str) -> dict[str, 
     mapping: dict[str, str] = {}
     for idx in sorted(id2label):
         label = id2label[idx]
-        ours = map_label(label)
+        low = label.strip().lower()
+        ours = next((ours for ours, words in _WORDS if any(w in low for w in words)), None)
         if ours is None:
             raise ModelError(
                 f"model {model}: cannot map its label {label!r} to bearish/neutral/bullish "

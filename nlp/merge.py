@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flushwatch.errors import ModelError
+from flushwatch.nlp.base import HIDDEN
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +71,7 @@ def apply(params: MutableMapping[str, np.ndarray], delta: Mapping[str, np.ndarra
     return unknown
 
 
-def base_weights(model_dir: Path, head_shape: tuple[int, int] = (3, 384)) -> dict[str, np.ndarray]:
+def base_weights(model_dir: Path) -> dict[str, np.ndarray]:
     """The published encoder's weights (already verified) under SentimentNet names, float32,
     writable; the head starts at zeros, for the delta to replace."""
     import numpy as np
@@ -82,8 +83,8 @@ def base_weights(model_dir: Path, head_shape: tuple[int, int] = (3, 384)) -> dic
         for k, v in state.items()
         if not k.startswith("pooler.") and k != "embeddings.position_ids"
     }
-    out["head.weight"] = np.zeros(head_shape, np.float32)
-    out["head.bias"] = np.zeros(head_shape[0], np.float32)
+    out["head.weight"] = np.zeros((3, HIDDEN), np.float32)
+    out["head.bias"] = np.zeros(3, np.float32)
     return out
 
 

@@ -3,7 +3,7 @@
 Why: a cold ``flushwatch score`` must finish in seconds, and importing transformers plus its
 ``from_pretrained`` machinery costs more than the model itself. Module and parameter names
 mirror Hugging Face's ``BertModel`` exactly, so the published ``model.safetensors`` loads as
-is and the LoRA adapters trained on the HF model apply unchanged. A test checks the outputs
+is and the fine-tuning delta trained on the HF model applies unchanged. A test checks the outputs
 match HF's ``BertModel`` to 1e-4. Training still uses HF (autograd-tested, dropout in place).
 """
 
@@ -111,15 +111,11 @@ class MiniLM(nn.Module):
         self.encoder = _Encoder(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> _Out:
-        return _Out(run_layers(self.encoder.layer, self.embeddings(input_ids), attention_mask))
-
-
-def run_layers(layers: Any, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """``x`` through encoder ``layers`` in order; padding masked out of attention."""
-    mask = attention_mask.bool()[:, None, None, :]  # True = attend; broadcast over heads, queries
-    for layer in layers:
-        x = layer(x, mask)
-    return x
+        x = self.embeddings(input_ids)
+        mask = attention_mask.bool()[:, None, None, :]  # True = attend; broadcast over heads, queries
+        for layer in self.encoder.layer:
+            x = layer(x, mask)
+        return _Out(x)
 
 
 def mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

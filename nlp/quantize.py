@@ -28,13 +28,10 @@ def _quantized(lin: nn.Linear) -> nn.Module:
     return q
 
 
-def quantize_linears(model: nn.Module) -> int:
-    """Replace every ``nn.Linear`` in ``model`` in place; returns how many were replaced."""
-    n = 0
+def quantize_linears(model: nn.Module) -> None:
+    """Replace every ``nn.Linear`` in ``model`` in place."""
     for name, module in list(model.named_modules()):
         if type(module) is nn.Linear:
             parent_name, _, child = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
             setattr(parent, child, _quantized(module))
-            n += 1
-    return n

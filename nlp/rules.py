@@ -63,14 +63,10 @@ def _own_or_shipped(model_name: str, file: str) -> Path:
     return own if own.is_file() else shipped_model_dir() / file
 
 
-def weights_for(model_name: str) -> dict[str, float]:
-    """The importance weights scoring uses for ``model_name`` (defaults when no file)."""
-    return load_weights(_own_or_shipped(model_name, "importance.json"))
-
-
 def rule_set(model_name: str) -> RuleSet:
-    """The rules a row of ``model_name`` scored now gets: weights, event head, fingerprint."""
-    weights = weights_for(model_name)
+    """The rules a row of ``model_name`` scored now gets: weights (defaults when no file),
+    event head, fingerprint."""
+    weights = load_weights(_own_or_shipped(model_name, "importance.json"))
     head = event_head.load(_own_or_shipped(model_name, event_head.FILE))
     return RuleSet(weights, head, rules_revision(weights, head.digest if head else ""))
 

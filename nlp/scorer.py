@@ -138,9 +138,6 @@ class Scorer:
         model: str | None = None,
         *,
         mode: str = "fast",
-        batch_size: int = 32,
-        threads: int | None = None,
-        max_length: int | None = None,
         lexical: bool = True,
         early_exit: bool = True,
     ) -> None:
@@ -151,15 +148,15 @@ class Scorer:
         self.revision = ""
         self.label_map: dict[str, str] = {}
         self._order: list[int] = []
-        self._model_max = 512
+        self.max_length = 512
         self._hf = False
         self._ort: Any = None  # fastpath.OrtNet when the ONNX path is used
         self._use_lexical = lexical  # False: the network alone (for `model eval`)
         self._lexical: Any = None  # lexical.LexicalHead of a model directory that has one
         self._use_exit = early_exit and mode == "fast"  # only the fast path exits early
         self._exit: Any = None  # early_exit.ExitHead, when used
-        self.batch_size = batch_size
-        self.threads = threads or os.cpu_count() or 1
+        self.batch_size = 32
+        self.threads = os.cpu_count() or 1
         name = model or DEFAULT_MODEL
         model_dir = model_dir_for(name)
         shipped = name in SHIPPED_MODELS or is_flushwatch_dir(model_dir)
@@ -179,7 +176,6 @@ class Scorer:
                 from flushwatch.nlp.quantize import quantize_linears
 
                 quantize_linears(self.net)
-        self.max_length = min(max_length or self._model_max, self._model_max)
 
     @property
     def has_lexical(self) -> bool:
@@ -254,7 +250,7 @@ class Scorer:
             self.revision += "-net"  # the network without its lexical head: not the same model
         self.label_map = {label: label for label in LABELS}
         self._order = [0, 1, 2]  # our head is already bearish, neutral, bullish
-        self._model_max = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
+        self.max_length = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
         self._hf = False
 
     def _load_onnx(self, model_dir: Path) -> None:
@@ -354,7 +350,7 @@ class Scorer:
             self.revision = file_revision(files[0]) if files else "local"
         else:
             self.revision = str(getattr(net.config, "_commit_hash", None) or "hub")[:12]
-        self._model_max = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
+        self.max_length = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
         self._hf = True
 
     # -- scoring -----------------------------------------------------------------------------
@@ -432,13 +428,11 @@ class Scorer:
 
         with torch.inference_mode():
             return [
-                self._call(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m, _ in batches
+                self._logits(torch.from_numpy(x), torch.from_numpy(m)).float().numpy() for x, m, _ in batches
             ]
 
-    def _call(self, x: Any, m: Any) -> Any:
-        if self._hf:
-            return self.net(input_ids=x, attention_mask=m).logits
-        return self.net(x, m)
+    def _logits(self, x: Any, m: Any) -> Any:
+        return self.net(input_ids=x, attention_mask=m).logits if self._hf else self.net(x, m)
 
     def score_texts(self, titles: Sequence[str], *, rules: RuleSet | None = None) -> list[TextScore]:
         """One TextScore per title, in input order. Bad titles (empty, emoji, garbage) still score.
@@ -483,7 +477,6 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
     """One TCP connect to the hub's host ($HF_ENDPOINT, else huggingface.co): seconds, where
     transformers' own retries take about a minute to give up offline. $HF_HUB_OFFLINE=1 is
     honoured as 'unreachable'."""
-    import os
     import socket
     from urllib.parse import urlsplit
 

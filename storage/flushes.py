@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flushwatch.errors import InputError
-from flushwatch.records.flushes import Catalyst, Flush
-from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION
+from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION, Catalyst, Flush
 from flushwatch.storage.db import Connection, Database
 
 _FLUSH_COLS = (

@@ -4,22 +4,22 @@ Everything here takes an open connection and runs inside the caller's transactio
 stores each feed's items *and* its HTTP validators in one transaction (a crash can never record
 an ETag whose items were lost); an import stores a whole file in one. Bulk rows travel to DuckDB
 as registered column arrays, never row-by-row INSERTs.
+
+What to write is decided above this layer: :mod:`flushwatch.ingest.news.batch` reads the stored
+state through these functions, plans the batch and assigns stories, then writes through them,
+all on the one connection (the storage layer imports no stage).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from flushwatch.ingest.news.decide import Planned, plan_batch
-from flushwatch.ingest.news.stories import DEFAULT_WINDOW, StoryInput, assign_stories
-from flushwatch.records.news import AssetTag, Existing, FeedHealth, FeedSpec, Headline, StoreCounts
+from flushwatch.records.news import AssetTag, Existing, FeedHealth, FeedSpec, Headline
 from flushwatch.storage.db import Connection
-
-Tagger = Callable[[Headline], tuple[AssetTag, ...]]
 
 
 def _columns(name: str, con: Connection, data: dict[str, list[Any]]) -> None:
@@ -167,9 +167,12 @@ def record_feed_success(
     last_modified: str | None,
     items: int,
     at: dt.datetime,
+    note: str | None = None,
 ) -> None:
     """Validators, health and latency, in the transaction that stored the feed's items.
-    The latency median is recomputed only when the feed brought new items."""
+    The latency median is recomputed only when the feed brought new items. A ``note`` (a
+    problem the parser recovered from) goes where the feed's errors are shown, stamped with
+    this success, so the publisher's mistake is visible while the feed counts as healthy."""
     con.execute(
         """
         UPDATE feeds SET
@@ -179,6 +182,10 @@ def record_feed_success(
         """,
         [etag, last_modified, status, at, at, items, feed_id],
     )
+    if note:
+        con.execute(
+            "UPDATE feeds SET last_error = ?, last_error_at = ? WHERE feed_id = ?", [note[:500], at, feed_id]
+        )
     if items:
         con.execute(
             """
@@ -237,158 +244,143 @@ def _next_ids(con: Connection, sequence: str, n: int) -> list[int]:
     return [int(r[0]) for r in con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
 
 
-def counts_by_feed(plan: Planned) -> dict[int | None, StoreCounts]:
-    """Split a batch's outcome per feed (one pass stores every feed's items in one batch)."""
-    out: dict[int | None, StoreCounts] = {}
-    for h in plan.new:
-        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(new=1)
-    for _, h in plan.updated:
-        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(updated=1)
-    for h in plan.duplicates:
-        out[h.feed_id] = out.get(h.feed_id, StoreCounts()) + StoreCounts(duplicate=1)
-    return out
+def new_headline_ids(con: Connection, n: int) -> list[int]:
+    """``n`` fresh headline ids, taken before the rows are inserted (assets and stories need them)."""
+    return _next_ids(con, "headline_id_seq", n)
 
 
-def store_headlines(
-    con: Connection,
-    items: Sequence[Headline],
-    *,
-    run_id: int | None,
-    tagger: Tagger,
-    story_window: dt.timedelta = DEFAULT_WINDOW,
-) -> Planned:
-    """Decide, insert new rows, update changed ones (keeping earlier titles), tag assets and
-    assign stories for one batch, inside the caller's transaction. Returns what was decided
-    (``counts_by_feed`` splits it per feed)."""
-    plan = plan_batch(items, load_known(con, items))
-    if not items:
-        return plan
-    now = dt.datetime.now(dt.UTC)
-    ids = _next_ids(con, "headline_id_seq", len(plan.new))
-    if plan.new:
-        new = plan.new
-        _columns(
-            "fw_new",
-            con,
-            {
-                "headline_id": ids,
-                "dedup_key": [h.dedup_key for h in new],
-                "feed_id": [h.feed_id for h in new],
-                "source": [h.source for h in new],
-                "title": [h.title for h in new],
-                "summary": [h.summary for h in new],
-                "url": [h.url for h in new],
-                "canonical_url": [h.canonical_url for h in new],
-                "guid": [h.guid for h in new],
-                "language": [h.language for h in new],
-                "published_at": [h.published_at for h in new],
-                "first_seen_at": [h.first_seen_at for h in new],
-                "time_flag": [h.time_flag for h in new],
-                "origin": [h.origin for h in new],
-                "content_hash": [h.content_hash for h in new],
-            },
-        )
-        con.execute(
-            """
-            INSERT INTO headlines (headline_id, dedup_key, feed_id, source, title, summary, url,
-                                   canonical_url, guid, language, published_at, first_seen_at,
-                                   time_flag, origin, content_hash, run_id)
-            SELECT CAST(headline_id AS BIGINT), dedup_key, CAST(feed_id AS INTEGER), source, title,
-                   summary, url, canonical_url, guid, language, CAST(published_at AS TIMESTAMPTZ),
-                   CAST(first_seen_at AS TIMESTAMPTZ), time_flag, origin, content_hash, ?
-              FROM fw_new
-            """,
-            [run_id],
-        )
-        con.unregister("fw_new")
-    if plan.updated:
-        _columns(
-            "fw_upd",
-            con,
-            {
-                "headline_id": [old.headline_id for old, _ in plan.updated],
-                "old_title": [old.title for old, _ in plan.updated],
-                "title": [h.title for _, h in plan.updated],
-                "summary": [h.summary for _, h in plan.updated],
-                "content_hash": [h.content_hash for _, h in plan.updated],
-            },
-        )
-        con.execute(
-            """
-            INSERT INTO headline_titles (headline_id, title, seen_at)
-            SELECT CAST(headline_id AS BIGINT), old_title, ? FROM fw_upd WHERE old_title <> title
-            ON CONFLICT DO NOTHING
-            """,
-            [now],
-        )
-        con.execute(
-            """
-            UPDATE headlines AS h
-               SET title = u.title, summary = u.summary, content_hash = u.content_hash,
-                   updated_at = ?, run_id = ?
-              FROM fw_upd AS u
-             WHERE h.headline_id = CAST(u.headline_id AS BIGINT)
-            """,
-            [now, run_id],
-        )
-        con.unregister("fw_upd")
-    # Assets: new rows, and updated rows re-tagged from their new title.
-    tagged: list[tuple[int, Headline]] = list(zip(ids, plan.new, strict=True))
-    tagged += [(old.headline_id, h) for old, h in plan.updated]
-    tags_by_id = {hid: tagger(h) for hid, h in tagged}
-    if plan.updated:
-        upd_ids = [old.headline_id for old, _ in plan.updated]
-        _columns("fw_ids", con, {"id": upd_ids})
+def new_story_ids(con: Connection, n: int) -> list[int]:
+    return _next_ids(con, "story_id_seq", n)
+
+
+def insert_headlines(con: Connection, rows: Sequence[tuple[int, Headline]], *, run_id: int | None) -> None:
+    """Insert new headlines, each with the id it was given (:func:`new_headline_ids`)."""
+    if not rows:
+        return
+    new = [h for _, h in rows]
+    _columns(
+        "fw_new",
+        con,
+        {
+            "headline_id": [hid for hid, _ in rows],
+            "dedup_key": [h.dedup_key for h in new],
+            "feed_id": [h.feed_id for h in new],
+            "source": [h.source for h in new],
+            "title": [h.title for h in new],
+            "summary": [h.summary for h in new],
+            "url": [h.url for h in new],
+            "canonical_url": [h.canonical_url for h in new],
+            "guid": [h.guid for h in new],
+            "language": [h.language for h in new],
+            "published_at": [h.published_at for h in new],
+            "first_seen_at": [h.first_seen_at for h in new],
+            "time_flag": [h.time_flag for h in new],
+            "origin": [h.origin for h in new],
+            "content_hash": [h.content_hash for h in new],
+        },
+    )
+    con.execute(
+        """
+        INSERT INTO headlines (headline_id, dedup_key, feed_id, source, title, summary, url,
+                               canonical_url, guid, language, published_at, first_seen_at,
+                               time_flag, origin, content_hash, run_id)
+        SELECT CAST(headline_id AS BIGINT), dedup_key, CAST(feed_id AS INTEGER), source, title,
+               summary, url, canonical_url, guid, language, CAST(published_at AS TIMESTAMPTZ),
+               CAST(first_seen_at AS TIMESTAMPTZ), time_flag, origin, content_hash, ?
+          FROM fw_new
+        """,
+        [run_id],
+    )
+    con.unregister("fw_new")
+
+
+def update_headlines(
+    con: Connection, updated: Sequence[tuple[Existing, Headline]], *, run_id: int | None, at: dt.datetime
+) -> None:
+    """Overwrite stored headlines with their new version; a title that changed is kept first in
+    ``headline_titles``, so the history of an edited headline survives."""
+    if not updated:
+        return
+    _columns(
+        "fw_upd",
+        con,
+        {
+            "headline_id": [old.headline_id for old, _ in updated],
+            "old_title": [old.title for old, _ in updated],
+            "title": [h.title for _, h in updated],
+            "summary": [h.summary for _, h in updated],
+            "content_hash": [h.content_hash for _, h in updated],
+        },
+    )
+    con.execute(
+        """
+        INSERT INTO headline_titles (headline_id, title, seen_at)
+        SELECT CAST(headline_id AS BIGINT), old_title, ? FROM fw_upd WHERE old_title <> title
+        ON CONFLICT DO NOTHING
+        """,
+        [at],
+    )
+    con.execute(
+        """
+        UPDATE headlines AS h
+           SET title = u.title, summary = u.summary, content_hash = u.content_hash,
+               updated_at = ?, run_id = ?
+          FROM fw_upd AS u
+         WHERE h.headline_id = CAST(u.headline_id AS BIGINT)
+        """,
+        [at, run_id],
+    )
+    con.unregister("fw_upd")
+
+
+def replace_assets(
+    con: Connection, tags_by_id: Mapping[int, Sequence[AssetTag]], *, retagged: Sequence[int] = ()
+) -> None:
+    """Store each headline's asset tags; the ``retagged`` headlines (updated ones, tagged again
+    from their new title) lose their previous tags first."""
+    if retagged:
+        _columns("fw_ids", con, {"id": list(retagged)})
         con.execute(
             "DELETE FROM headline_assets WHERE headline_id IN (SELECT CAST(id AS BIGINT) FROM fw_ids)"
         )
         con.unregister("fw_ids")
     asset_rows = [(hid, t.asset, t.method, t.ambiguous) for hid, tags in tags_by_id.items() for t in tags]
-    if asset_rows:
-        _columns(
-            "fw_assets",
-            con,
-            {
-                "headline_id": [r[0] for r in asset_rows],
-                "asset": [r[1] for r in asset_rows],
-                "method": [r[2] for r in asset_rows],
-                "ambiguous": [r[3] for r in asset_rows],
-            },
-        )
-        con.execute(
-            """
-            INSERT INTO headline_assets
-            SELECT CAST(headline_id AS BIGINT), asset, method, CAST(ambiguous AS BOOLEAN) FROM fw_assets
-            ON CONFLICT DO NOTHING
-            """
-        )
-        con.unregister("fw_assets")
-    if plan.new:
-        _assign_stories(con, list(zip(ids, plan.new, strict=True)), tags_by_id, story_window)
-    return plan
+    if not asset_rows:
+        return
+    _columns(
+        "fw_assets",
+        con,
+        {
+            "headline_id": [r[0] for r in asset_rows],
+            "asset": [r[1] for r in asset_rows],
+            "method": [r[2] for r in asset_rows],
+            "ambiguous": [r[3] for r in asset_rows],
+        },
+    )
+    con.execute(
+        """
+        INSERT INTO headline_assets
+        SELECT CAST(headline_id AS BIGINT), asset, method, CAST(ambiguous AS BOOLEAN) FROM fw_assets
+        ON CONFLICT DO NOTHING
+        """
+    )
+    con.unregister("fw_assets")
 
 
-def _shifted(at: dt.datetime, by: dt.timedelta) -> dt.datetime:
-    """``at + by``, held at the ends of datetime's range: a time near year 1 or 9999 (a
-    sentinel some sources write) must not crash the pass with OverflowError."""
-    try:
-        return at + by
-    except OverflowError:
-        edge = dt.datetime.min if by < dt.timedelta(0) else dt.datetime.max
-        return edge.replace(tzinfo=dt.UTC)
+# -- stories -----------------------------------------------------------------------------------
+
+#: A stored headline that a new one may join: (headline_id, source, title, published_at,
+#: its unambiguous assets, story_id).
+StoryMember = tuple[int, str, str, dt.datetime, list[str], int]
 
 
-def _assign_stories(
-    con: Connection,
-    new: list[tuple[int, Headline]],
-    tags_by_id: dict[int, tuple[AssetTag, ...]],
-    window: dt.timedelta,
-) -> None:
-    lo = _shifted(min(h.published_at for _, h in new), -window)
-    hi = _shifted(max(h.published_at for _, h in new), window)
-    new_ids = [hid for hid, _ in new]
-    _columns("fw_ids", con, {"id": new_ids})
-    recent_rows = con.execute(
+def story_members(
+    con: Connection, lo: dt.datetime, hi: dt.datetime, *, exclude: Sequence[int] = ()
+) -> list[StoryMember]:
+    """Headlines published between ``lo`` and ``hi`` that already belong to a story, except
+    ``exclude`` (the batch being assigned)."""
+    _columns("fw_ids", con, {"id": list(exclude)})
+    rows = con.execute(
         """
         SELECT h.headline_id, h.source, h.title, h.published_at, h.story_id,
                coalesce(list(a.asset) FILTER (WHERE a.asset IS NOT NULL AND NOT a.ambiguous), [])
@@ -399,29 +391,23 @@ def _assign_stories(
         """,
         [lo, hi],
     ).fetchall()
-    recent = [StoryInput(int(r[0]), r[1], r[2], r[3], frozenset(r[5]), int(r[4])) for r in recent_rows]
-    batch = [
-        StoryInput(
-            hid,
-            h.source,
-            h.title,
-            h.published_at,
-            frozenset(t.asset for t in tags_by_id.get(hid, ()) if not t.ambiguous),
-        )
-        for hid, h in new
-    ]
-    assigned = assign_stories(batch, recent, window)
-    provisional = sorted({sid for sid in assigned.values() if sid < 0}, reverse=True)
-    real = dict(zip(provisional, _next_ids(con, "story_id_seq", len(provisional)), strict=True))
-    story_ids = [real.get(assigned[hid], assigned[hid]) for hid in new_ids]
-    _columns("fw_story", con, {"headline_id": new_ids, "story_id": story_ids})
+    con.unregister("fw_ids")
+    return [(int(r[0]), r[1], r[2], r[3], list(r[5]), int(r[4])) for r in rows]
+
+
+def set_stories(con: Connection, story_of: Mapping[int, int]) -> None:
+    """Put each headline (headline_id -> story_id) in its story: stories not stored yet are
+    created, and every touched story is recomputed from its headlines (first report, title,
+    outlets, counts)."""
+    if not story_of:
+        return
+    _columns("fw_story", con, {"headline_id": list(story_of), "story_id": list(story_of.values())})
     con.execute(
         """
         UPDATE headlines AS h SET story_id = CAST(s.story_id AS BIGINT)
           FROM fw_story AS s WHERE h.headline_id = CAST(s.headline_id AS BIGINT)
         """
     )
-    # Insert the new stories, then recompute every touched story from its headlines.
     con.execute(
         """
         INSERT INTO stories (story_id, first_headline_id, first_reported_at, title, outlets,
@@ -453,4 +439,3 @@ def _assign_stories(
         """
     )
     con.unregister("fw_story")
-    con.unregister("fw_ids")

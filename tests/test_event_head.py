@@ -15,6 +15,7 @@ import pytest
 from flushwatch.errors import ModelError
 from flushwatch.nlp import event_head, lexical
 from flushwatch.nlp.events import CAUSE_TYPES, EVENT_TYPES, OTHER, SEVERITY, EventGuess, classify_event
+from flushwatch.nlp.probs import softmax
 from flushwatch.nlp.rules import rule_set, rules_revision
 from flushwatch.nlp.scorer import shipped_model_dir
 from flushwatch.storage.db import Database
@@ -42,7 +43,7 @@ def _scored(db_path: Path, columns: str) -> list[tuple]:
 
 def test_the_shipped_head_loads_over_every_event_type(head: event_head.EventHead) -> None:
     assert head.head.classes == EVENT_TYPES
-    probs = head.probabilities([PLACED, UNPLACED, ""])
+    probs = softmax(head.head.scores([PLACED, UNPLACED, ""]))
     assert probs.shape == (3, len(EVENT_TYPES))
     assert abs(float(probs.sum(axis=1).max()) - 1.0) < 1e-9
 
@@ -53,7 +54,7 @@ def test_the_rules_answer_adds_to_the_heads_probabilities(head: event_head.Event
     guesses = [classify_event(PLACED), classify_event(UNPLACED)]
     assert guesses[1].event_type == OTHER and not any(g.is_market_report for g in guesses)
     placed, unplaced = head.combine([PLACED, UNPLACED], guesses)
-    probs = head.probabilities([PLACED, UNPLACED])
+    probs = softmax(head.head.scores([PLACED, UNPLACED]))
     # The placed title: the rules' type gets RULE_WEIGHT x their confidence on top, and as the
     # rules named a cause (exchange trouble), a market move is ruled out.
     assert guesses[0].event_type in CAUSE_TYPES
@@ -84,7 +85,7 @@ def test_a_move_with_a_named_cause_keeps_the_cause(head: event_head.EventHead) -
     title = "Bitcoin slips below $119,000 as tariff threat hits risk assets"
     rules = classify_event(title)
     assert rules.event_type == "macro" and not rules.is_market_report
-    probs = head.probabilities([title])[0]
+    probs = softmax(head.head.scores([title]))[0]
     assert EVENT_TYPES[int(probs.argmax())] == "market_move"  # the head alone would say move
     (out,) = head.combine([title], [rules])
     assert out.event_type == "macro"

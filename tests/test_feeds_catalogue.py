@@ -189,7 +189,7 @@ def test_import_opml_refuses_unusable_outlines(cli, db_path: Path, tmp_path: Pat
         (["ftp://foo"], "only http(s)"),
         (["not a url"], "not an http(s) URL or an existing file"),
         (["/nonexistent/file.xml"], "not an http(s) URL or an existing file"),
-        (["http://"], "not a valid http(s) URL"),
+        (["http://"], "without a host"),
         (["https://x.test/rss", "--kind", "bogus"], "kind 'bogus'"),
     ],
 )

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flushwatch.ingest.market.fetch import FetchOptions, fetch, parse_since
+from flushwatch.ingest.market.fetch import FetchOptions, fetch
 from flushwatch.storage.db import Database
 
 NOW = dt.datetime(2025, 1, 2, 0, 0, 30, tzinfo=dt.UTC)
@@ -197,11 +197,6 @@ def test_cli_fetch_exit_3_on_partial(
     )
     assert res.code == 3, res.err
     assert "ETHUSDT" in res.out and "Invalid symbol" in res.err
-
-
-def test_parse_since() -> None:
-    assert parse_since("24h") == dt.timedelta(hours=24)
-    assert parse_since("2025-01-01T00:00Z", NOW) == dt.timedelta(days=1, seconds=30)
 
 
 class Teapot(BaseHTTPRequestHandler):

@@ -188,9 +188,9 @@ def test_out_of_range_time_names_file_and_line(tmp_path: Path, cli, db_path: Pat
 
 def test_storing_a_headline_at_the_ends_of_time_does_not_overflow(db: Database) -> None:
     # Feeds can carry such dates too (pubDate year 1): the story window must not overflow.
+    from flushwatch.ingest.news.batch import store_headlines
     from flushwatch.ingest.news.normalise import normalise_item
     from flushwatch.records.news import RawItem
-    from flushwatch.storage import news as store
 
     items = []
     for i, when in enumerate(
@@ -202,7 +202,7 @@ def test_storing_a_headline_at_the_ends_of_time_does_not_overflow(db: Database) 
         assert h is not None
         items.append(h)
     with db.write() as con:
-        plan = store.store_headlines(con, items, run_id=None, tagger=lambda h: ())
+        plan = store_headlines(con, items, run_id=None, tagger=lambda h: ())
     assert len(plan.new) == 2 and _count(db) == 2
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import ConfigError, InputError
-from flushwatch.ingest.market import importer, sniff
+from flushwatch.ingest.market import bounds, sniff, unpack
 from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
 
@@ -390,7 +390,7 @@ def test_bounds_are_documented(tmp_path: Path) -> None:
     doc = (Path(__file__).parent.parent / "docs" / "market-data.md").read_text()
     for shown in ("2009-01-01", "2100-01-01", "1e12", "1e18", "100 %", "1 MiB", "1 GiB", "200"):
         assert shown in doc, shown
-    assert importer.MAX_PRICE == 1e12 and importer.MAX_FUNDING_RATE == 1.0
+    assert bounds.MAX_PRICE == 1e12 and bounds.MAX_FUNDING_RATE == 1.0
 
 
 # -- duplicates ----------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def test_a_last_line_of_40_mb_junk_refuses_the_file(db: Database, tmp_path: Path
 @pytest.mark.parametrize("wrap", ["csv", "gz", "zip"])
 def test_an_over_long_line_anywhere_refuses_the_file(db: Database, tmp_path: Path, wrap: str) -> None:
     text = (
-        ARCHIVE_HEADER + bars(2) + "9" * (importer.MAX_LINE_BYTES + 1) + "\n" + bars(2, T0 + 600000)
+        ARCHIVE_HEADER + bars(2) + "9" * (bounds.MAX_LINE_BYTES + 1) + "\n" + bars(2, T0 + 600000)
     ).encode()
     path = tmp_path / "BTCUSDT-1m-2025-01-01.csv"
     path.write_bytes(text)
@@ -548,8 +548,8 @@ def test_gzip_bomb_stops_at_the_cap(db: Database, tmp_path: Path) -> None:
 
 
 def test_default_cap_is_the_floor_or_200x_the_packed_size(db: Database, tmp_path: Path) -> None:
-    assert importer._unpack_cap(1000) == 1 << 30
-    assert importer._unpack_cap(10 << 20) == 2000 << 20
+    assert unpack._unpack_cap(1000) == 1 << 30
+    assert unpack._unpack_cap(10 << 20) == 2000 << 20
     real = zeros_zip(tmp_path / "BTCUSDT-1m-2025-01-01.zip", 2)  # packed ~1000x, under the floor
     (r,) = import_files(db, "candles", [real]).files  # one bar repeated: exact duplicates, stored once
     assert r.rows_new == 1 and r.rows_read > 10_000

@@ -378,7 +378,7 @@ def test_local_file_feed(db: Database) -> None:
 
 
 def test_loop_runs_passes_and_survives_failed_feeds(server: Server, db: Database) -> None:
-    from flushwatch.ingest.news.service import ingest_loop
+    from flushwatch.jobs.ingest import ingest_loop
     from flushwatch.records.news import IngestSummary
 
     server.static("/atom.xml", (FIXTURES / "atom.xml").read_bytes(), "application/atom+xml", etag='"a1"')
@@ -492,7 +492,7 @@ def test_loop_reports_a_busy_pass_and_goes_on(
     cli,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    import flushwatch.ingest.news.service as service
+    import flushwatch.jobs.ingest as ingest_job
 
     server.static("/atom.xml", (FIXTURES / "atom.xml").read_bytes(), "application/atom+xml")
     with Database(db_path, snapshot=False).write():
@@ -507,7 +507,7 @@ def test_loop_reports_a_busy_pass_and_goes_on(
     sleeps = {"n": 0}
 
     class Clock:
-        """The service's clock: the first pause frees the database, the second ends the loop."""
+        """The loop's clock: the first pause frees the database, the second ends the loop."""
 
         monotonic = staticmethod(time.monotonic)
         perf_counter = staticmethod(time.perf_counter)
@@ -521,7 +521,7 @@ def test_loop_reports_a_busy_pass_and_goes_on(
             else:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(service, "time", Clock)
+    monkeypatch.setattr(ingest_job, "time", Clock)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         res = cli(

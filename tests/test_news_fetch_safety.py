@@ -7,6 +7,8 @@ function on URLs and IPs, and through the server by telling the fetcher how name
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import gzip
 import json
 import re
@@ -30,6 +32,7 @@ from flushwatch.ingest.news.fetch import (
 )
 from flushwatch.ingest.news.inflate import STEP, InflateLimit, Inflater, accept_encoding
 from flushwatch.ingest.news.service import run_ingest
+from flushwatch.ingest.web import retry_after, url_problem
 from flushwatch.storage.db import Database
 from tests.test_ingest_http import FIXTURES, Server
 
@@ -321,6 +324,40 @@ def test_redirect_problem(feed: str, target: str, refused: str | None) -> None:
         assert problem is None
     else:
         assert problem is not None and refused in problem and "refused" in problem
+
+
+@pytest.mark.parametrize(
+    ("url", "phrase"),
+    [
+        ("https://news.test/rss?x=1", None),
+        ("HTTP://news.test", None),
+        ("javascript:alert(1)", "a javascript: URL"),
+        ("file:///etc/passwd", "a file: URL"),
+        ("/news/relative", "a relative URL"),
+        ("http://", "without a host"),
+        ("http://[::1/rss", "an invalid URL"),
+    ],
+)
+def test_one_http_url_rule(url: str, phrase: str | None) -> None:
+    """The rule behind redirects, feed URLs and stored links."""
+    problem = url_problem(url)
+    assert problem is None if phrase is None else (problem is not None and phrase in problem)
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    assert [retry_after(v) for v in (None, "", " 7 ", "2.5", "-3", "soon", "nan")] == [
+        None,
+        None,
+        7.0,
+        2.5,
+        0.0,
+        None,
+        None,
+    ]
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # already past
+    soon = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60), usegmt=True)
+    assert 50 < (retry_after(soon) or 0) <= 60
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0  # no zone stated: UTC
 
 
 def test_resolve_host_reads_literals_and_names() -> None:

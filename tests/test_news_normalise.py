@@ -13,14 +13,14 @@ from flushwatch.errors import FeedError
 from flushwatch.ingest.news.decide import decide, plan_batch
 from flushwatch.ingest.news.normalise import (
     canonical_url,
-    clean_text,
-    detect_language,
     identity_keys,
     normalise_item,
     normalise_language,
+    plain_text,
     resolve_time,
 )
 from flushwatch.ingest.news.parse import check_bytes, parse_feed
+from flushwatch.nlp.language import detect_language
 from flushwatch.records.news import Decision, Existing, RawItem
 
 NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
@@ -47,8 +47,8 @@ NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
         ),  # correct text untouched
     ],
 )
-def test_clean_text(raw: str, clean: str) -> None:
-    assert clean_text(raw) == clean
+def test_plain_text(raw: str, clean: str) -> None:
+    assert plain_text(raw) == clean
 
 
 @pytest.mark.parametrize(
@@ -71,10 +71,10 @@ def test_canonical_url(url: str, canonical: str | None) -> None:
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=()), max_size=200))  # surrogates too
-def test_clean_text_is_idempotent_and_single_spaced(text: str) -> None:
-    once = clean_text(text)
+def test_plain_text_is_idempotent_and_single_spaced(text: str) -> None:
+    once = plain_text(text)
     assert "  " not in once and once == once.strip()
-    assert clean_text(once) == once
+    assert plain_text(once) == once
     assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in once), repr(once)
     once.encode("utf-8")
 

@@ -41,14 +41,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flushwatch.errors import FlushwatchError, InputError
-from flushwatch.ingest.market import importer
+from flushwatch.ingest.market import bounds
 from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
 from tests.helpers.properties import examples, warm_database
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LO_S = int(importer.EARLIEST.timestamp())
-HI_S = int(importer.LATEST.timestamp())  # exclusive
+LO_S = int(bounds.EARLIEST.timestamp())
+HI_S = int(bounds.LATEST.timestamp())  # exclusive
 INTERVALS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 _symbols = itertools.count(1)
 
@@ -374,7 +374,7 @@ def market_file(draw: st.DrawFn, kind: str) -> File:
     elif fault == "extra-field":
         lines[k] = [*lines[k], "1"]
     elif fault == "long-line":
-        lines[k] = [*lines[k][:-1], lines[k][-1] + "9" * (importer.MAX_LINE_BYTES + 1)]
+        lines[k] = [*lines[k][:-1], lines[k][-1] + "9" * (bounds.MAX_LINE_BYTES + 1)]
     text = render(fmt, kind, header, lines, as_array)
     line = None if unit else (2 if header else 1) + bad_at
     return File(

@@ -319,7 +319,7 @@ def test_a_corrupt_weights_file_is_one_clear_error_and_changes_nothing(
 
 def test_the_cron_pass_says_when_rows_need_a_refresh(db: Database) -> None:
     """`flushwatch run` logs each step's line: the score step names stale rows and the fix."""
-    from flushwatch.scoring.pipeline import STEP_FUNCS, run_step
+    from flushwatch.jobs.run import STEP_FUNCS, run_step
 
     _fill(db, TITLES[:1])
     with db.write() as con:

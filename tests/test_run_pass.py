@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from flushwatch.errors import FeedError
-from flushwatch.scoring.pipeline import STEPS, RunOptions, run_pass
+from flushwatch.jobs.run import STEPS, RunOptions, run_pass
 from flushwatch.storage.db import Database
 from tests.test_explain import seed_flush
 
@@ -90,12 +90,12 @@ def test_quiet_run_prints_nothing_on_success(db: Database, db_path: Path, cli) -
 def test_quiet_run_still_shows_the_steps_when_one_failed(
     db: Database, db_path: Path, cli, monkeypatch
 ) -> None:
-    from flushwatch.scoring import pipeline
+    from flushwatch.jobs import run as run_job
 
     def broken(db: Database, run_id: int | None) -> str:
         raise FeedError("https://feed.example/rss", "HTTP 503")
 
-    monkeypatch.setitem(pipeline.STEP_FUNCS, "detect", broken)
+    monkeypatch.setitem(run_job.STEP_FUNCS, "detect", broken)
     seed_flush(db)
     r = cli("--quiet", "run", "--offline", "--no-score", "--db", str(db_path))
     assert r.code == 3
@@ -107,7 +107,7 @@ def test_failed_step_is_logged_at_warning(db: Database, caplog) -> None:
         raise FeedError("https://feed.example/rss", "HTTP 503")
 
     funcs = dict.fromkeys(STEPS, lambda db, run_id: "done") | {"score": broken}
-    with caplog.at_level("INFO", logger="flushwatch.scoring.pipeline"):
+    with caplog.at_level("INFO", logger="flushwatch.jobs.run"):
         run_pass(db, RunOptions(), funcs)
     levels = {r.getMessage().split()[1]: r.levelname for r in caplog.records}
     assert levels["score"] == "WARNING" and levels["detect"] == "INFO"
@@ -120,7 +120,7 @@ def test_fetch_failures_are_cut_at_a_word(db: Database, monkeypatch) -> None:
 
     from flushwatch.errors import PartialFailure
     from flushwatch.ingest.market import fetch
-    from flushwatch.scoring.pipeline import _fetch
+    from flushwatch.jobs.run import _fetch
 
     failures = [f"binance BTCUSDT 1m: ConnectError: [Errno 111] Connection refused {i}" for i in range(10)]
     monkeypatch.setattr(fetch, "fetch_all", lambda db, run_id=None: SimpleNamespace(failures=failures))

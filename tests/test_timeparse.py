@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import ConfigError
-from flushwatch.timeparse import parse_duration, parse_instant, parse_since
+from flushwatch.timeparse import parse_duration, parse_instant, parse_lookback, parse_since
 
 NOW = dt.datetime(2025, 10, 11, 0, 0, tzinfo=dt.UTC)
 
@@ -45,6 +45,13 @@ def test_since_takes_a_duration_or_a_past_instant() -> None:
         parse_since("2025-10-12", now=NOW)
     with pytest.raises(ConfigError, match="--since 'later'"):
         parse_since("later", now=NOW)
+
+
+def test_lookback_is_how_far_back_since_reaches() -> None:
+    assert parse_lookback("24h") == dt.timedelta(hours=24)
+    assert parse_lookback("2025-10-09T23:59:30Z", now=NOW) == dt.timedelta(days=1, seconds=30)
+    with pytest.raises(ConfigError, match="in the future"):
+        parse_lookback("2025-10-12", now=NOW)
 
 
 def test_out_of_range_durations_and_instants_are_usage_errors() -> None:

@@ -186,12 +186,12 @@ def test_watch_once_run_shows_a_failed_step_and_exits_3(
     db: Database, db_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flushwatch.errors import ModelError
-    from flushwatch.scoring import pipeline
+    from flushwatch.jobs import run as run_job
 
     def broken(db: Database, run_id: int | None) -> str:
         raise ModelError("cannot load model /tmp/nonexist: no such directory")
 
-    monkeypatch.setitem(pipeline.STEP_FUNCS, "score", broken)
+    monkeypatch.setitem(run_job.STEP_FUNCS, "score", broken)
     seed_flush(db)
     r = cli("watch", "--once", "--run", "--db", str(db_path), "--at", "2025-10-10T21:30Z")
     assert r.code == 3, r.out + r.err

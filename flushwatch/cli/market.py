@@ -216,13 +216,14 @@ def fetch_cmd(
 
     Example: [bold]flushwatch market fetch --symbols BTCUSDT,ETHUSDT --since 24h[/]
     """
-    from flushwatch.ingest.market.fetch import FetchOptions, default_symbols, fetch, parse_since
+    from flushwatch.ingest.market.fetch import FetchOptions, default_symbols, fetch
     from flushwatch.ingest.market.symbols import normalise_symbol
+    from flushwatch.timeparse import parse_lookback
 
     syms = [normalise_symbol(s) for s in symbols.split(",") if s.strip()] if symbols else default_symbols()
     options = FetchOptions(
         symbols=tuple(syms),
-        since=parse_since(since),
+        since=parse_lookback(since),
         markets=tuple(m.strip() for m in markets.split(",") if m.strip()),
         datasets=tuple(d.strip() for d in datasets.split(",") if d.strip()),
         fapi=fapi_url,

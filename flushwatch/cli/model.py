@@ -133,7 +133,7 @@ def score(
 
 
 def _refresh(database: Database, fmt: OutputFormat) -> None:
-    from flushwatch.scoring.refresh import refresh_rules
+    from flushwatch.jobs.refresh import refresh_rules
 
     r = refresh_rules(database)
     cols = [

@@ -59,7 +59,8 @@ def ingest(
 
     from flushwatch.errors import DatabaseBusy, PartialFailure
     from flushwatch.ingest.news.fetch import FetchOptions
-    from flushwatch.ingest.news.service import IngestPartialFailure, ingest_loop, run_ingest
+    from flushwatch.ingest.news.service import IngestPartialFailure
+    from flushwatch.jobs.ingest import ingest_loop, ingest_pass
     from flushwatch.records.news import IngestSummary
 
     database = open_db(db, wait)
@@ -73,7 +74,7 @@ def ingest(
     )
     if loop is None:
         try:
-            summary = run_ingest(database, **kwargs)  # type: ignore[arg-type]
+            summary = ingest_pass(database, **kwargs)  # type: ignore[arg-type]
         except IngestPartialFailure as exc:
             # Scripts read the summary from stdout; it matters most when some feeds failed.
             typer.echo(exc.summary.line())

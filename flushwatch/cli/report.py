@@ -274,7 +274,7 @@ def run_cmd(
 
     Example: [bold]flushwatch run --no-fetch[/]
     """
-    from flushwatch.scoring.pipeline import RunOptions, run_pass
+    from flushwatch.jobs.run import RunOptions, run_pass
 
     skip = {
         name
@@ -367,7 +367,7 @@ def watch_cmd(
     from rich.text import Text
 
     from flushwatch.errors import DatabaseBusy
-    from flushwatch.scoring.pipeline import RunOptions, StepResult, run_pass
+    from flushwatch.jobs.run import RunOptions, StepResult, run_pass
     from flushwatch.scoring.watch import read_frame, render_frame
 
     if fetch and not run_steps:  # --fetch alone would silently do nothing

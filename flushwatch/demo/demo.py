@@ -164,6 +164,7 @@ def first_poll_after(published: dt.datetime) -> dt.datetime:
 def ingest_feeds(db: Database, run_id: int) -> int:
     """Replay-ingest the bundled feed files through the news stages; returns headlines stored."""
     from flushwatch.ingest.news.assets import tag_assets
+    from flushwatch.ingest.news.batch import store_headlines
     from flushwatch.ingest.news.parse import parse_feed
     from flushwatch.ingest.news.service import _Feed, headlines_from
     from flushwatch.records.news import AssetTag, FeedSpec, Headline, ParsedFeed
@@ -193,7 +194,7 @@ def ingest_feeds(db: Database, run_id: int) -> int:
             def tagger(h: Headline, dm: bool = default_market) -> tuple[AssetTag, ...]:
                 return tag_assets(h.title, default_market=dm)
 
-            store.store_headlines(con, items, run_id=run_id, tagger=tagger)
+            store_headlines(con, items, run_id=run_id, tagger=tagger)
             (stored,) = con.execute(
                 "SELECT count(*) FROM headlines WHERE feed_id = ?", [feed.feed_id]
             ).fetchall()[0]

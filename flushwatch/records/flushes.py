@@ -6,6 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Which detector wrote a ``flushes`` row; rows of another version are not read back.
+DETECTOR_VERSION = "det-1"
+#: Which ranking wrote a ``catalysts`` row. attr-2: partial relevance for headlines about
+#: another asset when contagion is plausible (``contagion_share``, ``systemic_assets``);
+#: attr-1 gave them 0.
+ATTRIBUTION_VERSION = "attr-2"
+
 
 @dataclass(frozen=True)
 class Catalyst:

@@ -52,12 +52,14 @@ class RawItem:
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """A parsed document: its language and entries; ``skipped`` counts broken entries."""
+    """A parsed document: its language and entries; ``skipped`` counts broken entries, ``note``
+    names a problem the parser recovered from (bytes not in the declared encoding)."""
 
     title: str | None
     language: str | None
     items: tuple[RawItem, ...]
     skipped: int = 0
+    note: str | None = None
 
 
 class TimeFlag(StrEnum):

@@ -29,6 +29,7 @@ import httpx
 
 from flushwatch import __version__
 from flushwatch.errors import ConfigError, MarketDataError
+from flushwatch.ingest.web import retry_after as parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class BinanceClient:
                         return resp.json()
                     except ValueError as exc:
                         raise MarketDataError(url, "response is not JSON") from exc
-                retry_after = _retry_after(resp.headers.get("retry-after"))
+                retry_after = parse_retry_after(resp.headers.get("retry-after"))
                 transient = resp.status_code in (418, 429) or resp.status_code >= 500
                 err = MarketDataError(
                     url,
@@ -177,11 +178,3 @@ class BinanceClient:
             delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

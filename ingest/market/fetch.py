@@ -257,21 +257,24 @@ def _store_klines(db: Database, page: list[Any], market: str, symbol: str, run_i
         )
     except (IndexError, TypeError, ValueError) as exc:
         raise MarketDataError("klines", f"unexpected kline row shape: {exc}") from exc
+    select = """
+        SELECT $venue::VARCHAR AS venue, $market::VARCHAR AS market, $symbol::VARCHAR AS symbol,
+               '1m' AS interval, make_timestamptz(open_time * 1000) AS open_time,
+               open, high, low, close,
+               volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
+          FROM _page"""
+    return _insert(db, "candles", table, select, {"venue": VENUE, "market": market, "symbol": symbol}, run_id)
+
+
+def _insert(
+    db: Database, table: str, page: Any, select: str, params: dict[str, Any], run_id: int | None
+) -> int:
+    """One page (an Arrow table, as ``_page``) through ``select`` into ``table``; returns rows added."""
     with db.write() as con:
-        con.register("_page", table)
+        con.register("_page", page)
         try:
-            con.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE _stage AS
-                SELECT $venue::VARCHAR AS venue, $market::VARCHAR AS market, $symbol::VARCHAR AS symbol,
-                       '1m' AS interval, make_timestamptz(open_time * 1000) AS open_time,
-                       open, high, low, close,
-                       volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
-                  FROM _page
-                """,
-                {"venue": VENUE, "market": market, "symbol": symbol},
-            )
-            return store.insert_new(con, "candles", "_stage", run_id)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {select}", params)
+            return store.insert_new(con, table, "_stage", run_id)
         finally:
             con.unregister("_page")
             con.execute("DROP TABLE IF EXISTS _stage")
@@ -334,14 +337,7 @@ def _store_json(db: Database, table: str, page: list[dict[str, Any]], run_id: in
             for k in keys
         }
     )
-    with db.write() as con:
-        con.register("_page", arrow)
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {select}", {"venue": VENUE})
-            return store.insert_new(con, table, "_stage", run_id)
-        finally:
-            con.unregister("_page")
-            con.execute("DROP TABLE IF EXISTS _stage")
+    return _insert(db, table, arrow, select, {"venue": VENUE}, run_id)
 
 
 # -- open interest -------------------------------------------------------------------------------
@@ -396,19 +392,10 @@ def _open_interest(
     return added, len(gaps)
 
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.timedelta:
-    """'24h', '7d', '90m' or an ISO date/time -> how far back from now."""
-    from flushwatch.timeparse import parse_since as since_instant
-
-    now = now or dt.datetime.now(dt.UTC)
-    return now - since_instant(text, "--since", now=now)
-
-
 __all__: Sequence[str] = (
     "DEFAULT_SYMBOLS",
     "FetchOptions",
     "default_symbols",
     "fetch",
     "fetch_all",
-    "parse_since",
 )

@@ -65,7 +65,6 @@ class NameHints:
     market: str | None = None
     venue: str | None = None
     funding: bool = False
-    freqtrade_style: bool = False  # BASE_QUOTE naming
 
 
 def stem(path: Path) -> str:
@@ -117,14 +116,7 @@ def name_hints(path: Path) -> NameHints:
         market = "spot"
     elif freqtrade_style and market is None and not funding:
         market = "spot"  # freqtrade names spot files without a suffix
-    return NameHints(
-        symbol=symbol,
-        interval=interval,
-        market=market,
-        venue=venue,
-        funding=funding,
-        freqtrade_style=freqtrade_style,
-    )
+    return NameHints(symbol=symbol, interval=interval, market=market, venue=venue, funding=funding)
 
 
 def path_hints(path: Path, member: str | None = None) -> NameHints:

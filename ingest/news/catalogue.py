@@ -10,10 +10,10 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from flushwatch.errors import InputError
+from flushwatch.ingest import web
 from flushwatch.ingest.news.fetch import is_local, local_path
 from flushwatch.records.news import FEED_KINDS, FeedSpec
 
@@ -41,17 +41,13 @@ def url_problem(url: str, *, allow_local: bool = False) -> str | None:
             return f"{url!r} is not an http(s) URL ({where})"
         path = local_path(url)
         return None if path.is_file() else f"{url!r} is not an http(s) URL or an existing file"
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL: {exc}"
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        local = " and local files" if allow_local else ""
-        return f"{url!r}: only http(s) URLs{local} can be fetched, not {scheme}://"
-    if not parts.hostname or " " in url.strip():
-        return f"{url!r} is not a valid http(s) URL"
-    return None
+    problem = web.url_problem(url)
+    if problem is None and " " in url.strip():
+        problem = "an http(s) URL with a space in it"
+    if problem is None:
+        return None
+    local = " and local files" if allow_local else ""
+    return f"{url!r} is {problem}; only http(s) URLs{local} can be fetched"
 
 
 def spec_problem(spec: FeedSpec, *, allow_local: bool = False) -> str | None:

@@ -1,8 +1,8 @@
 """Decide without I/O: is an item new, an update of a stored headline, or a duplicate?
 
 ``decide(existing, headline)`` is a pure function of the old state (what the database holds
-for any of the item's identity keys, or None) and the new item. The storage layer looks the
-state up in one query per batch, calls this per item, and writes the outcome in bulk.
+for any of the item's identity keys, or None) and the new item. :mod:`flushwatch.ingest.news.batch`
+looks the state up in one query per batch, plans it here, and writes the outcome in bulk.
 
 Two rules make a re-run of the same documents a no-op (nothing new, nothing updated):
 

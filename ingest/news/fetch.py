@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import ipaddress
 import logging
 import socket
@@ -32,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 from flushwatch import __version__
 from flushwatch.errors import FeedError
 from flushwatch.ingest.news.inflate import InflateError, InflateLimit, Inflater, accept_encoding
+from flushwatch.ingest.web import retry_after, url_problem
 from flushwatch.records.news import FetchResult
 
 log = logging.getLogger(__name__)
@@ -110,15 +110,9 @@ def redirect_problem(
     office network. So a redirect may lead to an internal address only of a kind the feed
     itself is on (a feed the user added on 127.0.0.1 may redirect within loopback). A name that
     resolves to several addresses must pass with each of them."""
-    try:
-        parts = urlsplit(target)
-    except ValueError as exc:
-        return f"redirect to an invalid URL ({exc})"
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return f"redirect to a {scheme or 'schemeless'}: URL refused; feeds are fetched over http(s) only"
-    if not parts.hostname:
-        return "redirect to a URL without a host refused"
+    problem = url_problem(target)
+    if problem:
+        return f"redirect to {problem} refused; feeds are fetched over http(s) only"
     internal = _host_classes(target, resolve) - {PUBLIC}
     if not internal:
         return None
@@ -126,8 +120,8 @@ def redirect_problem(
     refused = sorted(internal - allowed)
     if not refused:
         return None
-    kinds = "/".join(refused)
-    return f"redirect to {parts.hostname} ({kinds} address) refused: only a feed on such an address may"
+    host, kinds = urlsplit(target).hostname, "/".join(refused)
+    return f"redirect to {host} ({kinds} address) refused: only a feed on such an address may"
 
 
 def is_local(url: str) -> bool:
@@ -151,19 +145,6 @@ def _read_local(req: FetchRequest, opts: FetchOptions) -> FetchResult:
     except OSError as exc:
         raise FeedError(req.url, f"cannot read {path}: {exc.strerror or exc}") from exc
     return FetchResult(req.url, 200, body, None, None, None, time.perf_counter() - start)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> FetchResult:
@@ -227,7 +208,7 @@ async def _result(req: FetchRequest, resp: object, opts: FetchOptions, start: fl
             f"HTTP {status}",
             transient=True,
             status=status,
-            retry_after=_retry_after(resp.headers.get("retry-after")),
+            retry_after=retry_after(resp.headers.get("retry-after")),
         )
     if status >= 400:
         raise FeedError(req.url, f"HTTP {status}", status=status, hint="check the feed URL")

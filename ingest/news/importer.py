@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flushwatch.errors import ConfigError, InputError
 from flushwatch.ingest.news.assets import tag_assets
+from flushwatch.ingest.news.batch import store_headlines
 from flushwatch.ingest.news.normalise import normalise_item
 from flushwatch.records.news import Headline, ImportSummary, RawItem, StoreCounts
-from flushwatch.storage import news as store
 from flushwatch.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -500,9 +500,7 @@ def import_headlines(
         for path in paths:
             items, n_rows, skipped = read_headlines(path, opts)
             with db.write() as con:
-                plan = store.store_headlines(
-                    con, items, run_id=run.run_id, tagger=lambda h: tag_assets(h.title)
-                )
+                plan = store_headlines(con, items, run_id=run.run_id, tagger=lambda h: tag_assets(h.title))
             counts = StoreCounts(len(plan.new), len(plan.updated), plan.duplicate)
             log.info(
                 "%s: %d rows, %d new, %d duplicate, %d skipped",

@@ -28,6 +28,8 @@ import html
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from flushwatch.ingest.web import url_problem
+from flushwatch.nlp.language import detect_language
 from flushwatch.records.news import Headline, RawItem, TimeFlag
 
 # A published time more than this far ahead of first-seen is a source clock / timezone error.
@@ -89,7 +91,7 @@ def repair_mojibake(text: str) -> str:
     return text
 
 
-def clean_text(value: str | None) -> str:
+def plain_text(value: str | None) -> str:
     """HTML stripped, entities decoded, mojibake repaired, control characters and lone
     surrogates replaced, whitespace collapsed to single spaces."""
     if not value:
@@ -117,32 +119,18 @@ def cut(text: str, limit: int) -> str:
 
 
 def clean_title(value: str | None) -> str:
-    """A title as stored: :func:`clean_text`, cut to ``MAX_TITLE_CHARS``."""
-    return cut(clean_text(value), MAX_TITLE_CHARS)
+    """A title as stored: :func:`plain_text`, cut to ``MAX_TITLE_CHARS``."""
+    return cut(plain_text(value), MAX_TITLE_CHARS)
 
 
 def clean_summary(value: str | None, limit: int = MAX_SUMMARY_CHARS) -> str | None:
-    text = clean_text(value)
+    text = plain_text(value)
     if not text:
         return None
     return cut(text, limit)
 
 
 # -- language ----------------------------------------------------------------------------------
-
-_SCRIPTS = (
-    (re.compile(r"[\u3040-\u30ff]"), "ja"),
-    (re.compile(r"[\uac00-\ud7af]"), "ko"),
-    (re.compile(r"[\u4e00-\u9fff]"), "zh"),
-    (re.compile(r"[\u0400-\u04ff]"), "ru"),
-    (re.compile(r"[\u0600-\u06ff]"), "ar"),
-    (re.compile(r"[\u0e00-\u0e7f]"), "th"),
-)
-_EN_WORDS_TEXT = (
-    "the a an of to in for on and is are as with by from at after new its over says price market "
-    "bitcoin crypto will be up down this that"
-)
-_EN_WORDS = frozenset(_EN_WORDS_TEXT.split())
 
 
 def normalise_language(code: str | None) -> str | None:
@@ -151,22 +139,6 @@ def normalise_language(code: str | None) -> str | None:
         return None
     primary = code.strip().replace("_", "-").split("-")[0].lower()
     return primary if 2 <= len(primary) <= 3 and primary.isalpha() else None
-
-
-def detect_language(text: str) -> str | None:
-    """A cheap detector for when the feed names no language: script first, then English words.
-
-    Returns None rather than guessing when neither signal is clear.
-    """
-    for pattern, code in _SCRIPTS:
-        if pattern.search(text):
-            return code
-    words = re.findall(r"[a-z]+", text.lower())
-    if words and sum(w in _EN_WORDS for w in words) / len(words) >= 0.15:
-        return "en"
-    if words and text.isascii():
-        return "en" if len(words) >= 3 else None
-    return None
 
 
 # -- times -------------------------------------------------------------------------------------
@@ -233,15 +205,8 @@ def web_url(url: str | None) -> str | None:
     Entries carry ``javascript:``, ``data:`` and ``vbscript:`` links (and relative ones that
     lead nowhere without the page they came from); stored, any of them could run in a reader's
     browser the moment someone clicks the headline."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        has_host = bool(parts.hostname)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and has_host else None
+    url = url.strip() if url else ""
+    return url if url and url_problem(url) is None else None
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -346,7 +311,7 @@ def normalise_item(
     """RawItem -> Headline, or None when nothing usable is left (no title).
 
     Every text field passes :func:`replace_surrogates` (titles and summaries through
-    :func:`clean_text`): feeds, imports and file names all end up here, and one lone surrogate
+    :func:`plain_text`): feeds, imports and file names all end up here, and one lone surrogate
     left in a key or URL would fail the whole batch when it is hashed or stored."""
     title = clean_title(raw.title)
     if not title:

@@ -1,7 +1,6 @@
 """The pure feed parser: ``(url, bytes, content type) -> ParsedFeed``. It never fetches.
 
-feedparser does the RSS 0.9x/1.0/2.0 and Atom work on bytes we already hold (plain RSS 2.0 /
-Atom 1.0 documents take an exact expat fast path first, see ``fastparse``). Before either runs we
+feedparser does the RSS 0.9x/1.0/2.0 and Atom work on bytes we already hold. Before it runs we
 refuse what must not be parsed at all: a document declaring XML entities (billion laughs and
 external entities), an HTML page served where a feed should be, and an encoding no codec
 knows. After it runs, a document that is not well-formed XML fails as a whole (a
@@ -12,7 +11,8 @@ feedparser reports only its *first* problem (``bozo_exception``), so it is class
 a media type it does not consider XML, an encoding it took from the document instead of the
 media type's default (``text/xml`` without a charset means US-ASCII by RFC 3023), or bytes that
 are not the encoding they claim (Latin-1 labelled UTF-8, common in hand-rolled feeds), which
-feedparser reads as windows-1252, are logged and the feed is kept; an entity XML does not
+feedparser reads as windows-1252, are logged and the feed is kept; the last one is also returned
+as the feed's ``note``, so its health shows the publisher's mistake. An entity XML does not
 define (``&nbsp;``) stops its strict parser, so the rest of the document is checked for
 well-formedness again with those entities skipped, and a later truncation still fails the feed.
 """
@@ -29,7 +29,6 @@ import xml.parsers.expat
 from typing import Any
 
 from flushwatch.errors import FeedError
-from flushwatch.ingest.news.fastparse import parse_fast
 from flushwatch.records.news import ParsedFeed, RawItem
 
 log = logging.getLogger(__name__)
@@ -128,19 +127,10 @@ def _entry(entry: Any) -> RawItem | None:
     )
 
 
-def parse_feed(url: str, body: bytes, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
-    """Parse one feed document. Raises FeedError when the document as a whole is unusable.
-
-    Plain RSS 2.0 / Atom 1.0 documents take the expat fast path (``fastparse``), which yields
-    exactly what feedparser would; anything it is unsure of, and every error, goes to feedparser.
-    ``fast=False`` forces feedparser (benchmarks, equivalence tests)."""
+def parse_feed(url: str, body: bytes, content_type: str | None = None) -> ParsedFeed:
+    """Parse one feed document. Raises FeedError when the document as a whole is unusable."""
     check_bytes(url, body, content_type)
-    body = _without_surrogate_refs(body)
-    quick = parse_fast(body, content_type) if fast else None
-    if quick is not None:
-        feed, entries = quick.feed, quick.entries
-    else:
-        feed, entries = _feedparser(url, body, content_type)
+    feed, entries, note = _feedparser(url, _without_surrogate_refs(body), content_type)
     items: list[RawItem] = []
     skipped = 0
     for i, entry in enumerate(entries):
@@ -161,11 +151,13 @@ def parse_feed(url: str, body: bytes, content_type: str | None = None, *, fast: 
         language=feed.get("language"),
         items=tuple(items),
         skipped=skipped,
+        note=note,
     )
 
 
-def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, Any]:
-    """feedparser's (feed, entries), or FeedError for documents that fail as a whole."""
+def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, Any, str | None]:
+    """feedparser's (feed, entries) and the note on a problem it recovered from, or FeedError
+    for documents that fail as a whole."""
     import feedparser
 
     headers = {"content-type": content_type} if content_type else {}
@@ -176,15 +168,17 @@ def _feedparser(url: str, body: bytes, content_type: str | None) -> tuple[Any, A
         )
     except Exception as exc:  # feedparser raises odd things on odd bytes
         raise FeedError(url, f"cannot parse feed: {exc}") from exc
+    note = None
     if parsed.get("bozo"):
-        _judge_problem(url, body, parsed.get("bozo_exception"), parsed.get("encoding"))
+        note = _judge_problem(url, body, parsed.get("bozo_exception"), parsed.get("encoding"))
     if not parsed.get("version"):
         raise FeedError(url, "not an RSS or Atom document", hint="check the feed URL")
-    return parsed.get("feed", {}), parsed.entries
+    return parsed.get("feed", {}), parsed.entries, note
 
 
-def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | None) -> None:
-    """Raise FeedError when feedparser's reported problem makes the document unusable.
+def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | None) -> str | None:
+    """Raise FeedError when feedparser's reported problem makes the document unusable; return
+    the note for the feed's health when the bytes are not the encoding the feed declares.
 
     Warnings feedparser raises while still parsing every entry right are logged, not fatal:
     ``NonXMLContentType`` (served as text/plain, application/octet-stream, ...) and a
@@ -197,22 +191,23 @@ def _judge_problem(url: str, body: bytes, problem: object, used_encoding: str | 
     message = str(problem) or name
     if name == "NonXMLContentType":
         log.info("%s: %s; parsed as XML anyway", url, message)
-        return
+        return None
     if name == "CharacterEncodingOverride":
         if _same_codec(used_encoding, _document_encoding(body)):
             log.info("%s: %s (the document's own declaration)", url, message)
-        else:
-            log.warning("%s: %s; the bytes are not the encoding the feed declares", url, message)
-        return
+            return None
+        log.warning("%s: %s; the bytes are not the encoding the feed declares", url, message)
+        return f"mislabelled encoding, items kept: {message}"
     if name.startswith("CharacterEncoding"):
         raise FeedError(url, f"encoding problem: {message}")
     if "SAX" in name or "Parse" in name or "Unicode" in name:
         if _UNDEFINED_ENTITY in message:
             later = _xml_error_skipping_entities(body, used_encoding)
             if later is None:
-                return
+                return None
             message = later
         raise FeedError(url, f"malformed or truncated XML: {message}")
+    return None
 
 
 def _document_encoding(body: bytes) -> str:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flushwatch.errors import DatabaseBusy, FeedError, ModelError, PartialFailure
+from flushwatch.errors import FeedError, PartialFailure
 from flushwatch.ingest.news.assets import tag_assets
+from flushwatch.ingest.news.batch import counts_by_feed, store_headlines
 from flushwatch.ingest.news.catalogue import default_catalogue, url_problem
 from flushwatch.ingest.news.fetch import FetchOptions, FetchRequest, fetch_all, is_local, local_path
 from flushwatch.ingest.news.normalise import normalise_item
@@ -118,11 +119,11 @@ def run_ingest(
     urls: Sequence[str] = (),
     options: FetchOptions | None = None,
     story_window: dt.timedelta = DEFAULT_WINDOW,
-    score: bool = False,
     progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> IngestSummary:
     """One pass over the enabled feeds (or those named). Raises PartialFailure (after storing
-    every good feed) when some feeds failed."""
+    every good feed) when some feeds failed. Scoring what it stored is a job's decision
+    (:mod:`flushwatch.jobs.ingest`), not the stage's."""
     start = time.perf_counter()
     with db.run("ingest") as run:
         feeds = _select_feeds(db, only, urls)
@@ -141,8 +142,6 @@ def run_ingest(
             ("items_duplicate", c.duplicate),
         ):
             run.add(key, n)
-        if score and (c.new or c.updated):
-            _score(db)
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
             raise IngestPartialFailure(
@@ -153,16 +152,6 @@ def run_ingest(
     return summary
 
 
-def _score(db: Database) -> None:
-    try:
-        from flushwatch.nlp.pipeline import score_unscored  # lazy: imports the model stack
-    except ImportError as exc:
-        raise ModelError(
-            f"scoring is not available: {exc}", hint="run `flushwatch ingest` without --score"
-        ) from exc
-    score_unscored(db)
-
-
 def _store(
     db: Database,
     feeds: Sequence[_Feed],
@@ -171,18 +160,18 @@ def _store(
     story_window: dt.timedelta,
 ) -> list[FeedOutcome]:
     # Parse everything first (CPU, no database held), then store in one short connection.
-    prepared: list[tuple[_Feed, FetchResult | FeedError, list[Headline], int]] = []
+    prepared: list[tuple[_Feed, FetchResult | FeedError, list[Headline], ParsedFeed | None]] = []
     for feed, result in zip(feeds, results, strict=True):
         if isinstance(result, FetchResult) and result.status != 304:
             try:
                 parsed = parse_feed(feed.url, result.body or b"", result.content_type)
             except FeedError as exc:
-                prepared.append((feed, exc, [], 0))
+                prepared.append((feed, exc, [], None))
                 continue
             first_seen = result.fetched_at or dt.datetime.now(dt.UTC)
-            prepared.append((feed, result, headlines_from(feed, parsed, first_seen), parsed.skipped))
+            prepared.append((feed, result, headlines_from(feed, parsed, first_seen), parsed))
         else:
-            prepared.append((feed, result, [], 0))
+            prepared.append((feed, result, [], None))
     kinds = {f.feed_id: f.kind for f in feeds}
 
     def tagger(h: Headline) -> tuple[AssetTag, ...]:
@@ -194,15 +183,15 @@ def _store(
     # commit at once (a crash can never record an ETag whose items were lost), and the whole
     # batch is decided, inserted, tagged and clustered in bulk.
     with db.write() as con:
-        plan = store.store_headlines(
+        plan = store_headlines(
             con,
             [h for _, _, items, _ in prepared for h in items],
             run_id=run_id,
             tagger=tagger,
             story_window=story_window,
         )
-        per_feed = store.counts_by_feed(plan)
-        for feed, result, _items, skipped in prepared:
+        per_feed = counts_by_feed(plan)
+        for feed, result, _items, doc in prepared:
             if isinstance(result, FeedError):
                 message = str(result)
                 log.warning("%s", result.one_line())
@@ -218,6 +207,7 @@ def _store(
                 last_modified=result.last_modified,
                 items=counts.new,
                 at=now,
+                note=doc.note if doc else None,
             )
             status = "not_modified" if result.status == 304 else "ok"
             log.info(
@@ -228,27 +218,6 @@ def _store(
                 counts.updated,
                 counts.duplicate,
             )
+            skipped = doc.skipped if doc else 0
             outcomes.append(FeedOutcome(feed.name, feed.url, status, counts, skipped_entries=skipped))
     return outcomes
-
-
-def ingest_loop(
-    db: Database,
-    every_s: float,
-    on_pass: Callable[[IngestSummary | PartialFailure | DatabaseBusy], None],
-    **kwargs: object,
-) -> None:
-    """Ingest every ``every_s`` seconds until interrupted.
-
-    A pass with failed feeds, or one that finds the database busy (another process held it
-    past ``--wait``), is reported to ``on_pass`` and the loop goes on at the next interval: what
-    the pass committed stays, and what it could not store is fetched again by the next pass
-    (validators commit only with their items). Other errors (a corrupt file, a missing model)
-    end the loop."""
-    while True:
-        started = time.monotonic()
-        try:
-            on_pass(run_ingest(db, **kwargs))  # type: ignore[arg-type]
-        except (PartialFailure, DatabaseBusy) as exc:
-            on_pass(exc)
-        time.sleep(max(0.0, every_s - (time.monotonic() - started)))

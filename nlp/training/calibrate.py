@@ -204,18 +204,11 @@ def load_cryptonews(shared: Path) -> Dataset:
     return Dataset("cryptonews 2021-22, 1h candles", events, "2022-04-01", TEXT_FEATURES)
 
 
-def catalogue_tiers() -> dict[str, int]:
-    """Outlet name (lower case) -> tier, from the shipped feed catalogue."""
-    from flushwatch.ingest.news.catalogue import default_catalogue
-
-    _, specs = default_catalogue()
-    return {s.name.lower(): s.tier for s in specs}
-
-
 def load_cryptocompare(shared: Path) -> Dataset:
     """The 2025-26 headlines through flushwatch's importer, with their next-hour 5m moves."""
     import duckdb
 
+    from flushwatch.ingest.news.catalogue import default_catalogue
     from flushwatch.ingest.news.importer import ImportOptions, import_headlines
     from flushwatch.storage.db import Database
 
@@ -226,7 +219,7 @@ def load_cryptocompare(shared: Path) -> Dataset:
     btc_perp = perp / "BTC_USDT_USDT-5m-futures_2025-12-26_2026-01-29.csv.gz"
     eth_perp = perp / "ETH_USDT_USDT-5m-futures_2025-12-26_2026-01-29.csv.gz"
     _require(news, btc_index, btc_perp, eth_perp)
-    tiers = catalogue_tiers()
+    tiers = {s.name.lower(): s.tier for s in default_catalogue()[1]}  # outlet -> its feed's tier
     with tempfile.TemporaryDirectory(prefix="flushwatch-calibrate-") as tmp:
         path = Path(tmp) / "calibrate.duckdb"
         opts = ImportOptions(title="title", time="published_at_utc", source="source_name", id="external_id")

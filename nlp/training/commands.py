@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,15 +37,8 @@ def train_command(
     from flushwatch.nlp.training.data import ExtraRows, read_labelled, sent_train_path
     from flushwatch.nlp.training.train import TrainConfig, train
 
-    cfg = TrainConfig()
-    if epochs is not None:
-        cfg = replace(cfg, epochs=epochs)
-    if seed is not None:
-        cfg = replace(cfg, seed=seed)
-    if members is not None:
-        cfg = replace(cfg, members=members)
-    if refit:
-        cfg = replace(cfg, refit=True)
+    given: dict[str, Any] = {"epochs": epochs, "seed": seed, "members": members}
+    cfg = replace(TrainConfig(), refit=refit, **{k: v for k, v in given.items() if v is not None})
     out = out or shipped_model_dir()
     if events_only:
         return train_events(out)
@@ -56,14 +48,13 @@ def train_command(
 
         titles, labels = sentiment_set("train")  # raw titles: clean them
         extra.append(ExtraRows("crypto training titles", [clean_text(t) for t in titles], labels))
-    result = train(data or sent_train_path(), out, cfg, extra)
-    meta = json.loads((out / "config.json").read_text(encoding="utf-8"))  # what train recorded
+    meta = train(data or sent_train_path(), out, cfg, extra)
     rows: list[tuple[str, Any]] = [
         ("output", str(out)),
         ("revision", model_revision(out)),
         ("dev accuracy / macro-F1", dev_summary(meta)),
         ("extra training rows", extra_summary(meta)),
-        ("training seconds", round(result.seconds, 1)),
+        ("training seconds", meta["seconds"]),
         ("early exit (fast path)", exit_summary(meta)),
     ]
     shared = shared_data_dir() is not None

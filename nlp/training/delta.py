@@ -54,37 +54,26 @@ def _quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q, scale
 
 
+@torch.no_grad()
 def compress(
     base: Mapping[str, torch.Tensor],
     tuned: Mapping[str, torch.Tensor],
     budget_bytes: int,
     *,
     frozen: tuple[str, ...] = ("word_embeddings",),
-    head_prefix: str = "head.",
 ) -> tuple[dict[str, torch.Tensor], DeltaStats]:
     """The delta of ``tuned`` over ``base`` within ``budget_bytes``; pure, deterministic.
 
-    ``tuned`` holds every parameter of the network (head included); ``base`` the encoder's
-    parameters under the same names. Tensors whose name contains a ``frozen`` part must be
-    unchanged and are skipped.
+    ``tuned`` holds every parameter of the network (the head under ``head.``, stored as is);
+    ``base`` the encoder's parameters under the same names. Tensors whose name contains a
+    ``frozen`` part must be unchanged and are skipped.
     """
-    with torch.no_grad():
-        return _compress(base, tuned, budget_bytes, frozen, head_prefix)
-
-
-def _compress(
-    base: Mapping[str, torch.Tensor],
-    tuned: Mapping[str, torch.Tensor],
-    budget_bytes: int,
-    frozen: tuple[str, ...],
-    head_prefix: str,
-) -> tuple[dict[str, torch.Tensor], DeltaStats]:
     out: dict[str, torch.Tensor] = {}
     used = 0
     svds: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     for name in sorted(tuned):
         value = tuned[name].detach().float()
-        if name.startswith(head_prefix):
+        if name.startswith("head."):
             out[name] = value.contiguous()
             used += value.numel() * 4
             continue

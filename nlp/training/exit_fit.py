@@ -71,15 +71,6 @@ def choose(table: Sequence[ExitChoice], min_agreement: float) -> ExitChoice | No
     return min(ok, key=lambda c: (c.cost, -c.threshold)) if ok else None
 
 
-@dataclass(frozen=True)
-class ExitFit:
-    head: ExitHead | None  # None: no candidate was close enough to the fast path without an exit
-    chosen: ExitChoice | None
-    table: list[ExitChoice]
-    baseline_agreement: float  # the fast path without an exit vs full precision, same titles
-    n_select: int
-
-
 def crypto_titles(n: int) -> list[str]:
     """``n`` unlabelled crypto headlines from the shared data (cryptonews 2021-22), or none.
 
@@ -139,33 +130,37 @@ def _answers(scorer: Scorer, ort: Any, texts: Sequence[str]) -> Any:
     return np.asarray(probs).argmax(axis=1)
 
 
-def fit(
+def fit_and_save(
     full: Scorer,
-    model_dir: Path,
+    out_dir: Path,
     train_texts: Sequence[str],
     train_labels: Sequence[int],
-    select_texts: Sequence[str],
+    dev_texts: Sequence[str],
     *,
-    n_layers: int,
     max_loss: float,
     c: float,
+    selection_titles: int,
     threads: int,
-) -> ExitFit:
-    """Fit, measure and choose the early-exit head for the model written in ``model_dir``.
+) -> dict[str, Any]:
+    """Fit, measure and choose the early-exit head for the model written in ``out_dir``, and
+    write ``exit.safetensors`` (or none); what config.json records about it.
 
     ``full`` is that model in full precision (``mode="full"``, no exit): the reference the
-    candidates are compared with; their graphs are built from ``model_dir``'s files, as the
-    fast path builds them.
+    candidates are compared with; their graphs are built from ``out_dir``'s files, as the
+    fast path builds them. The selection titles are ``dev_texts`` plus ``selection_titles``
+    unlabelled crypto headlines (:func:`crypto_titles`).
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    from flushwatch.nlp.base import N_LAYERS
     from flushwatch.nlp.fastpath import OrtNet, export
     from flushwatch.nlp.scorer import Scorer
 
-    weights = Scorer.graph_weights(model_dir)  # what the fast path builds its graphs from
-    layers = LAYERS
-    train_feats = _probe_features(full, weights, train_texts, layers, threads)
+    crypto = crypto_titles(selection_titles)
+    select_texts = [*dev_texts, *crypto]
+    weights = Scorer.graph_weights(out_dir)  # what the fast path builds its graphs from
+    train_feats = _probe_features(full, weights, train_texts, LAYERS, threads)
     fitted = {
         k: LogisticRegression(C=c, max_iter=5000).fit(x, list(train_labels)) for k, x in train_feats.items()
     }
@@ -189,51 +184,10 @@ def fit(
                 agreement = float((_answers(full, ort, select_texts) == reference).mean())
                 rate = ort.exited / max(1, ort.rows)
                 table.append(
-                    ExitChoice(
-                        k,
-                        th,
-                        round(rate, 4),
-                        round(agreement, 4),
-                        round(cost(k, rate, n_layers), 4),
-                    )
+                    ExitChoice(k, th, round(rate, 4), round(agreement, 4), round(cost(k, rate, N_LAYERS), 4))
                 )
     chosen = choose(table, round(baseline - max_loss, 4))
     head = dataclasses.replace(heads[chosen.layer], threshold=chosen.threshold) if chosen else None
-    return ExitFit(head, chosen, table, round(baseline, 4), len(select_texts))
-
-
-def fit_and_save(
-    full: Scorer,
-    out_dir: Path,
-    train_texts: Sequence[str],
-    train_labels: Sequence[int],
-    dev_texts: Sequence[str],
-    *,
-    max_loss: float,
-    c: float,
-    selection_titles: int,
-    threads: int,
-) -> dict[str, Any]:
-    """Fit, choose and write ``exit.safetensors`` (or none) for the model in ``out_dir``; what
-    config.json records about it. The selection titles are ``dev_texts`` plus
-    ``selection_titles`` unlabelled crypto headlines (:func:`crypto_titles`)."""
-    from dataclasses import asdict
-
-    from flushwatch.nlp.base import N_LAYERS
-
-    crypto = crypto_titles(selection_titles)
-    result = fit(
-        full,
-        out_dir,
-        train_texts,
-        train_labels,
-        [*dev_texts, *crypto],
-        n_layers=N_LAYERS,
-        max_loss=max_loss,
-        c=c,
-        threads=threads,
-    )
-    head, chosen = result.head, result.chosen
     if head is not None and chosen is not None:
         early_exit.save(head, out_dir / early_exit.FILE)
         log.info(
@@ -242,9 +196,9 @@ def fit_and_save(
             head.layer,
             head.threshold,
             100 * chosen.exit_rate,
-            result.n_select,
+            len(select_texts),
             chosen.agreement,
-            result.baseline_agreement,
+            round(baseline, 4),
             100 * chosen.cost,
         )
     else:
@@ -253,8 +207,8 @@ def fit_and_save(
         "layer": head.layer if head else None,
         "threshold": head.threshold if head else None,
         "selection": {"dev_rows": len(dev_texts), "crypto_titles": len(crypto)},
-        "baseline_agreement": result.baseline_agreement,
+        "baseline_agreement": round(baseline, 4),
         "max_loss": max_loss,
-        "chosen": asdict(chosen) if chosen else None,
-        "candidates": [asdict(c) for c in result.table],
+        "chosen": dataclasses.asdict(chosen) if chosen else None,
+        "candidates": [dataclasses.asdict(c) for c in table],
     }

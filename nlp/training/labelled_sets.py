@@ -53,8 +53,6 @@ _REAL_SOURCES = {
         "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
     ),
 }
-#: The shared headline files that labelled real headlines come from.
-HEADLINE_DATASETS = tuple(_REAL_SOURCES)
 
 
 def read_rows(name: str) -> list[dict[str, str]]:
@@ -99,7 +97,7 @@ def _shared_titles(path: str, sql: str) -> dict[str, str]:
 
 
 def headline_titles(dataset: str, needed_by: str) -> dict[str, str]:
-    """md5 of the title -> title of every headline in one shared file (``HEADLINE_DATASETS``).
+    """md5 of the title -> title of every headline in one shared file (a key of ``_REAL_SOURCES``).
 
     Raises InputError naming the file, and ``needed_by``, when the shared data lacks it.
     """

@@ -83,11 +83,11 @@ def _resampled_metrics(truth: Any, pred: Any, idx: Any, n_classes: int) -> tuple
     return hit.mean(axis=1), f1 / n_classes
 
 
-def _interval(values: Any, level: float) -> Interval:
+def _interval(values: Any) -> Interval:
+    """The central 95% of ``values``."""
     import numpy as np
 
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
+    low, high = np.percentile(values, [2.5, 97.5])
     return Interval(float(low), float(high))
 
 
@@ -114,15 +114,14 @@ def bootstrap_intervals(
     y_true: Sequence[int],
     y_pred: Sequence[int],
     n_classes: int,
-    level: float = 0.95,
     reps: int = REPS,
     seed: int = 0,
 ) -> MetricIntervals:
-    """Percentile-bootstrap intervals of accuracy and macro-F1 over resampled rows."""
+    """Percentile-bootstrap 95% intervals of accuracy and macro-F1 over resampled rows."""
     _check_lengths(y_true, y_pred)
     idx = _resample_indices(len(y_true), reps, seed)
     acc, f1 = _resampled_metrics(_as_array(y_true), _as_array(y_pred), idx, n_classes)
-    return MetricIntervals(_interval(acc, level), _interval(f1, level))
+    return MetricIntervals(_interval(acc), _interval(f1))
 
 
 def paired_difference_intervals(
@@ -130,11 +129,10 @@ def paired_difference_intervals(
     pred_a: Sequence[int],
     pred_b: Sequence[int],
     n_classes: int,
-    level: float = 0.95,
     reps: int = REPS,
     seed: int = 0,
 ) -> MetricIntervals:
-    """Percentile-bootstrap intervals of (A - B) in accuracy and in macro-F1, paired.
+    """Percentile-bootstrap 95% intervals of (A - B) in accuracy and in macro-F1, paired.
 
     Why paired: two models read on the same titles share most of their sampling noise (the
     hard titles are hard for both), so the interval of their difference, taken over the same
@@ -146,4 +144,4 @@ def paired_difference_intervals(
     truth = _as_array(y_true)
     acc_a, f1_a = _resampled_metrics(truth, _as_array(pred_a), idx, n_classes)
     acc_b, f1_b = _resampled_metrics(truth, _as_array(pred_b), idx, n_classes)
-    return MetricIntervals(_interval(acc_a - acc_b, level), _interval(f1_a - f1_b, level))
+    return MetricIntervals(_interval(acc_a - acc_b), _interval(f1_a - f1_b))

@@ -43,11 +43,9 @@ def measure(net: Any, batches: Sequence[tuple[Any, Any]]) -> np.ndarray:
     return np.stack(amax)
 
 
-def fit(full: Scorer, out_dir: Path, texts: Sequence[str], alpha: float | None) -> dict[str, Any]:
+def fit(full: Scorer, out_dir: Path, texts: Sequence[str], alpha: float) -> dict[str, Any]:
     """Measure the ranges on ``texts`` with ``full`` (the fp32 model as written) and write
-    ``smooth.safetensors`` into ``out_dir``; what config.json records (alpha None: none)."""
-    if alpha is None:
-        return {"alpha": None}
+    ``smooth.safetensors`` into ``out_dir``; what config.json records."""
     batch = full.prepare(texts)
     amax = measure(full.net, [(x, m) for x, m, _ in batch.arrays])
     smoothing.save(amax, alpha, out_dir / smoothing.FILE)

@@ -1,4 +1,5 @@
-"""One pass of everything, for cron: ingest, score, market fetch, detect, attribute.
+"""``flushwatch run``: one pass of everything, for cron: ingest, score, market fetch, detect,
+attribute. ``flushwatch watch --run`` runs it before each frame.
 
 Each step calls one library function of its stage. A step that fails is recorded (its error
 line, its elapsed time) and the next step still runs, because a dead feed must not stop

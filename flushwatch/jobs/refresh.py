@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from flushwatch.nlp.refresh import current_rules, refresh_stale_rows
 from flushwatch.nlp.scorer import DEFAULT_MODEL
 from flushwatch.records.scores import RefreshSummary
+from flushwatch.scoring.attribution import attribute
 
 if TYPE_CHECKING:
     from flushwatch.storage.db import Database
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 def refresh_rules(db: Database) -> RefreshSummary:
     """Recompute every stale row's rule fields from its stored probabilities (no model, no
     torch), re-attribute flushes if anything changed, and record it all as one run."""
-    from flushwatch.scoring.attribution import attribute
-
     t0 = time.monotonic()
     rules = current_rules(DEFAULT_MODEL)
     with db.run("refresh-rules") as run:
