@@ -36,9 +36,8 @@ test: $(VENV)/.installed-dev lint typecheck pytest  ## set up, then ruff, mypy a
 lint: $(VENV)/.installed-dev  ## ruff
 	$(BIN)/ruff check .
 
-typecheck: $(VENV)/.installed-dev  ## mypy on the package, then on bench/ (benches call the library too)
-	$(BIN)/mypy
-	$(BIN)/mypy bench
+typecheck: $(VENV)/.installed-dev  ## mypy on the package as installed, and on bench/
+	$(BIN)/python -m tests.typecheck
 
 pytest: $(VENV)/.installed-dev  ## the test suite (slow tests excluded)
 	$(BIN)/pytest -m "not slow" -q

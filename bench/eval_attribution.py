@@ -92,7 +92,7 @@ def _load_candles(db: Database, path: Path, symbol: str, interval: str, market: 
 
 
 def build(db: Database, data: Path, score: bool, model: str | None = None) -> str:
-    from flushwatch.ingest.news.importer import ImportOptions, import_headlines
+    from flushwatch.ingest.news.importer import HeadlineImportOptions, import_headlines
 
     for f in sorted((data / "prices_binance_usdm_btcusdt_1m_flush_windows").glob("*.csv")):
         _load_candles(db, f, "BTCUSDT", "1m", "perp")
@@ -122,10 +122,14 @@ def build(db: Database, data: Path, score: bool, model: str | None = None) -> st
     import_headlines(
         db,
         [next((data / "news_cryptonews_2021_2022").glob("*.gz"))],
-        ImportOptions(delimiter=";", time_format="%d-%m-%Y %H:%M"),
+        HeadlineImportOptions(delimiter=";", time_format="%d-%m-%Y %H:%M"),
     )
-    import_headlines(db, [next((data / "news_cryptonews_ftx_window_2022_11").glob("*.csv"))], ImportOptions())
-    import_headlines(db, [next((data / "news_cryptocompare_feed_2025_2026").glob("*.gz"))], ImportOptions())
+    import_headlines(
+        db, [next((data / "news_cryptonews_ftx_window_2022_11").glob("*.csv"))], HeadlineImportOptions()
+    )
+    import_headlines(
+        db, [next((data / "news_cryptocompare_feed_2025_2026").glob("*.gz"))], HeadlineImportOptions()
+    )
     if not score:
         return "unscored (--no-score)"
     try:
@@ -145,9 +149,10 @@ def main() -> None:
     ap.add_argument("--contagion-share", type=float, help="override [attribution] contagion_share")
     ap.add_argument("--model", help="score with this model instead of the configured one")
     a = ap.parse_args()
+    from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
     from flushwatch.scoring.attribution import attribute
     from flushwatch.scoring.detect import detect_and_attribute
-    from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION, AttributionWeights
+    from flushwatch.scoring.thresholds import AttributionWeights
     from flushwatch.storage.flushes import FlushQuery, list_flushes
 
     weights = AttributionWeights()

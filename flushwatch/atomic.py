@@ -49,11 +49,14 @@ Replaces = Literal["file", "directory", "duckdb"]
 _DUCKDB_MAGIC = b"DUCK"  # at offset 8 of every DuckDB database file
 
 
+def snapshot_path(db_path: Path) -> Path:
+    """``flushwatch.duckdb`` -> ``flushwatch.snapshot.duckdb``."""
+    return db_path.with_name(f"{db_path.stem}.snapshot{db_path.suffix or '.duckdb'}")
+
+
 def database_files(database: Path) -> dict[Path, str]:
     """The files that make up a flushwatch database (file, WAL, snapshot), each with the words
     an error uses for it."""
-    from flushwatch.storage.snapshot import snapshot_path
-
     database = Path(database).expanduser()
     return {
         database: f"the database {database}",

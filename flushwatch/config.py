@@ -21,7 +21,7 @@ APP_NAME = "flushwatch"
 DEFAULT_WAIT_S = 30.0
 DB_FILENAME = "flushwatch.duckdb"
 
-#: The package directory; ``models/`` and bundled data sit beside the code inside it.
+#: This package's folder: <checkout>/flushwatch in a checkout (also for editable installs).
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -199,7 +199,6 @@ def shared_data_dir() -> Path | None:
     if env:
         p = Path(env).expanduser()
         return p if p.is_dir() else None
-    # PACKAGE_DIR is <repo>/flushwatch in a checkout (also for editable installs).
     for base in (PACKAGE_DIR.parent, Path.cwd()):
         candidate = base.parent / "shared" / "data"
         if candidate.is_dir():

@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flushwatch.config import PACKAGE_DIR
+import flushwatch.models
 from flushwatch.errors import ModelError
 
 #: sha256 of the published all-MiniLM-L6-v2 ``model.safetensors``.
@@ -32,7 +32,8 @@ DEFAULT_MODEL = "flushwatch-minilm"
 #: finance tweets of sent_valid (model card, "The opt-in crypto-trained model").
 CRYPTO_MODEL = "flushwatch-minilm-crypto"
 SHIPPED_MODELS = (DEFAULT_MODEL, CRYPTO_MODEL)
-MODELS_DIR = PACKAGE_DIR / "models"
+#: The committed model folders: top-level models/ in a checkout, flushwatch/models/ when installed.
+MODELS_DIR = Path(flushwatch.models.__file__).resolve().parent
 
 
 def shipped_model_dir(name: str = DEFAULT_MODEL) -> Path:

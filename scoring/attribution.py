@@ -30,7 +30,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, DETECTOR_VERSION, AttributionWeights
+from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
+from flushwatch.scoring.thresholds import AttributionWeights
 from flushwatch.storage.db import Connection, Database
 
 #: The time a headline is placed at (see the module docstring for the rule).

@@ -29,13 +29,9 @@ import logging
 from dataclasses import dataclass
 
 from flushwatch.errors import ConfigError
-from flushwatch.ingest.market.symbols import base_asset, base_asset_sql
-from flushwatch.scoring.thresholds import (
-    ATTRIBUTION_VERSION,
-    DETECTOR_VERSION,
-    AttributionWeights,
-    DetectThresholds,
-)
+from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
+from flushwatch.records.symbols import base_asset, base_asset_sql
+from flushwatch.scoring.thresholds import AttributionWeights, DetectThresholds
 from flushwatch.storage.db import Connection, Database, transaction
 
 log = logging.getLogger(__name__)

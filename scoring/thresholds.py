@@ -16,11 +16,6 @@ from typing import Any
 
 from flushwatch.errors import ConfigError
 
-# The versions stamp stored rows, so storage reads them too: they live in the records layer
-# and are named here beside the thresholds they version.
-from flushwatch.records.flushes import ATTRIBUTION_VERSION as ATTRIBUTION_VERSION
-from flushwatch.records.flushes import DETECTOR_VERSION as DETECTOR_VERSION
-
 #: Assets whose news can move every other asset: the two market leaders, and the US-dollar
 #: stablecoins in the asset dictionary (a depeg or freeze hits the collateral that leveraged
 #: positions everywhere rest on). A category, not a list of past events.

@@ -2,7 +2,7 @@
 
 A frame is read in one short read-only session (the file is free again before the frame is
 drawn), so ``watch`` never keeps ``ingest --loop`` or the liquidation recorder waiting. When
-asked, each tick first runs one pass of the pipeline (:mod:`flushwatch.scoring.pipeline`),
+asked, each tick first runs one pass of the pipeline (:mod:`flushwatch.jobs.run`),
 whose steps each hold the file for short transactions only.
 
 ``now`` can be pinned to replay history (``--at``): the frame then shows what was known at

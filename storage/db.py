@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from flushwatch.atomic import snapshot_path
 from flushwatch.errors import DatabaseBusy, StorageError, is_interrupt
 
 if TYPE_CHECKING:
@@ -97,8 +98,6 @@ def storage_error(path: Path, exc: duckdb.Error) -> StorageError:
     goes to the debug log (``-vv``)."""
     log.debug("DuckDB error on %s", path, exc_info=exc)
     if is_damage(exc):
-        from flushwatch.storage.snapshot import snapshot_path
-
         return StorageError(
             f"database {path} is damaged or unreadable: {first_line(exc)}",
             path=path,

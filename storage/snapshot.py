@@ -25,18 +25,13 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flushwatch.atomic import check_output_path, database_files
+from flushwatch.atomic import check_output_path, database_files, snapshot_path
 from flushwatch.errors import FlushwatchError
 
 if TYPE_CHECKING:
     from flushwatch.storage.db import Database
 
 log = logging.getLogger(__name__)
-
-
-def snapshot_path(db_path: Path) -> Path:
-    """``flushwatch.duckdb`` -> ``flushwatch.snapshot.duckdb``."""
-    return db_path.with_name(f"{db_path.stem}.snapshot{db_path.suffix or '.duckdb'}")
 
 
 def refresh_snapshot(db: Database) -> Path | None:

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from flushwatch.errors import ConfigError
+from flushwatch.records.flushes import ATTRIBUTION_VERSION
 from flushwatch.scoring.attribution import attribute
 from flushwatch.scoring.explain import COMPONENTS
-from flushwatch.scoring.thresholds import ATTRIBUTION_VERSION, AttributionWeights, load_thresholds
+from flushwatch.scoring.thresholds import AttributionWeights, load_thresholds
 from flushwatch.storage.db import Connection, Database
 from flushwatch.storage.flushes import FlushQuery, get_flush, list_flushes
 

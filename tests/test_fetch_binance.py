@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flushwatch.ingest.market.fetch import FetchOptions, fetch
+from flushwatch.ingest.market.fetch import MarketFetchOptions, fetch
 from flushwatch.storage.db import Database
 
 NOW = dt.datetime(2025, 1, 2, 0, 0, 30, tzinfo=dt.UTC)
@@ -126,7 +126,9 @@ def _count(db: Database, sql: str) -> int:
 
 def test_fetch_paginates_backs_off_and_fills_gaps(server: str, db: Database) -> None:
     sleeps: list[float] = []
-    opts = FetchOptions(symbols=("BTCUSDT",), since=dt.timedelta(hours=48), fapi=server, spot=server, now=NOW)
+    opts = MarketFetchOptions(
+        symbols=("BTCUSDT",), since=dt.timedelta(hours=48), fapi=server, spot=server, now=NOW
+    )
     summary = fetch(db, opts, sleep=sleeps.append)
     assert summary.failures == []
     by = {(s.dataset, s.market): s for s in summary.series}
@@ -160,7 +162,7 @@ def test_fetch_paginates_backs_off_and_fills_gaps(server: str, db: Database) -> 
 
 
 def test_failed_series_is_reported_and_others_kept(server: str, db: Database) -> None:
-    opts = FetchOptions(
+    opts = MarketFetchOptions(
         symbols=("NOPEUSDT", "ETHUSDT"),
         since=dt.timedelta(hours=1),
         fapi=server,
@@ -264,7 +266,9 @@ def test_unreachable_host_gives_up_after_one_series(db: Database, caplog: pytest
 
     url = _closed_port_url()
     sleeps: list[float] = []
-    opts = FetchOptions(symbols=DEFAULT_SYMBOLS, since=dt.timedelta(hours=1), fapi=url, spot=url, now=NOW)
+    opts = MarketFetchOptions(
+        symbols=DEFAULT_SYMBOLS, since=dt.timedelta(hours=1), fapi=url, spot=url, now=NOW
+    )
     with caplog.at_level("WARNING"):
         summary = fetch(db, opts, sleep=sleeps.append)
     attempts = BinanceClient.retries + 1
@@ -280,7 +284,7 @@ def test_unreachable_host_gives_up_after_one_series(db: Database, caplog: pytest
 def test_second_unreachable_host_gets_one_attempt(db: Database) -> None:
     """fapi and spot are different hosts: once one is down, the other is not retried either."""
     fapi, spot = _closed_port_url(), _closed_port_url()
-    opts = FetchOptions(
+    opts = MarketFetchOptions(
         symbols=("BTCUSDT", "ETHUSDT"), since=dt.timedelta(hours=1), fapi=fapi, spot=spot, now=NOW
     )
     summary = fetch(db, opts, sleep=lambda s: None)
@@ -312,7 +316,7 @@ def test_http_errors_do_not_count_as_unreachable(db: Database) -> None:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
-        opts = FetchOptions(
+        opts = MarketFetchOptions(
             symbols=("BTCUSDT", "ETHUSDT"),
             since=dt.timedelta(hours=1),
             fapi=url,

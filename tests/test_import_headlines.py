@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import InputError
-from flushwatch.ingest.news.importer import ImportOptions, detect_time_format, import_headlines, parse_time
+from flushwatch.ingest.news.importer import (
+    HeadlineImportOptions,
+    detect_time_format,
+    import_headlines,
+    parse_time,
+)
 from flushwatch.storage.db import Database
 
 CRYPTONEWS = "news_cryptonews_2021_2022/cryptonews_2021-10-12_2022-07-05.csv.gz"
@@ -161,7 +166,7 @@ def test_time_detection_and_parsing() -> None:
     assert parse_time("13-6-2022 04:01", "dmy", utc) == dt.datetime(2022, 6, 13, 4, 1, tzinfo=utc)
     assert parse_time("2025-11-11T16:29:40Z", "iso", utc) == dt.datetime(2025, 11, 11, 16, 29, 40, tzinfo=utc)
     assert parse_time("1700000000000", "epoch_ms", utc) == dt.datetime.fromtimestamp(1_700_000_000, tz=utc)
-    assert ImportOptions().timezone == "UTC"
+    assert HeadlineImportOptions().timezone == "UTC"
 
 
 @pytest.mark.parametrize("delimiter", [";;", "", '"'])

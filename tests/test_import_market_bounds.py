@@ -16,7 +16,7 @@ import pytest
 
 from flushwatch.errors import ConfigError, InputError
 from flushwatch.ingest.market import bounds, sniff, unpack
-from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
+from flushwatch.ingest.market.importer import MarketImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
 
 ARCHIVE_HEADER = (
@@ -51,7 +51,7 @@ def count(db: Database, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def refused(db: Database, kind: str, path: Path, options: ImportOptions | None = None) -> InputError:
+def refused(db: Database, kind: str, path: Path, options: MarketImportOptions | None = None) -> InputError:
     """Import ``path`` expecting a refusal; the error is one line and nothing is stored."""
     with pytest.raises(InputError) as err:
         import_files(db, kind, [path], options)
@@ -213,14 +213,14 @@ BAD_TIMES = [
         "x.csv",
         "ts,o,h,l,c\n1735689600,1,2,0.5,1.5\n",
         2,  # seconds given as ms
-        ImportOptions(mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), symbol="BTCUSDT"),
+        MarketImportOptions(mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), symbol="BTCUSDT"),
     ),
     (
         "candles",
         "x.csv",
         "ts,o,h,l,c\n1735689600000,1,2,0.5,1.5\n",
         2,  # ms given as seconds
-        ImportOptions(
+        MarketImportOptions(
             mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), symbol="BTCUSDT", time_unit="s"
         ),
     ),
@@ -229,7 +229,7 @@ BAD_TIMES = [
         "x.csv",
         "ts,r\n2200-01-01T00:00:00Z,0.0001\n",
         2,
-        ImportOptions(mapping=parse_mapping("time=ts,rate=r"), symbol="BTCUSDT", time_unit="iso"),
+        MarketImportOptions(mapping=parse_mapping("time=ts,rate=r"), symbol="BTCUSDT", time_unit="iso"),
     ),
 ]
 
@@ -242,7 +242,7 @@ def test_every_reader_refuses_times_outside_2009_2100(
     name: str,
     text: str,
     line: int | None,
-    options: ImportOptions | None,
+    options: MarketImportOptions | None,
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -382,7 +382,7 @@ def test_symbol_option_with_control_characters_is_a_usage_error(db: Database, tm
     path = tmp_path / "x.csv"
     path.write_text(ARCHIVE_HEADER + bars(2))
     with pytest.raises(ConfigError, match="--symbol"):
-        import_files(db, "candles", [path], ImportOptions(symbol="BTC\x00USDT", interval="1m"))
+        import_files(db, "candles", [path], MarketImportOptions(symbol="BTC\x00USDT", interval="1m"))
 
 
 def test_bounds_are_documented(tmp_path: Path) -> None:
@@ -517,7 +517,7 @@ def test_zip_bomb_stops_at_the_cap_and_the_batch_goes_on(db: Database, tmp_path:
     assert bomb.stat().st_size < 2 << 20
     good = tmp_path / "ETHUSDT-1m-2025-01-01.csv"
     good.write_text(ARCHIVE_HEADER + bars(3))
-    summary = import_files(db, "candles", [bomb, good], ImportOptions(max_unpacked_bytes=8 << 20))
+    summary = import_files(db, "candles", [bomb, good], MarketImportOptions(max_unpacked_bytes=8 << 20))
     assert summary.rows_new == 3 and len(summary.errors) == 1
     assert summary.errors[0].startswith(f"{bomb}!BTCUSDT-1m-2025-01-01.csv: declares")
     assert "bomb" in summary.errors[0]
@@ -533,7 +533,7 @@ def test_zip_lying_about_its_size_stops_at_the_cap(db: Database, tmp_path: Path)
         pos = raw.find(sig)
         raw[pos + at : pos + at + 4] = struct.pack("<I", 1000)
     bomb.write_bytes(bytes(raw))
-    err = refused(db, "candles", bomb, ImportOptions(max_unpacked_bytes=8 << 20))
+    err = refused(db, "candles", bomb, MarketImportOptions(max_unpacked_bytes=8 << 20))
     assert "corrupt" in str(err) or "cap" in str(err)
 
 
@@ -543,7 +543,7 @@ def test_gzip_bomb_stops_at_the_cap(db: Database, tmp_path: Path) -> None:
     with gzip.open(path, "wb") as w:
         for _ in range(100 * (1 << 20) // len(line)):
             w.write(line)
-    err = refused(db, "candles", path, ImportOptions(max_unpacked_bytes=8 << 20))
+    err = refused(db, "candles", path, MarketImportOptions(max_unpacked_bytes=8 << 20))
     assert "unpacks past the cap of 8,388,608 bytes" in str(err) and err.path == str(path)
 
 
@@ -632,7 +632,7 @@ def test_a_200_mb_single_line_is_refused_after_reading_1_mib(cli, tmp_path: Path
 
 # -- --map CSV dialect, zipped JSON --------------------------------------------------------------
 
-MAP = ImportOptions(
+MAP = MarketImportOptions(
     mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), symbol="BTCUSDT", time_unit="iso"
 )
 MAP_ROWS = "2024-05-01T00:00:00Z,1,2,0.5,1.5\n2024-05-01T00:15:00Z,1,2,0.5,1.5\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import InputError
-from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
+from flushwatch.ingest.market.importer import MarketImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
 
 DATA = Path(__file__).parent / "data" / "market"
@@ -168,7 +168,7 @@ def test_funding_archive_rest_json_and_open_interest(db: Database) -> None:
 
 
 def test_generic_csv_mapping(db: Database) -> None:
-    opts = ImportOptions(
+    opts = MarketImportOptions(
         mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c,volume=v"),
         time_unit="iso",
         symbol="XRP/USDT",
@@ -182,7 +182,7 @@ def test_generic_csv_bad_value_names_the_line(db: Database, tmp_path: Path) -> N
     bad = tmp_path / "x.csv"
     text = (DATA / "generic_candles.csv").read_text().replace("60400.0", "n/a")
     bad.write_text(text)
-    opts = ImportOptions(
+    opts = MarketImportOptions(
         mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c"), time_unit="iso", symbol="XRPUSDT"
     )
     with pytest.raises(InputError) as err:
@@ -192,7 +192,7 @@ def test_generic_csv_bad_value_names_the_line(db: Database, tmp_path: Path) -> N
 
 def test_wrong_interval_is_refused(db: Database, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="grid"):
-        import_files(db, "candles", [DATA / "ETHUSDT-1m-2024-03-02.csv"], ImportOptions(interval="5m"))
+        import_files(db, "candles", [DATA / "ETHUSDT-1m-2024-03-02.csv"], MarketImportOptions(interval="5m"))
 
 
 def test_cli_import_and_malformed_exit(cli, tmp_path: Path) -> None:
@@ -433,14 +433,14 @@ def test_interval_finer_than_the_data_is_refused(db: Database, tmp_path: Path) -
     with pytest.raises(
         InputError, match=r"looks like 5m bars.*coarser than 1m \(1m from --interval\)"
     ) as err:
-        import_files(db, "candles", [given], ImportOptions(interval="1m", symbol="ADAUSDT"))
+        import_files(db, "candles", [given], MarketImportOptions(interval="1m", symbol="ADAUSDT"))
     assert "--interval 5m" in err.value.one_line()
     named = tmp_path / "LTCUSDT-1m-2024-03-02.csv"
     named.write_text(five)
     with pytest.raises(InputError, match="from the file name"):
         import_files(db, "candles", [named])
     assert rows(db, "SELECT count(*) FROM candles") == [(0,)]
-    (r,) = import_files(db, "candles", [named], ImportOptions(interval="5m")).files
+    (r,) = import_files(db, "candles", [named], MarketImportOptions(interval="5m")).files
     assert (r.interval, r.rows_new) == ("5m", 6)
     # a gap (missing bars) does not change what the series looks like
     gappy = tmp_path / "DOTUSDT-1m-2024-03-02.csv"
@@ -451,7 +451,7 @@ def test_interval_finer_than_the_data_is_refused(db: Database, tmp_path: Path) -
 def test_generic_csv_bad_optional_number_names_the_line(db: Database, tmp_path: Path) -> None:
     bad = tmp_path / "x.csv"
     bad.write_text("ts,o,h,l,c,v\n2024-05-01T00:00:00Z,1,2,0.5,1.5,3\n2024-05-01T00:15:00Z,1,2,0.5,1.5,abc\n")
-    opts = ImportOptions(
+    opts = MarketImportOptions(
         mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c,volume=v"),
         time_unit="iso",
         symbol="XRPUSDT",
@@ -467,7 +467,7 @@ def test_generic_csv_keeps_optional_candle_fields(db: Database, tmp_path: Path) 
     path.write_text(
         "ts,o,h,l,c,qv,n\n2024-05-01T00:00:00Z,1,2,0.5,1.5,10,3\n2024-05-01T00:15:00Z,1,2,0.5,1.5,11,4\n"
     )
-    opts = ImportOptions(
+    opts = MarketImportOptions(
         mapping=parse_mapping("time=ts,open=o,high=h,low=l,close=c,quote_volume=qv,trades=n"),
         time_unit="iso",
         symbol="XRPUSDT",

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import PartialFailure
-from flushwatch.ingest.news.fetch import USER_AGENT, FetchOptions
+from flushwatch.ingest.news.fetch import USER_AGENT, FeedFetchOptions
 from flushwatch.ingest.news.service import run_ingest
 from flushwatch.storage.db import Database
 
 FIXTURES = Path(__file__).parent / "data" / "feeds"
 COINDESK = "rss_coindesk_snapshot_2023_03_13/coindesk_rss_2023-03-13T10-39Z.xml"
-FAST = FetchOptions(timeout_s=1.0, retries=2, backoff_s=0.01)
+FAST = FeedFetchOptions(timeout_s=1.0, retries=2, backoff_s=0.01)
 
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
@@ -263,7 +263,7 @@ def test_every_failure_mode_recorded_good_feeds_stored(
     server.static("/atom.xml", (FIXTURES / "atom.xml").read_bytes(), "application/atom+xml")
     bad = _failure_routes(server, coindesk)
     urls = [server.url("/good.xml"), server.url("/atom.xml"), *(server.url(p) for p in bad)]
-    opts = FetchOptions(timeout_s=0.5, retries=1, backoff_s=0.01, max_body_bytes=200_000)
+    opts = FeedFetchOptions(timeout_s=0.5, retries=1, backoff_s=0.01, max_body_bytes=200_000)
     with pytest.raises(PartialFailure) as info:
         run_ingest(db, urls=urls, options=opts)
     assert len(info.value.failures) == len(bad)
@@ -297,7 +297,9 @@ def test_429_retry_after_is_honoured(server: Server, db: Database) -> None:
     server.routes["/limited.rdf"] = limited
     started = time.monotonic()
     summary = run_ingest(
-        db, urls=[server.url("/limited.rdf")], options=FetchOptions(timeout_s=2, retries=2, backoff_s=0.01)
+        db,
+        urls=[server.url("/limited.rdf")],
+        options=FeedFetchOptions(timeout_s=2, retries=2, backoff_s=0.01),
     )
     waited = time.monotonic() - started
     assert summary.n("ok") == 1 and calls["n"] == 2
@@ -391,7 +393,7 @@ def test_loop_runs_passes_and_survives_failed_feeds(server: Server, db: Database
 
     urls = [server.url("/atom.xml"), server.url("/missing.xml")]
     with pytest.raises(KeyboardInterrupt):
-        ingest_loop(db, 0.01, on_pass, urls=urls, options=FetchOptions(timeout_s=1, retries=0))
+        ingest_loop(db, 0.01, on_pass, urls=urls, options=FeedFetchOptions(timeout_s=1, retries=0))
     assert seen == ["PartialFailure", "PartialFailure"]
     assert len(server.hits["/atom.xml"]) == 2
     assert server.hits["/atom.xml"][1].get("If-None-Match") == '"a1"'

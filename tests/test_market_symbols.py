@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flushwatch.ingest.market.sniff import name_hints
-from flushwatch.ingest.market.symbols import base_asset, normalise_symbol
+from flushwatch.records.symbols import base_asset, normalise_symbol
 from flushwatch.storage.market import interval_name, interval_seconds
 
 
@@ -63,7 +63,7 @@ def test_intervals() -> None:
 def test_base_asset_sql_matches_python() -> None:
     import duckdb
 
-    from flushwatch.ingest.market.symbols import base_asset_sql
+    from flushwatch.records.symbols import base_asset_sql
 
     symbols = ["BTCUSDT", "ETHUSDC", "SOLFDUSD", "1000PEPEUSDT", "ETHBTC", "XRPUSDT"]
     got = duckdb.sql(

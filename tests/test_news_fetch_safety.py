@@ -25,7 +25,7 @@ from flushwatch.errors import InputError, PartialFailure
 from flushwatch.ingest.news.catalogue import parse_catalogue, parse_opml
 from flushwatch.ingest.news.fetch import (
     MAX_BODY_BYTES,
-    FetchOptions,
+    FeedFetchOptions,
     address_class,
     redirect_problem,
     resolve_host,
@@ -38,7 +38,7 @@ from tests.test_ingest_http import FIXTURES, Server
 
 brotli = pytest.importorskip("brotli")
 
-FAST = FetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
+FAST = FeedFetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
 ATOM = (FIXTURES / "atom.xml").read_bytes()
 INFLATES_PAST = f"body inflates past the {MAX_BODY_BYTES} byte cap; refused"
 
@@ -230,7 +230,7 @@ def test_zstd_bomb_stops_at_the_cap() -> None:
 def test_raw_body_over_the_cap_without_content_length(server: Server, db: Database) -> None:
     big = ATOM.replace(b"</feed>", b"<!--" + b"x" * 300_000 + b"--></feed>")
     server.routes["/big.xml"] = lambda req: (200, {"Content-Length": ""}, big)
-    opts = FetchOptions(timeout_s=5.0, retries=0, max_body_bytes=200_000)
+    opts = FeedFetchOptions(timeout_s=5.0, retries=0, max_body_bytes=200_000)
     with pytest.raises(PartialFailure):
         run_ingest(db, urls=[server.url("/big.xml")], options=opts)
     assert "body over the 200000 byte cap; refused" in _errors(db)[server.url("/big.xml")]
@@ -402,7 +402,7 @@ def test_public_feed_redirecting_to_loopback_is_refused(server: Server, db: Data
         good = server.url("/atom.xml")
         server.static("/atom.xml", ATOM, "application/atom+xml")
         seen_as_public = _names({"127.0.0.1": ["93.184.216.34"], "localhost": ["127.0.0.1", "::1"]})
-        opts = FetchOptions(timeout_s=5.0, retries=0, resolve=seen_as_public)
+        opts = FeedFetchOptions(timeout_s=5.0, retries=0, resolve=seen_as_public)
         with pytest.raises(PartialFailure) as info:
             run_ingest(db, urls=[url, good], options=opts)
         assert len(info.value.failures) == 1

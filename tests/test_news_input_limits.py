@@ -15,14 +15,14 @@ import pytest
 
 from flushwatch.errors import PartialFailure
 from flushwatch.ingest.news.catalogue import parse_opml
-from flushwatch.ingest.news.fetch import FetchOptions
+from flushwatch.ingest.news.fetch import FeedFetchOptions
 from flushwatch.ingest.news.importer import import_headlines
 from flushwatch.ingest.news.normalise import MAX_TITLE_CHARS, web_url
 from flushwatch.ingest.news.service import run_ingest
 from flushwatch.storage.db import Database
 from tests.test_ingest_http import Server
 
-FAST = FetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
+FAST = FeedFetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
 
 
 @pytest.fixture

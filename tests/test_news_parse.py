@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from flushwatch.errors import FeedError
-from flushwatch.ingest.news.fetch import FetchOptions
+from flushwatch.ingest.news.fetch import FeedFetchOptions
 from flushwatch.ingest.news.parse import parse_feed
 from flushwatch.ingest.news.service import run_ingest
 from flushwatch.storage.db import Database
 from tests.test_ingest_http import Server
 
-FAST = FetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
+FAST = FeedFetchOptions(timeout_s=5.0, retries=0, backoff_s=0.01)
 # windows-1252 bytes: 0xE9 is "é", 0x93/0x94 are curly double quotes; none of them is UTF-8.
 MISLABELLED = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title>'

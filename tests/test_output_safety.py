@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flushwatch.atomic import snapshot_path
 from flushwatch.errors import OutputError
 from flushwatch.storage.db import Database
-from flushwatch.storage.snapshot import snapshot_path
 from tests.helpers.proc import flushwatch
 from tests.test_explain import seed_flush
 

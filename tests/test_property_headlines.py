@@ -38,7 +38,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flushwatch.errors import FlushwatchError, InputError
-from flushwatch.ingest.news.importer import ImportOptions, import_headlines, read_headlines
+from flushwatch.ingest.news.importer import HeadlineImportOptions, import_headlines, read_headlines
 from flushwatch.ingest.news.normalise import MAX_TITLE_CHARS, clean_title
 from flushwatch.storage.db import Database
 from tests.helpers.properties import examples, warm_database
@@ -177,7 +177,7 @@ def check_read(tmp_path: Path, e: Export) -> list:
     """The parse-level property; returns the headlines read (empty when refused)."""
     path = write(tmp_path, e, 0)
     try:
-        items, n_rows, skipped = read_headlines(path, ImportOptions())
+        items, n_rows, skipped = read_headlines(path, HeadlineImportOptions())
     except InputError as exc:
         assert "\n" not in exc.one_line() and exc.path == str(path)
         assert e.bad_row is not None, (exc.one_line(), e.text[:500])
@@ -263,7 +263,7 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 def _refused(path: Path) -> InputError:
     with pytest.raises(InputError) as info:
-        read_headlines(path, ImportOptions())
+        read_headlines(path, HeadlineImportOptions())
     assert "\n" not in info.value.one_line() and info.value.path == str(path)
     return info.value
 
@@ -288,7 +288,7 @@ def test_deeply_nested_json_line_is_one_input_error_naming_the_line(tmp_path: Pa
 def test_lone_surrogate_in_json_is_replaced_and_the_row_kept(tmp_path: Path) -> None:
     path = tmp_path / "surrogate.json"
     path.write_text('[{"title": "\\ud800 Bitcoin", "published_at": "2025-01-01T00:00:00Z"}]')
-    (item,), rows, skipped = read_headlines(path, ImportOptions())
+    (item,), rows, skipped = read_headlines(path, HeadlineImportOptions())
     assert (item.title, rows, skipped) == ("\ufffd Bitcoin", 1, 0)
 
 
@@ -321,7 +321,7 @@ def test_lone_surrogates_in_every_field_are_stored(tmp_path: Path) -> None:
 def test_c1_control_characters_do_not_survive_in_titles(tmp_path: Path) -> None:
     path = tmp_path / "c1.csv"
     path.write_text("title,published_at\nBitcoin \x80\x9b falls,2025-01-01T00:00:00Z\n")
-    (item,), _, _ = read_headlines(path, ImportOptions())
+    (item,), _, _ = read_headlines(path, HeadlineImportOptions())
     assert item.title == "Bitcoin falls"
 
 
@@ -333,7 +333,7 @@ def test_json_lines_with_an_unescaped_line_separator_in_a_title_are_read(
     path.write_text(
         f'{{"title": "Bitcoin{separator}falls", "published_at": "2025-01-01T00:00:00Z"}}\n', encoding="utf-8"
     )
-    (item,), _, _ = read_headlines(path, ImportOptions())
+    (item,), _, _ = read_headlines(path, HeadlineImportOptions())
     assert item.title == "Bitcoin falls"
 
 
@@ -373,12 +373,12 @@ def test_a_column_that_is_read_and_named_twice_refuses_the_file(
 def test_twins_that_are_not_read_or_are_named_with_an_option_are_fine(tmp_path: Path) -> None:
     unused = tmp_path / "unused.csv"  # 'title' wins over 'name'; 'extra' is no known column
     unused.write_text("title,published_at,extra,extra,name,name\na,2025-01-01T00:00:00Z,1,2,3,4\n")
-    (item,), _, _ = read_headlines(unused, ImportOptions())
+    (item,), _, _ = read_headlines(unused, HeadlineImportOptions())
     assert item.title == "a"
     spelled = tmp_path / "spelled.csv"
     spelled.write_text("Title,published_at,title\nupper,2025-01-01T00:00:00Z,lower\n")
     assert "--title" in _refused(spelled).one_line()
-    (item,), _, _ = read_headlines(spelled, ImportOptions(title="Title"))
+    (item,), _, _ = read_headlines(spelled, HeadlineImportOptions(title="Title"))
     assert item.title == "upper"
 
 
@@ -387,7 +387,7 @@ def test_numbers_json_cannot_hold_as_numbers_are_read_as_written(tmp_path: Path)
     path = tmp_path / "numbers.json"
     big = "7" * 5000
     path.write_text(f'[{{"title": 1e999, "id": {big}, {GOOD}}}, {{"title": NaN, "id": 1, {GOOD}}}]')
-    items, _, _ = read_headlines(path, ImportOptions())
+    items, _, _ = read_headlines(path, HeadlineImportOptions())
     assert [(h.title, h.guid) for h in items] == [("1e999", big), ("NaN", "1")]
 
 

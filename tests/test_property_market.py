@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 from flushwatch.errors import FlushwatchError, InputError
 from flushwatch.ingest.market import bounds
-from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
+from flushwatch.ingest.market.importer import MarketImportOptions, import_files, parse_mapping
 from flushwatch.storage.db import Database
 from tests.helpers.properties import examples, warm_database
 
@@ -94,7 +94,7 @@ class File:
     where: dict[str, Any]
     columns: str
     expected: set[tuple[Any, ...]]
-    options: ImportOptions = field(default_factory=ImportOptions)
+    options: MarketImportOptions = field(default_factory=MarketImportOptions)
     fault: str | None = None
     line: int | None = None
     unit: str | None = None
@@ -293,7 +293,7 @@ def market_file(draw: st.DrawFn, kind: str) -> File:
     sym = f"P{next(_symbols)}X"
     n = draw(st.integers(min_value=1, max_value=6), label="rows")
     fault = draw(st.sampled_from(FAULTS), label="fault")
-    options = ImportOptions()
+    options = MarketImportOptions()
     unit, raw_json = None, False
     if kind == "candles":
         fmt = draw(st.sampled_from(sorted(CANDLE_LAYOUTS)), label="layout")
@@ -305,7 +305,7 @@ def market_file(draw: st.DrawFn, kind: str) -> File:
         stem = f"{sym}_USDT-{interval}" if fmt.startswith("freqtrade") else f"{sym}USDT-{interval}"
         name = stem + (".json" if fmt == "freqtrade-json" else ".csv")
         if fmt.startswith("generic"):
-            options = ImportOptions(
+            options = MarketImportOptions(
                 mapping=GENERIC_MAP, time_unit=fmt.split("-")[1], symbol=f"{sym}USDT", interval=interval
             )
             name = f"prices-{sym}.csv"

@@ -14,8 +14,8 @@ import duckdb
 from flushwatch.nlp.importance import DEFAULT_WEIGHTS
 from flushwatch.nlp.refresh import current_rules, recompute
 from flushwatch.nlp.rules import rule_set, rules_revision, text_score
+from flushwatch.records.flushes import DETECTOR_VERSION
 from flushwatch.records.scores import ImportanceContext, RuleFields, StoredScore
-from flushwatch.scoring.thresholds import DETECTOR_VERSION
 from flushwatch.storage.db import Database
 from flushwatch.storage.schema import MIGRATIONS, migrate
 

@@ -123,7 +123,7 @@ def test_fetch_failures_are_cut_at_a_word(db: Database, monkeypatch) -> None:
     from flushwatch.jobs.run import _fetch
 
     failures = [f"binance BTCUSDT 1m: ConnectError: [Errno 111] Connection refused {i}" for i in range(10)]
-    monkeypatch.setattr(fetch, "fetch_all", lambda db, run_id=None: SimpleNamespace(failures=failures))
+    monkeypatch.setattr(fetch, "fetch_market", lambda db, run_id=None: SimpleNamespace(failures=failures))
     with pytest.raises(PartialFailure) as err:
         _fetch(db, None)
     detail = str(err.value).removeprefix("10 series failed: ")

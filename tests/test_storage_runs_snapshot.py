@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flushwatch.atomic import snapshot_path
 from flushwatch.errors import PartialFailure
 from flushwatch.storage.db import Database
-from flushwatch.storage.snapshot import snapshot_path
 
 from .conftest import REPO
 

@@ -61,9 +61,9 @@ def _import(
     wait: float | None,
     fmt: OutputFormat,
 ) -> None:
-    from flushwatch.ingest.market.importer import ImportOptions, import_files, parse_mapping
+    from flushwatch.ingest.market.importer import MarketImportOptions, import_files, parse_mapping
 
-    options = ImportOptions(
+    options = MarketImportOptions(
         venue=venue,
         symbol=symbol,
         market=market,
@@ -216,12 +216,12 @@ def fetch_cmd(
 
     Example: [bold]flushwatch market fetch --symbols BTCUSDT,ETHUSDT --since 24h[/]
     """
-    from flushwatch.ingest.market.fetch import FetchOptions, default_symbols, fetch
-    from flushwatch.ingest.market.symbols import normalise_symbol
+    from flushwatch.ingest.market.fetch import MarketFetchOptions, default_symbols, fetch
+    from flushwatch.records.symbols import normalise_symbol
     from flushwatch.timeparse import parse_lookback
 
     syms = [normalise_symbol(s) for s in symbols.split(",") if s.strip()] if symbols else default_symbols()
-    options = FetchOptions(
+    options = MarketFetchOptions(
         symbols=tuple(syms),
         since=parse_lookback(since),
         markets=tuple(m.strip() for m in markets.split(",") if m.strip()),
@@ -262,7 +262,7 @@ def recorder_options(
     Bybit symbols from the option or the market watch-list."""
     from flushwatch.ingest.market.fetch import default_symbols
     from flushwatch.ingest.market.recorder import RecorderOptions, binance_ws_url, bybit_ws_url
-    from flushwatch.ingest.market.symbols import normalise_symbol
+    from flushwatch.records.symbols import normalise_symbol
 
     chosen = tuple(dict.fromkeys(v.strip().lower() for v in venues.split(",") if v.strip()))
     bad = [v for v in chosen if v not in ("binance", "bybit")]

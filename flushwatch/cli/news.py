@@ -58,7 +58,7 @@ def ingest(
     import datetime as dt
 
     from flushwatch.errors import DatabaseBusy, PartialFailure
-    from flushwatch.ingest.news.fetch import FetchOptions
+    from flushwatch.ingest.news.fetch import FeedFetchOptions
     from flushwatch.ingest.news.service import IngestPartialFailure
     from flushwatch.jobs.ingest import ingest_loop, ingest_pass
     from flushwatch.records.news import IngestSummary
@@ -67,7 +67,7 @@ def ingest(
     kwargs = dict(
         only=only or (),
         urls=feed or (),
-        options=FetchOptions(timeout_s=timeout, retries=retries, concurrency=concurrency),
+        options=FeedFetchOptions(timeout_s=timeout, retries=retries, concurrency=concurrency),
         story_window=dt.timedelta(hours=story_hours),
         score=score,
         progress=_progress if sys.stderr.isatty() and loop is None else None,
@@ -325,11 +325,11 @@ def import_headlines_cmd(
 
     Example: [bold]flushwatch import headlines news.csv.gz --delimiter ';' --time-format '%d-%m-%Y %H:%M'[/]
     """
-    from flushwatch.ingest.news.importer import ImportOptions, import_headlines
+    from flushwatch.ingest.news.importer import HeadlineImportOptions, import_headlines
 
     if delimiter == "\\t":
         delimiter = "\t"
-    opts = ImportOptions(
+    opts = HeadlineImportOptions(
         title=title,
         time=time,
         time_format=time_format,

@@ -69,9 +69,9 @@ def _score(db: Database, run_id: int | None) -> str:
 def _fetch(db: Database, run_id: int | None) -> str:
     from flushwatch.clip import clip
     from flushwatch.errors import PartialFailure
-    from flushwatch.ingest.market.fetch import fetch_all
+    from flushwatch.ingest.market.fetch import fetch_market
 
-    summary = fetch_all(db, run_id=run_id)
+    summary = fetch_market(db, run_id=run_id)
     if summary.failures:  # some series failed: the good ones are stored, the step reports failure
         # cut at a word with an ellipsis: "ConnectError: [Errn" reads as a garbled error
         failures = clip("; ".join(summary.failures), 300)

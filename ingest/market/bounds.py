@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from flushwatch.ingest.market.symbols import valid_symbol_sql
+from flushwatch.records.symbols import valid_symbol_sql
 
 #: Times: no market data predates Bitcoin (2009-01-03). 2100 is far past any series, and keeps the
 #: epoch ranges of seconds, ms, µs and ns apart (see :func:`epoch_sql`).

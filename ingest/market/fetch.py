@@ -25,8 +25,8 @@ from typing import Any
 
 from flushwatch.errors import ConfigError, MarketDataError
 from flushwatch.ingest.market.binance_rest import BinanceClient, fapi_url, klines_weight, spot_url
-from flushwatch.ingest.market.symbols import normalise_symbol
 from flushwatch.records.market import FetchSummary, Gap, SeriesFetch
+from flushwatch.records.symbols import normalise_symbol
 from flushwatch.storage import market as store
 from flushwatch.storage.db import Database
 
@@ -60,7 +60,7 @@ def default_symbols() -> list[str]:
 
 
 @dataclass(frozen=True)
-class FetchOptions:
+class MarketFetchOptions:
     symbols: tuple[str, ...]
     since: dt.timedelta = dt.timedelta(hours=24)
     markets: tuple[str, ...] = MARKETS
@@ -80,7 +80,7 @@ def _from_ms(ms: int) -> dt.datetime:
 
 def fetch(
     db: Database,
-    options: FetchOptions,
+    options: MarketFetchOptions,
     *,
     run_id: int | None = None,
     sleep: Callable[[float], None] | None = None,
@@ -120,7 +120,7 @@ class _Job:
 def _jobs(
     db: Database,
     client: BinanceClient,
-    options: FetchOptions,
+    options: MarketFetchOptions,
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime,
@@ -167,9 +167,9 @@ def _run_all(client: BinanceClient, jobs: list[_Job]) -> list[SeriesFetch]:
     return results
 
 
-def fetch_all(db: Database, *, run_id: int | None = None) -> FetchSummary:
+def fetch_market(db: Database, *, run_id: int | None = None) -> FetchSummary:
     """The cron step (``flushwatch run``): the watch-list, last 24 h, everything."""
-    return fetch(db, FetchOptions(symbols=tuple(default_symbols())), run_id=run_id)
+    return fetch(db, MarketFetchOptions(symbols=tuple(default_symbols())), run_id=run_id)
 
 
 def _run(
@@ -394,8 +394,8 @@ def _open_interest(
 
 __all__: Sequence[str] = (
     "DEFAULT_SYMBOLS",
-    "FetchOptions",
+    "MarketFetchOptions",
     "default_symbols",
     "fetch",
-    "fetch_all",
+    "fetch_market",
 )

@@ -37,7 +37,7 @@ from flushwatch.ingest.market.staging import (
     NOTHING,
     Connection,
     File,
-    ImportOptions,
+    MarketImportOptions,
     Reader,
     Rows,
     Source,
@@ -47,9 +47,9 @@ from flushwatch.ingest.market.staging import (
     scan,
     used,
 )
-from flushwatch.ingest.market.symbols import is_valid_symbol, normalise_symbol
 from flushwatch.ingest.market.unpack import readable
 from flushwatch.records.market import ImportResult
+from flushwatch.records.symbols import is_valid_symbol, normalise_symbol
 from flushwatch.storage import market as store
 from flushwatch.storage.db import Database
 
@@ -92,14 +92,14 @@ def import_files(
     db: Database,
     kind: str,
     paths: Sequence[Path | str],
-    options: ImportOptions | None = None,
+    options: MarketImportOptions | None = None,
     *,
     run_id: int | None = None,
 ) -> ImportSummary:
     """Import each file in its own transaction; a failing file is reported, the rest go on."""
     if kind not in KINDS:
         raise ConfigError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
-    options = options or ImportOptions()
+    options = options or MarketImportOptions()
     _check_options(options)
     results: list[ImportResult] = []
     errors: list[str] = []
@@ -118,28 +118,28 @@ def import_files(
 def import_candles(
     db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
 ) -> ImportSummary:
-    return import_files(db, "candles", paths, ImportOptions(**opts), run_id=run_id)
+    return import_files(db, "candles", paths, MarketImportOptions(**opts), run_id=run_id)
 
 
 def import_funding(
     db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
 ) -> ImportSummary:
-    return import_files(db, "funding", paths, ImportOptions(**opts), run_id=run_id)
+    return import_files(db, "funding", paths, MarketImportOptions(**opts), run_id=run_id)
 
 
 def import_liquidations(
     db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
 ) -> ImportSummary:
-    return import_files(db, "liquidations", paths, ImportOptions(**opts), run_id=run_id)
+    return import_files(db, "liquidations", paths, MarketImportOptions(**opts), run_id=run_id)
 
 
 def import_open_interest(
     db: Database, paths: Sequence[Path | str], *, run_id: int | None = None, **opts: Any
 ) -> ImportSummary:
-    return import_files(db, "open_interest", paths, ImportOptions(**opts), run_id=run_id)
+    return import_files(db, "open_interest", paths, MarketImportOptions(**opts), run_id=run_id)
 
 
-def _check_options(o: ImportOptions) -> None:
+def _check_options(o: MarketImportOptions) -> None:
     if o.market is not None and o.market not in sniff.MARKETS:
         raise ConfigError(f"--market {o.market!r}: expected one of {', '.join(sniff.MARKETS)}")
     if o.interval is not None and store.interval_seconds(o.interval) <= 0:
@@ -155,7 +155,7 @@ def _check_options(o: ImportOptions) -> None:
 
 
 def import_file(
-    db: Database, kind: str, path: Path, options: ImportOptions, *, run_id: int | None = None
+    db: Database, kind: str, path: Path, options: MarketImportOptions, *, run_id: int | None = None
 ) -> ImportResult:
     """One file, one transaction: read into ``_stage``, check, append what is new."""
     if not path.is_file():
@@ -212,7 +212,7 @@ def import_file(
     return result
 
 
-def _plan(kind: str, f: File, o: ImportOptions) -> Reader:
+def _plan(kind: str, f: File, o: MarketImportOptions) -> Reader:
     """Decide how to read the file; returns a function that fills ``_stage`` and says what it was."""
     hints = sniff.path_hints(f.path, f.member)
     venue = (o.venue or hints.venue or "binance").lower()
@@ -357,8 +357,8 @@ def _check_interval(con: Connection, where: str, interval: str | None, origin: s
 
 
 __all__ = [
-    "ImportOptions",
     "ImportSummary",
+    "MarketImportOptions",
     "import_candles",
     "import_file",
     "import_files",

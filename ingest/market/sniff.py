@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from flushwatch.errors import InputError
-from flushwatch.ingest.market.symbols import normalise_symbol
+from flushwatch.records.symbols import normalise_symbol
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ UNNEST = "unnest(CASE WHEN json_type(j) = 'ARRAY' THEN j::JSON[] ELSE [j] END)"
 
 
 @dataclass(frozen=True)
-class ImportOptions:
+class MarketImportOptions:
     """What the user said; None = infer. ``mapping``: target column -> source column (generic CSV)."""
 
     venue: str | None = None
@@ -68,7 +68,7 @@ class Source:
 
     kind: str
     file: File
-    options: ImportOptions
+    options: MarketImportOptions
     venue: str
     symbol: str | None
     hints: sniff.NameHints

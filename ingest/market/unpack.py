@@ -21,7 +21,7 @@ from typing import IO, NamedTuple, Protocol
 
 from flushwatch.errors import InputError
 from flushwatch.ingest.market.bounds import MAX_LINE_BYTES, UNPACK_FLOOR, UNPACK_RATIO
-from flushwatch.ingest.market.staging import NOTHING, File, ImportOptions, bad_line, clip
+from flushwatch.ingest.market.staging import NOTHING, File, MarketImportOptions, bad_line, clip
 
 #: Per archive suffix: its name in messages, and what its reader raises for a damaged file (bad
 #: CRC, bad deflate data, truncation, and for zip an unsupported or encrypted member).
@@ -43,11 +43,11 @@ class _Cap(NamedTuple):
     """How many bytes an archive may unpack to, and the options that said so (for the hint)."""
 
     limit: int
-    options: ImportOptions
+    options: MarketImportOptions
 
 
 @contextmanager
-def readable(path: Path, options: ImportOptions) -> Iterator[File]:
+def readable(path: Path, options: MarketImportOptions) -> Iterator[File]:
     """A plain file DuckDB can read: a .zip member or a .gz file is unpacked to a temp dir."""
     suffix = path.suffix.lower()
     if suffix in _OTHER_COMPRESSION:
@@ -95,7 +95,7 @@ def _unzip(path: Path, target: Path, cap: _Cap) -> str:
     return info.filename
 
 
-def _checks_lines(path: Path, options: ImportOptions) -> bool:
+def _checks_lines(path: Path, options: MarketImportOptions) -> bool:
     names = "".join(path.suffixes).lower()
     return bool(options.mapping) or not any(ext in names for ext in _NOT_LINES)
 

@@ -63,7 +63,7 @@ def resolve_host(host: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class FetchOptions:
+class FeedFetchOptions:
     timeout_s: float = 15.0
     retries: int = 2
     backoff_s: float = 0.5
@@ -134,7 +134,7 @@ def local_path(url: str) -> Path:
     return Path(url).expanduser()
 
 
-def _read_local(req: FetchRequest, opts: FetchOptions) -> FetchResult:
+def _read_local(req: FetchRequest, opts: FeedFetchOptions) -> FetchResult:
     start = time.perf_counter()
     path = local_path(req.url)
     try:
@@ -147,7 +147,7 @@ def _read_local(req: FetchRequest, opts: FetchOptions) -> FetchResult:
     return FetchResult(req.url, 200, body, None, None, None, time.perf_counter() - start)
 
 
-async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> FetchResult:
+async def _fetch_once(client: object, req: FetchRequest, opts: FeedFetchOptions) -> FetchResult:
     import httpx
 
     assert isinstance(client, httpx.AsyncClient)
@@ -186,7 +186,7 @@ async def _fetch_once(client: object, req: FetchRequest, opts: FetchOptions) -> 
         raise FeedError(req.url, f"invalid URL: {exc}") from exc
 
 
-async def _result(req: FetchRequest, resp: object, opts: FetchOptions, start: float) -> FetchResult:
+async def _result(req: FetchRequest, resp: object, opts: FeedFetchOptions, start: float) -> FetchResult:
     """The FetchResult of a final (non-redirect) response, its body read under the caps."""
     import httpx
 
@@ -242,7 +242,7 @@ async def _result(req: FetchRequest, resp: object, opts: FetchOptions, start: fl
     )
 
 
-async def fetch_one(client: object, req: FetchRequest, opts: FetchOptions) -> FetchResult:
+async def fetch_one(client: object, req: FetchRequest, opts: FeedFetchOptions) -> FetchResult:
     """Fetch with retries for transient failures only; each retry is logged."""
     if is_local(req.url):
         result = await asyncio.to_thread(_read_local, req, opts)
@@ -266,9 +266,9 @@ async def fetch_one(client: object, req: FetchRequest, opts: FetchOptions) -> Fe
         return replace(result, attempts=attempt, fetched_at=dt.datetime.now(dt.UTC))
 
 
-async def fetch_all_async(
+async def fetch_feeds_async(
     requests: Sequence[FetchRequest],
-    opts: FetchOptions,
+    opts: FeedFetchOptions,
     on_done: Callable[[], None] | None = None,
 ) -> list[FetchResult | FeedError]:
     """One result per request, in order: a FetchResult or the FeedError that ended it."""
@@ -299,9 +299,9 @@ async def fetch_all_async(
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
 
-def fetch_all(
+def fetch_feeds(
     requests: Sequence[FetchRequest],
-    opts: FetchOptions | None = None,
+    opts: FeedFetchOptions | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> list[FetchResult | FeedError]:
-    return asyncio.run(fetch_all_async(requests, opts or FetchOptions(), on_done))
+    return asyncio.run(fetch_feeds_async(requests, opts or FeedFetchOptions(), on_done))

@@ -66,7 +66,7 @@ LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
-class ImportOptions:
+class HeadlineImportOptions:
     title: str | None = None
     time: str | None = None
     time_format: str | None = None  # strftime format, or 'epoch' / 'epoch_ms' / 'iso'
@@ -408,7 +408,7 @@ def parse_time(value: str, fmt: str, tz: dt.tzinfo) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
-def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int, int]:
+def read_headlines(path: Path, opts: HeadlineImportOptions) -> tuple[list[Headline], int, int]:
     """Parse and validate one file: (headlines, rows read, rows skipped without title)."""
     text = _open_text(path)
     table = _rows(path, text, opts.delimiter)
@@ -489,11 +489,11 @@ def read_headlines(path: Path, opts: ImportOptions) -> tuple[list[Headline], int
 
 
 def import_headlines(
-    db: Database, paths: Sequence[Path], opts: ImportOptions | None = None
+    db: Database, paths: Sequence[Path], opts: HeadlineImportOptions | None = None
 ) -> list[ImportSummary]:
     """Import each file in its own transaction; the first bad file stops the command, files
     before it stay imported."""
-    opts = opts or ImportOptions()
+    opts = opts or HeadlineImportOptions()
     check_delimiter(opts.delimiter)  # a usage error, before any file is read
     results = []
     with db.run("import headlines") as run:

@@ -21,7 +21,7 @@ from flushwatch.errors import FeedError, PartialFailure
 from flushwatch.ingest.news.assets import tag_assets
 from flushwatch.ingest.news.batch import counts_by_feed, store_headlines
 from flushwatch.ingest.news.catalogue import default_catalogue, url_problem
-from flushwatch.ingest.news.fetch import FetchOptions, FetchRequest, fetch_all, is_local, local_path
+from flushwatch.ingest.news.fetch import FeedFetchOptions, FetchRequest, fetch_feeds, is_local, local_path
 from flushwatch.ingest.news.normalise import normalise_item
 from flushwatch.ingest.news.parse import parse_feed
 from flushwatch.ingest.news.stories import DEFAULT_WINDOW
@@ -117,7 +117,7 @@ def run_ingest(
     *,
     only: Sequence[str] = (),
     urls: Sequence[str] = (),
-    options: FetchOptions | None = None,
+    options: FeedFetchOptions | None = None,
     story_window: dt.timedelta = DEFAULT_WINDOW,
     progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> IngestSummary:
@@ -129,7 +129,7 @@ def run_ingest(
         feeds = _select_feeds(db, only, urls)
         requests = [FetchRequest(f.url, f.etag, f.last_modified) for f in feeds]
         tick = progress(len(requests)) if progress else None
-        results = fetch_all(requests, options or FetchOptions(), tick)
+        results = fetch_feeds(requests, options or FeedFetchOptions(), tick)
         outcomes = _store(db, feeds, results, run.run_id, story_window)
         summary = IngestSummary(tuple(outcomes), time.perf_counter() - start)
         c = summary.counts

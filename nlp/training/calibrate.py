@@ -209,7 +209,7 @@ def load_cryptocompare(shared: Path) -> Dataset:
     import duckdb
 
     from flushwatch.ingest.news.catalogue import default_catalogue
-    from flushwatch.ingest.news.importer import ImportOptions, import_headlines
+    from flushwatch.ingest.news.importer import HeadlineImportOptions, import_headlines
     from flushwatch.storage.db import Database
 
     news = shared / "news_cryptocompare_feed_2025_2026" / "headlines_2025-11-11_2026-04-26.csv.gz"
@@ -222,7 +222,9 @@ def load_cryptocompare(shared: Path) -> Dataset:
     tiers = {s.name.lower(): s.tier for s in default_catalogue()[1]}  # outlet -> its feed's tier
     with tempfile.TemporaryDirectory(prefix="flushwatch-calibrate-") as tmp:
         path = Path(tmp) / "calibrate.duckdb"
-        opts = ImportOptions(title="title", time="published_at_utc", source="source_name", id="external_id")
+        opts = HeadlineImportOptions(
+            title="title", time="published_at_utc", source="source_name", id="external_id"
+        )
         import_headlines(Database(path, snapshot=False), [news], opts)
         con = duckdb.connect(str(path))
         try:
