@@ -68,7 +68,7 @@ def _cpu(detect: Detector, titles: list[str]) -> float:
 def real_titles() -> list[str] | None:
     """Every title of the two shared crypto headline files, or None without the shared data."""
     from flushwatch.errors import InputError
-    from flushwatch.nlp.training.labelled_sets import headline_titles
+    from flushwatch.training.labelled_sets import headline_titles
 
     titles: list[str] = []
     for dataset in ("news_cryptonews_2021_2022", "news_cryptocompare_feed_2025_2026"):

@@ -22,7 +22,7 @@ LABELS = ("bearish", "neutral", "bullish")
 HIDDEN = 384
 N_LAYERS = 6  # all-MiniLM-L6-v2; its sha256 above pins these sizes
 #: config.json "format" of a model directory written by ``flushwatch model train``: 2 = a
-#: compressed fine-tuning delta (:mod:`flushwatch.nlp.training.delta`); 1 was LoRA adapters.
+#: compressed fine-tuning delta (:mod:`flushwatch.training.delta`); 1 was LoRA adapters.
 MODEL_FORMAT = 2
 
 #: The model flushwatch ships and scores with unless told otherwise, and where models live.

@@ -8,7 +8,7 @@ fast path (:mod:`flushwatch.nlp.fastpath`) builds the encoder as two graphs spli
 The full-precision modes never exit early: they are the reference the fast path is measured
 against (``flushwatch model eval`` prints both, and the fast path without the exit).
 
-Fitting (:mod:`flushwatch.nlp.training.exit_fit`, at ``flushwatch model train`` time) reads
+Fitting (:mod:`flushwatch.training.exit_fit`, at ``flushwatch model train`` time) reads
 the features from the int8 graph the fast path runs, measures every candidate layer and
 threshold on that very path, and keeps the cheapest whose answers agree with the
 full-precision model's nearly as often as the fast path without an exit does. Scoring is

@@ -20,7 +20,7 @@ the title, so event types stay a pure function of stored inputs: ``flushwatch sc
 --refresh-rules`` can recompute them without the model, and the head's file is part of the
 rules fingerprint (:func:`flushwatch.nlp.rules.rules_revision`), not of the model revision.
 
-Fitting (:mod:`flushwatch.nlp.training.event_head_fit`): the labelled event sets of a
+Fitting (:mod:`flushwatch.training.event_head_fit`): the labelled event sets of a
 checkout's ``eval/`` folder (own-words titles and real headlines read from ../shared/data),
 except their ``test`` split, which no rule and no head has been fitted on.
 """

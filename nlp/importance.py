@@ -8,7 +8,7 @@ A logistic score over a few readable features, ``100 * sigmoid(bias + sum(w_i * 
   caps above small caps), ``outlets`` (log of how many outlets carry the story), feed ``tier``
   and ``novelty`` (the first report of a story above its echoes).
 
-The weights are documented priors. :mod:`flushwatch.nlp.training.calibrate` measures them
+The weights are documented priors. :mod:`flushwatch.training.calibrate` measures them
 against what markets did (timestamped headlines followed, or not, by abnormal BTC/ETH moves):
 AUC and top-decile precision on an earlier and a later time span, beside a logistic
 regression fitted on the earlier span (figures in models/README.md). The context weights

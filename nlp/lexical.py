@@ -6,7 +6,7 @@ the frozen tokenizer splits into pieces. Adding the linear model's scores to the
 log-probabilities, at a weight chosen on sent_train's dev split, improved dev accuracy and
 macro-F1 for each of the five fine-tuned networks we measured it on (docs/experiments.md).
 
-Fitting (:mod:`flushwatch.nlp.training.lexical_fit`) uses scikit-learn (``TfidfVectorizer`` +
+Fitting (:mod:`flushwatch.training.lexical_fit`) uses scikit-learn (``TfidfVectorizer`` +
 ``LogisticRegression``) at training time only. Scoring reimplements the vectoriser exactly
 (lower case, ``\\b\\w\\w+\\b`` tokens, sublinear tf, smooth idf, l2 norm) in a few numpy
 operations over all titles at once, so a cold ``flushwatch score`` never imports scikit-learn;

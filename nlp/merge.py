@@ -6,7 +6,7 @@ Full precision loads the same arrays into torch, so both paths start from one me
 
 Parameter names are those of :class:`flushwatch.nlp.encoder.SentimentNet` (``encoder.`` +
 Hugging Face's ``BertModel`` names, then ``head.weight`` / ``head.bias``); the delta's format
-is described in :mod:`flushwatch.nlp.training.delta`, which writes it.
+is described in :mod:`flushwatch.training.delta`, which writes it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ every title through every layer; a ``--model`` checkpoint gets torch dynamic int
 :mod:`flushwatch.nlp.quantize`); ``full`` = fp32, the reference the fast path is measured
 against. torch is imported only when the full-precision path or a ``--model`` checkpoint is
 used (the fast path builds and runs its graphs without it); transformers only for ``--model``
-checkpoints. Nothing here imports :mod:`flushwatch.nlp.training`.
+checkpoints. Nothing here imports :mod:`flushwatch.training`.
 """
 
 from __future__ import annotations

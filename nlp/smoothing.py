@@ -10,7 +10,7 @@ weight by it, an identity in exact arithmetic) recovered most of that at no cost
 
 ``s_j = amax_j ** alpha / wmax_j ** (1 - alpha)``, with ``amax_j`` the channel's largest
 absolute activation over training titles (measured in fp32 by ``flushwatch model train``,
-:mod:`flushwatch.nlp.training.smoothing_fit`, and stored in ``smooth.safetensors``) and
+:mod:`flushwatch.training.smoothing_fit`, and stored in ``smooth.safetensors``) and
 ``wmax_j`` the weight row's. It is applied to a copy of the merged weights right before the
 int8 graphs are built; full precision never sees it.
 """

@@ -190,13 +190,6 @@ def missing_ranges(
     return [Gap(r[0], r[1]) for r in rows]
 
 
-def latest_time(con: Connection, table: str, where: dict[str, str]) -> dt.datetime | None:
-    tcol = TIME_COLUMN[table]
-    cond = " AND ".join(f"{k} = ${k}" for k in where)
-    row = con.execute(f"SELECT max({tcol}) FROM {table} WHERE {cond}", where).fetchone()
-    return row[0] if row else None
-
-
 def resample_sql(target_interval: str) -> str:
     """SQL resampling stored candles to ``target_interval`` (e.g. 1m -> 5m / 15m / 1h).
 

@@ -1,4 +1,4 @@
-"""Importance measurement data (nlp/training/calibrate.py) on the real shared files.
+"""Importance measurement data (flushwatch/training/calibrate.py) on the real shared files.
 
 The labels are recomputed here in plain Python from the candle CSV for one headline, so the
 SQL that computes all of them is checked against an independent implementation, and the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flushwatch.nlp.training.calibrate import Z, load_cryptocompare, load_cryptonews
+from flushwatch.training.calibrate import Z, load_cryptocompare, load_cryptonews
 
 pytestmark = pytest.mark.shared
 

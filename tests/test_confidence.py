@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from flushwatch.nlp.training.evaluate import COLUMNS, metric_row
-from flushwatch.nlp.training.metrics import accuracy, bootstrap_intervals, macro_f1
+from flushwatch.training.evaluate import COLUMNS, metric_row
+from flushwatch.training.metrics import accuracy, bootstrap_intervals, macro_f1
 
 
 def _answers(n: int, error_rate: float, seed: int = 1) -> tuple[list[int], list[int]]:

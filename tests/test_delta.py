@@ -1,4 +1,4 @@
-"""Compressed fine-tuning deltas (nlp/training/delta.py, merged by nlp/merge.py): budget, allocation,
+"""Compressed fine-tuning deltas (flushwatch/training/delta.py, merged by nlp/merge.py): budget, allocation,
 round trip. Pure tensors."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from flushwatch.nlp.merge import apply as merge_apply
-from flushwatch.nlp.training.delta import compress
+from flushwatch.training.delta import compress
 
 
 def apply(params: dict[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> list[str]:

@@ -18,7 +18,7 @@ from flushwatch.nlp import early_exit
 from flushwatch.nlp.base import HIDDEN
 from flushwatch.nlp.early_exit import ExitHead
 from flushwatch.nlp.scorer import Scorer, model_revision, shipped_model_dir
-from flushwatch.nlp.training.exit_fit import ExitChoice, choose, cost
+from flushwatch.training.exit_fit import ExitChoice, choose, cost
 
 TITLES = [
     "Custodian pauses all client withdrawals while it reviews a wallet incident",

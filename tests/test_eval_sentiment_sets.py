@@ -12,9 +12,9 @@ import pytest
 
 from flushwatch.errors import InputError
 from flushwatch.nlp.scorer import Scorer
-from flushwatch.nlp.training import labelled_sets
-from flushwatch.nlp.training.evaluate import REAL_SENTIMENT_SETS, crypto_sentiment_rows
-from flushwatch.nlp.training.labelled_sets import LABELS, in_split, read_rows, sentiment_set
+from flushwatch.training import labelled_sets
+from flushwatch.training.evaluate import REAL_SENTIMENT_SETS, crypto_sentiment_rows
+from flushwatch.training.labelled_sets import LABELS, in_split, read_rows, sentiment_set
 
 COLUMNS = ["dataset", "title_md5", "sentiment", "second_pass", "split"]
 

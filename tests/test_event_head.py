@@ -1,7 +1,7 @@
 """The event-type head (nlp/event_head.py): combined with the rules (reports stay the rules',
 a rule's type gets a bonus, no bonus where no pattern fired), its file is a rule input
 (fingerprint, refresh), bad files are one clear error, and `model train --events-only`
-(nlp/training/event_head_fit.py) reproduces the committed file from the labelled sets
+(flushwatch/training/event_head_fit.py) reproduces the committed file from the labelled sets
 without their held-out split."""
 
 from __future__ import annotations
@@ -192,8 +192,8 @@ def test_scored_rows_carry_the_heads_answer(cli, db: Database, db_path: Path) ->
 def test_training_never_reads_the_held_out_set_and_reproduces_the_shipped_file(
     shared_data: Path, tmp_path: Path, cli
 ) -> None:
-    from flushwatch.nlp.training import event_head_fit
-    from flushwatch.nlp.training.labelled_sets import in_split, real_event_rows
+    from flushwatch.training import event_head_fit
+    from flushwatch.training.labelled_sets import in_split, real_event_rows
 
     rows = event_head_fit.training_rows()
     held_out = {r["title"] for r in in_split(real_event_rows(), "test")}

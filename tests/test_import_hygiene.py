@@ -67,7 +67,7 @@ def test_non_model_command_does_not_import_torch(argv: list[str], tmp_path: Path
 
 # The scoring path never imports the training package (fitting, calibration, evaluation):
 # each probe runs in a fresh interpreter and lists the training modules it loaded.
-TRAINING = "flushwatch.nlp.training"
+TRAINING = "flushwatch.training"
 LIST_TRAINING = (
     "\nimport json, sys\n"
     f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({TRAINING!r}))))"
@@ -95,6 +95,6 @@ def test_the_scoring_path_never_imports_the_training_package(code: str) -> None:
 
 def test_the_probe_would_see_a_training_import() -> None:
     """The check above is not vacuous: importing the eval command loads the package."""
-    probe = "import flushwatch.nlp.training.evaluate" + LIST_TRAINING
+    probe = "import flushwatch.training.evaluate" + LIST_TRAINING
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert TRAINING in json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,8 +11,8 @@ import pytest
 
 from flushwatch.errors import ModelError
 from flushwatch.nlp import lexical
-from flushwatch.nlp.training.data import read_labelled
-from flushwatch.nlp.training.lexical_fit import fit
+from flushwatch.training.data import read_labelled
+from flushwatch.training.lexical_fit import fit
 
 DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 PROBES = [

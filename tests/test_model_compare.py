@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flushwatch.nlp.training.compare import (
+from flushwatch.training.compare import (
     COMPARE_COLUMNS,
     TABLE_COLUMNS,
     compare_answers,
     higher,
     table_rows,
 )
-from flushwatch.nlp.training.metrics import (
+from flushwatch.training.metrics import (
     Interval,
     accuracy,
     bootstrap_intervals,
@@ -243,8 +243,8 @@ def test_mode_b_compares_two_inference_paths_of_one_model(
     (row,) = json.loads(res.out)
     # Each side's figure is the one its own path gives when run alone.
     from flushwatch.nlp.scorer import Scorer
-    from flushwatch.nlp.training.data import read_labelled
-    from flushwatch.nlp.training.evaluate import predict_labels
+    from flushwatch.training.data import read_labelled
+    from flushwatch.training.evaluate import predict_labels
 
     texts, labels = read_labelled(labelled_csv)
     for side, mode in (("a", "fast"), ("b", "full")):

@@ -15,8 +15,9 @@ from flushwatch.nlp.events import _RAW_RULES, EVENT_TYPES, SEVERITY, classify_ev
 from flushwatch.nlp.importance import DEFAULT_WEIGHTS, importance, salience
 from flushwatch.nlp.labels import label_map_from_config
 from flushwatch.nlp.language import detect_language
-from flushwatch.nlp.training.evaluate import event_rows
-from flushwatch.nlp.training.labelled_sets import (
+from flushwatch.records.scores import ImportanceContext, TextScore
+from flushwatch.training.evaluate import event_rows
+from flushwatch.training.labelled_sets import (
     EVENT_OWN_FILE,
     EVENT_REAL_FILE,
     batches,
@@ -24,7 +25,6 @@ from flushwatch.nlp.training.labelled_sets import (
     read_rows,
     real_event_rows,
 )
-from flushwatch.records.scores import ImportanceContext, TextScore
 
 #: The rule table as plain ``re`` patterns with IGNORECASE: what the fast matching must equal.
 RULES = [(name, sev, [re.compile(p, re.IGNORECASE) for p in pats]) for name, sev, pats in _RAW_RULES]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flushwatch.nlp.scorer import Scorer
-from flushwatch.nlp.training.train import TrainConfig, train
+from flushwatch.training.train import TrainConfig, train
 
 DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 
@@ -44,7 +44,7 @@ def test_training_is_deterministic(trained: tuple[Path, Path]) -> None:
 
 def test_the_early_exit_is_measured_on_the_fast_path_and_recorded(trained: tuple[Path, Path]) -> None:
     from flushwatch.nlp import early_exit
-    from flushwatch.nlp.training import exit_fit
+    from flushwatch.training import exit_fit
 
     a, b = trained
     meta = json.loads((a / "config.json").read_text())
@@ -185,7 +185,7 @@ def test_a_refit_trains_on_every_row_with_the_weight_dev_chose(tmp_path: Path) -
 def test_extra_rows_join_the_training_rows_only(trained: tuple[Path, Path], tmp_path: Path) -> None:
     """``--extra-data`` / ``--crypto-titles``: more training rows, the same dev split."""
     from flushwatch.nlp import lexical
-    from flushwatch.nlp.training.data import ExtraRows
+    from flushwatch.training.data import ExtraRows
 
     cfg = tiny()
     titles = ["Zorblax token rallies on a new listing", "Zorblax climbs again", "Zorblax doubles in a day"]

@@ -243,7 +243,7 @@ def model_train(
 
     Example: [bold]flushwatch model train --out /tmp/my-model --crypto-titles[/]
     """
-    from flushwatch.nlp.training.commands import train_command
+    from flushwatch.training.commands import train_command
 
     result = train_command(
         out=out,
@@ -271,7 +271,7 @@ def model_eval(
 
     Example: [bold]flushwatch model eval[/]
     """
-    from flushwatch.nlp.training.evaluate import COLUMNS, evaluate
+    from flushwatch.training.evaluate import COLUMNS, evaluate
 
     report = evaluate(model=model)
     render(
@@ -330,7 +330,7 @@ def model_compare(
 
     Example: [bold]flushwatch model compare /tmp/my-model flushwatch-minilm[/]
     """
-    from flushwatch.nlp.training.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare, table_rows
+    from flushwatch.training.compare import COMPARE_COLUMNS, TABLE_COLUMNS, compare, table_rows
 
     name_a, name_b, rows = compare(
         model_a, model_b, mode=mode.value, data=data, mode_b=mode_b.value if mode_b else None
@@ -363,7 +363,7 @@ def model_calibrate(
 
     Example: [bold]flushwatch model calibrate --model-dir /tmp/my-model[/]
     """
-    from flushwatch.nlp.training.commands import calibrate_command
+    from flushwatch.training.commands import calibrate_command
 
     render(["property", "value"], calibrate_command(out), fmt, title="model calibrate")
 

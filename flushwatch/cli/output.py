@@ -160,9 +160,3 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     lines = ["| " + " | ".join(esc(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(esc(_cell(v)) for v in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
-
-
-def stderr_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)

@@ -11,7 +11,6 @@ import re
 
 #: Quote currencies, longest first so 'FDUSD' wins over 'USD'.
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDE", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
-_STABLE_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDE", "USD")
 _MULTIPLIER = re.compile(r"^(1000000|100000|10000|1000|1M)(?=[A-Z])")
 
 
@@ -66,12 +65,6 @@ def base_asset(symbol: str) -> str:
             break
     s = _MULTIPLIER.sub("", s)
     return s or symbol.upper()
-
-
-def is_usd_quoted(symbol: str) -> bool:
-    """True when notional in quote units is (close to) USD: USDT, USDC, FDUSD, ... pairs."""
-    s = normalise_symbol(symbol)
-    return any(s.endswith(q) for q in _STABLE_QUOTES)
 
 
 #: SQL twin of :func:`base_asset`, for views: ``base_asset_sql('symbol')``.

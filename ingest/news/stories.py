@@ -59,17 +59,6 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def same_event(
-    a_tokens: frozenset[str], a_assets: frozenset[str], b_tokens: frozenset[str], b_assets: frozenset[str]
-) -> bool:
-    j = _jaccard(a_tokens, b_tokens)
-    if j >= NEAR_DUP:
-        return True
-    specific_a = a_assets - {"MARKET"}
-    specific_b = b_assets - {"MARKET"}
-    return j >= SAME_EVENT and bool(specific_a) and specific_a == specific_b
-
-
 def assign_stories(
     new: Sequence[StoryInput],
     recent: Sequence[StoryInput],

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from flushwatch.errors import InputError
 
-#: A checkout's ``eval/`` folder (``nlp/training`` -> the repository root).
+#: A checkout's ``eval/`` folder (``flushwatch/training`` -> the repository root).
 EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 SENTIMENT_FILE = "sentiment_real.csv"
 EVENT_REAL_FILE = "event_types_real.csv"

@@ -5,7 +5,7 @@ such intervals overlap even when one model is reliably better, because most of t
 shared (the titles that are hard for one are hard for the other). The honest question for a
 retrained or third-party model ("does it beat the shipped one?") is answered by the paired
 difference: both models' answers on the same rows, resampled together
-(:func:`flushwatch.nlp.training.metrics.paired_difference_intervals`), and the counts of titles only
+(:func:`flushwatch.training.metrics.paired_difference_intervals`), and the counts of titles only
 one of them gets right.
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flushwatch.errors import InputError
-from flushwatch.nlp.training.data import read_labelled, sent_valid_path
-from flushwatch.nlp.training.evaluate import predict_labels
-from flushwatch.nlp.training.labelled_sets import sentiment_set
-from flushwatch.nlp.training.metrics import Interval, accuracy, macro_f1, paired_difference_intervals
+from flushwatch.training.data import read_labelled, sent_valid_path
+from flushwatch.training.evaluate import predict_labels
+from flushwatch.training.labelled_sets import sentiment_set
+from flushwatch.training.metrics import Interval, accuracy, macro_f1, paired_difference_intervals
 
 
 class CompareRow(NamedTuple):

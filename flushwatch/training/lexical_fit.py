@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flushwatch.nlp.lexical import TOKEN, LexicalHead
-from flushwatch.nlp.training.metrics import accuracy, macro_f1
+from flushwatch.training.metrics import accuracy, macro_f1
 
 
 def fit(

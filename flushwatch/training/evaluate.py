@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flushwatch.errors import InputError
-from flushwatch.nlp.training import labelled_sets
-from flushwatch.nlp.training.data import read_labelled, sent_valid_path
-from flushwatch.nlp.training.metrics import accuracy, bootstrap_intervals, macro_f1
+from flushwatch.training import labelled_sets
+from flushwatch.training.data import read_labelled, sent_valid_path
+from flushwatch.training.metrics import accuracy, bootstrap_intervals, macro_f1
 
 if TYPE_CHECKING:
     from flushwatch.nlp.rules import RuleSet

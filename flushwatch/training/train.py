@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from flushwatch.errors import InputError
-from flushwatch.nlp.training.data import ExtraRows, read_labelled, stratified_split
-from flushwatch.nlp.training.metrics import accuracy, macro_f1
+from flushwatch.training.data import ExtraRows, read_labelled, stratified_split
+from flushwatch.training.metrics import accuracy, macro_f1
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +246,9 @@ def train(
     from flushwatch.nlp import early_exit, lexical, merge, smoothing
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
-    from flushwatch.nlp.training import delta as deltas
-    from flushwatch.nlp.training import exit_fit, smoothing_fit
-    from flushwatch.nlp.training.lexical_fit import fit_sentiment_head
+    from flushwatch.training import delta as deltas
+    from flushwatch.training import exit_fit, smoothing_fit
+    from flushwatch.training.lexical_fit import fit_sentiment_head
 
     t0 = time.monotonic()
     random.seed(config.seed)

@@ -34,8 +34,8 @@ def train_command(
     from flushwatch.config import shared_data_dir
     from flushwatch.nlp.scorer import model_revision, shipped_model_dir
     from flushwatch.nlp.text import clean_text
-    from flushwatch.nlp.training.data import ExtraRows, read_labelled, sent_train_path
-    from flushwatch.nlp.training.train import TrainConfig, train
+    from flushwatch.training.data import ExtraRows, read_labelled, sent_train_path
+    from flushwatch.training.train import TrainConfig, train
 
     given: dict[str, Any] = {"epochs": epochs, "seed": seed, "members": members}
     cfg = replace(TrainConfig(), refit=refit, **{k: v for k, v in given.items() if v is not None})
@@ -44,7 +44,7 @@ def train_command(
         return train_events(out)
     extra = [ExtraRows(path.name, *read_labelled(path)) for path in extra_data]
     if crypto_titles:
-        from flushwatch.nlp.training.labelled_sets import sentiment_set
+        from flushwatch.training.labelled_sets import sentiment_set
 
         titles, labels = sentiment_set("train")  # raw titles: clean them
         extra.append(ExtraRows("crypto training titles", [clean_text(t) for t in titles], labels))
@@ -69,7 +69,7 @@ def train_command(
 
 def train_events(out: Path) -> list[tuple[str, Any]]:
     """Fit the event-type head into ``out``; summary rows."""
-    from flushwatch.nlp.training import event_head_fit
+    from flushwatch.training import event_head_fit
 
     fitted = event_head_fit.train(out)
     return [
@@ -86,7 +86,7 @@ def calibrate_command(model_dir: Path | None = None) -> list[tuple[str, Any]]:
     """Measure importance for a model directory and write its importance.json; summary rows."""
     from flushwatch.config import require_shared_data
     from flushwatch.nlp.scorer import Scorer, shipped_model_dir
-    from flushwatch.nlp.training.calibrate import calibrate, write_calibration
+    from flushwatch.training.calibrate import calibrate, write_calibration
 
     shared = require_shared_data("measuring importance")
     model_dir = model_dir or shipped_model_dir()

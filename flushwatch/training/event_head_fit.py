@@ -14,8 +14,8 @@ from typing import Any
 
 from flushwatch.nlp import event_head, lexical
 from flushwatch.nlp.events import EVENT_TYPES
-from flushwatch.nlp.training import labelled_sets
-from flushwatch.nlp.training.lexical_fit import fit as fit_lexical
+from flushwatch.training import labelled_sets
+from flushwatch.training.lexical_fit import fit as fit_lexical
 
 #: Logistic-regression strength and the fewest titles a word must occur in. C 10 and words in
 #: two or more titles were the best of C 3-100 x min_df 1-2 for the head alone on the real
