@@ -72,7 +72,7 @@ class TrainConfig:
     lexical_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     #: How much agreement with the full-precision model (share of the selection titles: dev
     #: rows + unlabelled crypto titles) the early exit may cost the fast path: a quarter point,
-    #: half of the 0.5-point budget the fast path as a whole is allowed.
+    #: half of the half point of agreement the fast path as a whole may lose.
     exit_max_loss: float = 0.0025
     exit_c: float = 1.0  # inverse regularisation of the exit head's logistic regression
     exit_selection_titles: int = 3000  # unlabelled crypto titles from the shared data (0: dev only)
