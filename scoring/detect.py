@@ -658,12 +658,18 @@ def detect_and_attribute(
             res = detect_in(con, det, full=full, symbols=symbols, run_id=run.run_id)
         with transaction(con):
             # Re-rank what this run wrote, what was never ranked, and flushes whose window
-            # received headlines stored after their last ranking (headlines arrive late).
+            # received headlines, or scores for its headlines, after their last ranking
+            # (headlines arrive late; `score` often runs after `detect`).
             rows = con.execute(
                 f"""
-                WITH late AS (  -- headlines stored after the oldest ranking: few, in steady state
+                WITH oldest AS (SELECT min(attributed_run_id) AS run_id FROM flushes),
+                late AS (  -- headlines stored or scored after the oldest ranking: few, in steady state
                     SELECT h.run_id, {HEADLINE_TIME_SQL} AS t FROM headlines h
-                     WHERE h.run_id > (SELECT min(attributed_run_id) FROM flushes)
+                     WHERE h.run_id > (SELECT run_id FROM oldest)
+                    UNION ALL
+                    SELECT s.run_id, {HEADLINE_TIME_SQL} AS t
+                      FROM headline_scores s JOIN headlines h USING (headline_id)
+                     WHERE s.run_id > (SELECT run_id FROM oldest)
                 )
                 SELECT f.flush_id FROM flushes f
                  WHERE f.detector_version = $v

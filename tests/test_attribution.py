@@ -198,6 +198,37 @@ def test_detect_reranks_only_when_headlines_arrive(db: Database) -> None:
     assert again.flushes_attributed == 1 and [r[0] for r in ranking(db, fid)] == [hid]
 
 
+def test_detect_reranks_when_scores_arrive_after_the_ranking(db: Database) -> None:
+    from flushwatch.scoring.detect import detect_and_attribute
+
+    with db.write() as con:
+        fid = add_flush(con)
+        hid = add_headline(con, "Exchange halts all customer withdrawals", minutes=-5, importance=90)
+        # Stored before the flush was ranked, but not scored yet: ranked with importance 0.
+        con.execute("UPDATE headlines SET run_id = 0 WHERE headline_id = ?", [hid])
+        con.execute("DELETE FROM headline_scores WHERE headline_id = ?", [hid])
+    assert detect_and_attribute(db).flushes_attributed == 1
+    with db.read() as con:
+        (before,) = con.execute("SELECT components FROM catalysts WHERE flush_id = ?", [fid]).fetchone()
+    assert json.loads(before)["unscored"] is True
+    with db.run("score") as run, db.write() as con:  # `score` runs later, as its own run
+        con.execute(
+            """
+            INSERT INTO headline_scores (headline_id, model_name, model_revision, scored_at, sentiment,
+                                         p_bearish, p_neutral, p_bullish, sentiment_score, importance,
+                                         event_type, is_market_report, run_id)
+            VALUES (?, 'test', 'r1', now(), 'bearish', 0.9, 0.05, 0.05, -0.85, 90, 'other', FALSE, ?)
+            """,
+            [hid, run.run_id],
+        )
+    again = detect_and_attribute(db)
+    assert again.flushes_attributed == 1
+    with db.read() as con:
+        (after,) = con.execute("SELECT components FROM catalysts WHERE flush_id = ?", [fid]).fetchone()
+    assert not json.loads(after).get("unscored") and json.loads(after)["importance"] > 0
+    assert detect_and_attribute(db).flushes_attributed == 0  # nothing new since: nothing re-ranked
+
+
 # -- relevance, cross-asset contagion (attr-2) -----------------------------------------------------
 
 
