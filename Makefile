@@ -40,7 +40,7 @@ typecheck: $(VENV)/.installed-dev  ## mypy on the package as installed, and on b
 	$(BIN)/python -m tests.typecheck
 
 pytest: $(VENV)/.installed-dev  ## the test suite (slow tests excluded)
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -m "not slow" -q --durations=10
 
 test-slow: $(VENV)/.installed-dev  ## only the slow tests
 	$(BIN)/pytest -m slow -q

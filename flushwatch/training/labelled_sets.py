@@ -52,6 +52,10 @@ _REAL_SOURCES = {
         "headlines_2025-11-11_2026-04-26.csv.gz",
         "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
     ),
+    "news_cryptonews_ftx_window_2022_11": (
+        "cryptonews_2022-11-07T10_2022-11-11T08.csv",
+        "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
+    ),
 }
 
 
