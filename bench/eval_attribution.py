@@ -1,20 +1,18 @@
-"""Attribution evaluation on the real flushes in ../shared/data that have headlines.
+"""Attribution evaluation on real moves: which headline flushwatch ranks first, against the keys
+in eval/ (written under eval/catalysts.md before any method read them).
 
-Builds a temporary database from the shared data (candles loaded with DuckDB SQL, headlines
-through the real `import headlines` library, scores through the real model pipeline when it
-is available), runs `detect` (which attributes), and prints, per known event, the most severe
-flush found in its window and what ranks first, with a check against the catalyst public
-history documents (a keyword rule per event, printed beside it).
+Builds a temporary database from the shared data (candles and headlines through the real
+importers, scores through the real model pipeline), runs `detect` (which attributes), then
+prints, beside the recency baseline (the latest headline up to 15 minutes after the start):
 
-Titles are cut to 34 characters: the shared headlines are third-party text.
+* on the development events (eval/catalyst_events.csv): how often the first headline of the
+  documented catalyst story (eval/catalyst_headlines.csv) is rank 1, in the top 3, and the mean
+  reciprocal rank; an event whose flush is not detected, or whose story is not ranked, counts
+  as a miss;
+* on the judged flushes (eval/judged_flushes.csv, first pass): precision at 1 (the rank-1
+  headline is labelled a cause) and how often coverage or commentary is rank 1.
 
-Usage: python bench/eval_attribution.py [--keep DIR] [--no-score] [--model NAME]
-       python bench/eval_attribution.py --reuse DIR [--contagion-share X]
-
-``--reuse DIR`` takes the database a ``--keep DIR`` run left (same flushes, same scores) and only
-re-ranks every flush, with ``--contagion-share`` overriding the default: ``0`` is attr-1's
-relevance rule, which isolates what cross-asset contagion changed. ``--model`` scores with
-another model (``flushwatch-minilm-crypto``, a directory, a hub id) instead of the configured one.
+Usage: python bench/eval_attribution.py [--keep DIR | --reuse DIR] [--no-score] [--model NAME]
 """
 
 # ruff: noqa: E501  (long SQL and table lines in a script)
@@ -22,66 +20,21 @@ another model (``flushwatch-minilm-crypto``, a directory, a hub id) instead of t
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import csv
 import datetime as dt
-import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flushwatch.config import shared_data_dir
+from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
+from flushwatch.scoring.attribution import HEADLINE_TIME_SQL
 from flushwatch.storage.db import Database
+from flushwatch.training.labelled_sets import EVAL_DIR
 
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    asset: str
-    start: str
-    end: str
-    history: str  # what public history documents as the trigger
-    pattern: str  # a top headline matching this counts as the documented catalyst
-
-
-EVENTS = (
-    Event(
-        "LUNA/UST collapse",
-        "BTC",
-        "2022-05-09",
-        "2022-05-13",
-        "UST depeg, Terra/LFG selling",
-        r"terra|luna|\bust\b|lfg|do kwon",
-    ),
-    Event("Celsius pause", "ETH", "2022-06-12", "2022-06-15", "Celsius freezes withdrawals", r"celsius"),
-    Event(
-        "FTX: Binance LOI",
-        "BTC",
-        "2022-11-08 12:00",
-        "2022-11-09 06:00",
-        "FTX liquidity crunch, Binance deal",
-        r"ftx|binance|ftt|sbf|bankman",
-    ),
-    Event(
-        "FTX: deal dropped",
-        "BTC",
-        "2022-11-09 12:00",
-        "2022-11-10 06:00",
-        "Binance walks away from FTX",
-        r"ftx|binance|ftt|sbf|bankman",
-    ),
-    Event(
-        "2025-11-21 sell-off",
-        "BTC",
-        "2025-11-20 12:00",
-        "2025-11-22",
-        "risk-off, fading Dec. rate-cut odds",
-        r"fed|rate|nvidia|jobs|payroll|powell",
-    ),
-    Event(
-        "2026-02-05 deleveraging", "BTC", "2026-02-05", "2026-02-07", "(not in the model's knowledge)", r"$^"
-    ),
-)
+DATASETS = ("news_cryptonews_2021_2022", "news_cryptonews_ftx_window_2022_11", "news_cryptocompare_feed_2025_2026")
 
 
 def _load_candles(db: Database, path: Path, symbol: str, interval: str, market: str) -> None:
@@ -141,35 +94,159 @@ def build(db: Database, data: Path, score: bool, model: str | None = None) -> st
         return f"unscored (model unavailable: {type(exc).__name__}: {str(exc)[:120]})"
 
 
+def _keys_to_ids(db: Database, data: Path) -> dict[tuple[str, str], int]:
+    """(dataset, md5 of the title as in the shared file) -> headline_id in the built database.
+
+    The importer stores titles cleaned (whitespace, mojibake), so a stored title is matched to
+    its file title directly or through the same cleaning."""
+    import hashlib
+
+    from flushwatch.ingest.news.normalise import clean_title
+    from flushwatch.training.labelled_sets import headline_titles
+
+    by_title: dict[str, tuple[str, str]] = {}
+    for dataset in DATASETS:
+        for md5, title in headline_titles(dataset, "the attribution evaluation").items():
+            by_title.setdefault(title, (dataset, md5))
+            by_title.setdefault(clean_title(title), (dataset, md5))
+    with db.read() as con:
+        rows = con.execute("SELECT headline_id, title FROM headlines").fetchall()
+    out: dict[tuple[str, str], int] = {}
+    for hid, title in rows:
+        key = by_title.get(title)
+        if key is None:
+            md5 = hashlib.md5(title.encode()).hexdigest()
+            key = next(((d, md5) for d in DATASETS if md5 in headline_titles(d, "")), None)
+        if key is not None:
+            out.setdefault(key, hid)
+    return out
+
+
+def _eval_rows(name: str) -> list[dict[str, str]]:
+    with (EVAL_DIR / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Tally:
+    """Ranks of the documented cause per event (None: not ranked), and rank-1 labels per judged flush."""
+
+    ranks: list[int | None] = field(default_factory=list)
+    top_labels: list[str | None] = field(default_factory=list)
+
+    def events(self) -> tuple[str, str, str]:
+        n = len(self.ranks)
+        r1 = sum(1 for r in self.ranks if r == 1)
+        r3 = sum(1 for r in self.ranks if r is not None and r <= 3)
+        mrr = sum(1 / r for r in self.ranks if r is not None) / n if n else 0.0
+        return f"{r1}/{n} ({r1 / n:.0%})", f"{r3}/{n} ({r3 / n:.0%})", f"{mrr:.2f}"
+
+    def judged(self) -> tuple[str, str]:
+        n = len(self.top_labels)
+        cause = sum(1 for lab in self.top_labels if lab == "cause")
+        noise = sum(1 for lab in self.top_labels if lab in ("coverage", "commentary"))
+        return f"{cause}/{n} ({cause / n:.2f})" if n else "-", f"{noise}/{n}" if n else "-"
+
+
+def evaluate(db: Database, data: Path, lookback_min: int) -> None:
+    """Print rank 1 / top 3 / MRR on the development events and precision at 1 on the judged
+    flushes, for the shipped attribution and the recency baseline, in one table."""
+    ids = _keys_to_ids(db, data)
+    story: dict[str, set[int]] = {}
+    for row in _eval_rows("catalyst_headlines.csv"):
+        hid = ids.get((row["dataset"], row["title_md5"]))
+        if hid is not None:
+            story.setdefault(row["event_id"], set()).add(hid)
+    judged: dict[str, dict[int, str]] = {}
+    for row in _eval_rows("judged_flushes.csv") if (EVAL_DIR / "judged_flushes.csv").exists() else []:
+        hid = ids.get((row["dataset"], row["title_md5"]))
+        if row["pass"] == "1" and hid is not None:
+            judged.setdefault(row["flush"], {})[hid] = row["label"]
+
+    def ranking(con: Any, flush_id: int, method: str) -> list[int]:
+        if method == "attribution":
+            rows = con.execute(
+                "SELECT headline_id FROM catalysts WHERE flush_id = ? AND attribution_version = ? ORDER BY rank",
+                [flush_id, ATTRIBUTION_VERSION],
+            ).fetchall()
+        else:  # recency: the latest headlines up to 15 minutes after the start, newest first
+            rows = con.execute(
+                f"""SELECT h.headline_id FROM headlines h, flushes f
+                     WHERE f.flush_id = ? AND {HEADLINE_TIME_SQL}
+                           BETWEEN f.start_at - to_minutes(CAST(? AS BIGINT)) AND f.start_at + INTERVAL 15 MINUTE
+                     ORDER BY {HEADLINE_TIME_SQL} DESC, h.headline_id""",
+                [flush_id, lookback_min],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    methods = ("recency (latest by start + 15 min)", "attribution (shipped)")
+    tallies = {m: Tally() for m in methods}
+    lines: list[str] = []
+    with db.read() as con:
+        flush_keys = {
+            f"{a}-{iv}-{s:%Y-%m-%dT%H:%MZ}": fid
+            for fid, a, iv, s in con.execute("SELECT flush_id, asset, interval, start_at FROM flushes").fetchall()
+        }
+        for ev in _eval_rows("catalyst_events.csv"):
+            if ev["kind"] == "none":
+                continue
+            found = con.execute(
+                "SELECT flush_id, interval, start_at FROM flushes WHERE asset = ? AND start_at >= ? AND start_at < ? "
+                "ORDER BY severity DESC LIMIT 1",
+                [ev["asset"], _utc(ev["window_start"]), _utc(ev["window_end"])],
+            ).fetchone()
+            cells = []
+            for m in methods:
+                rank = None
+                if found is not None:
+                    order = ranking(con, found[0], m.split()[0])
+                    rank = next((i + 1 for i, h in enumerate(order) if h in story.get(ev["event_id"], set())), None)
+                tallies[m].ranks.append(rank)
+                cells.append("-" if rank is None else str(rank))
+            flush_txt = "no flush detected" if found is None else f"{found[1]} {found[2]:%Y-%m-%d %H:%M}"
+            lines.append(f"| {ev['event_id']} | {ev['kind']} | {flush_txt} | {' | '.join(cells)} |")
+        for key, labels in judged.items():
+            fid = flush_keys.get(key)
+            for m in methods:
+                order = ranking(con, fid, m.split()[0]) if fid is not None else []
+                tallies[m].top_labels.append(labels.get(order[0]) if order else None)
+    n_events = len(tallies[methods[0]].ranks)
+    print(f"development events with a documented catalyst: {n_events}; judged flushes: {len(judged)}\n")
+    print("| method | events rank 1 | top 3 | MRR | judged flushes: precision at 1 | coverage or commentary at 1 |")
+    print("|---|---|---|---|---|---|")
+    for m in methods:
+        r1, r3, mrr = tallies[m].events()
+        p1, noise = tallies[m].judged()
+        print(f"| {m} | {r1} | {r3} | {mrr} | {p1} | {noise} |")
+    print("\nper event (rank of the first headline of the catalyst story; - : not ranked):\n")
+    print("| event | kind | flush judged | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
+    for line in lines:
+        print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--keep", type=Path)
+    ap.add_argument("--keep", type=Path, help="keep the built database in this folder")
+    ap.add_argument("--reuse", type=Path, help="evaluate the database a --keep run left; build nothing")
     ap.add_argument("--no-score", action="store_true")
-    ap.add_argument("--reuse", type=Path, help="re-rank the database a --keep run left; build nothing")
-    ap.add_argument("--contagion-share", type=float, help="override [attribution] contagion_share")
     ap.add_argument("--model", help="score with this model instead of the configured one")
     a = ap.parse_args()
-    from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
-    from flushwatch.scoring.attribution import attribute
     from flushwatch.scoring.detect import detect_and_attribute
     from flushwatch.scoring.thresholds import AttributionWeights
-    from flushwatch.storage.flushes import FlushQuery, list_flushes
 
     weights = AttributionWeights()
-    if a.contagion_share is not None:
-        weights = dataclasses.replace(weights, contagion_share=a.contagion_share)
+    data = shared_data_dir()
+    if data is None:
+        sys.exit("shared data not found (../shared/data or FLUSHWATCH_SHARED_DATA)")
     if a.reuse:
         tmp = a.reuse
         db = Database(tmp / "eval.duckdb", snapshot=False)
-        att = attribute(db, weights)
-        print(
-            f"re-ranked {att.flushes} flushes of {tmp / 'eval.duckdb'}: catalysts: {att.catalysts}; "
-            f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}, contagion_share {weights.contagion_share}\n"
-        )
     else:
-        data = shared_data_dir()
-        if data is None:
-            sys.exit("shared data not found (../shared/data or FLUSHWATCH_SHARED_DATA)")
         tmp = a.keep or Path(tempfile.mkdtemp(prefix="flushwatch-eval-"))
         tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "eval.duckdb"
@@ -180,44 +257,9 @@ def main() -> None:
         rep = detect_and_attribute(db, weights=weights)
         print(
             f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "
-            f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}, contagion_share {weights.contagion_share}\n"
+            f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}\n"
         )
-    details: list[str] = []
-    print(
-        "| event | flush (asset, interval, start UTC, move) | #1 cause (title cut to 34 chars, source, score) "
-        "| documented catalyst | #1 matches | best match rank |"
-    )
-    print("|---|---|---|---|---|---|")
-    for ev in EVENTS:
-        start = dt.datetime.fromisoformat(ev.start).replace(tzinfo=dt.UTC)
-        end = dt.datetime.fromisoformat(ev.end).replace(tzinfo=dt.UTC)
-        found = list_flushes(db, FlushQuery(asset=ev.asset, start=start, end=end, catalysts_per_flush=10))
-        if not found:
-            print(f"| {ev.name} | no flush detected | - | {ev.history} | - | - |")
-            continue
-        f = max(found, key=lambda x: x.severity)
-        causes = f.causes
-        pat = re.compile(ev.pattern, re.IGNORECASE)
-        flush_txt = f"{f.asset} {f.interval} {f.start_at:%Y-%m-%d %H:%M} {f.extreme_move_pct:+.1f}%"
-        if not causes:
-            print(f"| {ev.name} | {flush_txt} | no headlines in window | {ev.history} | - | - |")
-            continue
-        top = causes[0]
-        ranks = [c.rank for c in causes if pat.search(c.title)]
-        for c in causes:
-            if c is top or pat.search(c.title):
-                details.append(
-                    f"{ev.name}: rank {c.rank} score {c.score:.1f} relevance "
-                    f"{c.components.get('relevance', 0):.1f} ({c.components.get('relevance_basis', '-')})"
-                    f"{' [matches]' if pat.search(c.title) else ''}"
-                )
-        print(
-            f"| {ev.name} | {flush_txt} | {top.title[:34]!r} ({top.source}, {top.score:.1f}) | {ev.history} "
-            f"| {'yes' if pat.search(top.title) else 'no'} | {ranks[0] if ranks else '-'} |"
-        )
-    print("\nrank-1 and matching causes, with their relevance points and basis:")
-    for line in details:
-        print(f"  {line}")
+    evaluate(db, data, weights.lookback_min)
     if not a.keep and not a.reuse:
         import shutil
 
