@@ -137,6 +137,7 @@ class Tally:
 
     ranks: list[int | None] = field(default_factory=list)
     top_labels: list[str | None] = field(default_factory=list)
+    has_cause: list[bool] = field(default_factory=list)
 
     def events(self) -> tuple[str, str, str]:
         n = len(self.ranks)
@@ -145,11 +146,16 @@ class Tally:
         mrr = sum(1 / r for r in self.ranks if r is not None) / n if n else 0.0
         return f"{r1}/{n} ({r1 / n:.0%})", f"{r3}/{n} ({r3 / n:.0%})", f"{mrr:.2f}"
 
-    def judged(self) -> tuple[str, str]:
+    def judged(self) -> tuple[str, str, str]:
+        """Precision at 1 over every judged flush (a flush without a cause can only be answered by
+        saying so), over the flushes that have one, and how often a report or opinion is rank 1."""
         n = len(self.top_labels)
+        if not n:
+            return "-", "-", "-"
         cause = sum(1 for lab in self.top_labels if lab == "cause")
+        with_cause = sum(self.has_cause)
         noise = sum(1 for lab in self.top_labels if lab in ("coverage", "commentary"))
-        return f"{cause}/{n} ({cause / n:.2f})" if n else "-", f"{noise}/{n}" if n else "-"
+        return f"{cause}/{n} ({cause / n:.2f})", f"{cause}/{with_cause}", f"{noise}/{n}"
 
 
 def evaluate(db: Database, data: Path, lookback_min: int) -> None:
@@ -214,14 +220,18 @@ def evaluate(db: Database, data: Path, lookback_min: int) -> None:
             for m in methods:
                 order = ranking(con, fid, m.split()[0]) if fid is not None else []
                 tallies[m].top_labels.append(labels.get(order[0]) if order else None)
+                tallies[m].has_cause.append("cause" in labels.values())
     n_events = len(tallies[methods[0]].ranks)
     print(f"development events with a documented catalyst: {n_events}; judged flushes: {len(judged)}\n")
-    print("| method | events rank 1 | top 3 | MRR | judged flushes: precision at 1 | coverage or commentary at 1 |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| method | events rank 1 | top 3 | MRR | judged: precision at 1 | rank 1 a cause, "
+        "flushes with one | coverage or commentary at 1 |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for m in methods:
         r1, r3, mrr = tallies[m].events()
-        p1, noise = tallies[m].judged()
-        print(f"| {m} | {r1} | {r3} | {mrr} | {p1} | {noise} |")
+        p1, p1_cause, noise = tallies[m].judged()
+        print(f"| {m} | {r1} | {r3} | {mrr} | {p1} | {p1_cause} | {noise} |")
     print("\nper event (rank of the first headline of the catalyst story; - : not ranked):\n")
     print("| event | kind | flush judged | " + " | ".join(methods) + " |")
     print("|---|---|---|" + "---|" * len(methods))

@@ -89,3 +89,37 @@ def test_the_codebook_names_every_column() -> None:
     text = Path(EVAL / "catalysts.md").read_text(encoding="utf-8")
     for column in EVENT_COLUMNS + HEADLINE_COLUMNS:
         assert f"`{column}`" in text, column
+
+
+JUDGED_COLUMNS = ["flush", "dataset", "title_md5", "label", "pass"]
+
+
+def test_judged_flushes_follow_the_codebook() -> None:
+    rows = _rows("judged_flushes.csv", JUDGED_COLUMNS)
+    assert {r["label"] for r in rows} <= {"cause", "coverage", "commentary", "unrelated"}
+    assert {r["pass"] for r in rows} == {"1", "2"}
+    first = {(r["flush"], r["dataset"], r["title_md5"]) for r in rows if r["pass"] == "1"}
+    second = [(r["flush"], r["dataset"], r["title_md5"]) for r in rows if r["pass"] == "2"]
+    assert len(first) == sum(1 for r in rows if r["pass"] == "1"), "a candidate judged twice in pass 1"
+    assert set(second) <= first, "the second pass judged a candidate the first did not"
+    assert len({f for f, _, _ in first}) >= 80
+    assert len({f for f, _, _ in second}) >= 30
+    for flush, _, md5 in first:
+        assert re.fullmatch(r"[A-Z0-9]+-(1m|5m|15m|1h|4h)-\d{4}-\d\d-\d\dT\d\d:\d\dZ", flush), flush
+        assert re.fullmatch(r"[0-9a-f]{32}", md5)
+
+
+@pytest.mark.shared
+def test_every_judged_candidate_resolves_to_a_shared_headline() -> None:
+    from flushwatch.config import shared_data_dir
+    from flushwatch.training.labelled_sets import headline_titles
+
+    if shared_data_dir() is None:
+        pytest.skip("../shared/data is absent (set FLUSHWATCH_SHARED_DATA)")
+    rows = _rows("judged_flushes.csv", JUDGED_COLUMNS)
+    missing = {
+        (r["dataset"], r["title_md5"])
+        for r in rows
+        if r["title_md5"] not in headline_titles(r["dataset"], "the judged flushes test")
+    }
+    assert not missing, sorted(missing)[:5]
