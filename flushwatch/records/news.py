@@ -107,7 +107,7 @@ class Existing:
 @dataclass(frozen=True)
 class AssetTag:
     asset: str  # ticker, or 'MARKET'
-    method: str  # ticker | name | alias | context | market
+    method: str  # ticker | name | alias | context | market | entity:<id>
     ambiguous: bool = False
 
 

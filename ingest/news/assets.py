@@ -16,8 +16,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from flushwatch.records.news import AssetTag
+
+if TYPE_CHECKING:
+    from flushwatch.ingest.news.entities import Entity, EntityCatalogue
 
 MARKET = "MARKET"
 
@@ -125,9 +129,13 @@ def _name_tokens(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _name_matches(title: str, d: AssetDictionary) -> list[tuple[str, str, int, int]]:
-    """(matched text lower-case, ticker, start, end), longest match first at each position."""
-    toks = _name_tokens(title)
+def _name_matches(
+    title: str, d: AssetDictionary, toks: list[tuple[str, int, int]] | None = None
+) -> list[tuple[str, str, int, int]]:
+    """(matched text lower-case, ticker, start, end), longest match first at each position;
+    ``toks`` is ``_name_tokens(title)`` when the caller has it already."""
+    if toks is None:
+        toks = _name_tokens(title)
     names, starts = d.names, d.name_starts
     out = []
     i, count = 0, len(toks)
@@ -164,15 +172,36 @@ def _has_context(title: str, start: int, end: int) -> bool:
     return any(t.strip("'s") in _CONTEXT_WORDS or t == "%" or t.endswith("%") for t in before + after)
 
 
+def _entity_matches(
+    title: str, toks: list[tuple[str, int, int]], catalogue: EntityCatalogue | None
+) -> list[tuple[Entity, int, int]]:
+    # Imported here, not at the top: the catalogue is built on this module's tokenizer and
+    # checked against its dictionary, so it imports this module.
+    from flushwatch.ingest.news.entities import default_catalogue, match_entities
+
+    return match_entities(title, toks, catalogue or default_catalogue())
+
+
 def tag_assets(
-    title: str, *, default_market: bool = False, dictionary: AssetDictionary | None = None
+    title: str,
+    *,
+    default_market: bool = False,
+    dictionary: AssetDictionary | None = None,
+    entities: EntityCatalogue | None = None,
 ) -> tuple[AssetTag, ...]:
     """The assets ``title`` is about; ``default_market`` tags MARKET when no asset is found
-    (macro and regulator feeds)."""
+    (macro and regulator feeds).
+
+    Entities named in the title (``data/entities.toml``: exchanges, issuers, regulators, central
+    banks, ...) add the assets they move, with method ``entity:<id>``. They only add: an asset
+    the dictionary tagged keeps its tag (an ambiguous one is resolved), and an asset name longer
+    than the entity's form wins its span ("Binance Coin" is BNB, not the exchange)."""
     d = dictionary or default_dictionary()
     found: dict[str, AssetTag] = {}
     all_caps = title.isupper()
-    for word, ticker, start, end in _name_matches(title, d):
+    toks = _name_tokens(title)
+    name_hits = _name_matches(title, d, toks)
+    for word, ticker, start, end in name_hits:
         if word in _WORD_NAMES and not _has_context(title, start, end):
             continue  # "Sky", "Safe", "Near" as plain English: not evidence of a coin
         found.setdefault(ticker, AssetTag(ticker, "name"))
@@ -198,6 +227,15 @@ def tag_assets(
             found[ticker] = AssetTag(ticker, "context")
         elif len(ticker) > 1:
             found.setdefault(ticker, AssetTag(ticker, "ticker", ambiguous=True))
-    if d.market_re.search(title) or (default_market and not any(not t.ambiguous for t in found.values())):
+    if d.market_re.search(title):
+        found.setdefault(MARKET, AssetTag(MARKET, "market"))
+    for entity, start, end in _entity_matches(title, toks, entities):
+        if any(s <= start and end <= e and e - s > end - start for _, _, s, e in name_hits):
+            continue  # inside a longer asset name
+        for asset in entity.moves:
+            tag = found.get(asset)
+            if tag is None or tag.ambiguous:
+                found[asset] = AssetTag(asset, entity.method)
+    if default_market and not any(not t.ambiguous for t in found.values()):
         found.setdefault(MARKET, AssetTag(MARKET, "market"))
     return tuple(found.values())

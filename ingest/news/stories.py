@@ -34,7 +34,8 @@ _STOP_TEXT = (
     "we our us"
 )
 _STOP = frozenset(_STOP_TEXT.split())
-_MARKET = frozenset({"MARKET"})
+# Market-wide and macro tags say what a headline moves, not which story it tells.
+_MARKET = frozenset({"MARKET", "MACRO"})
 
 
 def title_tokens(title: str) -> frozenset[str]:

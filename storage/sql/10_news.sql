@@ -82,8 +82,8 @@ CREATE TABLE stories (
 -- Assets a headline is about ('MARKET' = market-wide news).
 CREATE TABLE headline_assets (
     headline_id BIGINT NOT NULL,
-    asset       VARCHAR NOT NULL,             -- ticker, e.g. 'BTC', or 'MARKET'
-    method      VARCHAR NOT NULL,             -- ticker | name | alias | context | market
+    asset       VARCHAR NOT NULL,             -- ticker, e.g. 'BTC', or 'MARKET', or 'MACRO' (a macro driver)
+    method      VARCHAR NOT NULL,             -- ticker | name | alias | context | market | entity:ID (an id in ingest/news/data/entities.toml)
     ambiguous   BOOLEAN NOT NULL DEFAULT FALSE,  -- TRUE: a word-like ticker not resolved by context
     PRIMARY KEY (headline_id, asset)
 );
