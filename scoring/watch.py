@@ -19,10 +19,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from flushwatch.scoring.thresholds import INTERVAL_MINUTES
 from flushwatch.storage.db import Connection, Database
 
 #: How far back a flush counts as "in progress or just over".
 ACTIVE_FLUSH_MIN = 180
+#: A flush's bar length in minutes, from its interval name.
+_BAR_MINUTES_SQL = (
+    "CASE interval "
+    + " ".join(f"WHEN '{name}' THEN {m}" for name, m in INTERVAL_MINUTES.items())
+    + " ELSE 1 END"
+)
 #: Liquidations summed per venue and symbol over this many minutes before `now`.
 LIQ_WINDOW_MIN = 15
 
@@ -51,8 +58,9 @@ class WatchFlush:
     asset: str
     direction: str
     start_at: dt.datetime
+    #: From the start to the extreme of the bars closed by the frame's time (not the whole flush).
     extreme_move_pct: float | None
-    severity: float
+    severity: float | None  # None while the flush is still forming at the frame's time
     catalysts: tuple[WatchCatalyst, ...]
 
 
@@ -104,10 +112,21 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
     ).fetchall()
     flushes = []
     for fid, asset, direction, start, move, sev in con.execute(
-        """
-        SELECT flush_id, asset, direction, start_at, extreme_move_pct, severity FROM flushes
-         -- shown once detectable: its first flagged bar has closed by `now`
-         WHERE trigger_at <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
+        f"""
+        WITH f AS (
+            SELECT *, to_minutes(CAST({_BAR_MINUTES_SQL} AS BIGINT)) AS bar FROM flushes
+        )
+        SELECT flush_id, asset, direction, start_at,
+               -- the move so far, from bars closed by `now`: a replay shows no later price
+               (SELECT CASE WHEN f.direction = 'long_flush' THEN min(c.low) ELSE max(c.high) END
+                       / arg_min(c.open, c.open_time) * 100 - 100
+                  FROM candles c
+                 WHERE (c.venue, c.market, c.symbol, c.interval) = (f.venue, f.market, f.symbol, f.interval)
+                   AND c.open_time >= f.start_at AND c.open_time < f.end_at AND c.open_time + f.bar <= $now),
+               CASE WHEN f.end_at <= $now THEN severity END
+          FROM f
+         -- shown once detectable: its first flagged bar (opening at trigger_at) has closed by `now`
+         WHERE trigger_at + bar <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
          ORDER BY start_at DESC, flush_id
         """,
         {"now": now, "active": ACTIVE_FLUSH_MIN},
@@ -182,7 +201,8 @@ def render_frame(frame: Frame, recorder: list[tuple[str, bool]] | None = None) -
         for f in frame.flushes:
             t = Table(
                 title=f"FLUSH #{f.flush_id} {f.asset} {f.direction} "
-                f"{(f.extreme_move_pct or 0):+.1f}% since {f.start_at:%H:%M} UTC (severity {f.severity:.0f})",
+                f"{(f.extreme_move_pct or 0):+.1f}% since {f.start_at:%H:%M} UTC "
+                + ("(forming)" if f.severity is None else f"(severity {f.severity:.0f})"),
                 title_style="bold red",
                 header_style="bold",
             )

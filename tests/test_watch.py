@@ -28,12 +28,19 @@ def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
     early = read_frame(db, at, min_importance=0)
     # headlines after 21:00 are not shown yet; newest first
     assert [h.headline_id for h in early.headlines] == [1, 3, 5, 2]
-    # the flush started at 20:57 but its trigger bar (21:26) has not closed: not detectable yet
+    # the flush started at 20:57 but its trigger bar (opening 21:26) has not closed: not detectable yet
     assert early.flushes == ()
-    frame = read_frame(db, at + dt.timedelta(minutes=26), min_importance=0)
+    assert read_frame(db, at + dt.timedelta(minutes=26), min_importance=0).flushes == ()
+    frame = read_frame(db, at + dt.timedelta(minutes=27), min_importance=0)
     assert frame.headlines[0].headline_id == 4  # the 21:24 report
     (flush,) = frame.flushes
     assert flush.flush_id == 7
+    # still forming at 21:27 (it ends 21:57): no severity yet, and the move counts closed bars only
+    assert flush.severity is None
+    # bar i opens at 20:30 + i min with open 115000 - 10 i and low 114900 - 10 i: from the 20:57
+    # open (i = 27) to the low of the last bar closed by 21:27 (i = 56), not the 21:57 low
+    assert flush.extreme_move_pct == pytest.approx(((114900 - 560) / (115000 - 270) - 1) * 100)
+    assert read_frame(db, at + dt.timedelta(minutes=57), min_importance=0).flushes[0].severity == 62.5
     assert flush.catalysts[0].title == "Tariff of 100% announced on imports"
     assert [c.is_coverage for c in flush.catalysts] == [False, False, False, True]  # coverage last
     # long after, the flush is no longer in progress
