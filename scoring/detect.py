@@ -553,6 +553,36 @@ def detect_in(
 
 def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None) -> int:
     """Upsert the new flushes, drop stale ones in the re-examined ranges, then dedupe and flag."""
+    # A stored flush that this run finds again with another start (changed thresholds move a
+    # start) keeps its id: it takes the start of the new flush overlapping it on the same series,
+    # one to one, nearest start first, so the upsert below updates it instead of renumbering.
+    con.execute(
+        """
+        UPDATE flushes SET start_at = m.new_start
+          FROM (
+            SELECT f.flush_id, n.start_at AS new_start
+              FROM flushes f
+              JOIN _detect_series s
+                ON (s.venue, s.market, s.symbol, s.interval) = (f.venue, f.market, f.symbol, f.interval)
+              JOIN _detect_new n
+                ON n.asset = f.asset
+               AND (n.venue, n.market, n.symbol, n.interval) = (f.venue, f.market, f.symbol, f.interval)
+               AND n.start_at < f.end_at AND f.start_at < n.end_at
+             WHERE f.detector_version = $v AND f.trigger_at >= s.cutoff
+               AND NOT EXISTS (SELECT 1 FROM _detect_new o
+                                WHERE o.asset = f.asset AND o.start_at = f.start_at)
+               AND NOT EXISTS (SELECT 1 FROM flushes g
+                                WHERE g.asset = n.asset AND g.start_at = n.start_at
+                                  AND g.detector_version = $v)
+            QUALIFY row_number() OVER (PARTITION BY f.flush_id
+                                       ORDER BY abs(epoch(n.start_at) - epoch(f.start_at)), n.start_at) = 1
+                AND row_number() OVER (PARTITION BY n.asset, n.start_at
+                                       ORDER BY abs(epoch(n.start_at) - epoch(f.start_at)), f.flush_id) = 1
+          ) m
+         WHERE flushes.flush_id = m.flush_id
+        """,
+        {"v": DETECTOR_VERSION},
+    )
     # Flushes in the re-examined ranges that this run did not find again are stale.
     stale = con.execute(
         """

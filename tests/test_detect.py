@@ -244,6 +244,23 @@ def test_thresholds_change_forces_full_redetection(db: Database, tmp_path: Path)
     assert res.bars == 2 * 1440 and flushes(db) == []
 
 
+def test_a_flush_keeps_its_id_when_thresholds_move_its_start(db: Database, tmp_path: Path) -> None:
+    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=4, crash_at=1800)
+    load_candles(db, csv, symbol="BTCUSDT", interval="1m")
+
+    def ids() -> list[tuple[int, dt.datetime]]:
+        with db.read() as con:
+            return con.execute("SELECT flush_id, start_at FROM flushes").fetchall()
+
+    detect(db)
+    ((first_id, first_start),) = ids()
+    detect(db, DetectThresholds(horizon_min=15))  # a shorter horizon finds the start later
+    ((moved_id, moved_start),) = ids()
+    assert moved_start != first_start and moved_id == first_id
+    detect(db)
+    assert ids() == [(first_id, first_start)]
+
+
 def test_backfilled_older_candles_are_detected_without_full(tmp_path: Path) -> None:
     """Candles imported after a run but older than the series' watermark (a backfill) are
     re-examined by the next incremental run: the same flushes as a full run, no --full."""
