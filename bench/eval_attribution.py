@@ -94,13 +94,11 @@ def build(db: Database, data: Path, score: bool, model: str | None = None) -> st
         return f"unscored (model unavailable: {type(exc).__name__}: {str(exc)[:120]})"
 
 
-def _keys_to_ids(db: Database, data: Path) -> dict[tuple[str, str], int]:
+def _keys_to_ids(db: Database) -> dict[tuple[str, str], int]:
     """(dataset, md5 of the title as in the shared file) -> headline_id in the built database.
 
     The importer stores titles cleaned (whitespace, mojibake), so a stored title is matched to
     its file title directly or through the same cleaning."""
-    import hashlib
-
     from flushwatch.ingest.news.normalise import clean_title
     from flushwatch.training.labelled_sets import headline_titles
 
@@ -114,9 +112,6 @@ def _keys_to_ids(db: Database, data: Path) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for hid, title in rows:
         key = by_title.get(title)
-        if key is None:
-            md5 = hashlib.md5(title.encode()).hexdigest()
-            key = next(((d, md5) for d in DATASETS if md5 in headline_titles(d, "")), None)
         if key is not None:
             out.setdefault(key, hid)
     return out
@@ -158,10 +153,10 @@ class Tally:
         return f"{cause}/{n} ({cause / n:.2f})", f"{cause}/{with_cause}", f"{noise}/{n}"
 
 
-def evaluate(db: Database, data: Path, lookback_min: int) -> None:
+def evaluate(db: Database, lookback_min: int) -> None:
     """Print rank 1 / top 3 / MRR on the development events and precision at 1 on the judged
     flushes, for the shipped attribution and the recency baseline, in one table."""
-    ids = _keys_to_ids(db, data)
+    ids = _keys_to_ids(db)
     story: dict[str, set[int]] = {}
     for row in _eval_rows("catalyst_headlines.csv"):
         hid = ids.get((row["dataset"], row["title_md5"]))
@@ -269,7 +264,7 @@ def main() -> None:
             f"scores: {scoring}; flushes: {rep.detect.flushes_found}; catalysts: {rep.catalysts}; "
             f"{ATTRIBUTION_VERSION}, {DETECTOR_VERSION}\n"
         )
-    evaluate(db, data, weights.lookback_min)
+    evaluate(db, weights.lookback_min)
     if not a.keep and not a.reuse:
         import shutil
 

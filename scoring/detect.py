@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from flushwatch.errors import ConfigError
 from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
 from flushwatch.records.symbols import base_asset, base_asset_sql
-from flushwatch.scoring.thresholds import AttributionWeights, DetectThresholds
+from flushwatch.scoring.thresholds import AttributionWeights, DetectThresholds, bar_minutes_sql
 from flushwatch.storage.db import Connection, Database, transaction
 
 log = logging.getLogger(__name__)
@@ -618,10 +618,7 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
     )
     # One flush per asset and time: drop one overlapped by a flush from a preferred series
     # (perp over spot, finer interval over coarser).
-    interval_min = (
-        "CASE {t}.interval WHEN '1m' THEN 1 WHEN '3m' THEN 3 WHEN '5m' THEN 5 WHEN '15m' THEN 15 "
-        "WHEN '30m' THEN 30 WHEN '1h' THEN 60 ELSE 240 END"
-    )
+    bar_a, bar_b = (bar_minutes_sql(f"{t}.interval", otherwise=240) for t in "ab")
     dup = con.execute(
         f"""
         SELECT a.flush_id FROM flushes a JOIN flushes b
@@ -629,8 +626,8 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
          AND a.start_at < b.end_at AND b.start_at < a.end_at
          AND (a.venue, a.market, a.symbol, a.interval)
              IS DISTINCT FROM (b.venue, b.market, b.symbol, b.interval)
-         AND ({_MARKET_RANK.replace("market", "b.market")}, {interval_min.format(t="b")}, b.venue)
-           < ({_MARKET_RANK.replace("market", "a.market")}, {interval_min.format(t="a")}, a.venue)
+         AND ({_MARKET_RANK.replace("market", "b.market")}, {bar_b}, b.venue)
+           < ({_MARKET_RANK.replace("market", "a.market")}, {bar_a}, a.venue)
          WHERE a.detector_version = $v
         """,
         {"v": DETECTOR_VERSION},

@@ -150,6 +150,13 @@ def _check_ranges(
                 raise ConfigError(f"{name} = {value}: must be {rule}", hint="see docs/flushes.md")
 
 
+def bar_minutes_sql(column: str, *, otherwise: int) -> str:
+    """SQL for the bar length in minutes of the interval name in ``column`` (detection only
+    stores flushes of the intervals in INTERVAL_MINUTES; ``otherwise`` covers any other)."""
+    whens = " ".join(f"WHEN '{name}' THEN {m}" for name, m in INTERVAL_MINUTES.items())
+    return f"CASE {column} {whens} ELSE {otherwise} END"
+
+
 def interval_minutes(interval: str) -> int:
     try:
         return INTERVAL_MINUTES[interval]

@@ -19,17 +19,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flushwatch.scoring.thresholds import INTERVAL_MINUTES
+from flushwatch.scoring.thresholds import bar_minutes_sql
 from flushwatch.storage.db import Connection, Database
 
 #: How far back a flush counts as "in progress or just over".
 ACTIVE_FLUSH_MIN = 180
-#: A flush's bar length in minutes, from its interval name.
-_BAR_MINUTES_SQL = (
-    "CASE interval "
-    + " ".join(f"WHEN '{name}' THEN {m}" for name, m in INTERVAL_MINUTES.items())
-    + " ELSE 1 END"
-)
 #: Liquidations summed per venue and symbol over this many minutes before `now`.
 LIQ_WINDOW_MIN = 15
 
@@ -114,7 +108,8 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
     for fid, asset, direction, start, move, sev in con.execute(
         f"""
         WITH f AS (
-            SELECT *, to_minutes(CAST({_BAR_MINUTES_SQL} AS BIGINT)) AS bar FROM flushes
+            SELECT *, to_minutes(CAST({bar_minutes_sql("interval", otherwise=1)} AS BIGINT)) AS bar
+              FROM flushes
         )
         SELECT flush_id, asset, direction, start_at,
                -- the move so far, from bars closed by `now`: a replay shows no later price

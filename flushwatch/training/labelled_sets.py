@@ -41,6 +41,10 @@ LABELS = ("bearish", "neutral", "bullish")
 #: directional line is drawn).
 LABEL_READINGS = ("first pass", "second pass", "both passes agree")
 
+#: How DuckDB reads a comma-separated headline file: md5 of the title -> title.
+_COMMA_CSV_SQL = (
+    "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL"
+)
 #: Where the labelled real headlines come from, and how DuckDB reads each file.
 _REAL_SOURCES = {
     "news_cryptonews_2021_2022": (
@@ -50,11 +54,11 @@ _REAL_SOURCES = {
     ),
     "news_cryptocompare_feed_2025_2026": (
         "headlines_2025-11-11_2026-04-26.csv.gz",
-        "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
+        _COMMA_CSV_SQL,
     ),
     "news_cryptonews_ftx_window_2022_11": (
         "cryptonews_2022-11-07T10_2022-11-11T08.csv",
-        "SELECT md5(title), title FROM read_csv(?, header=true, all_varchar=true) WHERE title IS NOT NULL",
+        _COMMA_CSV_SQL,
     ),
 }
 
