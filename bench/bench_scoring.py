@@ -3,10 +3,15 @@
 Prints, from one run on this machine:
 
 1. end to end: ``score_unscored`` on N headlines already in a tmp DuckDB (tokenise, model,
-   rules, importance, write), model loaded beforehand (load time printed separately); three
-   runs on fresh databases, the median reported (and the ratio taken from it), with each run's
-   CPU time per headline and how many of the 2 cores it kept busy: on a shared host a run can
-   read slow because the machine is (same CPU per headline), not because the code is;
+   rules, importance, story vectors, re-clustering into stories, write), model loaded
+   beforehand (load time printed separately); three runs on fresh databases, the median
+   reported (and the ratio taken from it), with each run's CPU time per headline and how many
+   of the 2 cores it kept busy: on a shared host a run can read slow because the machine is
+   (same CPU per headline), not because the code is. The same again without story vectors
+   (``Scorer(story_vectors=False)``: scores only, as before stories were clustered at scoring
+   time), the runs of the two alternating, so both see the same machine. The headlines are
+   published 2,500 a day, each in a story of its own (``fill_db``); one more row puts them all
+   at one instant with no story, the worst case for the clustering;
 2. the same model and inputs through a plain ``transformers.pipeline("text-classification")``
    loop, one headline per call, fp32 (measured on the first 600, as a rate);
 3. ``flushwatch score`` on 10 headlines from a cold process (wall clock of the subprocess), with
@@ -55,17 +60,36 @@ def titles(n: int) -> list[str]:
     return out[:n]
 
 
-def fill_db(path: Path, items: list[str]) -> None:
+#: How many headlines a day the benchmark's headlines are published at: twice the rate of
+#: some 40 feeds (``spread`` below).
+PER_DAY = 2500
+
+
+def fill_db(path: Path, items: list[str], *, spread: bool = True) -> None:
+    """``items`` as stored headlines. ``spread``: published ``PER_DAY`` a day in the order
+    given (hash order: topics mixed as in a feed), each in a story of its own, as ingest leaves
+    nearly all of them (7,344 stories for 7,496 headlines of the 2021-22 set); else all at one
+    instant with no story, the worst case for the story clustering scoring now does."""
     from flushwatch.storage.db import Database
 
     db = Database(path, snapshot=False)
     with db.write() as con:
         con.execute(
-            "INSERT INTO headlines (dedup_key, source, title, first_seen_at, origin, content_hash) "
-            "SELECT 'bench:' || i, 'bench', t, now(), 'import', md5(t) "
-            "FROM (SELECT unnest(?::VARCHAR[]) AS t, unnest(range(len(?::VARCHAR[]))) AS i)",
-            [items, items],
+            "INSERT INTO headlines (headline_id, dedup_key, source, title, published_at, first_seen_at, "
+            "origin, content_hash, story_id) "
+            "SELECT i + 1, 'bench:' || i, 'bench', t, p, coalesce(p, now()), 'import', md5(t), "
+            "CASE WHEN ? THEN i + 1 END "
+            "FROM (SELECT t, i, CASE WHEN ? THEN TIMESTAMPTZ '2024-01-01 00:00:00+00' "
+            "                   + to_seconds(CAST(i * 86400 / ? AS BIGINT)) END AS p "
+            "        FROM (SELECT unnest(?::VARCHAR[]) AS t, unnest(range(len(?::VARCHAR[]))) AS i))",
+            [spread, spread, PER_DAY, items, items],
         )
+        if spread:
+            con.execute(
+                "INSERT INTO stories (story_id, first_headline_id, first_reported_at, title, outlets, "
+                "outlet_count, headline_count) "
+                "SELECT headline_id, headline_id, published_at, title, ['bench'], 1, 1 FROM headlines"
+            )
 
 
 def hf_wrapper(scorer_net: Any) -> Any:
@@ -164,18 +188,33 @@ def main() -> None:
     fast.probabilities(items[:512])
     # Three end-to-end runs, each on a fresh database; the median is the figure. On this shared
     # 2-core machine one run's CPU share moves by a fifth from run to run (measured).
-    e2e_runs = []  # (wall, CPU of this process's threads) seconds: tells a slow machine from a busy one
+    plain = Scorer(mode="fast", story_vectors=False)
+    plain.probabilities(items[:512])
+    # (wall, CPU of this process's threads) seconds: tells a slow machine from a busy one
+    e2e_runs: list[tuple[float, float]] = []
+    plain_runs: list[tuple[float, float]] = []
+    for _ in range(3):
+        for sc, timings in ((fast, e2e_runs), (plain, plain_runs)):
+            with tempfile.TemporaryDirectory() as tmp:
+                db_path = Path(tmp) / "bench.duckdb"
+                fill_db(db_path, items)
+                db = Database(db_path, snapshot=False)
+                t0, c0 = time.monotonic(), time.process_time()
+                summary = score_unscored(db, scorer=sc)
+                timings.append((time.monotonic() - t0, time.process_time() - c0))
+                assert summary.scored == n, summary
+                assert summary.story_vectors == (n if sc is fast else 0), summary
+    e2e_rates = [n / wall for wall, _ in e2e_runs]
+    e2e_rate = sorted(e2e_rates)[1]
+    plain_rates = [n / wall for wall, _ in plain_runs]
+    dense_rates = []
     for _ in range(3):
         with tempfile.TemporaryDirectory() as tmp:
             db_path = Path(tmp) / "bench.duckdb"
-            fill_db(db_path, items)
-            db = Database(db_path, snapshot=False)
-            t0, c0 = time.monotonic(), time.process_time()
-            summary = score_unscored(db, scorer=fast)
-            e2e_runs.append((time.monotonic() - t0, time.process_time() - c0))
-            assert summary.scored == n, summary
-    e2e_rates = [n / wall for wall, _ in e2e_runs]
-    e2e_rate = sorted(e2e_rates)[1]
+            fill_db(db_path, items, spread=False)
+            t0 = time.monotonic()
+            score_unscored(Database(db_path, snapshot=False), scorer=fast)
+            dense_rates.append(n / (time.monotonic() - t0))
 
     rates = {}
     scorers = {
@@ -219,6 +258,18 @@ def main() -> None:
     busy = " / ".join(f"{cpu / wall:.2f}" for wall, cpu in e2e_runs)
     print(f"{'  CPU ms per headline, all threads (the three)':58} {cpu_ms:>12}")
     print(f"{'  cores kept busy: CPU time / wall time (the three)':58} {busy:>12}")
+    plain_rate = sorted(plain_rates)[1]
+    print(f"{'end to end without story vectors (scores only) /s':58} {plain_rate:12.0f} {'':>12}")
+    runs = " / ".join(f"{r:.0f}" for r in plain_rates)
+    print(f"{'  (median of 3, alternating with the runs above)':58} {runs:>12}")
+    plain_cpu = sorted(cpu for _, cpu in plain_runs)[1] / n
+    story_cpu = sorted(cpu for _, cpu in e2e_runs)[1] / n
+    extra_ms = 1000 * (story_cpu - plain_cpu)
+    print(f"{'  story vectors + clustering, CPU ms per headline':58} {extra_ms:12.3f} {'':>12}")
+    dense = " / ".join(f"{r:.0f}" for r in dense_rates)
+    label = "end to end, all at one instant, no stories (worst case) /s"
+    print(f"{label:58} {sorted(dense_rates)[1]:12.0f} {'':>12}")
+    print(f"{'  (median of 3; the three)':58} {dense:>12}")
     for mode, rate in rates.items():
         print(f"{'model only (tokenise+model), ' + mode + ' /s':58} {rate:12.0f} {'':>12}")
     if exit_rate is not None:

@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 
 #: Bump when the export or quantisation recipe changes: it is part of the cache file's name.
 #: 2: own int8 quantiser instead of onnxruntime's quantize_dynamic; 3: graphs written by
-#: :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``.
-FORMAT = 3
+#: :mod:`flushwatch.nlp.graph` from the numpy merge instead of ``torch.onnx``; 4: the front
+#: graph also outputs the exit layer's pooled states (story vectors).
+FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,28 @@ class OrtNet:
         self.exited = 0
 
     def submit(
-        self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+        self,
+        batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+        pooled: Sequence[np.ndarray] | None = None,
     ) -> list[Future[np.ndarray]]:
-        """Start every batch (ids, mask, weighted lexical scores or None) on the pool; futures in order."""
+        """Start every batch (ids, mask, weighted lexical scores or None) on the pool; futures in order.
+
+        ``pooled`` (split graphs only): one (rows, hidden) float32 array per batch, filled with
+        the attention-masked mean of the exit layer's output, which the front graph computes
+        for every row anyway for its exit head (:mod:`flushwatch.nlp.embedding`); filled by the
+        time its future is done.
+        """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="flushwatch-ort")
-        return [self._pool.submit(self._run, b) for b in batches]
+        if pooled is None:
+            return [self._pool.submit(self._run, b) for b in batches]
+        if self.exit_head is None:
+            raise ValueError("pooled exit-layer vectors need the split graphs of an early exit")
+        return [self._pool.submit(self._run, b, p) for b, p in zip(batches, pooled, strict=True)]
 
-    def _run(self, batch: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> np.ndarray:
+    def _run(
+        self, batch: tuple[np.ndarray, np.ndarray, np.ndarray | None], pooled: np.ndarray | None = None
+    ) -> np.ndarray:
         from flushwatch.nlp.early_exit import exits
         from flushwatch.nlp.probs import log_softmax
 
@@ -169,7 +184,11 @@ class OrtNet:
             logits: np.ndarray = self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})[0]
             self._count(len(ids), 0)
             return logits
-        hidden, z = self.sessions[0].run(None, {"input_ids": ids, "attention_mask": mask})
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if pooled is None:
+            hidden, z = self.sessions[0].run(["hidden", "exit_logits"], feeds)
+        else:
+            hidden, z, pooled[:] = self.sessions[0].run(["hidden", "exit_logits", "pooled"], feeds)
         out = log_softmax(z.astype("float64"))
         rest = (~exits(out, lexical, self.exit_head.threshold)).nonzero()[0]
         if len(rest):

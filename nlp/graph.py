@@ -12,8 +12,9 @@ fuses it the same way; a test checks the fp32 graph against the torch network to
 Graphs (inputs ``input_ids``, ``attention_mask``, int64, batch x tokens, unless noted):
 
 - ``net``: logits;
-- ``front``: the first ``layer`` layers, outputs ``hidden`` and ``exit_logits`` (the early-exit
-  head on the pooled hidden states);
+- ``front``: the first ``layer`` layers, outputs ``hidden``, ``exit_logits`` (the early-exit
+  head on the pooled hidden states) and ``pooled`` (those pooled states: what story vectors
+  are made from, :mod:`flushwatch.nlp.embedding`);
 - ``back``: inputs ``hidden`` (float, batch x tokens x 384) and ``attention_mask``, the
   remaining layers and the head: ``logits``;
 - ``probe``: ``logits`` and ``pooled_{k}`` for each tapped layer k (early-exit fitting).
@@ -259,6 +260,7 @@ def build(
         outputs.append(
             ("exit_logits", enc.dense_head(pooled, exit_weight, exit_bias, "exit"), ["batch", None])
         )
+        outputs.append(("pooled", pooled, ["batch", HIDDEN]))
     else:
         pooled = enc.mean_pool(x, "attention_mask")
         logits = enc.dense_head(pooled, weights["head.weight"], weights["head.bias"], "head")

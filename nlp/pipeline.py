@@ -5,6 +5,12 @@ chunks: read a chunk of unscored headlines (short read), score it in memory, wri
 (one short write transaction), so the database file is never held while the model runs and a
 killed run keeps every chunk already written. Idempotent: the anti-join skips headlines this
 model revision already scored, and the insert skips existing keys.
+
+Stories: the fast path also returns each title's story vector (:mod:`flushwatch.nlp.embedding`);
+the chunk's write stores them and re-clusters the chunk's headlines by them
+(:mod:`flushwatch.nlp.stories`) against the stored vectors around them in time, in the same
+transaction as the scores. Headlines not scored yet keep the stories ingest made from their
+title tokens.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from flushwatch.config import load_settings
 from flushwatch.nlp.base import SHIPPED_MODELS, model_dir_for
 from flushwatch.nlp.rules import RuleSet, rule_set
 from flushwatch.nlp.scorer import DEFAULT_MODEL, Scorer, model_revision
-from flushwatch.records.scores import HeadlineScore, ScoreSummary, UnscoredHeadline
+from flushwatch.records.scores import HeadlineScore, ScoreSummary, StoryVectors, UnscoredHeadline
 
 if TYPE_CHECKING:
-    from flushwatch.storage.db import Database
+    from flushwatch.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +70,15 @@ def shipped_identity(model: str | None = None) -> tuple[str, str] | None:
     return name, model_revision(model_dir)
 
 
-def score_headlines(scorer: Scorer, items: list[UnscoredHeadline], rules: RuleSet) -> list[HeadlineScore]:
-    """Model + rules + importance for a list of headlines (no I/O)."""
+def score_chunk(
+    scorer: Scorer, items: list[UnscoredHeadline], rules: RuleSet
+) -> tuple[list[HeadlineScore], StoryVectors | None]:
+    """Model + rules + importance for a list of headlines and, from the same pass, each one's
+    story vector (None when the scorer has none). No I/O."""
     from flushwatch.nlp.importance import importance
 
-    texts = scorer.score_texts([h.title for h in items], rules=rules)
-    return [
+    texts, vectors = scorer.score_and_embed([h.title for h in items], rules=rules)
+    rows = [
         HeadlineScore(
             headline_id=h.headline_id,
             model_name=scorer.name,
@@ -81,6 +90,50 @@ def score_headlines(scorer: Scorer, items: list[UnscoredHeadline], rules: RuleSe
         )
         for h, t in zip(items, texts, strict=True)
     ]
+    return rows, vectors
+
+
+def restory(con: Connection, encoder: str, ids: list[int]) -> int:
+    """Re-cluster the headlines ``ids`` (which have vectors of ``encoder``) into stories, against
+    the vectors stored around them in time, inside the caller's write transaction; returns how
+    many headlines changed story. The stories they leave are recomputed, or deleted if empty.
+
+    A new story takes over the ingest story its first report was in when no headline placed
+    by vectors is in that one, so a headline alone in its story keeps the story's id, and the
+    unscored headlines ingest put beside it stay with it."""
+    import numpy as np
+
+    from flushwatch.nlp.stories import METHOD, WINDOW, cluster
+    from flushwatch.storage.embeddings import vectors_near
+    from flushwatch.storage.news import mark_stories, new_story_ids, set_stories
+
+    # Twice the window: every story within the window of a chunk headline is read whole.
+    near = vectors_near(con, encoder, ids, 2 * WINDOW)
+    assign = np.isin(near.ids, np.asarray(ids, dtype=np.int64)) | (near.stories < 0)
+    if not assign.any():
+        return 0
+    labels = cluster(near.times, near.vectors, near.stories, assign)
+    # (headline id, story or provisional id, story before), in time order
+    before = near.stories[assign].tolist()
+    rows = list(zip(near.ids[assign].tolist(), labels[assign].tolist(), before, strict=True))
+    kept = set(near.stories[~assign].tolist())  # stories of headlines placed before: not free
+    story: dict[int, int] = {}
+    fresh: list[int] = []
+    for _, label, old in rows:
+        if label < 0 and label not in story:
+            if old >= 0 and old not in kept:
+                story[label] = old
+                kept.add(old)
+            else:
+                fresh.append(label)
+                story[label] = 0
+    story.update(zip(fresh, new_story_ids(con, len(fresh)), strict=True))
+    placement = [(hid, story.get(label, label), old) for hid, label, old in rows]
+    moved = {hid: sid for hid, sid, old in placement if sid != old}
+    set_stories(con, moved, method=METHOD)
+    # The stories the others stayed in are unchanged but for what placed them last.
+    mark_stories(con, sorted({sid for hid, sid, old in placement if sid == old}), method=METHOD)
+    return len(moved)
 
 
 def score_unscored(
@@ -99,6 +152,7 @@ def score_unscored(
     new revision always writes new rows beside the old ones, and re-running the same revision
     finds nothing to do. Existing rows are never overwritten either way.
     """
+    from flushwatch.storage.embeddings import insert_vectors
     from flushwatch.storage.scores import count_scored, count_stale, fetch_unscored, insert_scores
 
     t0 = time.monotonic()
@@ -109,7 +163,7 @@ def score_unscored(
         scorer = get_scorer(model, mode, early_exit)
         identity = (scorer.name, scorer.revision)
     name, revision = identity
-    scored = 0
+    scored = vectors_added = moved = 0
 
     def chunk_size() -> int:
         return CHUNK if limit is None else min(CHUNK, limit - scored)
@@ -127,9 +181,13 @@ def score_unscored(
         while items:
             if scorer is None:
                 scorer = get_scorer(model, mode, early_exit)
-            rows = score_headlines(scorer, items, rules)
+            rows, vectors = score_chunk(scorer, items, rules)
             with db.write() as con:
                 added = insert_scores(con, rows, run.run_id)
+                if vectors is not None:
+                    ids = [h.headline_id for h in items]
+                    vectors_added += insert_vectors(con, ids, vectors, run.run_id)
+                    moved += restory(con, vectors.encoder, ids)
             scored += added
             run.add("scored", added)
             log.info("scored %d headlines (%d so far)", added, scored)
@@ -140,6 +198,8 @@ def score_unscored(
                 break
             with db.read() as con:
                 items = fetch_unscored(con, name, revision, take)
+        run.counts["story_vectors"] = vectors_added
+        run.counts["story_moves"] = moved
         run.counts["model"] = f"{name}@{revision}"
         run.counts["event_rules"] = rules.revision
         run_id = run.run_id
@@ -168,4 +228,6 @@ def score_unscored(
         seconds=round(seconds, 3),
         headlines_per_s=round(scored / seconds, 1) if seconds > 0 else 0.0,
         stale_rules=stale,
+        story_vectors=vectors_added,
+        story_moves=moved,
     )

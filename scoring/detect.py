@@ -3,15 +3,17 @@
 A flush is a short run of bars where leveraged positions were forced out. Per candle series
 (venue, market, symbol, interval) each bar is compared with its own trailing baseline:
 
-* ``move``: the log return over the horizon (30 min by default) against trailing 1-bar
-  realised volatility scaled by sqrt(bars) — a z-score;
+* ``move``: the log return over each leg (15 minutes, the 30-minute base, 4 hours: see
+  :meth:`DetectThresholds.legs`) against trailing 1-bar realised volatility scaled by
+  sqrt(bars) — a z-score — or its size alone; the 4-hour leg only while the move is going;
 * ``range``: the bar's high-low range against the trailing mean range (wicks that recover);
-* ``volume``: volume over the horizon against the trailing mean (needed with move/range when
-  the series has volume);
+* ``volume``: volume over the base horizon against the trailing mean (needed with a z-score
+  or range when the series has volume);
 * ``liquidations``: liquidated notional in the bar against the trailing mean, with a floor.
 
-Flagged bars close together form one flush; ``oi_drop`` and ``funding_extreme`` strengthen it
-afterwards. Windows are set in minutes and turned into bars per interval
+Flagged bars close together form one flush, which starts where the move of its first flagged
+bar starts (no later bar decides it, so ``watch --at`` can show it then); ``oi_drop`` and
+``funding_extreme`` strengthen it afterwards. Windows are set in minutes and turned into bars per interval
 (:meth:`DetectThresholds.bars`), so 1m data gives sharp flushes and 1h data coarser ones.
 
 Incremental: ``detector_state`` keeps a watermark per series. A later run computes bars from
@@ -31,7 +33,8 @@ from dataclasses import dataclass
 from flushwatch.errors import ConfigError
 from flushwatch.records.flushes import ATTRIBUTION_VERSION, DETECTOR_VERSION
 from flushwatch.records.symbols import base_asset, base_asset_sql
-from flushwatch.scoring.thresholds import AttributionWeights, DetectThresholds, bar_minutes_sql
+from flushwatch.scoring.market_events import group_market_events
+from flushwatch.scoring.thresholds import AttributionSettings, DetectThresholds, bar_minutes_sql
 from flushwatch.storage.db import Connection, Database, transaction
 
 log = logging.getLogger(__name__)
@@ -208,7 +211,9 @@ def _resumed_ranges(
         newest.setdefault(key, watermark)
         b = det.bars(key[3])
         step = dt.timedelta(minutes=b["minutes"])
-        cutoffs[key] = (start - (b["k"] + b["gap"] + 2) * step, b["gap"] * step)
+        # A flush ending this close before the cutoff may still grow: a new island merges into
+        # it when its start (up to the longest leg back from its trigger) comes within the gap.
+        cutoffs[key] = (start - (b["k_max"] + b["gap"] + 2) * step, (b["gap"] + b["k_max"]) * step)
     if not cutoffs:
         return []
     # A flush still running at the old watermark is re-examined from its trigger bar.
@@ -228,7 +233,7 @@ def _resumed_ranges(
             cutoff = min(triggers)
         b = det.bars(key[3])
         step = dt.timedelta(minutes=b["minutes"])
-        compute_from = cutoff - (b["baseline"] + b["k"] + b["gap"] + 2) * step
+        compute_from = cutoff - (b["baseline"] + b["k_max"] + b["gap"] + 2) * step
         plan.append(_Range(key, compute_from, cutoff, newest[key]))
     return plan
 
@@ -256,6 +261,45 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
     constant the scans can prune on). Every window is per series (``sid``)."""
     b = det.bars(interval)
     k, base, gap, m = b["k"], b["baseline"], b["gap"], b["minutes"]
+    legs = det.legs(interval)
+    # Per leg j (k_j bars): its log return, only when the k_j bars back are really about k_j
+    # intervals back; for a long leg also the extreme closes of its window, for the "still
+    # going" test. (Volume is judged over the base leg and the bar only: a framed sum per leg
+    # costs more than it tells, on 10M bars.)
+    leg_cols = ",\n".join(
+        f"""               CASE WHEN c.mi - lag(c.mi, {g.k}) OVER w <= {(g.k + 2) * m}
+                    THEN ln(c.close / lag(c.close, {g.k}) OVER w) END AS r_{j}"""
+        + (
+            f""",
+               min(c.close) OVER (w ROWS BETWEEN {g.k} PRECEDING AND 1 PRECEDING) AS lo_{j},
+               max(c.close) OVER (w ROWS BETWEEN {g.k} PRECEDING AND 1 PRECEDING) AS hi_{j}"""
+            if g.in_progress
+            else ""
+        )
+        for j, g in enumerate(legs)
+    )
+    z = {j: f"abs(r_{j}) / nullif(sigma * sqrt({g.k}), 0)" for j, g in enumerate(legs)}
+    going = {
+        j: f"((r_{j} < 0 AND close <= lo_{j}) OR (r_{j} > 0 AND close >= hi_{j}))"
+        if g.in_progress
+        else "TRUE"
+        for j, g in enumerate(legs)
+    }
+    flag_cols = ",\n".join(
+        f"""               coalesce({z[j]} >= {det.move_z} AND {going[j]}, FALSE) AS fz_{j},
+               coalesce(abs(r_{j}) >= ln(1 + {g.big_move_pct / 100})
+                        AND {f"{z[j]} >= {g.min_big_z}" if g.min_big_z > 0 else "TRUE"}
+                        AND {going[j]}, FALSE) AS fb_{j}"""
+        for j, g in enumerate(legs)
+    )
+    fired = {j: f"(fb_{j} OR (fz_{j} AND vol_ok))" for j in range(len(legs))}
+    any_fired = " OR ".join(fired.values())
+    # The longest leg that fired on a bar: its window is where the flush's start is looked for.
+    k_fire = ", ".join(f"CASE WHEN {fired[j]} THEN {g.k} END" for j, g in enumerate(legs))
+    leg_flags = ", ".join(f"bool_or({fired[j]}) AS s_leg_{j}" for j in range(len(legs)))
+    leg_names = ", ".join(
+        f"CASE WHEN bool_or(s_leg_{j}) THEN 'move_{g.label}' END" for j, g in enumerate(legs)
+    )
     return f"""
     WITH s AS (
         SELECT sid, venue, market, symbol, compute_from, cutoff FROM _detect_series WHERE batch = $batch
@@ -278,7 +322,9 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
          GROUP BY 1, 2
     ),
     raw AS MATERIALIZED (
-        SELECT c.*, coalesce(liq.liq_usd, 0) AS liq
+        SELECT c.*, coalesce(liq.liq_usd, 0) AS liq,
+               -- minutes since the epoch: gap tests on integers, not intervals
+               CAST(epoch(c.open_time) // 60 AS BIGINT) AS mi
           FROM c LEFT JOIN liq USING (sid, open_time)
     ),
     bars AS (
@@ -286,15 +332,11 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                row_number() OVER w AS rn,
                (c.high - c.low) / nullif(c.open, 0) AS rng,
                -- a gap of more than 6 hours starts a new segment: no baseline across it
-               CASE WHEN c.open_time - lag(c.open_time) OVER w <= INTERVAL '6 hours'
-                    THEN 0 ELSE 1 END AS new_seg,
+               CASE WHEN c.mi - lag(c.mi) OVER w <= 360 THEN 0 ELSE 1 END AS new_seg,
                -- 1-bar log return; NULL across a gap in the data
-               CASE WHEN c.open_time - lag(c.open_time) OVER w <= INTERVAL '{m} minutes'
-                    THEN ln(c.close / lag(c.close) OVER w) END AS r,
-               -- horizon return, only when the k bars back are really about k intervals back
-               CASE WHEN c.open_time - lag(c.open_time, {k}) OVER w <= INTERVAL '{(k + 2) * m} minutes'
-                    THEN ln(c.close / lag(c.close, {k}) OVER w) END AS rk,
-               sum(c.vol) OVER (w ROWS BETWEEN {k - 1} PRECEDING AND CURRENT ROW) AS vol_k
+               CASE WHEN c.mi - lag(c.mi) OVER w <= {m} THEN ln(c.close / lag(c.close) OVER w) END AS r,
+               sum(c.vol) OVER (w ROWS BETWEEN {k - 1} PRECEDING AND CURRENT ROW) AS vol_k,
+{leg_cols}
           FROM raw c
         WINDOW w AS (PARTITION BY c.sid ORDER BY c.open_time)
     ),
@@ -334,26 +376,28 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
                b_liq / nullif(rn - 1 - b_from, 0) AS liq_base
           FROM base
     ),
-    flags AS (
+    vflags AS (
         SELECT *,
-               abs(rk) / nullif(sigma * sqrt({k}), 0) AS z,
-               -- the horizon's volume or the bar's own, whichever stands out more
-               greatest(vol_k / nullif(vol_base * {k}, 0), vol / nullif(vol_base, 0)) AS vol_mult,
-               coalesce(abs(rk) / nullif(sigma * sqrt({k}), 0) >= {det.move_z}, FALSE) AS f_move,
-               coalesce(abs(rk) >= ln(1 + {det.big_move_pct / 100}), FALSE) AS f_big,
-               coalesce(rng / nullif(rng_base, 0) >= {det.range_multiple}, FALSE) AS f_range,
+               greatest({", ".join(z.values())}) AS z,
+               -- the base leg's volume or the bar's own, whichever stands out more
                coalesce(greatest(vol_k / nullif(vol_base * {k}, 0), vol / nullif(vol_base, 0))
                         >= {det.volume_multiple}, FALSE) AS f_volume,
-               liq >= {det.liq_min_usd_per_min * m} AND liq >= {det.liq_multiple} * liq_base AS f_liq
+               coalesce(rng / nullif(rng_base, 0) >= {det.range_multiple}, FALSE) AS f_range,
+               liq >= {det.liq_min_usd_per_min * m} AND liq >= {det.liq_multiple} * liq_base AS f_liq,
+{flag_cols}
           FROM stats
+    ),
+    flags AS (
+        SELECT *, f_volume OR coalesce(vol_base, 0) = 0 AS vol_ok FROM vflags
     ),
     hits AS (
         SELECT *,
+               coalesce(greatest({k_fire}), {k}) AS k_fire,
                CASE WHEN open_time - lag(open_time) OVER w <= INTERVAL '{gap * m} minutes'
                     THEN 0 ELSE 1 END AS new_island
           FROM flags
          WHERE n_base >= {det.min_history_bars}
-           AND (((f_move OR f_range) AND (f_volume OR coalesce(vol_base, 0) = 0)) OR f_big OR f_liq)
+           AND ({any_fired} OR (f_range AND vol_ok) OR f_liq)
         WINDOW w AS (PARTITION BY sid ORDER BY open_time)
     ),
     islands AS (
@@ -364,19 +408,69 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
         SELECT sid, venue, market, symbol, island,
                min(open_time) AS trigger_at,
                max(open_time) + INTERVAL '{m} minutes' AS end_at,
-               min(open_time) - INTERVAL '{(k - 1) * m} minutes' AS start_at,
+               -- the first flagged bar's close and the window of its longest leg that fired: a
+               -- watcher knows both when that bar closes, so the start uses no later bar
+               arg_min(close, open_time) AS trigger_close,
+               arg_min(k_fire, open_time) AS k_first,
                max(z) AS max_z,
-               bool_or(f_move OR f_big) AS s_move, bool_or(f_range) AS s_range,
+               bool_or({any_fired}) AS s_move, bool_or(f_range) AS s_range,
                bool_or(f_volume) AS s_volume, bool_or(f_liq) AS s_liq,
+               {leg_flags},
                arg_min(vol_base, open_time) AS vol_base,
                max(liq_base) AS liq_base,
                any_value(cutoff) AS cutoff
           FROM islands
          GROUP BY sid, venue, market, symbol, island
+    ),
+    st AS (
+        -- The start: the bar of the trigger's window from which the move to the trigger close
+        -- is steepest (largest |log return| / sqrt(bars), i.e. the largest z-score; the latest
+        -- of equals). A 4-hour leg that fires on a crash after three flat hours starts at the
+        -- crash, not four hours back.
+        SELECT ev.sid, ev.island,
+               arg_max(b.open_time,
+                       (abs(ln(ev.trigger_close / b.open))
+                            / sqrt(epoch(ev.trigger_at - b.open_time) / {60 * m} + 1),
+                        b.open_time)) AS start_at
+          FROM ev
+          JOIN raw b
+            ON b.sid = ev.sid AND b.open > 0
+           AND b.open_time >= ev.trigger_at - to_minutes(CAST((ev.k_first - 1) * {m} AS BIGINT))
+           AND b.open_time <= ev.trigger_at
+         GROUP BY ev.sid, ev.island
+    ),
+    chained AS (
+        -- An island whose start reaches back to within the merge gap of the previous island's
+        -- last flagged bar continues that flush: a long leg can fire hours into a crash that a
+        -- short one flagged at its start. The flush keeps the first island's start and trigger.
+        SELECT ev.*, coalesce(st.start_at, ev.trigger_at) AS start_at,
+               CASE WHEN coalesce(st.start_at, ev.trigger_at) - lag(ev.end_at) OVER wi
+                         <= INTERVAL '{(gap - 1) * m} minutes'
+                    THEN 0 ELSE 1 END AS new_flush
+          FROM ev LEFT JOIN st USING (sid, island)
+        WINDOW wi AS (PARTITION BY ev.sid ORDER BY ev.trigger_at)
+    ),
+    grp AS (
+        SELECT *, sum(new_flush) OVER (PARTITION BY sid ORDER BY trigger_at) AS flush_no FROM chained
+    ),
+    evs AS (
+        SELECT sid, flush_no,
+               any_value(venue) AS venue, any_value(market) AS market, any_value(symbol) AS symbol,
+               min(trigger_at) AS trigger_at, arg_min(start_at, trigger_at) AS start_at,
+               max(end_at) AS end_at, max(max_z) AS max_z,
+               bool_or(s_move) AS s_move, bool_or(s_range) AS s_range,
+               bool_or(s_volume) AS s_volume, bool_or(s_liq) AS s_liq,
+               list_filter([{leg_names}], lambda x: x IS NOT NULL) AS legs,
+               arg_min(vol_base, trigger_at) AS vol_base,
+               max(liq_base) AS liq_base,
+               any_value(cutoff) AS cutoff
+          FROM grp
+         GROUP BY sid, flush_no
+        HAVING min(trigger_at) >= any_value(cutoff)
     )
     SELECT ev.venue, ev.market, ev.symbol, '{interval}' AS interval,
-           min(b.open_time) AS start_at, ev.trigger_at, ev.end_at, ev.max_z,
-           ev.s_move, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff,
+           ev.start_at, ev.trigger_at, ev.end_at, ev.max_z,
+           ev.s_move, ev.legs, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff,
            arg_min(b.open, b.open_time) AS open_start,
            arg_max(b.close, b.open_time) AS close_end,
            min(b.low) AS min_low, max(b.high) AS max_high,
@@ -386,12 +480,12 @@ def _events_sql(det: DetectThresholds, interval: str) -> str:
            sum(b.vol) / nullif(ev.vol_base * count(*), 0) AS volume_multiple,
            sum(b.liq) AS liq_sum,
            ev.liq_base > 0 OR sum(b.liq) > 0 AS liq_seen
-      FROM ev
+      FROM evs ev
       JOIN raw b
         ON b.sid = ev.sid AND b.open_time >= ev.start_at AND b.open_time < ev.end_at
-     WHERE ev.trigger_at >= ev.cutoff
-     GROUP BY ev.sid, ev.venue, ev.market, ev.symbol, ev.island, ev.start_at, ev.trigger_at, ev.end_at,
-              ev.max_z, ev.s_move, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff, ev.vol_base, ev.liq_base
+     GROUP BY ev.sid, ev.venue, ev.market, ev.symbol, ev.flush_no, ev.start_at, ev.trigger_at, ev.end_at,
+              ev.max_z, ev.s_move, ev.legs, ev.s_range, ev.s_volume, ev.s_liq, ev.cutoff, ev.vol_base,
+              ev.liq_base
     """
 
 
@@ -438,8 +532,7 @@ j AS (
 )
 SELECT j.*,
        {asset} AS asset,
-       list_filter([
-           CASE WHEN s_move THEN 'move' END,
+       list_filter([CASE WHEN s_move THEN 'move' END], lambda x: x IS NOT NULL) || legs || list_filter([
            CASE WHEN s_range THEN 'range' END,
            CASE WHEN s_volume THEN 'volume' END,
            CASE WHEN s_liq THEN 'liquidations' END,
@@ -556,9 +649,11 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
     # A stored flush that this run finds again with another start (changed thresholds move a
     # start) keeps its id: it takes the start of the new flush overlapping it on the same series,
     # one to one, nearest start first, so the upsert below updates it instead of renumbering.
+    # A flush an older detector version wrote is taken over the same way (a flush of this
+    # version first), so ids survive an upgrade; what is not found again is removed below.
     con.execute(
         """
-        UPDATE flushes SET start_at = m.new_start
+        UPDATE flushes SET start_at = m.new_start, detector_version = $v
           FROM (
             SELECT f.flush_id, n.start_at AS new_start
               FROM flushes f
@@ -568,30 +663,34 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
                 ON n.asset = f.asset
                AND (n.venue, n.market, n.symbol, n.interval) = (f.venue, f.market, f.symbol, f.interval)
                AND n.start_at < f.end_at AND f.start_at < n.end_at
-             WHERE f.detector_version = $v AND f.trigger_at >= s.cutoff
-               AND NOT EXISTS (SELECT 1 FROM _detect_new o
-                                WHERE o.asset = f.asset AND o.start_at = f.start_at)
+             WHERE f.trigger_at >= s.cutoff
+               AND (f.detector_version <> $v
+                    OR NOT EXISTS (SELECT 1 FROM _detect_new o
+                                    WHERE o.asset = f.asset AND o.start_at = f.start_at))
                AND NOT EXISTS (SELECT 1 FROM flushes g
                                 WHERE g.asset = n.asset AND g.start_at = n.start_at
                                   AND g.detector_version = $v)
             QUALIFY row_number() OVER (PARTITION BY f.flush_id
                                        ORDER BY abs(epoch(n.start_at) - epoch(f.start_at)), n.start_at) = 1
                 AND row_number() OVER (PARTITION BY n.asset, n.start_at
-                                       ORDER BY abs(epoch(n.start_at) - epoch(f.start_at)), f.flush_id) = 1
+                                       ORDER BY f.detector_version <> $v,
+                                                abs(epoch(n.start_at) - epoch(f.start_at)), f.flush_id) = 1
           ) m
          WHERE flushes.flush_id = m.flush_id
         """,
         {"v": DETECTOR_VERSION},
     )
-    # Flushes in the re-examined ranges that this run did not find again are stale.
+    # Flushes in the re-examined ranges that this run did not find again are stale, and so is
+    # what an older detector version left there.
     stale = con.execute(
         """
         SELECT f.flush_id FROM flushes f
           JOIN _detect_series s
             ON s.venue = f.venue AND s.market = f.market AND s.symbol = f.symbol AND s.interval = f.interval
-         WHERE f.detector_version = $v AND f.trigger_at >= s.cutoff
-           AND NOT EXISTS (SELECT 1 FROM _detect_new n
-                            WHERE n.asset = f.asset AND n.start_at = f.start_at)
+         WHERE f.trigger_at >= s.cutoff
+           AND (f.detector_version <> $v
+                OR NOT EXISTS (SELECT 1 FROM _detect_new n
+                                WHERE n.asset = f.asset AND n.start_at = f.start_at))
         """,
         {"v": DETECTOR_VERSION},
     ).fetchall()
@@ -650,6 +749,7 @@ def _replace_flushes(con: Connection, det: DetectThresholds, run_id: int | None)
         """,
         {"n": det.market_wide_assets, "w": det.market_wide_window_min * 60, "v": DETECTOR_VERSION},
     )
+    group_market_events(con, join_gap_min=det.merge_gap_min)
     return len(stale_ids) + len(dup_ids)
 
 
@@ -666,7 +766,7 @@ class DetectReport:
 def detect_and_attribute(
     db: Database,
     det: DetectThresholds | None = None,
-    weights: AttributionWeights | None = None,
+    settings: AttributionSettings | None = None,
     *,
     full: bool = False,
     symbols: list[str] | None = None,
@@ -677,7 +777,7 @@ def detect_and_attribute(
     ``reattribute_since`` (headlines keep arriving after a flush: `run` passes the last day)."""
     from flushwatch.scoring.attribution import HEADLINE_TIME_SQL, attribute_in
 
-    w = weights or AttributionWeights()
+    w = settings or AttributionSettings()
     # One connection, two transactions: detection commits before ranking starts, and a cron
     # run opens the (possibly large) file once for both.
     with db.run("detect") as run, db.connection() as con:
@@ -685,8 +785,8 @@ def detect_and_attribute(
             res = detect_in(con, det, full=full, symbols=symbols, run_id=run.run_id)
         with transaction(con):
             # Re-rank what this run wrote, what was never ranked, and flushes whose window
-            # received headlines, or scores for its headlines, after their last ranking
-            # (headlines arrive late; `score` often runs after `detect`).
+            # received headlines, scores for its headlines, or calendar releases after their
+            # last ranking (headlines arrive late; `score` often runs after `detect`).
             rows = con.execute(
                 f"""
                 WITH oldest AS (SELECT min(attributed_run_id) AS run_id FROM flushes),
@@ -711,8 +811,14 @@ def detect_and_attribute(
                              WHERE h.run_id > f.attributed_run_id
                                AND h.t
                                    BETWEEN f.start_at - to_minutes(CAST($lookback AS BIGINT))
-                                       AND greatest(f.peak_at,
-                                                    f.start_at + to_minutes(CAST($grace AS BIGINT)))))
+                                       AND f.start_at + to_minutes(CAST($forward AS BIGINT)))
+                        -- a scheduled release added or corrected since (`calendar import`)
+                        OR EXISTS (
+                            SELECT 1 FROM calendar_events ce JOIN runs r ON r.run_id = f.attributed_run_id
+                             WHERE ce.added_at > r.started_at
+                               AND ce.release_at
+                                   BETWEEN f.start_at - to_minutes(CAST($lookback AS BIGINT))
+                                       AND f.start_at + to_minutes(CAST($forward AS BIGINT))))
                 """,
                 {
                     "v": DETECTOR_VERSION,
@@ -720,7 +826,7 @@ def detect_and_attribute(
                     "run": run.run_id,
                     "since": reattribute_since,
                     "lookback": w.lookback_min,
-                    "grace": w.post_start_grace_min,
+                    "forward": w.forward_min,
                 },
             ).fetchall()
             att = attribute_in(con, w, flush_ids=[r[0] for r in rows], run_id=run.run_id)

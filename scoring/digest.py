@@ -17,11 +17,14 @@ import datetime as dt
 import html
 import json
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from flushwatch.errors import ConfigError
+from flushwatch.records.flushes import verdict_text
 from flushwatch.storage.db import Connection, Database
+from flushwatch.storage.flushes import CATALYST_JOINS, CATALYST_SOURCE, CATALYST_TITLE
 
 #: Assets that get their own sentiment line (others are folded into the top headlines only).
 MAJOR_ASSETS = ("BTC", "ETH", "SOL", "XRP", "MARKET")
@@ -43,7 +46,7 @@ class Window:
 @dataclass(frozen=True)
 class DigestCatalyst:
     rank: int
-    headline_id: int
+    headline_id: int | None  # None: a scheduled release
     title: str
     source: str
     headline_time: dt.datetime
@@ -65,6 +68,9 @@ class DigestFlush:
     catalysts: tuple[DigestCatalyst, ...]
     coverage_count: int
     attributed: bool  # False: attribution never ran for it, so no catalysts is no finding yet
+    verdict: str | None  # likely | possible | none (no convincing catalyst); None: not ranked
+    cause_probability: float | None  # calibrated probability that catalyst #1 is the cause
+    market_event_id: int | None  # flushes at the same time share it
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,8 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
                round(extreme_move_pct, 2), round(liquidated_usd, 0), round(severity, 1), market_wide,
                -- attribution sets attributed_run_id (NULL when run outside a run) and writes rows
                f.attributed_run_id IS NOT NULL
-                 OR EXISTS (SELECT 1 FROM catalysts c WHERE c.flush_id = f.flush_id) AS attributed
+                 OR EXISTS (SELECT 1 FROM catalysts c WHERE c.flush_id = f.flush_id) AS attributed,
+               f.verdict, f.cause_probability, f.market_event_id
           FROM flushes f WHERE start_at >= ? AND start_at < ?
          ORDER BY start_at, asset, flush_id
         """,
@@ -180,9 +187,10 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
     out = []
     for r in rows:
         cats = con.execute(
-            """
-            SELECT c.rank, c.headline_id, h.title, h.source, c.headline_time, round(c.score, 2)
-              FROM catalysts c JOIN headlines h USING (headline_id)
+            f"""
+            SELECT c.rank, c.headline_id, {CATALYST_TITLE}, {CATALYST_SOURCE}, c.headline_time,
+                   round(c.score, 2)
+              FROM catalysts c{CATALYST_JOINS}
              WHERE c.flush_id = ? AND NOT c.is_coverage
             QUALIFY c.attribution_version = max(c.attribution_version) OVER ()
              ORDER BY c.rank, c.headline_id LIMIT ?
@@ -198,7 +206,13 @@ def _flushes(con: Connection, w: Window) -> list[DigestFlush]:
         ).fetchone()
         out.append(
             DigestFlush(  # type: ignore[call-arg]
-                *r[:10], tuple(DigestCatalyst(*c) for c in cats), int(cov[0]) if cov else 0, bool(r[10])
+                *r[:10],
+                tuple(DigestCatalyst(*c) for c in cats),
+                int(cov[0]) if cov else 0,
+                bool(r[10]),
+                r[11],
+                r[12],
+                r[13],
             )
         )
     return out
@@ -427,8 +441,11 @@ def render_markdown(d: Digest) -> str:
     lines += ["", f"## Flushes ({len(d.flushes)})", ""]
     if not d.flushes:
         lines.append("No flushes detected in this window.")
+    events = Counter(f.market_event_id for f in d.flushes)
     for f in d.flushes:
         wide = ", market-wide" if f.market_wide else ""
+        if events[f.market_event_id] > 1:
+            wide += f", market event #{f.market_event_id}"
         lines.append(
             f"### #{f.flush_id} {_md(f.asset)} {_md(f.direction.replace('_', ' '))} {_move(f)} "
             f"at {_t(f.start_at)}{wide}"
@@ -439,6 +456,9 @@ def render_markdown(d: Digest) -> str:
             f"{f.coverage_count} coverage headlines."
         )
         lines.append("")
+        if f.catalysts:
+            lines.append(f"Verdict: {verdict_text(f.verdict, f.cause_probability)}.")
+            lines.append("")
         if not f.catalysts:
             lines.append(f"- {_no_catalysts(f)}")
         for c in f.catalysts:
@@ -503,6 +523,7 @@ def render_html(d: Digest) -> str:
         if not f.catalysts:
             parts.append(f"<p>{e(_no_catalysts(f))}</p>")
             continue
+        parts.append(f"<p>Verdict: {e(verdict_text(f.verdict, f.cause_probability))}.</p>")
         parts.append("<ol>")
         parts.extend(
             f"<li><b>{e(c.title)}</b> — {e(c.source)}, {_t(c.headline_time)} (score {c.score:.1f})</li>"

@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flushwatch.records.flushes import Flush
+from flushwatch.scoring.attribution import FEATURES
 from flushwatch.storage.db import Connection, Database
-from flushwatch.storage.flushes import get_flush_in
+from flushwatch.storage.flushes import CATALYST_JOINS, CATALYST_SOURCE, CATALYST_TITLE, get_flush_in
 
 #: Bars shown before the flush start and after its end, in minutes.
 CONTEXT_BEFORE_MIN = 120
@@ -27,7 +28,7 @@ TIMELINE_LOOKBACK_MIN = 360
 TIMELINE_MAX_HEADLINES = 25
 
 #: The component names attribution stores, in the order they are shown.
-COMPONENTS = ("importance", "relevance", "sentiment", "timing", "novelty", "latency")
+COMPONENTS = tuple(dict.fromkeys(FEATURES.values()))
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class RankedHeadline:
     """One catalyst row joined to its headline and score, with each component's points."""
 
     rank: int
-    headline_id: int
+    headline_id: int | None  # None: a scheduled release
     title: str
     source: str
     url: str | None
@@ -90,6 +91,8 @@ class Explanation:
     coverage: tuple[RankedHeadline, ...]  # headlines that report the move
     bars: tuple[Bar, ...]
     headlines: tuple[TimelineHeadline, ...]  # time order
+    # the other flushes of its market event (same time, other assets or intervals), start order
+    event_flushes: tuple[Flush, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``flushwatch explain --format json`` (documented in docs/).
@@ -105,6 +108,9 @@ class Explanation:
             "coverage": [asdict(c) for c in self.coverage],
             "timeline": [asdict(h) for h in self.headlines],
             "bars": [asdict(b) for b in self.bars],
+            "market_event": [
+                {k: v for k, v in asdict(o).items() if k != "catalysts"} for o in self.event_flushes
+            ],
         }
 
 
@@ -113,7 +119,7 @@ def _flush(con: Connection, flush_id: int) -> Flush:
     return get_flush_in(con, flush_id, catalysts=0, coverage=False)
 
 
-_CATALYSTS_SQL = """
+_CATALYSTS_SQL = f"""
 WITH s AS (
     SELECT * FROM headline_scores
      WHERE headline_id IN (SELECT headline_id FROM catalysts WHERE flush_id = $id)
@@ -123,11 +129,11 @@ c AS (  -- the newest attribution version that ranked this flush
     SELECT * FROM catalysts WHERE flush_id = $id
     QUALIFY attribution_version = max(attribution_version) OVER ()
 )
-SELECT c.rank, c.headline_id, h.title, h.source, h.url, h.published_at, h.first_seen_at,
-       c.headline_time, c.delay_s, c.score, c.is_coverage, CAST(c.components AS VARCHAR),
-       s.sentiment, s.importance, s.event_type
-  FROM c JOIN headlines h USING (headline_id)
-  LEFT JOIN s USING (headline_id)
+SELECT c.rank, c.headline_id, {CATALYST_TITLE}, {CATALYST_SOURCE}, h.url, h.published_at,
+       coalesce(h.first_seen_at, c.headline_time), c.headline_time, c.delay_s, c.score, c.is_coverage,
+       CAST(c.components AS VARCHAR), s.sentiment, s.importance, s.event_type
+  FROM c{CATALYST_JOINS}
+  LEFT JOIN s ON s.headline_id = c.headline_id
  ORDER BY c.rank, c.headline_id
 """
 
@@ -243,7 +249,19 @@ def explain_in(con: Connection, flush_id: int) -> Explanation:
         coverage=tuple(r for r in ranked if r.is_coverage),
         bars=tuple(_bars(con, f)),
         headlines=tuple(_timeline(con, f)),
+        event_flushes=tuple(_event_flushes(con, f)),
     )
+
+
+def _event_flushes(con: Connection, f: Flush) -> list[Flush]:
+    if f.market_event_id is None:
+        return []
+    rows = con.execute(
+        "SELECT flush_id FROM flushes WHERE market_event_id = ? AND flush_id <> ? "
+        "ORDER BY start_at, flush_id",
+        [f.market_event_id, f.flush_id],
+    ).fetchall()
+    return [get_flush_in(con, r[0], catalysts=0, coverage=False) for r in rows]
 
 
 def explain(db: Database, flush_id: int) -> Explanation:

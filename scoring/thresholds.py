@@ -29,10 +29,29 @@ INTERVAL_MINUTES: dict[str, int] = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m":
 
 
 @dataclass(frozen=True)
+class Leg:
+    """One move horizon in bars of one interval (see :meth:`DetectThresholds.legs`)."""
+
+    k: int  # bars the log return is measured over
+    label: str  # '15m', '4h': the flush's signal is 'move_' + label
+    big_move_pct: float  # a move this large fires the leg ...
+    min_big_z: float  # ... when its z-score is at least this (0: whatever the baseline says)
+    # A leg longer than the base fires only on a bar that closes beyond every close of its
+    # window (the move is still going): a 4-hour return stays large for hours after a crash
+    # has stopped, and would otherwise stretch the flush over them and swallow the next one.
+    in_progress: bool
+
+
+@dataclass(frozen=True)
 class DetectThresholds:
     """When a run of candles counts as a flush. See docs/flushes.md for why each default."""
 
-    horizon_min: int = 30  # the move is measured over this many minutes (>= 1 bar)
+    horizon_min: int = 30  # the base leg: the move is measured over this many minutes (>= 1 bar)
+    short_horizon_min: int = 15  # a shorter leg, for sharp moves that retrace (0: off)
+    short_big_move_pct: float = 4.0  # a move this large over the short leg fires it
+    long_horizon_min: int = 240  # a longer leg, for cascades that take hours (0: off)
+    long_big_move_pct: float = 5.0  # a move this large over the long leg fires it ...
+    long_big_move_z: float = 3.0  # ... when its z-score is at least this
     baseline_min: int = 1440  # trailing baseline for volatility, volume, range, liquidations
     min_baseline_bars: int = 48  # the baseline holds at least this many bars, at any interval
     min_history_bars: int = 15  # a bar with fewer trailing bars than this is never flagged
@@ -65,26 +84,70 @@ class DetectThresholds:
             positive=(
                 "move_z",
                 "big_move_pct",
+                "short_big_move_pct",
+                "long_big_move_pct",
                 "range_multiple",
                 "volume_multiple",
                 "liq_multiple",
                 "oi_drop_pct",
                 "funding_extreme",
             ),
-            non_negative=("min_move_pct", "liq_min_usd_per_min"),
+            non_negative=(
+                "min_move_pct",
+                "liq_min_usd_per_min",
+                "short_horizon_min",
+                "long_horizon_min",
+                "long_big_move_z",
+            ),
         )
         if self.market_wide_assets < 2:
             raise ConfigError(f"market_wide_assets = {self.market_wide_assets}: must be at least 2")
 
     def bars(self, interval: str) -> dict[str, int]:
-        """The windows in bars for one candle interval."""
+        """The windows in bars for one candle interval (``k``: the base leg, ``k_max``: the
+        longest leg, which sets how far back a run must re-read)."""
         minutes = interval_minutes(interval)
         return {
             "k": max(1, round(self.horizon_min / minutes)),
+            "k_max": max(leg.k for leg in self.legs(interval)),
             "baseline": max(self.min_baseline_bars, round(self.baseline_min / minutes)),
             "gap": max(1, round(self.merge_gap_min / minutes)),
             "minutes": minutes,
         }
+
+    def legs(self, interval: str) -> list[Leg]:
+        """The move legs for one candle interval, shortest first, one per distinct bar count.
+
+        Each horizon becomes a whole number of bars (at least 1). Horizons that become the same
+        number of bars measure the same return: they are one leg, judged by the thresholds of
+        the horizon nearest its real length (on 1h candles the 15- and 30-minute legs are one
+        1-bar leg, with the 30-minute thresholds). A leg of more bars than the base leg is a long
+        one: its big move needs ``long_big_move_z`` too, and it fires only while the move is
+        still going (:class:`Leg`)."""
+        minutes = interval_minutes(interval)
+        k_base = max(1, round(self.horizon_min / minutes))
+        by_k: dict[int, tuple[int, float]] = {}
+        for horizon, pct in (  # the base first: it wins a tie
+            (self.horizon_min, self.big_move_pct),
+            (self.short_horizon_min, self.short_big_move_pct),
+            (self.long_horizon_min, self.long_big_move_pct),
+        ):
+            if horizon <= 0:
+                continue  # turned off
+            k = max(1, round(horizon / minutes))
+            held = by_k.get(k)
+            if held is None or abs(horizon - k * minutes) < abs(held[0] - k * minutes):
+                by_k[k] = (horizon, pct)
+        return [
+            Leg(
+                k=k,
+                label=_duration_label(k * minutes),
+                big_move_pct=pct,
+                min_big_z=self.long_big_move_z if k > k_base else 0.0,
+                in_progress=k > k_base,
+            )
+            for k, (horizon, pct) in sorted(by_k.items())
+        ]
 
     def fingerprint(self) -> str:
         """A short hash of every threshold: a change forces full re-detection."""
@@ -93,23 +156,17 @@ class DetectThresholds:
 
 
 @dataclass(frozen=True)
-class AttributionWeights:
-    """How much each component can add to a catalyst's score (maximum points; total 100)."""
+class AttributionSettings:
+    """Which headlines are a flush's candidates and how many are kept. How candidates are
+    weighed is learned, not set here: see models/attribution/README.md."""
 
     lookback_min: int = 360  # headlines from this long before the flush start...
-    post_start_grace_min: int = 30  # ...up to its peak, or at least this long after start
-    importance: float = 30.0
-    relevance: float = 20.0
-    sentiment: float = 20.0  # aligned sentiment adds, opposed sentiment subtracts
-    timing: float = 15.0
-    novelty: float = 10.0
-    latency: float = 5.0
-    lead_tau_min: float = 120.0  # before start, timing decays with this time constant
-    delay_tau_min: float = 15.0  # after start, timing decays faster: a late report is likely an echo
-    echo_tau_min: float = 10.0  # novelty decays with delay after the story's first report
-    latency_tau_s: float = 900.0  # a source's median latency discounts its latency points
-    # Cross-asset contagion: share of `relevance` for a headline about other assets only, when
-    # one of them flushed too, is systemic, or the flush is market-wide (docs/flushes.md).
+    # ...to this long after it: a catalyst's first report often trails the move (a CPI print
+    # reported minutes later, a rescue deal's collapse confirmed an hour into the sell-off).
+    # Late headlines are discounted by the learned timing terms, never excluded.
+    forward_min: int = 360
+    # Cross-asset contagion: share of the relevance feature for a headline about other assets
+    # only, when one of them flushed too, is systemic, or the flush is market-wide.
     contagion_share: float = 0.35
     systemic_assets: tuple[str, ...] = SYSTEMIC_ASSETS
     causes_kept: int = 10  # catalysts stored per flush
@@ -119,17 +176,8 @@ class AttributionWeights:
         _check_ranges(
             self,
             at_least_one=("lookback_min", "causes_kept"),
-            positive=("lead_tau_min", "delay_tau_min", "echo_tau_min", "latency_tau_s"),
-            non_negative=(
-                "post_start_grace_min",
-                "importance",
-                "relevance",
-                "sentiment",
-                "timing",
-                "novelty",
-                "latency",
-                "coverage_kept",
-            ),
+            positive=(),
+            non_negative=("forward_min", "coverage_kept"),
         )
         if not 0 <= self.contagion_share <= 1:
             raise ConfigError(f"contagion_share = {self.contagion_share}: must be between 0 and 1")
@@ -155,6 +203,10 @@ def bar_minutes_sql(column: str, *, otherwise: int) -> str:
     stores flushes of the intervals in INTERVAL_MINUTES; ``otherwise`` covers any other)."""
     whens = " ".join(f"WHEN '{name}' THEN {m}" for name, m in INTERVAL_MINUTES.items())
     return f"CASE {column} {whens} ELSE {otherwise} END"
+
+
+def _duration_label(minutes: int) -> str:
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 def interval_minutes(interval: str) -> int:
@@ -192,14 +244,14 @@ def _tickers(value: Any, where: str) -> tuple[str, ...]:
 
 def load_thresholds(
     extra: dict[str, Any] | None = None, **cli: Any
-) -> tuple[DetectThresholds, AttributionWeights]:
+) -> tuple[DetectThresholds, AttributionSettings]:
     """Defaults, then the config file's ``[detect]``/``[attribution]``, then CLI values (not None)."""
     if extra is None:
         from flushwatch.config import load_settings
 
         extra = load_settings().extra
     det = _override(DetectThresholds(), dict(extra.get("detect", {})), "detect")
-    att = _override(AttributionWeights(), dict(extra.get("attribution", {})), "attribution")
+    att = _override(AttributionSettings(), dict(extra.get("attribution", {})), "attribution")
     det_cli = {k: v for k, v in cli.items() if v is not None and hasattr(det, k)}
     att_cli = {k: v for k, v in cli.items() if v is not None and hasattr(att, k)}
     return replace(det, **det_cli), replace(att, **att_cli)

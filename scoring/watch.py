@@ -19,10 +19,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flushwatch.scoring.thresholds import bar_minutes_sql
+from flushwatch.scoring.thresholds import DetectThresholds, bar_minutes_sql
 from flushwatch.storage.db import Connection, Database
+from flushwatch.storage.flushes import CATALYST_JOINS, CATALYST_TITLE
 
-#: How far back a flush counts as "in progress or just over".
+#: How long after it became detectable (or after its end) a flush counts as "in progress or
+#: just over".
 ACTIVE_FLUSH_MIN = 180
 #: Liquidations summed per venue and symbol over this many minutes before `now`.
 LIQ_WINDOW_MIN = 15
@@ -52,7 +54,8 @@ class WatchFlush:
     asset: str
     direction: str
     start_at: dt.datetime
-    #: From the start to the extreme of the bars closed by the frame's time (not the whole flush).
+    #: From the start to the extreme of the bars closed by the frame's time (not the whole flush);
+    #: ``direction`` too is the larger excursion from the start among those bars.
     extreme_move_pct: float | None
     severity: float | None  # None while the flush is still forming at the frame's time
     catalysts: tuple[WatchCatalyst, ...]
@@ -81,7 +84,16 @@ _HTIME = """CASE WHEN h.origin = 'feed' OR h.published_at IS NULL OR h.time_flag
                  THEN h.first_seen_at ELSE h.published_at END"""
 
 
-def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0, limit: int = 12) -> Frame:
+def frame_in(
+    con: Connection,
+    now: dt.datetime,
+    *,
+    min_importance: float = 40.0,
+    limit: int = 12,
+    min_move_pct: float = DetectThresholds.min_move_pct,
+) -> Frame:
+    """What was known at ``now``. ``min_move_pct``: detection's (config ``[detect]``), so that a
+    flush shows only once its move so far would have made it one."""
     rows = con.execute(
         f"""
         WITH h AS (  -- the most recent day is enough for a screenful of latest headlines
@@ -110,27 +122,47 @@ def frame_in(con: Connection, now: dt.datetime, *, min_importance: float = 40.0,
         WITH f AS (
             SELECT *, to_minutes(CAST({bar_minutes_sql("interval", otherwise=1)} AS BIGINT)) AS bar
               FROM flushes
+        ),
+        shown AS (
+            SELECT * FROM f
+             -- shown once detectable: its first flagged bar (opening at trigger_at) has closed by
+             -- `now`; and for ACTIVE_FLUSH_MIN after that, or after its end once that has passed
+             -- (a multi-hour flush can start hours before its trigger bar, so not from the start)
+             WHERE trigger_at + bar <= $now
+               AND greatest(trigger_at + bar, CASE WHEN end_at <= $now THEN end_at END)
+                   >= $now - to_minutes(CAST($active AS BIGINT))
+        ),
+        so_far AS (  -- bars closed by `now`: a replay shows no later price
+            SELECT f.flush_id, arg_min(c.open, c.open_time) AS o, min(c.low) AS lo, max(c.high) AS hi
+              FROM shown f
+              JOIN candles c
+                ON (c.venue, c.market, c.symbol, c.interval) = (f.venue, f.market, f.symbol, f.interval)
+               AND c.open_time >= f.start_at AND c.open_time < f.end_at AND c.open_time + f.bar <= $now
+             GROUP BY f.flush_id
+        ),
+        d AS (  -- the direction so far: the larger excursion from the start price, as detect decides
+            SELECT f.*, s.o, s.lo, s.hi,
+                   CASE WHEN s.o IS NULL THEN f.direction
+                        WHEN s.o - s.lo >= s.hi - s.o THEN 'long_flush' ELSE 'short_squeeze' END AS dir
+              FROM shown f LEFT JOIN so_far s USING (flush_id)
         )
-        SELECT flush_id, asset, direction, start_at,
-               -- the move so far, from bars closed by `now`: a replay shows no later price
-               (SELECT CASE WHEN f.direction = 'long_flush' THEN min(c.low) ELSE max(c.high) END
-                       / arg_min(c.open, c.open_time) * 100 - 100
-                  FROM candles c
-                 WHERE (c.venue, c.market, c.symbol, c.interval) = (f.venue, f.market, f.symbol, f.interval)
-                   AND c.open_time >= f.start_at AND c.open_time < f.end_at AND c.open_time + f.bar <= $now),
-               CASE WHEN f.end_at <= $now THEN severity END
-          FROM f
-         -- shown once detectable: its first flagged bar (opening at trigger_at) has closed by `now`
-         WHERE trigger_at + bar <= $now AND start_at >= $now - to_minutes(CAST($active AS BIGINT))
+        SELECT flush_id, asset, dir, start_at,
+               CASE WHEN dir = 'long_flush' THEN lo ELSE hi END / o * 100 - 100 AS move,
+               CASE WHEN end_at <= $now THEN severity END
+          FROM d
+         -- not a flush yet while its move so far is below detection's floor (a later bar took
+         -- it there); one that fired on liquidations is exempt there too
+         WHERE abs(move) >= $min_move OR list_contains(signals, 'liquidations')
          ORDER BY start_at DESC, flush_id
         """,
-        {"now": now, "active": ACTIVE_FLUSH_MIN},
+        {"now": now, "active": ACTIVE_FLUSH_MIN, "min_move": min_move_pct},
     ).fetchall():
         # Only catalysts a trader could have seen by `now` (replay shows the ranking as it formed).
         cats = con.execute(
-            """
-            SELECT row_number() OVER (ORDER BY c.is_coverage, c.rank), h.title, c.score, c.is_coverage
-              FROM catalysts c JOIN headlines h USING (headline_id)
+            f"""
+            SELECT row_number() OVER (ORDER BY c.is_coverage, c.rank), {CATALYST_TITLE}, c.score,
+                   c.is_coverage
+              FROM catalysts c{CATALYST_JOINS}
              WHERE c.flush_id = ? AND c.headline_time <= ?
             QUALIFY c.attribution_version = max(c.attribution_version) OVER ()
              ORDER BY c.is_coverage, c.rank LIMIT 5
@@ -228,8 +260,9 @@ def render_frame(frame: Frame, recorder: list[tuple[str, bool]] | None = None) -
     if recorder is not None or frame.liquidations:
         parts.append(_liquidations_table(frame))
     for line, ok in recorder or ():
-        parts.append(Text(f"recorder · {line}", style="green" if ok else "bold red", overflow="ellipsis",
-                          no_wrap=True))
+        parts.append(
+            Text(f"recorder · {line}", style="green" if ok else "bold red", overflow="ellipsis", no_wrap=True)
+        )
     return Group(*parts)
 
 
@@ -245,8 +278,14 @@ def _liquidations_table(frame: Frame) -> Any:
     lt.add_column("newest (UTC)")
     for q in frame.liquidations:
         share = 100 * q.long_usd / q.notional_usd if q.notional_usd else 0.0
-        lt.add_row(q.venue, q.symbol, f"{q.events:,}", f"{q.notional_usd:,.0f}", f"{share:.0f}",
-                   f"{q.newest:%H:%M:%S}")
+        lt.add_row(
+            q.venue,
+            q.symbol,
+            f"{q.events:,}",
+            f"{q.notional_usd:,.0f}",
+            f"{share:.0f}",
+            f"{q.newest:%H:%M:%S}",
+        )
     if not frame.liquidations:
         lt.add_row("-", "none recorded", "", "", "", "")
     return lt

@@ -2,7 +2,7 @@
 
 ``Database`` (storage.db) owns connections and DuckDB's one-writer rule; ``schema`` owns the
 tables (``sql/*.sql``) and numbered migrations; the domain modules (``news``, ``scores``,
-``market``, ``flushes``) keep each stage's SQL readable in one place.
+``embeddings``, ``market``, ``flushes``) keep each stage's SQL readable in one place.
 """
 
 from flushwatch.storage.db import Database

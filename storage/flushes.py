@@ -14,20 +14,28 @@ from flushwatch.storage.db import Connection, Database
 _FLUSH_COLS = (
     "flush_id, asset, venue, market, symbol, interval, start_at, trigger_at, peak_at, end_at, direction, "
     "price_move_pct, extreme_move_pct, liquidated_usd, liquidation_note, volume_multiple, "
-    "oi_change_pct, funding_before, signals, severity, market_wide, detector_version, detected_at"
+    "oi_change_pct, funding_before, signals, severity, market_wide, detector_version, detected_at, "
+    "verdict, cause_probability, market_event_id"
 )
+
+#: A catalyst row names a headline or a scheduled release: the joins and columns that give
+#: either a title and a source (every reader of catalysts uses these).
+CATALYST_JOINS = """
+  LEFT JOIN headlines h ON h.headline_id = c.headline_id
+  LEFT JOIN calendar_events ce ON ce.kind = c.release_kind AND ce.release_at = c.release_at"""
+CATALYST_TITLE = "coalesce(h.title, ce.name || ' released', c.release_kind || ' released')"
+CATALYST_SOURCE = "coalesce(h.source, coalesce(ce.country, 'US') || ' macro calendar')"
 
 _CATALYST_SQL = f"""
 SELECT c.flush_id, c.headline_id, c.rank, c.score, c.is_coverage, c.components, c.headline_time,
-       c.delay_s, h.title, h.source, h.url, h.published_at, h.first_seen_at,
-       s.sentiment, s.importance, s.event_type
-  FROM catalysts c
-  JOIN headlines h USING (headline_id)
+       c.delay_s, {CATALYST_TITLE}, {CATALYST_SOURCE}, h.url, h.published_at,
+       coalesce(h.first_seen_at, c.headline_time), s.sentiment, s.importance, s.event_type, c.release_kind
+  FROM catalysts c{CATALYST_JOINS}
   LEFT JOIN (SELECT headline_id, sentiment, importance, event_type FROM headline_scores
              WHERE headline_id IN (SELECT headline_id FROM catalysts WHERE flush_id IN (SELECT unnest($ids)))
              QUALIFY row_number() OVER (PARTITION BY headline_id
                                         ORDER BY scored_at DESC, model_revision DESC) = 1) s
-    USING (headline_id)
+    ON s.headline_id = c.headline_id
  WHERE c.attribution_version = '{ATTRIBUTION_VERSION}'
    AND c.flush_id IN (SELECT unnest($ids))
    AND ((NOT c.is_coverage AND c.rank <= $per) OR (c.is_coverage AND $coverage))
@@ -67,6 +75,7 @@ def _catalyst(row: tuple[Any, ...]) -> Catalyst:
         sentiment=row[13],
         importance=row[14],
         event_type=row[15],
+        release_kind=row[16],
     )
 
 

@@ -395,47 +395,92 @@ def story_members(
     return [(int(r[0]), r[1], r[2], r[3], list(r[5]), int(r[4])) for r in rows]
 
 
-def set_stories(con: Connection, story_of: Mapping[int, int]) -> None:
+def mark_stories(con: Connection, story_ids: Sequence[int], *, method: str) -> None:
+    """Record ``method`` as what placed the latest headlines of ``story_ids`` (their headlines
+    stayed where they were)."""
+    if not story_ids:
+        return
+    con.register("fw_marked", {"story_id": np.asarray(story_ids, dtype=np.int64)})
+    con.execute(
+        "UPDATE stories SET method = ? WHERE story_id IN (SELECT story_id FROM fw_marked) "
+        "AND method IS DISTINCT FROM ?",
+        [method, method],
+    )
+    con.unregister("fw_marked")
+
+
+def set_stories(con: Connection, story_of: Mapping[int, int], *, method: str = "tokens") -> None:
     """Put each headline (headline_id -> story_id) in its story: stories not stored yet are
-    created, and every touched story is recomputed from its headlines (first report, title,
-    outlets, counts)."""
+    created, each story given headlines records ``method`` ('tokens' from ingest, 'vectors'
+    from scoring: what placed its latest headlines), every touched story is recomputed from its
+    headlines (first report, title, outlets, counts, echoes), and a story its headlines all
+    left is deleted."""
     if not story_of:
         return
-    _columns("fw_story", con, {"headline_id": list(story_of), "story_id": list(story_of.values())})
+    # Typed columns, not _columns' objects: scoring moves thousands of headlines per chunk.
+    ids = np.fromiter(story_of.keys(), dtype=np.int64, count=len(story_of))
+    targets = np.fromiter(story_of.values(), dtype=np.int64, count=len(ids))
+    con.register("fw_story", {"headline_id": ids, "story_id": targets})
+    left = con.execute(
+        """
+        SELECT DISTINCT h.story_id FROM headlines h JOIN fw_story s USING (headline_id)
+         WHERE h.story_id IS NOT NULL AND h.story_id <> s.story_id
+        """
+    ).fetchall()
+    touched = np.unique(np.concatenate([targets, np.array([r[0] for r in left], dtype=np.int64)]))
+    con.register("fw_touched", {"story_id": touched})
     con.execute(
         """
-        UPDATE headlines AS h SET story_id = CAST(s.story_id AS BIGINT)
-          FROM fw_story AS s WHERE h.headline_id = CAST(s.headline_id AS BIGINT)
+        UPDATE headlines AS h SET story_id = s.story_id
+          FROM fw_story AS s
+         WHERE h.headline_id = s.headline_id AND h.story_id IS DISTINCT FROM s.story_id
         """
     )
     con.execute(
         """
         INSERT INTO stories (story_id, first_headline_id, first_reported_at, title, outlets,
                              outlet_count, headline_count, updated_at)
-        SELECT DISTINCT CAST(s.story_id AS BIGINT), 0, now(), '', [], 0, 0, now()
+        SELECT DISTINCT s.story_id, 0, now(), '', [], 0, 0, now()
           FROM fw_story s
-         WHERE CAST(s.story_id AS BIGINT) NOT IN (SELECT story_id FROM stories)
+         WHERE s.story_id NOT IN (SELECT story_id FROM stories)
         """
     )
+    # A headline's time is its published_at; first_seen_at where the source gave none.
     con.execute(
         """
         UPDATE stories AS st SET
             first_headline_id = agg.first_id, first_reported_at = agg.first_at, title = agg.title,
             outlets = agg.outlets, outlet_count = agg.outlet_count,
-            headline_count = agg.headline_count, updated_at = now()
+            headline_count = agg.headline_count, last_reported_at = agg.last_at,
+            echo_count = agg.headline_count - 1, burst_rate = agg.first_hour - 1, updated_at = now(),
+            method = CASE WHEN st.story_id IN (SELECT story_id FROM fw_story) THEN ? ELSE st.method END
           FROM (
-            SELECT h.story_id,
-                   arg_min(h.headline_id, (h.published_at, h.headline_id)) AS first_id,
-                   min(h.published_at) AS first_at,
-                   arg_min(h.title, (h.published_at, h.headline_id)) AS title,
-                   list(DISTINCT h.source ORDER BY h.source) AS outlets,
-                   count(DISTINCT h.source) AS outlet_count,
-                   count(*) AS headline_count
-              FROM headlines h
-             WHERE h.story_id IN (SELECT DISTINCT CAST(story_id AS BIGINT) FROM fw_story)
-             GROUP BY h.story_id
+            SELECT story_id,
+                   arg_min(headline_id, (t, headline_id)) AS first_id,
+                   min(t) AS first_at,
+                   max(t) AS last_at,
+                   arg_min(title, (t, headline_id)) AS title,
+                   list(DISTINCT source ORDER BY source) AS outlets,
+                   count(DISTINCT source) AS outlet_count,
+                   count(*) AS headline_count,
+                   count(*) FILTER (WHERE t <= t0 + INTERVAL 1 HOUR) AS first_hour
+              FROM (SELECT h.story_id, h.headline_id, h.title, h.source,
+                           coalesce(h.published_at, h.first_seen_at) AS t,
+                           min(coalesce(h.published_at, h.first_seen_at)) OVER (PARTITION BY h.story_id) AS t0
+                      FROM headlines h
+                     WHERE h.story_id IN (SELECT story_id FROM fw_touched))
+             GROUP BY story_id
           ) AS agg
          WHERE st.story_id = agg.story_id
+        """,
+        [method],
+    )
+    con.execute(
+        """
+        DELETE FROM stories
+         WHERE story_id IN (SELECT story_id FROM fw_touched)
+           AND NOT EXISTS (SELECT 1 FROM headlines h WHERE h.story_id = stories.story_id)
         """
     )
+    con.unregister("fw_touched")
     con.unregister("fw_story")

@@ -1,7 +1,7 @@
 """The schema and its numbered migrations.
 
 The tables live as readable, commented SQL in ``storage/sql/``: one file per domain
-(``00_core.sql`` … ``40_flushes.sql``) and the analyst views in ``90_views.sql``. Migration 1
+(``00_core.sql`` … ``50_calendar.sql``) and the analyst views in ``90_views.sql``. Migration 1
 creates them all. Each later change is one small numbered :class:`Migration` with a comment
 saying why. ``migrate`` applies every pending migration and re-creates the views in a single
 transaction, and records each step in ``schema_version``. A file whose version is newer than
@@ -18,10 +18,19 @@ from pathlib import Path
 import duckdb
 
 from flushwatch.errors import SchemaTooNew, StorageError
+from flushwatch.storage.calendar import seed_bundled
 
 Connection = duckdb.DuckDBPyConnection
 
-TABLE_FILES = ("00_core.sql", "10_news.sql", "20_scores.sql", "30_market.sql", "40_flushes.sql")
+TABLE_FILES = (
+    "00_core.sql",
+    "10_news.sql",
+    "20_scores.sql",
+    "30_market.sql",
+    "40_flushes.sql",
+    "50_calendar.sql",
+    "60_embeddings.sql",
+)
 VIEWS_FILE = "90_views.sql"
 
 
@@ -73,10 +82,99 @@ def _v3_market_changes(con: Connection) -> None:
     )
 
 
+def _v4_calendar(con: Connection) -> None:
+    # Why: scheduled US releases (CPI at 8:30 ET, FOMC at 14:00 ET, ...) move crypto, so a
+    # flush minutes after one has a cause that no headline may carry yet. calendar_events holds
+    # them, seeded here with the bundled releases (2017-2026, docs/calendar.md); added_at lets
+    # attribution re-rank flushes near rows added after they were attributed. The v_calendar
+    # view is new too. 50_calendar.sql declares the table too, for new files.
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS calendar_events (
+            release_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            country VARCHAR NOT NULL DEFAULT 'US', source VARCHAR NOT NULL,
+            added_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (kind, release_at))
+        """
+    )
+    seed_bundled(con)
+
+
+def _v5_story_vectors(con: Connection) -> None:
+    # Why: ingest's title-token stories barely merge paraphrases from different outlets (7,768
+    # headlines made 7,627 stories in the 2021-22 set), so every echo got a first report's
+    # novelty. Scoring now stores a story vector per headline (headline_embeddings) and
+    # re-clusters the headlines it scores by them; stories record which method made them and
+    # what an event needs: last report, echoes, echoes in the first hour. Existing stories
+    # are filled in from their headlines. 60_embeddings.sql and 10_news.sql declare the table
+    # and columns too, for new files.
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS headline_embeddings (
+            headline_id BIGINT NOT NULL, encoder VARCHAR NOT NULL, model_name VARCHAR NOT NULL,
+            model_revision VARCHAR NOT NULL, layer TINYINT NOT NULL, embedding TINYINT[] NOT NULL,
+            scale FLOAT NOT NULL, run_id BIGINT, PRIMARY KEY (headline_id, encoder))
+        """
+    )
+    for column, kind in (
+        ("method", "VARCHAR"),
+        ("last_reported_at", "TIMESTAMPTZ"),
+        ("echo_count", "INTEGER"),
+        ("burst_rate", "DOUBLE"),
+    ):
+        con.execute(f"ALTER TABLE stories ADD COLUMN IF NOT EXISTS {column} {kind}")
+    con.execute(
+        """
+        UPDATE stories AS st
+           SET method = 'tokens', last_reported_at = agg.last_at, echo_count = agg.n - 1,
+               burst_rate = agg.first_hour - 1
+          FROM (SELECT story_id, max(t) AS last_at, count(*) AS n,
+                       count(*) FILTER (WHERE t <= t0 + INTERVAL 1 HOUR) AS first_hour
+                  FROM (SELECT story_id, coalesce(published_at, first_seen_at) AS t,
+                               min(coalesce(published_at, first_seen_at)) OVER (PARTITION BY story_id) AS t0
+                          FROM headlines WHERE story_id IS NOT NULL)
+                 GROUP BY story_id) AS agg
+         WHERE st.story_id = agg.story_id
+        """
+    )
+
+
+def _v6_verdict(con: Connection) -> None:
+    # Why: attribution (attr-3) says how sure it is. Each flush stores a verdict (likely,
+    # possible, none: no convincing catalyst) and the calibrated probability that its rank-1
+    # catalyst is the cause; NULL until the next detect re-ranks it under attr-3.
+    # 40_flushes.sql declares the columns too, for new files.
+    # A scheduled release is a candidate too, before any headline reports it: catalysts rows
+    # name a headline or a release, so headline_id becomes optional and the key is the rank.
+    # DuckDB cannot alter a primary key: the table is rebuilt with its rows, in this transaction.
+    con.execute("ALTER TABLE flushes ADD COLUMN IF NOT EXISTS verdict VARCHAR")
+    con.execute("ALTER TABLE flushes ADD COLUMN IF NOT EXISTS cause_probability DOUBLE")
+    # Flushes of several assets and intervals at the same time form one market event.
+    con.execute("ALTER TABLE flushes ADD COLUMN IF NOT EXISTS market_event_id BIGINT")
+    con.execute("ALTER TABLE catalysts RENAME TO catalysts_v5")
+    ddl = sql_text("40_flushes.sql")
+    start = ddl.index("CREATE TABLE catalysts (")
+    con.execute(ddl[start : ddl.index(");", start) + 2])
+    con.execute(
+        """
+        INSERT INTO catalysts (flush_id, headline_id, attribution_version, rank, score, is_coverage,
+                               components, headline_time, delay_s, run_id)
+        SELECT flush_id, headline_id, attribution_version, rank, score, is_coverage,
+               components, headline_time, delay_s, run_id
+          FROM catalysts_v5
+        """
+    )
+    con.execute("DROP TABLE catalysts_v5")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "headline_scores.rules_revision", _v2_rules_revision),
     Migration(3, "market_changes for detect; views: newest attribution, UTC hours", _v3_market_changes),
+    Migration(4, "calendar_events, seeded with the bundled US releases; v_calendar", _v4_calendar),
+    Migration(5, "headline_embeddings; stories: method, last report, echoes, burst rate", _v5_story_vectors),
+    Migration(
+        6, "flushes: verdict, cause_probability, market_event_id; catalysts name releases", _v6_verdict
+    ),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 
@@ -128,9 +226,7 @@ def migrate(
         )
         for step in pending:
             step.apply(con)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, now(), ?)", [step.version, step.description]
-            )
+            con.execute("INSERT INTO schema_version VALUES (?, now(), ?)", [step.version, step.description])
         views(con)
     except duckdb.Error as exc:
         con.execute("ROLLBACK")

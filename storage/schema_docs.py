@@ -21,7 +21,11 @@ from flushwatch.storage.schema import CURRENT_VERSION, TABLE_FILES, VIEWS_FILE, 
 _CREATE_RE = re.compile(
     r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE
 )
-_COLUMN_COMMENT_RE = re.compile(r"^\s*(?:[\w.]+\s+AS\s+)?(\w+)\b[^-]*?,?\s*--\s*(.+)$", re.IGNORECASE)
+_COLUMN_COMMENT_RE = re.compile(
+    r"^\s*(?:SELECT\s+)?(?:[\w.]+\s+AS\s+)?(\w+)\b[^-]*?,?\s*--\s*(.+)$", re.IGNORECASE
+)
+# A computed view column, ``expression AS name,  -- comment`` (the expression holds no '-').
+_ALIAS_COMMENT_RE = re.compile(r"^[^-]*\bAS\s+(\w+)\s*,?\s*--\s*(.+)$", re.IGNORECASE)
 
 
 def _describe_objects(sql: str) -> dict[str, tuple[str, dict[str, str]]]:
@@ -48,7 +52,7 @@ def _describe_objects(sql: str) -> dict[str, tuple[str, dict[str, str]]]:
                 current = None
             continue
         if current is not None and "--" in line:
-            col = _COLUMN_COMMENT_RE.match(line)
+            col = _ALIAS_COMMENT_RE.match(line) or _COLUMN_COMMENT_RE.match(line)
             if col:
                 found[current][1].setdefault(col.group(1), col.group(2).strip())
         if stripped.endswith(";"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,19 +24,21 @@ def write_series(
     minutes: int,
     seed: int,
     crash_at: int | None = None,
-    crash_pct: float = -1.0,
+    crash_pct: float | Sequence[float] = -1.0,
     bars: int = 5,
 ) -> Path:
-    """A calm 1m random walk (0.05 % per bar); optionally ``bars`` bars of ``crash_pct`` each on 6x volume."""
+    """A calm 1m random walk (0.05 % per bar); optionally ``bars`` bars of ``crash_pct`` each on 6x
+    volume (or one bar per value when ``crash_pct`` is a sequence)."""
     rng = random.Random(seed)
+    pcts = [crash_pct] * bars if isinstance(crash_pct, float | int) else list(crash_pct)
     price = 100.0
     with path.open("w") as fh:
         fh.write("open_time_ms,open_time_utc,open,high,low,close,volume\n")
         for i in range(minutes):
             r = rng.gauss(0, 0.0005)
             vol = 100 * (1 + 0.2 * rng.random())
-            if crash_at is not None and crash_at <= i < crash_at + bars:
-                r = math.log(1 + crash_pct / 100)
+            if crash_at is not None and crash_at <= i < crash_at + len(pcts):
+                r = math.log(1 + pcts[i - crash_at] / 100)
                 vol *= 6
             open_ = price
             price = price * math.exp(r)
@@ -221,7 +224,29 @@ def test_known_flushes_in_shared_data(db: Database, shared_data: Path) -> None:
         interval="15m",
         market="spot",
     )
+    load_candles(
+        db,
+        shared_data
+        / "prices_binance_usdm_btcusdt_1h_2019_2022"
+        / "BTC_USDT-1h-usdm-futures_2019-09-08_2022-07-27.csv.gz",
+        symbol="BTCUSDT",
+        interval="1h",
+    )
     detect(db)
+    # Multi-hour slides on BTC perp 1h that no 30-minute window flags: the 4-hour leg, with the
+    # start where the slide starts (the documented onsets: 02:00, 14:00 main leg, 23:00)
+    for start, end in (
+        ("2022-02-24 01:00", "2022-02-24 03:00"),  # invasion
+        ("2022-05-09 13:00", "2022-05-09 15:00"),  # UST depeg, the afternoon
+        ("2022-06-12 21:00", "2022-06-13 00:00"),  # Celsius freeze
+    ):
+        with db.read() as con:
+            found = con.execute(
+                "SELECT signals, extreme_move_pct FROM flushes WHERE asset = 'BTC' AND interval = '1h' "
+                "AND start_at BETWEEN ? AND ?",
+                [start, end],
+            ).fetchall()
+        assert any("move_4h" in sig and m <= -5 for sig, m in found), (start, found)
     luna = _window(db, "ETH", "2022-05-09", "2022-05-13")  # LUNA/UST collapse, 1h candles
     assert any(d == "long_flush" and i == "1h" and m <= -5 for d, m, i in luna)
     ftx = _window(db, "BTC", "2022-11-08 17:00", "2022-11-08 20:00")  # FTX, 1m window
@@ -245,7 +270,11 @@ def test_thresholds_change_forces_full_redetection(db: Database, tmp_path: Path)
 
 
 def test_a_flush_keeps_its_id_when_thresholds_move_its_start(db: Database, tmp_path: Path) -> None:
-    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=4, crash_at=1800)
+    # A slide of 20 bars, then the plunge: the defaults flag the slide (its 15-minute z-score)
+    # and start the flush where it began; with a z-score out of reach only the plunge's size
+    # fires, and the flush starts there.
+    slide = (-0.1,) * 20 + (-3.0, -1.0)
+    csv = write_series(tmp_path / "c.csv", minutes=2 * 1440, seed=5, crash_at=1800, crash_pct=slide)
     load_candles(db, csv, symbol="BTCUSDT", interval="1m")
 
     def ids() -> list[tuple[int, dt.datetime]]:
@@ -254,9 +283,10 @@ def test_a_flush_keeps_its_id_when_thresholds_move_its_start(db: Database, tmp_p
 
     detect(db)
     ((first_id, first_start),) = ids()
-    detect(db, DetectThresholds(horizon_min=15))  # a shorter horizon finds the start later
+    detect(db, DetectThresholds(move_z=50.0))
     ((moved_id, moved_start),) = ids()
-    assert moved_start != first_start and moved_id == first_id
+    assert first_start == T0 + dt.timedelta(minutes=1800)
+    assert moved_start == T0 + dt.timedelta(minutes=1820) and moved_id == first_id
     detect(db)
     assert ids() == [(first_id, first_start)]
 
@@ -394,12 +424,12 @@ def test_thresholds_out_of_range_are_usage_errors_that_change_nothing(cli, db_pa
 
 def test_thresholds_and_weights_check_their_ranges() -> None:
     from flushwatch.errors import ConfigError
-    from flushwatch.scoring.thresholds import AttributionWeights
+    from flushwatch.scoring.thresholds import AttributionSettings
 
     for bad in ({"move_z": 0.0}, {"market_wide_assets": 1}, {"horizon_min": 0}):
         with pytest.raises(ConfigError):
             DetectThresholds(**bad)  # type: ignore[arg-type]
-    for bad_w in ({"contagion_share": 1.5}, {"causes_kept": 0}, {"lead_tau_min": 0.0}):
+    for bad_w in ({"contagion_share": 1.5}, {"causes_kept": 0}, {"lookback_min": 0}):
         with pytest.raises(ConfigError):
-            AttributionWeights(**bad_w)  # type: ignore[arg-type]
+            AttributionSettings(**bad_w)  # type: ignore[arg-type]
     assert DetectThresholds(min_move_pct=0.0).min_move_pct == 0.0

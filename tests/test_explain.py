@@ -130,8 +130,10 @@ def seed_flush(db: Database, *, with_liquidations: bool = False) -> int:
                 "unscored": False,
             }
             con.execute(
-                """INSERT INTO catalysts VALUES (7, ?, 'attr-1', ?, ?, ?, ?,
-                          TIMESTAMPTZ 'epoch' + to_seconds(CAST(? AS BIGINT)), ?, NULL)""",
+                """INSERT INTO catalysts (flush_id, headline_id, attribution_version, rank, score,
+                                         is_coverage, components, headline_time, delay_s, run_id)
+                   VALUES (7, ?, 'attr-1', ?, ?, ?, ?,
+                           TIMESTAMPTZ 'epoch' + to_seconds(CAST(? AS BIGINT)), ?, NULL)""",
                 [hid, rank, score, cov, json.dumps(comps), 1760129820 + int(delay), delay],
             )
     return 7
@@ -178,7 +180,7 @@ def test_explain_cli_text_and_json(db_path: Path, db: Database, cli) -> None:
     assert "▶ flush start, open 114,730.0" in r.out and "▼ low 114,400.0" in r.out
     r = cli("explain", str(fid), "--db", str(db_path), "--format", "json")
     data = json.loads(r.out)
-    assert set(data) == {"flush", "catalysts", "coverage", "timeline", "bars"}
+    assert set(data) == {"flush", "catalysts", "coverage", "timeline", "bars", "market_event"}
     # the flush object holds its numbers; catalysts are only the top-level list (no empty twin)
     assert "catalysts" not in data["flush"] and data["flush"]["flush_id"] == fid
     assert data["catalysts"][0]["rank"] == 1 and data["catalysts"][0]["components"]["timing"] == 14.3
@@ -250,12 +252,38 @@ def test_why_names_the_contagion_rule() -> None:
 
     base = {"importance": 20.0, "relevance": 7.0, "sentiment": 1.0, "timing": 10.0}
     h = RankedHeadline(
-        1, 1, "t", "s", None, None, at, at, -60.0, 38.0, False,
-        {**base, "relevance_basis": "contagion: systemic USDT"}, None, None, None,
+        1,
+        1,
+        "t",
+        "s",
+        None,
+        None,
+        at,
+        at,
+        -60.0,
+        38.0,
+        False,
+        {**base, "relevance_basis": "contagion: systemic USDT"},
+        None,
+        None,
+        None,
     )
     assert "relevance +7.0 (contagion: systemic USDT)" in h.why()
     plain = RankedHeadline(
-        1, 1, "t", "s", None, None, at, at, -60.0, 38.0, False,
-        {**base, "relevance_basis": "market-wide headline"}, None, None, None,
+        1,
+        1,
+        "t",
+        "s",
+        None,
+        None,
+        at,
+        at,
+        -60.0,
+        38.0,
+        False,
+        {**base, "relevance_basis": "market-wide headline"},
+        None,
+        None,
+        None,
     )
     assert "relevance +7.0," in plain.why() and "(" not in plain.why()

@@ -80,7 +80,7 @@ def test_front_then_back_is_the_whole_network(full: Scorer, weights: dict[str, n
     back = _session(graph.build(weights, "back", layer=2))
     probe = _session(graph.build(weights, "probe", taps=(2, 4)))
     for x, m in _batches(full):
-        hidden, exit_logits = front.run(None, {"input_ids": x, "attention_mask": m})
+        hidden, exit_logits, front_pooled = front.run(None, {"input_ids": x, "attention_mask": m})
         assert hidden.shape == (*x.shape, 384)
         split = back.run(None, {"hidden": hidden, "attention_mask": m})[0]
         expected = whole.run(None, {"input_ids": x, "attention_mask": m})[0]
@@ -91,6 +91,7 @@ def test_front_then_back_is_the_whole_network(full: Scorer, weights: dict[str, n
         mean = (hidden * keep).sum(1) / keep.sum(1)  # the probe pools what the front hands over
         assert np.allclose(pooled2, mean, atol=1e-5)
         assert np.allclose(exit_logits, mean @ head_w.T + head_b, atol=1e-4)
+        assert np.allclose(front_pooled, mean, atol=1e-5)  # what story vectors are made from
 
 
 def test_a_split_needs_a_layer_inside_the_encoder(weights: dict[str, np.ndarray]) -> None:

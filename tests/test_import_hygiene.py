@@ -49,6 +49,9 @@ NON_MODEL_COMMANDS = [
     ["liquidations", "--help"],
     ["model", "--help"],
     ["score", "--refresh-rules", "--db", "{db}"],
+    ["calendar", "--help"],
+    ["calendar", "import", "--help"],
+    ["calendar", "list", "--db", "{db}"],
 ]
 
 

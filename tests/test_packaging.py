@@ -25,6 +25,7 @@ def test_wheel_has_one_namespace_and_ships_package_data(tmp_path: Path) -> None:
     assert {t for t in top if not t.endswith(".dist-info")} == {"flushwatch"}
     for sql in (REPO / "storage" / "sql").glob("*.sql"):
         assert f"flushwatch/storage/sql/{sql.name}" in names
+    assert "flushwatch/storage/data/calendar_us.csv" in names  # the bundled release calendar
     shipped_models = [
         p for p in (REPO / "models").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"

@@ -21,9 +21,16 @@ DATA = Path(__file__).parent / "data" / "sentiment" / "tiny_train.csv"
 
 
 def tiny(**changes: Any) -> TrainConfig:
-    """The tiny recipe: one epoch, small batches, a quarter of the rows for dev, no crypto titles."""
+    """The tiny recipe: one epoch, small batches, a quarter of the rows for dev, no crypto titles
+    (so no story map either: tests/test_stories.py fits one)."""
     base = TrainConfig(
-        epochs=1, batch_size=8, dev_frac=0.25, delta_budget_bytes=600_000, threads=2, exit_selection_titles=0
+        epochs=1,
+        batch_size=8,
+        dev_frac=0.25,
+        delta_budget_bytes=600_000,
+        threads=2,
+        exit_selection_titles=0,
+        story_titles=0,
     )
     return dataclasses.replace(base, **changes)
 

@@ -4,6 +4,7 @@ liquidation recorder inside watch, against a real WebSocket server on 127.0.0.1.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import signal
 import subprocess
@@ -31,7 +32,9 @@ def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
     # the flush started at 20:57 but its trigger bar (opening 21:26) has not closed: not detectable yet
     assert early.flushes == ()
     assert read_frame(db, at + dt.timedelta(minutes=26), min_importance=0).flushes == ()
-    frame = read_frame(db, at + dt.timedelta(minutes=27), min_importance=0)
+    # the seeded candles fall 0.3 % by 21:27, short of detection's 2.5 % floor: not a flush yet
+    assert read_frame(db, at + dt.timedelta(minutes=27), min_importance=0).flushes == ()
+    frame = read_frame(db, at + dt.timedelta(minutes=27), min_importance=0, min_move_pct=0.3)
     assert frame.headlines[0].headline_id == 4  # the 21:24 report
     (flush,) = frame.flushes
     assert flush.flush_id == 7
@@ -40,15 +43,23 @@ def test_frame_replay_shows_only_what_was_known(db: Database) -> None:
     # bar i opens at 20:30 + i min with open 115000 - 10 i and low 114900 - 10 i: from the 20:57
     # open (i = 27) to the low of the last bar closed by 21:27 (i = 56), not the 21:57 low
     assert flush.extreme_move_pct == pytest.approx(((114900 - 560) / (115000 - 270) - 1) * 100)
-    assert read_frame(db, at + dt.timedelta(minutes=57), min_importance=0).flushes[0].severity == 62.5
+    later = read_frame(db, at + dt.timedelta(minutes=57), min_importance=0, min_move_pct=0.3)
+    assert later.flushes[0].severity == 62.5
     assert flush.catalysts[0].title == "Tariff of 100% announced on imports"
     assert [c.is_coverage for c in flush.catalysts] == [False, False, False, True]  # coverage last
     # long after, the flush is no longer in progress
     assert read_frame(db, at + dt.timedelta(days=1)).flushes == ()
 
 
-def test_watch_once_renders_one_frame_and_leaves_the_file_free(db: Database, db_path: Path, cli) -> None:
+def seed_shown_flush(db: Database) -> None:
+    """seed_flush, with the config's [detect] floor under the 0.3 % its candles fall by 21:30
+    (watch shows a flush once its move so far reaches detection's min_move_pct)."""
     seed_flush(db)
+    Path(os.environ["FLUSHWATCH_CONFIG"]).write_text("[detect]\nmin_move_pct = 0.3\n")
+
+
+def test_watch_once_renders_one_frame_and_leaves_the_file_free(db: Database, db_path: Path, cli) -> None:
+    seed_shown_flush(db)
     r = cli("watch", "--once", "--db", str(db_path), "--at", "2025-10-10T21:30Z", "--min-importance", "50")
     assert r.code == 0, r.err
     assert "FLUSH #7 BTC long_flush" in r.out and "Tariff of 100% announced on imports" in r.out
@@ -223,7 +234,7 @@ def test_watch_skips_a_busy_frame_and_carries_on(
     from flushwatch.errors import DatabaseBusy
     from flushwatch.scoring import watch as watch_mod
 
-    seed_flush(db)
+    seed_shown_flush(db)
     real = watch_mod.read_frame
     calls: list[int] = []
 

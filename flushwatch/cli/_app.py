@@ -77,6 +77,7 @@ import_app = _group("Backfill from files: headlines, candles, liquidations, fund
 market_app = _group("Fetch market data from exchange REST APIs (no API key).")
 liquidations_app = _group("Record live liquidation streams.")
 model_app = _group("Train, evaluate and inspect the scoring model.")
+calendar_app = _group("Scheduled macro releases: the bundled US calendar (CPI, FOMC, jobs...) and yours.")
 
 # Panels group commands in `flushwatch --help`.
 PANEL_DATA = "Database"

@@ -51,14 +51,14 @@ def detect_cmd(
     from flushwatch.scoring.detect import detect_and_attribute
     from flushwatch.scoring.thresholds import load_thresholds
 
-    det, weights = load_thresholds(
+    det, settings = load_thresholds(
         move_z=move_z,
         min_move_pct=min_move_pct,
         volume_multiple=volume_multiple,
         horizon_min=horizon_min,
         lookback_min=lookback_min,
     )
-    rep = detect_and_attribute(open_db(db, wait), det, weights, full=full, symbols=symbol)
+    rep = detect_and_attribute(open_db(db, wait), det, settings, full=full, symbols=symbol)
     rows = [
         ("run_id", rep.run_id),
         ("series", rep.detect.series),
@@ -98,6 +98,9 @@ def flush_to_dict(f: Flush) -> dict[str, Any]:
         "severity": f.severity,
         "market_wide": f.market_wide,
         "detector_version": f.detector_version,
+        "verdict": f.verdict,
+        "cause_probability": f.cause_probability,
+        "market_event_id": f.market_event_id,
         "catalysts": [
             {
                 "rank": c.rank,
@@ -160,8 +163,9 @@ def flushes_cmd(
     # The table stays narrow enough for a terminal or cron mail: the rank-1 cause only, cut
     # short. CSV and Markdown carry every cause shown and the signals; JSON carries everything.
     wide = fmt is not OutputFormat.table
-    cols = ["id", "asset", "start (UTC)", "dir", "extreme %", "sev"]
-    cols += ["move %", "signals", "causes"] if wide else ["top cause"]
+    # Narrow: the verdict stands in for severity (both in the wide formats).
+    cols = ["id", "asset", "start UTC", "dir", "peak %"]
+    cols += ["sev", "verdict", "p", "move %", "signals", "causes"] if wide else ["verdict", "top cause"]
     rows: list[list[Any]] = []
     for f in found:
         causes = [c for c in f.catalysts if not c.is_coverage]
@@ -171,13 +175,14 @@ def flushes_cmd(
             f.start_at.strftime("%Y-%m-%d %H:%M"),
             "long" if f.direction == "long_flush" else "short",
             round(f.extreme_move_pct, 1) if f.extreme_move_pct is not None else None,
-            round(f.severity),
         ]
         if wide:
-            tops = "; ".join(f"{c.rank}. {c.title} ({c.source}, {c.score:.0f})" for c in causes)
+            tops = "; ".join(f"{c.rank}. {c.title} ({c.source}, {c.score:.2f})" for c in causes)
+            row += [round(f.severity), f.verdict or "-", f.cause_probability]
             row += [round(f.price_move_pct, 2), ", ".join(f.signals), tops or "-"]
         else:
-            row.append(f"{clip(causes[0].title, 44)} ({causes[0].source})" if causes else "-")
+            row.append(f.verdict or "-")
+            row.append(f"{clip(causes[0].title, 40)} ({causes[0].source})" if causes else "-")
         rows.append(row)
     render(cols, rows, fmt, title="flushes (* = market-wide)")
 

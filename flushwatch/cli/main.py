@@ -12,6 +12,7 @@ import typer
 from flushwatch import __version__
 
 # Importing a command module registers its commands on the apps in flushwatch.cli._app.
+from flushwatch.cli import calendar as _calendar  # noqa: F401
 from flushwatch.cli import db as _db  # noqa: F401
 from flushwatch.cli import flushes as _flushes  # noqa: F401
 from flushwatch.cli import market as _market  # noqa: F401
@@ -24,6 +25,7 @@ from flushwatch.cli._app import (
     PANEL_MODEL,
     PANEL_NEWS,
     app,
+    calendar_app,
     db_app,
     feeds_app,
     import_app,
@@ -39,6 +41,7 @@ app.add_typer(import_app, name="import", rich_help_panel=PANEL_DATA)
 app.add_typer(market_app, name="market", rich_help_panel=PANEL_MARKET)
 app.add_typer(liquidations_app, name="liquidations", rich_help_panel=PANEL_MARKET)
 app.add_typer(model_app, name="model", rich_help_panel=PANEL_MODEL)
+app.add_typer(calendar_app, name="calendar", rich_help_panel=PANEL_NEWS)
 
 
 def _version(value: bool) -> None:

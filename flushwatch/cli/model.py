@@ -116,6 +116,8 @@ def score(
         "scored",
         "already_scored",
         "stale_rules",
+        "story_vectors",
+        "story_moves",
         "seconds",
         "headlines_per_s",
     ]
@@ -126,6 +128,8 @@ def score(
         summary.scored,
         summary.already_scored,
         summary.stale_rules,
+        summary.story_vectors,
+        summary.story_moves,
         summary.seconds,
         summary.headlines_per_s,
     ]

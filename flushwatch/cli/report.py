@@ -16,6 +16,7 @@ import typer
 from flushwatch.cli._app import PANEL_FLUSH, app
 from flushwatch.cli.options import DbOption, WaitOption, open_db
 from flushwatch.errors import ConfigError, PartialFailure
+from flushwatch.records.flushes import verdict_text
 from flushwatch.timeparse import parse_day, parse_duration, parse_instant
 
 if TYPE_CHECKING:
@@ -106,10 +107,19 @@ def print_explanation(ex: Explanation, *, out: TextIO | None = None) -> None:
             f"  price {ex.bars[0].open_time:%H:%M} {sparkline(closes)} {ex.bars[-1].open_time:%H:%M}  "
             f"(low {min(b.low for b in ex.bars):,.1f}, high {max(b.high for b in ex.bars):,.1f})"
         )
-    console.print("\n[bold]Ranked catalysts[/] (score = sum of the components shown under each)")
+    if ex.event_flushes:
+        others = ", ".join(
+            f"{o.asset} {o.interval} {(o.extreme_move_pct or o.price_move_pct):+.1f}% (#{o.flush_id})"
+            for o in ex.event_flushes
+        )
+        console.print(f"  market event #{f.market_event_id}, with: {others}", markup=False)
+    console.print(f"\n[bold]Verdict[/]: {verdict_text(f.verdict, f.cause_probability)}")
+    console.print(
+        "\n[bold]Ranked catalysts[/] (score = log-odds, the sum of the components shown under each)"
+    )
     for c in ex.catalysts:
         console.print(
-            f"  {c.rank:>2}. {c.score:5.1f}  {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  "
+            f"  {c.rank:>2}. {c.score:5.2f}  {c.headline_time:%m-%d %H:%M} ({c.delay_s / 60:+.0f} min)  "
             f"{c.title} — {c.source}",
             markup=False,
         )
@@ -368,6 +378,7 @@ def watch_cmd(
 
     from flushwatch.errors import DatabaseBusy
     from flushwatch.jobs.run import RunOptions, StepResult, run_pass
+    from flushwatch.scoring.thresholds import load_thresholds
     from flushwatch.scoring.watch import read_frame, render_frame
 
     if fetch and not run_steps:  # --fetch alone would silently do nothing
@@ -375,6 +386,7 @@ def watch_cmd(
             "--fetch needs --run (it adds ingest and fetch to each pass)", param_hint="--fetch"
         )
     pinned = parse_instant(at, "--at") if at else None
+    min_move = load_thresholds()[0].min_move_pct  # detect's floor: a flush shows once it is one
     # Read-only unless it runs steps or records: a mistyped --db must not create an empty file.
     database = open_db(db, wait, existing=not (run_steps or record))
     skip = frozenset() if fetch else frozenset({"ingest", "fetch"})
@@ -402,7 +414,13 @@ def watch_cmd(
                 failed[:] = run_pass(database, RunOptions(skip)).failed
             lines = recorder.status().lines() if recorder else None
             body = render_frame(
-                read_frame(database, pinned, writable=recorder is not None, min_importance=min_importance),
+                read_frame(
+                    database,
+                    pinned,
+                    writable=recorder is not None,
+                    min_importance=min_importance,
+                    min_move_pct=min_move,
+                ),
                 lines,
             )
         except DatabaseBusy as exc:

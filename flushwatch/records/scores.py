@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,18 @@ class ScoreSummary:
     seconds: float
     headlines_per_s: float
     stale_rules: int = 0  # rows of this model written by other rules (see score --refresh-rules)
+    story_vectors: int = 0  # story vectors written (nlp.embedding)
+    story_moves: int = 0  # headlines the vectors moved to another story (nlp.stories)
+
+
+@dataclass(frozen=True)
+class StoryVectors:
+    """Story vectors of a list of titles, in input order (:mod:`flushwatch.nlp.embedding`):
+    int8 rows whose cosines decide which headlines tell one story."""
+
+    encoder: str  # model@revision/L<layer>/story-<map revision>: only equal encoders compare
+    model_name: str
+    model_revision: str
+    layer: int  # the encoder layer pooled
+    values: Any  # (n, dim) int8
+    scales: Any  # (n,) float32: values * scale ~ the unit vector

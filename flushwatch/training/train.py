@@ -76,6 +76,9 @@ class TrainConfig:
     exit_max_loss: float = 0.0025
     exit_c: float = 1.0  # inverse regularisation of the exit head's logistic regression
     exit_selection_titles: int = 3000  # unlabelled crypto titles from the shared data (0: dev only)
+    #: Unlabelled crypto titles from the shared data the story map is fitted on, at most
+    #: (``flushwatch.training.story_fit``; 0: no story map, so scoring writes no story vectors).
+    story_titles: int = 20_000
     #: SmoothQuant strength for the int8 graphs' FFN output projections, and how many training
     #: rows measure the activations it needs.
     smooth_alpha: float = 0.7
@@ -247,7 +250,7 @@ def train(
     from flushwatch.nlp.base import BASE_NAME, BASE_SHA256, LABELS, MODEL_FORMAT
     from flushwatch.nlp.encoder import SentimentNet, load_base
     from flushwatch.training import delta as deltas
-    from flushwatch.training import exit_fit, smoothing_fit
+    from flushwatch.training import exit_fit, smoothing_fit, story_fit
     from flushwatch.training.lexical_fit import fit_sentiment_head
 
     t0 = time.monotonic()
@@ -358,6 +361,7 @@ def train(
         },
         "smoothing": None,
         "early_exit": None,
+        "story": None,
         "history": history,
         "seconds": round(time.monotonic() - t0, 1),
         "versions": {
@@ -386,6 +390,10 @@ def train(
         selection_titles=config.exit_selection_titles,
         threads=config.threads,
     )
+    # The story map reads the exit layer through the fast path, so it comes last.
+    if config.story_titles:
+        titles = story_fit.fit_titles()[: config.story_titles]
+        meta["story"] = story_fit.fit_and_save(out_dir, titles, threads=config.threads)
     meta["seconds"] = round(time.monotonic() - t0, 1)
     config_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

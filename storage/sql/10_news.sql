@@ -67,7 +67,8 @@ CREATE TABLE headline_titles (
     PRIMARY KEY (headline_id, title)
 );
 
--- One event reported by several outlets within a window.
+-- One event reported by several outlets within a window: made at ingest from title tokens,
+-- then, once its headlines are scored, from their story vectors (headline_embeddings).
 CREATE TABLE stories (
     story_id          BIGINT PRIMARY KEY DEFAULT nextval('story_id_seq'),
     first_headline_id BIGINT NOT NULL,
@@ -76,7 +77,11 @@ CREATE TABLE stories (
     outlets           VARCHAR[] NOT NULL,
     outlet_count      INTEGER NOT NULL,
     headline_count    INTEGER NOT NULL,
-    updated_at        TIMESTAMPTZ
+    updated_at        TIMESTAMPTZ,
+    method            VARCHAR,                -- what placed its latest headlines: 'tokens' (ingest, title-token Jaccard) or 'vectors' (scoring, story-vector cosine)
+    last_reported_at  TIMESTAMPTZ,            -- the latest report's time
+    echo_count        INTEGER,                -- reports after the first (headline_count - 1)
+    burst_rate        DOUBLE                  -- echoes published within an hour of the first report, per hour
 );
 
 -- Assets a headline is about ('MARKET' = market-wide news).

@@ -29,21 +29,28 @@ CREATE TABLE flushes (
     run_id             BIGINT,
     detected_at        TIMESTAMPTZ NOT NULL,
     attributed_run_id  BIGINT,                -- run that last ranked its catalysts (NULL: not yet)
+    verdict            VARCHAR,               -- likely | possible | none (no convincing catalyst)
+    cause_probability  DOUBLE,                -- calibrated probability that catalyst rank 1 is the cause
+    market_event_id    BIGINT,                -- flushes at the same time (any asset, interval) share it: the earliest one's id
     UNIQUE (asset, start_at, detector_version)
 );
 
+-- One ranked candidate per row: a headline, or a scheduled release (calendar_events) that is a
+-- candidate at its release minute even before any headline reports it.
 CREATE TABLE catalysts (
     flush_id            BIGINT NOT NULL,
-    headline_id         BIGINT NOT NULL,
+    headline_id         BIGINT,                -- NULL for a scheduled release
+    release_kind        VARCHAR,               -- a scheduled release: calendar_events.kind ...
+    release_at          TIMESTAMPTZ,           -- ... and release_at
     attribution_version VARCHAR NOT NULL,
     rank                INTEGER NOT NULL,      -- 1 = most likely cause; coverage rows rank after causes
-    score               DOUBLE NOT NULL,
+    score               DOUBLE NOT NULL,       -- log-odds of being the cause (sum of components)
     is_coverage         BOOLEAN NOT NULL,      -- merely reports the move: shown, never the cause
     components          JSON NOT NULL,         -- each component's contribution to score
-    headline_time       TIMESTAMPTZ NOT NULL,  -- the time used (first_seen_at live, published_at backfill)
+    headline_time       TIMESTAMPTZ NOT NULL,  -- the time used (first_seen_at live, published_at backfill, release minute)
     delay_s             DOUBLE NOT NULL,       -- headline_time - flush start (negative = before)
     run_id              BIGINT,
-    PRIMARY KEY (flush_id, headline_id, attribution_version)
+    UNIQUE (flush_id, attribution_version, rank)
 );
 
 -- Incremental detection: per candle series, the last bar already examined and the thresholds

@@ -46,8 +46,11 @@ SELECT f.*,
        top.title                           AS top_title,
        top.score                           AS top_score
   FROM flushes f
-  LEFT JOIN (SELECT c.flush_id, c.headline_id, h.title, c.score
-               FROM catalysts c JOIN headlines h USING (headline_id)
+  LEFT JOIN (SELECT c.flush_id, c.headline_id,
+                    coalesce(h.title, ce.name || ' released', c.release_kind || ' released') AS title, c.score
+               FROM catalysts c
+               LEFT JOIN headlines h ON h.headline_id = c.headline_id
+               LEFT JOIN calendar_events ce ON ce.kind = c.release_kind AND ce.release_at = c.release_at
               WHERE c.rank = 1 AND NOT c.is_coverage
             QUALIFY c.attribution_version = max(c.attribution_version) OVER (PARTITION BY c.flush_id)
             ) top ON top.flush_id = f.flush_id;
@@ -62,9 +65,9 @@ SELECT c.flush_id,
        c.rank,
        c.score,
        c.is_coverage,
-       c.headline_id,
-       h.title,
-       h.source,
+       c.headline_id,                                         -- NULL for a scheduled release
+       coalesce(h.title, ce.name || ' released', c.release_kind || ' released') AS title,
+       coalesce(h.source, coalesce(ce.country, 'US') || ' macro calendar') AS source,
        h.url,
        h.published_at,
        h.first_seen_at,
@@ -75,12 +78,16 @@ SELECT c.flush_id,
        CAST(c.components ->> 'sentiment' AS DOUBLE)         AS pts_sentiment,
        CAST(c.components ->> 'timing' AS DOUBLE)            AS pts_timing,
        CAST(c.components ->> 'novelty' AS DOUBLE)           AS pts_novelty,
-       CAST(c.components ->> 'latency' AS DOUBLE)           AS pts_latency,
+       CAST(c.components ->> 'latency' AS DOUBLE)           AS pts_latency,   -- attr-1/2 only
+       CAST(c.components ->> 'kind' AS DOUBLE)              AS pts_kind,      -- attr-3: report, opinion, event type
        c.components,
-       c.attribution_version
+       c.attribution_version,
+       c.release_kind,                                        -- a scheduled release: calendar_events.kind
+       c.release_at
   FROM catalysts c
   JOIN flushes f USING (flush_id)
-  JOIN headlines h USING (headline_id)
+  LEFT JOIN headlines h ON h.headline_id = c.headline_id
+  LEFT JOIN calendar_events ce ON ce.kind = c.release_kind AND ce.release_at = c.release_at
 QUALIFY c.attribution_version = max(c.attribution_version) OVER (PARTITION BY c.flush_id);
 
 -- 5-minute candles resampled from 1-minute candles.
@@ -113,3 +120,15 @@ SELECT venue, symbol, date_trunc('minute', event_time) AS minute,
        count(*) AS events
   FROM liquidations
  GROUP BY ALL;
+
+-- Scheduled macro releases (bundled and imported), with each one's time on the New York clock
+-- the US agencies publish by (release_at_et: 08:30 for data, 14:00 for the FOMC).
+CREATE OR REPLACE VIEW v_calendar AS
+SELECT release_at,                                                -- when it came out (UTC)
+       timezone('America/New_York', release_at) AS release_at_et,  -- the same instant on the New York clock
+       kind,                                                      -- cpi, fomc_decision, ... (calendar_events.kind)
+       name,                                                      -- e.g. 'CPI (Oct 2022)'
+       country,
+       source,                                                    -- 'bundled' or the file imported last over it
+       added_at                                                   -- inserted or last changed
+  FROM calendar_events;
