@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -256,6 +257,16 @@ RELEVANCE_ONLY = RankingModel(
 )
 
 
+def components(db: Database, flush_id: int) -> dict[int, dict[str, Any]]:
+    """headline_id -> the stored components of one flush's catalysts."""
+    with db.read() as con:
+        rows = con.execute(
+            "SELECT headline_id, components FROM catalysts WHERE flush_id = ? AND headline_id IS NOT NULL",
+            [flush_id],
+        ).fetchall()
+    return {hid: json.loads(c) for hid, c in rows}
+
+
 def relevance(db: Database, flush_id: int) -> dict[int, tuple[float, str]]:
     """headline_id -> (relevance points, basis) of one flush's stored catalysts."""
     with db.read() as con:
@@ -363,13 +374,7 @@ def test_inside_a_coarse_start_bar_timing_is_blind(db: Database) -> None:
         later = add_headline(con, "Lender freezes all customer accounts", minutes=50)
         after = add_headline(con, "Broker suspends customer trading", minutes=100)
     attribute(db)
-    with db.read() as con:
-        timing = {
-            h: json.loads(c)["timing"]
-            for h, c in con.execute(
-                "SELECT headline_id, components FROM catalysts WHERE flush_id = ?", [fid]
-            ).fetchall()
-        }
+    timing = {h: c["timing"] for h, c in components(db, fid).items()}
     # 2 and 50 minutes into the hour bar are the same moment for all we know; 100 is after it.
     assert timing[early] == timing[later] != timing[after]
 
@@ -488,12 +493,6 @@ def test_onset_on_finer_candles_sharpens_the_timing_of_an_hourly_flush(db: Datab
         before = add_headline(con, "Exchange halts all customer withdrawals", minutes=28)
         after = add_headline(con, "Lender freezes all customer accounts", minutes=45)
     attribute(db)
-    with db.read() as con:
-        timing = {
-            h: json.loads(c)["timing"]
-            for h, c in con.execute(
-                "SELECT headline_id, components FROM catalysts WHERE flush_id = ?", [fid]
-            ).fetchall()
-        }
+    timing = {h: c["timing"] for h, c in components(db, fid).items()}
     # On hourly bars alone both sit inside the start bar; the 1m onset (START + 30) tells them apart.
     assert timing[before] > timing[after]
