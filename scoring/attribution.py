@@ -188,7 +188,8 @@ WITH f0 AS (
      WHERE flush_id IN (SELECT flush_id FROM _attr_targets)
 ),
 fine AS (  -- finer candles of the same symbol inside the start bar (any venue or market)
-    SELECT f0.flush_id, f0.direction, k.open_time, {bar_min_k} AS m,
+    SELECT f0.flush_id, k.open_time, {bar_min_k} AS m,
+           min({bar_min_k}) OVER (PARTITION BY f0.flush_id) AS finest,
            CASE f0.direction WHEN 'long_flush' THEN k.open - k.close ELSE k.close - k.open END
              / nullif(k.open, 0) AS push
       FROM f0 JOIN candles k
@@ -198,8 +199,7 @@ fine AS (  -- finer candles of the same symbol inside the start bar (any venue o
 ),
 onset AS (  -- the onset: on the finest of them, the bar that moved most the flush's way
     SELECT flush_id, arg_max(open_time, push) AS onset_at, min(m) AS onset_min
-      FROM fine
-     WHERE m = (SELECT min(m) FROM fine fi WHERE fi.flush_id = fine.flush_id)
+      FROM fine WHERE m = finest
      GROUP BY flush_id
 ),
 f AS (  -- + the onset, and the other assets with a flush of their own inside the window
@@ -212,12 +212,12 @@ f AS (  -- + the onset, and the other assets with a flush of their own inside th
       FROM f0 LEFT JOIN onset USING (flush_id)
 ),
 h AS (
-    SELECT h.headline_id, h.story_id, h.feed_id, {htime} AS t
+    SELECT h.headline_id, h.story_id, h.title, {htime} AS t
       FROM headlines h
      WHERE {htime} BETWEEN (SELECT min(win_from) FROM f) AND (SELECT max(win_to) FROM f)
 ),
 c AS (
-    SELECT f.*, h.headline_id, h.story_id, h.t,
+    SELECT f.*, h.headline_id, h.story_id, h.title, h.t,
            epoch(h.t) - epoch(f.start_at) AS delay_s, {d_of_h} AS d
       FROM f JOIN h ON h.t BETWEEN f.win_from AND f.win_to
 ),
@@ -231,9 +231,8 @@ rep AS (  -- headlines reporting a release (its words, within two hours after it
     SELECT DISTINCT ON (c.flush_id, c.headline_id) c.flush_id, c.headline_id, rel.story_key
       FROM rel
       JOIN c ON c.flush_id = rel.flush_id AND c.t BETWEEN rel.t AND rel.t + INTERVAL 2 HOUR
-      JOIN headlines hh ON hh.headline_id = c.headline_id
       JOIN (VALUES {release_words}) w(kind, pattern)
-        ON w.kind = rel.kind AND regexp_matches(lower(hh.title), w.pattern)
+        ON w.kind = rel.kind AND regexp_matches(lower(c.title), w.pattern)
      ORDER BY c.flush_id, c.headline_id, rel.t DESC
 ),
 s AS (  -- latest score row per candidate headline

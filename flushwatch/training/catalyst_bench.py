@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flushwatch.storage.db import Database
+from flushwatch.storage.db import Connection, Database
 from flushwatch.training.labelled_sets import EVAL_DIR
 
 DATASETS = (
@@ -142,19 +142,18 @@ class Keys:
     judged_missing: list[str] = field(default_factory=list)
 
 
-def _nearest_flush(db: Database, key: str) -> int | None:
+def _nearest_flush(con: Connection, key: str) -> int | None:
     """The flush a judged key names when detection moved its start: same asset and interval,
     the nearest start within 4 h before to 1 h after the keyed one (a longer detection leg
     finds the start of a slide earlier)."""
     asset, interval, start = key.split("-", 2)
     at = utc(start.replace("Z", ":00Z"))
-    with db.read() as con:
-        row = con.execute(
-            "SELECT flush_id FROM flushes WHERE asset = ? AND interval = ? "
-            "AND start_at BETWEEN ? - INTERVAL 4 HOUR AND ? + INTERVAL 1 HOUR "
-            "ORDER BY abs(epoch(start_at) - epoch(?::TIMESTAMPTZ)), flush_id LIMIT 1",
-            [asset, interval, at, at, at],
-        ).fetchone()
+    row = con.execute(
+        "SELECT flush_id FROM flushes WHERE asset = ? AND interval = ? "
+        "AND start_at BETWEEN ? - INTERVAL 4 HOUR AND ? + INTERVAL 1 HOUR "
+        "ORDER BY abs(epoch(start_at) - epoch(?::TIMESTAMPTZ)), flush_id LIMIT 1",
+        [asset, interval, at, at, at],
+    ).fetchone()
     return int(row[0]) if row else None
 
 
@@ -167,7 +166,7 @@ def load_keys(db: Database) -> Keys:
         if hid is not None:
             k.story.setdefault(row["event_id"], set()).add(hid)
     with db.read() as con:
-        by_key = {
+        by_key: dict[str, int | None] = {
             f"{a}-{iv}-{s:%Y-%m-%dT%H:%MZ}": fid
             for fid, a, iv, s in con.execute(
                 "SELECT flush_id, asset, interval, start_at FROM flushes"
@@ -181,17 +180,15 @@ def load_keys(db: Database) -> Keys:
                 [ev["asset"], utc(ev["window_start"]), utc(ev["window_end"])],
             ).fetchone()
             k.event_flush[ev["event_id"]] = int(found[0]) if found else None
-    for row in eval_rows("judged_flushes.csv"):
-        fid = by_key.get(row["flush"])
-        if fid is None and row["flush"] not in k.judged_missing:
-            fid = _nearest_flush(db, row["flush"])
-            if fid is not None:
-                by_key[row["flush"]] = fid
-        if fid is None:
-            if row["flush"] not in k.judged_missing:
-                k.judged_missing.append(row["flush"])
-            continue
-        hid = ids.get((row["dataset"], row["title_md5"]))
-        if row["pass"] == "1" and hid is not None:
-            k.judged.setdefault(fid, {})[hid] = row["label"]
+        for row in eval_rows("judged_flushes.csv"):
+            if row["flush"] not in by_key:  # a moved flush, found once, or None: not found
+                by_key[row["flush"]] = _nearest_flush(con, row["flush"])
+            fid = by_key[row["flush"]]
+            if fid is None:
+                if row["flush"] not in k.judged_missing:
+                    k.judged_missing.append(row["flush"])
+                continue
+            hid = ids.get((row["dataset"], row["title_md5"]))
+            if row["pass"] == "1" and hid is not None:
+                k.judged.setdefault(fid, {})[hid] = row["label"]
     return k
